@@ -1,0 +1,560 @@
+//! Checkpoints as C2SP signed notes: the `tlog-checkpoint` body, Ed25519 note signatures
+//! (`signed-note`, type 0x01), witness cosignatures (`tlog-cosignature`, `cosignature/v1`,
+//! type 0x04), and a witness policy ("the ledger key plus k of these n witnesses").
+
+use std::fmt;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+
+use crate::hash::Hash;
+use crate::keys::{PublicKey, SecretKey, Signature};
+
+/// Signature type byte of an Ed25519 note signature.
+pub const SIG_TYPE_ED25519: u8 = 0x01;
+/// Signature type byte of an Ed25519 `cosignature/v1`.
+pub const SIG_TYPE_COSIGNATURE_V1: u8 = 0x04;
+const MAX_SIGNATURES: usize = 100;
+
+/// Why a note, checkpoint or key was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NoteError {
+    /// The note is not UTF-8 text ending in a signature block.
+    #[error("malformed signed note: {0}")]
+    Malformed(&'static str),
+    /// The checkpoint body is not `origin\nsize\nroot\n[extensions]`.
+    #[error("malformed checkpoint: {0}")]
+    MalformedCheckpoint(&'static str),
+    /// A verifier key string is not `name+hexid+base64(type‖key)`.
+    #[error("malformed verifier key: {0}")]
+    MalformedKey(&'static str),
+    /// The note has no valid signature by the ledger key.
+    #[error("checkpoint has no valid signature by the ledger key {0}")]
+    MissingLogSignature(String),
+    /// The checkpoint's origin is not the ledger's.
+    #[error("checkpoint origin {found:?} is not the ledger's origin {expected:?}")]
+    WrongOrigin {
+        /// Expected origin.
+        expected: String,
+        /// Found origin.
+        found: String,
+    },
+    /// Fewer valid witness cosignatures than the policy needs.
+    #[error("checkpoint has {have} valid witness cosignatures; the policy needs {need}")]
+    QuorumNotMet {
+        /// How many verified.
+        have: usize,
+        /// How many are needed.
+        need: usize,
+    },
+}
+
+/// A `tlog-checkpoint` body: origin, tree size, root hash, optional extension lines.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// The log's origin line.
+    pub origin: String,
+    /// Number of leaves (records).
+    pub size: u64,
+    /// Root hash of the first `size` records.
+    pub root: Hash,
+    /// Extension lines (none written by Probity; kept when read).
+    pub extensions: Vec<String>,
+}
+
+impl Checkpoint {
+    /// A checkpoint without extension lines.
+    pub fn new(origin: impl Into<String>, size: u64, root: Hash) -> Self {
+        Checkpoint {
+            origin: origin.into(),
+            size,
+            root,
+            extensions: Vec::new(),
+        }
+    }
+
+    /// The note text: `origin\nsize\nbase64(root)\n` plus extension lines.
+    pub fn to_text(&self) -> String {
+        let mut text = format!(
+            "{}\n{}\n{}\n",
+            self.origin,
+            self.size,
+            B64.encode(self.root.0)
+        );
+        for line in &self.extensions {
+            text.push_str(line);
+            text.push('\n');
+        }
+        text
+    }
+
+    /// Parses a note text as a checkpoint.
+    pub fn from_text(text: &str) -> Result<Checkpoint, NoteError> {
+        let Some(body) = text.strip_suffix('\n') else {
+            return Err(NoteError::MalformedCheckpoint(
+                "text must end with a newline",
+            ));
+        };
+        let mut lines = body.split('\n');
+        let origin = lines
+            .next()
+            .filter(|l| !l.is_empty())
+            .ok_or(NoteError::MalformedCheckpoint("empty origin line"))?;
+        let size_text = lines
+            .next()
+            .ok_or(NoteError::MalformedCheckpoint("missing size line"))?;
+        if size_text.is_empty()
+            || !size_text.bytes().all(|b| b.is_ascii_digit())
+            || (size_text.len() > 1 && size_text.starts_with('0'))
+        {
+            return Err(NoteError::MalformedCheckpoint(
+                "size must be a decimal number without leading zeros",
+            ));
+        }
+        let size = size_text
+            .parse()
+            .map_err(|_| NoteError::MalformedCheckpoint("size out of range"))?;
+        let root_text = lines
+            .next()
+            .ok_or(NoteError::MalformedCheckpoint("missing root hash line"))?;
+        let root = B64
+            .decode(root_text)
+            .ok()
+            .and_then(|b| Hash::from_slice(&b).ok())
+            .ok_or(NoteError::MalformedCheckpoint(
+                "root hash must be base64 of 32 bytes",
+            ))?;
+        let extensions: Vec<String> = lines.map(str::to_owned).collect();
+        if extensions.iter().any(String::is_empty) {
+            return Err(NoteError::MalformedCheckpoint("empty extension line"));
+        }
+        Ok(Checkpoint {
+            origin: origin.to_owned(),
+            size,
+            root,
+            extensions,
+        })
+    }
+}
+
+/// One signature line of a note: `— name base64(keyid ‖ signature)`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NoteSignature {
+    /// Key name.
+    pub name: String,
+    /// 32-bit key id.
+    pub key_id: u32,
+    /// What follows the key id (a signature, or a timestamp and a signature).
+    pub data: Vec<u8>,
+}
+
+impl NoteSignature {
+    fn to_line(&self) -> String {
+        let mut raw = self.key_id.to_be_bytes().to_vec();
+        raw.extend_from_slice(&self.data);
+        format!("\u{2014} {} {}\n", self.name, B64.encode(raw))
+    }
+}
+
+/// A signed note: text plus signature lines (C2SP `signed-note`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedNote {
+    /// The signed text, ending in a newline.
+    pub text: String,
+    /// The signature lines, in order.
+    pub signatures: Vec<NoteSignature>,
+}
+
+fn valid_key_name(name: &str) -> bool {
+    !name.is_empty() && !name.contains('+') && !name.chars().any(char::is_whitespace)
+}
+
+impl SignedNote {
+    /// Parses `text\n\n— sig…`.
+    pub fn parse(bytes: &[u8]) -> Result<SignedNote, NoteError> {
+        let message = std::str::from_utf8(bytes).map_err(|_| NoteError::Malformed("not UTF-8"))?;
+        if message.chars().any(|c| c.is_control() && c != '\n') {
+            return Err(NoteError::Malformed(
+                "control characters other than newline",
+            ));
+        }
+        let split = message
+            .rfind("\n\n")
+            .ok_or(NoteError::Malformed("no signature block"))?;
+        let text = &message[..split + 1];
+        let block = &message[split + 2..];
+        let Some(block) = block.strip_suffix('\n') else {
+            return Err(NoteError::Malformed(
+                "signature block must end with a newline",
+            ));
+        };
+        let mut signatures = Vec::new();
+        for line in block.split('\n') {
+            let rest = line.strip_prefix("\u{2014} ").ok_or(NoteError::Malformed(
+                "signature line must start with an em dash",
+            ))?;
+            let (name, encoded) = rest.split_once(' ').ok_or(NoteError::Malformed(
+                "signature line needs a name and a signature",
+            ))?;
+            if !valid_key_name(name) {
+                return Err(NoteError::Malformed("invalid key name"));
+            }
+            let raw = B64
+                .decode(encoded)
+                .map_err(|_| NoteError::Malformed("signature is not base64"))?;
+            if raw.len() < 5 {
+                return Err(NoteError::Malformed("signature too short"));
+            }
+            signatures.push(NoteSignature {
+                name: name.to_owned(),
+                key_id: u32::from_be_bytes([raw[0], raw[1], raw[2], raw[3]]),
+                data: raw[4..].to_vec(),
+            });
+        }
+        if signatures.len() > MAX_SIGNATURES {
+            return Err(NoteError::Malformed("too many signatures"));
+        }
+        Ok(SignedNote {
+            text: text.to_owned(),
+            signatures,
+        })
+    }
+
+    /// The note as bytes: text, blank line, signature lines.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = self.text.clone();
+        out.push('\n');
+        for sig in &self.signatures {
+            out.push_str(&sig.to_line());
+        }
+        out.into_bytes()
+    }
+
+    /// Adds a signature, replacing an earlier one with the same name and key id.
+    pub fn add_signature(&mut self, sig: NoteSignature) {
+        self.signatures
+            .retain(|s| !(s.name == sig.name && s.key_id == sig.key_id));
+        self.signatures.push(sig);
+    }
+}
+
+/// `SHA-256(name ‖ "\n" ‖ type ‖ key)[:4]` as a big-endian u32.
+pub fn note_key_id(name: &str, sig_type: u8, key: &PublicKey) -> u32 {
+    let digest = Hash::digest_parts(&[name.as_bytes(), b"\n", &[sig_type], &key.to_bytes()]);
+    u32::from_be_bytes([digest.0[0], digest.0[1], digest.0[2], digest.0[3]])
+}
+
+/// A named public key that verifies note signatures of one type (a C2SP "vkey").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifierKey {
+    /// Key name (the log origin, or the witness's name).
+    pub name: String,
+    /// Signature type: [`SIG_TYPE_ED25519`] or [`SIG_TYPE_COSIGNATURE_V1`].
+    pub sig_type: u8,
+    /// The Ed25519 key.
+    pub key: PublicKey,
+}
+
+impl VerifierKey {
+    /// A note-signature (0x01) verifier key.
+    pub fn ed25519(name: impl Into<String>, key: PublicKey) -> Self {
+        VerifierKey {
+            name: name.into(),
+            sig_type: SIG_TYPE_ED25519,
+            key,
+        }
+    }
+
+    /// A cosignature/v1 (0x04) verifier key.
+    pub fn cosigner(name: impl Into<String>, key: PublicKey) -> Self {
+        VerifierKey {
+            name: name.into(),
+            sig_type: SIG_TYPE_COSIGNATURE_V1,
+            key,
+        }
+    }
+
+    /// The 32-bit key id.
+    pub fn key_id(&self) -> u32 {
+        note_key_id(&self.name, self.sig_type, &self.key)
+    }
+
+    /// Parses `name+hexid+base64(type ‖ key)`.
+    pub fn parse(vkey: &str) -> Result<Self, NoteError> {
+        let mut parts = vkey.trim().splitn(3, '+');
+        let (Some(name), Some(id), Some(material)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(NoteError::MalformedKey("expected name+keyid+key"));
+        };
+        if !valid_key_name(name) {
+            return Err(NoteError::MalformedKey("invalid key name"));
+        }
+        let id = u32::from_str_radix(id, 16)
+            .ok()
+            .filter(|_| id.len() == 8)
+            .ok_or(NoteError::MalformedKey("key id must be 8 hex characters"))?;
+        let raw = B64
+            .decode(material)
+            .map_err(|_| NoteError::MalformedKey("key is not base64"))?;
+        let (sig_type, key) = match raw.split_first() {
+            Some((t, k)) if k.len() == 32 => (*t, k),
+            _ => {
+                return Err(NoteError::MalformedKey(
+                    "key must be a type byte and 32 bytes",
+                ))
+            }
+        };
+        if sig_type != SIG_TYPE_ED25519 && sig_type != SIG_TYPE_COSIGNATURE_V1 {
+            return Err(NoteError::MalformedKey("unsupported signature type"));
+        }
+        let mut bytes = [0u8; 32];
+        bytes.copy_from_slice(key);
+        let key = PublicKey::from_bytes(&bytes)
+            .map_err(|_| NoteError::MalformedKey("not a valid Ed25519 public key"))?;
+        let parsed = VerifierKey {
+            name: name.to_owned(),
+            sig_type,
+            key,
+        };
+        if parsed.key_id() != id {
+            return Err(NoteError::MalformedKey(
+                "key id does not match name and key",
+            ));
+        }
+        Ok(parsed)
+    }
+
+    /// Verifies a plain Ed25519 note signature over `text`.
+    fn verify_note(&self, text: &str, sig: &NoteSignature) -> bool {
+        self.sig_type == SIG_TYPE_ED25519
+            && sig.name == self.name
+            && sig.key_id == self.key_id()
+            && <[u8; 64]>::try_from(sig.data.as_slice())
+                .is_ok_and(|s| self.key.verify(text.as_bytes(), &Signature(s)).is_ok())
+    }
+
+    /// Verifies a cosignature/v1 over `text`; returns its timestamp.
+    fn verify_cosignature(&self, text: &str, sig: &NoteSignature) -> Option<u64> {
+        if self.sig_type != SIG_TYPE_COSIGNATURE_V1
+            || sig.name != self.name
+            || sig.key_id != self.key_id()
+            || sig.data.len() != 72
+        {
+            return None;
+        }
+        let timestamp = u64::from_be_bytes(sig.data[..8].try_into().ok()?);
+        if timestamp > i64::MAX as u64 {
+            return None;
+        }
+        let signature = Signature(sig.data[8..].try_into().ok()?);
+        self.key
+            .verify(&cosigned_message(text, timestamp), &signature)
+            .ok()
+            .map(|()| timestamp)
+    }
+}
+
+impl fmt::Display for VerifierKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut material = vec![self.sig_type];
+        material.extend_from_slice(&self.key.to_bytes());
+        write!(
+            f,
+            "{}+{:08x}+{}",
+            self.name,
+            self.key_id(),
+            B64.encode(material)
+        )
+    }
+}
+
+/// The message a `cosignature/v1` signs: `cosignature/v1\ntime <t>\n` then the note text.
+pub fn cosigned_message(text: &str, timestamp: u64) -> Vec<u8> {
+    format!("cosignature/v1\ntime {timestamp}\n{text}").into_bytes()
+}
+
+/// Signs notes as a log (type 0x01).
+#[derive(Debug)]
+pub struct NoteSigner {
+    name: String,
+    key: SecretKey,
+}
+
+impl NoteSigner {
+    /// A signer named `name` (for a ledger: its origin).
+    pub fn new(name: impl Into<String>, key: SecretKey) -> Self {
+        NoteSigner {
+            name: name.into(),
+            key,
+        }
+    }
+
+    /// The verifier key for this signer.
+    pub fn verifier_key(&self) -> VerifierKey {
+        VerifierKey::ed25519(self.name.clone(), self.key.public_key())
+    }
+
+    /// Signs a checkpoint, producing a note with one signature.
+    pub fn sign_checkpoint(&self, checkpoint: &Checkpoint) -> SignedNote {
+        let text = checkpoint.to_text();
+        let signature = self.key.sign(text.as_bytes());
+        SignedNote {
+            signatures: vec![NoteSignature {
+                name: self.name.clone(),
+                key_id: self.verifier_key().key_id(),
+                data: signature.0.to_vec(),
+            }],
+            text,
+        }
+    }
+}
+
+/// Cosigns checkpoints as a witness (type 0x04, `cosignature/v1`).
+#[derive(Debug)]
+pub struct Cosigner {
+    name: String,
+    key: SecretKey,
+}
+
+impl Cosigner {
+    /// A witness named `name` (a schema-less URL, e.g. `audit.example/witness-1`).
+    pub fn new(name: impl Into<String>, key: SecretKey) -> Self {
+        Cosigner {
+            name: name.into(),
+            key,
+        }
+    }
+
+    /// The verifier key for this witness.
+    pub fn verifier_key(&self) -> VerifierKey {
+        VerifierKey::cosigner(self.name.clone(), self.key.public_key())
+    }
+
+    /// A cosignature over `note`'s text at `timestamp` (seconds since the epoch).
+    pub fn cosign(&self, note: &SignedNote, timestamp: u64) -> NoteSignature {
+        let signature = self.key.sign(&cosigned_message(&note.text, timestamp));
+        let mut data = timestamp.to_be_bytes().to_vec();
+        data.extend_from_slice(&signature.0);
+        NoteSignature {
+            name: self.name.clone(),
+            key_id: self.verifier_key().key_id(),
+            data,
+        }
+    }
+}
+
+/// A checkpoint whose ledger signature, and enough witness cosignatures, verified.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedCheckpoint {
+    /// The checkpoint.
+    pub checkpoint: Checkpoint,
+    /// Witnesses whose cosignature verified, with the time they cosigned.
+    pub witnesses: Vec<(String, u64)>,
+}
+
+/// "The ledger key plus `quorum` of these witnesses."
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WitnessPolicy {
+    /// The ledger's note key; its name is the origin.
+    pub log: VerifierKey,
+    /// Witness cosigner keys.
+    pub witnesses: Vec<VerifierKey>,
+    /// How many distinct witnesses must have cosigned.
+    pub quorum: usize,
+}
+
+impl WitnessPolicy {
+    /// Only the ledger's own signature is required.
+    pub fn log_only(log: VerifierKey) -> Self {
+        WitnessPolicy {
+            log,
+            witnesses: Vec::new(),
+            quorum: 0,
+        }
+    }
+
+    /// Checks a signed checkpoint note against the policy.
+    pub fn verify(&self, note: &SignedNote) -> Result<VerifiedCheckpoint, NoteError> {
+        let checkpoint = Checkpoint::from_text(&note.text)?;
+        if checkpoint.origin != self.log.name {
+            return Err(NoteError::WrongOrigin {
+                expected: self.log.name.clone(),
+                found: checkpoint.origin,
+            });
+        }
+        if !note
+            .signatures
+            .iter()
+            .any(|s| self.log.verify_note(&note.text, s))
+        {
+            return Err(NoteError::MissingLogSignature(self.log.to_string()));
+        }
+        let witnesses: Vec<(String, u64)> = self
+            .witnesses
+            .iter()
+            .filter_map(|w| {
+                note.signatures
+                    .iter()
+                    .find_map(|s| w.verify_cosignature(&note.text, s))
+                    .map(|t| (w.name.clone(), t))
+            })
+            .collect();
+        if witnesses.len() < self.quorum {
+            return Err(NoteError::QuorumNotMet {
+                have: witnesses.len(),
+                need: self.quorum,
+            });
+        }
+        Ok(VerifiedCheckpoint {
+            checkpoint,
+            witnesses,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checkpoint_text_round_trip_and_strictness() {
+        let cp = Checkpoint::new("example.com/log", 20852163, Hash([7; 32]));
+        assert_eq!(Checkpoint::from_text(&cp.to_text()), Ok(cp));
+        for bad in [
+            "",
+            "origin\n",
+            "origin\n01\nBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=\n",
+            "origin\n1\nAAAA\n",
+            "origin\n1\nBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=",
+            "\n1\nBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=\n",
+        ] {
+            assert!(Checkpoint::from_text(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn c2sp_example_checkpoint_parses() {
+        // The example of C2SP tlog-cosignature (signatures by keys we do not have).
+        let note = "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n\n\u{2014} example.com/behind-the-sofa Az3grlgtzPICa5OS8npVmf1Myq/5IZniMp+ZJurmRDeOoRDe4URYN7u5/Zhcyv2q1gGzGku9nTo+zyWE+xeMcTOAYQ8=\n";
+        let parsed = SignedNote::parse(note.as_bytes()).unwrap();
+        assert_eq!(parsed.to_bytes(), note.as_bytes());
+        let cp = Checkpoint::from_text(&parsed.text).unwrap();
+        assert_eq!(cp.size, 20852163);
+        assert_eq!(parsed.signatures[0].name, "example.com/behind-the-sofa");
+        assert_eq!(parsed.signatures[0].data.len(), 64);
+    }
+
+    #[test]
+    fn vkey_round_trip() {
+        let key = SecretKey::from_seed(&[3; 32]).public_key();
+        for vkey in [
+            VerifierKey::ed25519("probity.example/h1", key),
+            VerifierKey::cosigner("audit.example/w1", key),
+        ] {
+            assert_eq!(VerifierKey::parse(&vkey.to_string()), Ok(vkey.clone()));
+        }
+        let text = VerifierKey::ed25519("a.example/x", key).to_string();
+        let tampered = text.replacen("a.example/x", "b.example/x", 1);
+        assert!(VerifierKey::parse(&tampered).is_err());
+    }
+}

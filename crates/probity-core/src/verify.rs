@@ -1,0 +1,531 @@
+//! The chain verifier: streams records and reports every finding, not only the first.
+//!
+//! Per record it checks the stated hash, the sequence, the link to the previous record, the
+//! event's body and strict signature, event-id uniqueness, and the signer's key and role at
+//! that sequence (from the keys enrolled in the log itself). It keeps the Merkle frontier, so
+//! every checkpoint is checked (signature, witness quorum, root) when the stream reaches its
+//! size; checkpoints beyond the end reveal truncation, and a trusted checkpoint the auditor
+//! kept reveals rewriting and forks.
+//!
+//! The work per record splits into a stateless part ([`check_record`], safe to run on many
+//! threads) and a sequential part ([`ChainVerifier::push_checked`]).
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+use serde::ser::SerializeStruct;
+use serde::{Serialize, Serializer};
+
+use crate::checkpoint::{NoteError, SignedNote, VerifierKey, WitnessPolicy};
+use crate::envelope::{AuthenticEvent, EnvelopeError};
+use crate::hash::Hash;
+use crate::ids::{EventId, Seq};
+use crate::merkle::Frontier;
+use crate::record::Record;
+use crate::registry::{AuthError, KeyRegistry};
+use crate::roles::RoleMatrix;
+
+/// One problem found in a ledger.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Finding {
+    /// A record could not be read at all (reported by the reader, at a stream position).
+    Unreadable {
+        /// Position in the stream (0-based).
+        position: u64,
+        /// What the reader said.
+        message: String,
+    },
+    /// The stated record hash is not the hash of the record's content.
+    HashMismatch {
+        /// The record.
+        seq: Seq,
+        /// Its stated hash.
+        stated: Hash,
+        /// The hash of its content.
+        computed: Hash,
+    },
+    /// One or more records are missing before this one.
+    SequenceGap {
+        /// The sequence number that should have come.
+        expected: Seq,
+        /// The one that came.
+        found: Seq,
+    },
+    /// A record repeats or goes back to an earlier sequence number.
+    SequenceRepeat {
+        /// The sequence number that should have come.
+        expected: Seq,
+        /// The one that came.
+        found: Seq,
+    },
+    /// `prev` is not the hash of the record before.
+    BrokenLink {
+        /// The record.
+        seq: Seq,
+        /// Hash of the record before.
+        expected: Hash,
+        /// The record's `prev`.
+        found: Hash,
+    },
+    /// The event's envelope, body or signature is invalid.
+    BadEvent {
+        /// The record.
+        seq: Seq,
+        /// Why.
+        error: EnvelopeError,
+    },
+    /// The signer was not allowed to record the event at that sequence.
+    Unauthorised {
+        /// The record.
+        seq: Seq,
+        /// Why.
+        error: AuthError,
+    },
+    /// An event id seen before.
+    DuplicateEventId {
+        /// The record.
+        seq: Seq,
+        /// The id.
+        event_id: EventId,
+        /// Where it first appeared.
+        first: Seq,
+    },
+    /// A checkpoint's signature or witness quorum failed.
+    CheckpointSignature {
+        /// Its tree size.
+        size: u64,
+        /// Why.
+        error: NoteError,
+    },
+    /// A checkpoint's root is not the root of the records.
+    CheckpointRootMismatch {
+        /// Its tree size.
+        size: u64,
+        /// The root it states.
+        stated: Hash,
+        /// The root of the first `size` records.
+        computed: Hash,
+    },
+    /// A checkpoint covers more records than the ledger has: the tail was truncated.
+    CheckpointBeyondLog {
+        /// Its tree size.
+        size: u64,
+        /// The number of records present.
+        records: u64,
+    },
+    /// The ledger is not consistent with the checkpoint the auditor trusts: rewritten,
+    /// truncated, or a fork.
+    TrustedCheckpointInconsistent {
+        /// The trusted checkpoint's size.
+        size: u64,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl Finding {
+    /// A stable kebab-case code, for scripts.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Finding::Unreadable { .. } => "unreadable",
+            Finding::HashMismatch { .. } => "hash-mismatch",
+            Finding::SequenceGap { .. } => "sequence-gap",
+            Finding::SequenceRepeat { .. } => "sequence-repeat",
+            Finding::BrokenLink { .. } => "broken-link",
+            Finding::BadEvent { error, .. } => match error {
+                EnvelopeError::Signature(_) | EnvelopeError::KeyIdMismatch { .. } => {
+                    "bad-signature"
+                }
+                _ => "malformed-event",
+            },
+            Finding::Unauthorised { error, .. } => match error {
+                AuthError::UnknownKey(_) => "unknown-key",
+                AuthError::RevokedKey { .. } => "revoked-key",
+                AuthError::WrongRole { .. } | AuthError::UnknownEventType(_) => "unauthorised-role",
+                AuthError::WrongLedger { .. } => "wrong-ledger",
+                _ => "governance",
+            },
+            Finding::DuplicateEventId { .. } => "duplicate-event-id",
+            Finding::CheckpointSignature { .. } => "checkpoint-signature",
+            Finding::CheckpointRootMismatch { .. } => "checkpoint-root-mismatch",
+            Finding::CheckpointBeyondLog { .. } => "checkpoint-beyond-log",
+            Finding::TrustedCheckpointInconsistent { .. } => "trusted-checkpoint-inconsistent",
+        }
+    }
+
+    /// The sequence number (or, for checkpoints, the tree size) the finding is about.
+    pub fn seq(&self) -> u64 {
+        match self {
+            Finding::Unreadable { position, .. } => *position,
+            Finding::HashMismatch { seq, .. }
+            | Finding::BrokenLink { seq, .. }
+            | Finding::BadEvent { seq, .. }
+            | Finding::Unauthorised { seq, .. }
+            | Finding::DuplicateEventId { seq, .. } => seq.0,
+            Finding::SequenceGap { expected, .. } => expected.0,
+            Finding::SequenceRepeat { found, .. } => found.0,
+            Finding::CheckpointSignature { size, .. }
+            | Finding::CheckpointRootMismatch { size, .. }
+            | Finding::CheckpointBeyondLog { size, .. }
+            | Finding::TrustedCheckpointInconsistent { size, .. } => *size,
+        }
+    }
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Finding::Unreadable { position, message } => {
+                write!(f, "record at position {position} is unreadable: {message}")
+            }
+            Finding::HashMismatch {
+                seq,
+                stated,
+                computed,
+            } => write!(
+                f,
+                "record {seq}: stated hash {stated} is not the hash of its content {computed}"
+            ),
+            Finding::SequenceGap { expected, found } => {
+                write!(f, "record {expected} is missing (next record present is {found})")
+            }
+            Finding::SequenceRepeat { expected, found } => write!(
+                f,
+                "record {found} appears again or out of order (expected record {expected})"
+            ),
+            Finding::BrokenLink {
+                seq,
+                expected,
+                found,
+            } => write!(
+                f,
+                "record {seq}: prev {found} is not the hash of the record before ({expected})"
+            ),
+            Finding::BadEvent { seq, error } => write!(f, "record {seq}: {error}"),
+            Finding::Unauthorised { seq, error } => write!(f, "record {seq}: {error}"),
+            Finding::DuplicateEventId {
+                seq,
+                event_id,
+                first,
+            } => write!(
+                f,
+                "record {seq}: event id {event_id} was already recorded at record {first}"
+            ),
+            Finding::CheckpointSignature { size, error } => {
+                write!(f, "checkpoint at size {size}: {error}")
+            }
+            Finding::CheckpointRootMismatch {
+                size,
+                stated,
+                computed,
+            } => write!(
+                f,
+                "checkpoint at size {size}: root {stated} is not the root of the records ({computed})"
+            ),
+            Finding::CheckpointBeyondLog { size, records } => write!(
+                f,
+                "checkpoint at size {size} covers more than the {records} records present: the ledger was truncated"
+            ),
+            Finding::TrustedCheckpointInconsistent { size, reason } => write!(
+                f,
+                "not consistent with the trusted checkpoint at size {size}: {reason}"
+            ),
+        }
+    }
+}
+
+impl Serialize for Finding {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut s = serializer.serialize_struct("Finding", 3)?;
+        s.serialize_field("code", self.code())?;
+        s.serialize_field("seq", &self.seq())?;
+        s.serialize_field("message", &self.to_string())?;
+        s.end()
+    }
+}
+
+/// The result of the stateless checks on one record.
+#[derive(Debug)]
+pub struct RecordCheck {
+    computed_hash: Hash,
+    opened: Result<AuthenticEvent, EnvelopeError>,
+}
+
+impl RecordCheck {
+    /// The parsed, signature-verified event, if it was valid.
+    pub fn event(&self) -> Option<&AuthenticEvent> {
+        self.opened.as_ref().ok()
+    }
+}
+
+/// The checks that need no ledger state: recompute the hash, parse the body, verify the
+/// signature. Independent per record, so callers may run it on many threads.
+pub fn check_record(record: &Record) -> RecordCheck {
+    RecordCheck {
+        computed_hash: record.compute_hash(),
+        opened: record.event.open(),
+    }
+}
+
+/// What the verifier saw.
+#[derive(Clone, Debug, Serialize)]
+pub struct VerifyReport {
+    /// Records read.
+    pub records: u64,
+    /// Merkle root of the records read.
+    pub root: Hash,
+    /// Checkpoints checked (signature and root).
+    pub checkpoints_checked: usize,
+    /// Every finding, in the order found.
+    pub findings: Vec<Finding>,
+}
+
+impl VerifyReport {
+    /// True when nothing was found.
+    pub fn is_intact(&self) -> bool {
+        self.findings.is_empty()
+    }
+}
+
+#[derive(Debug)]
+struct PendingCheckpoint {
+    note: SignedNote,
+    trusted: bool,
+}
+
+/// Streams a ledger's records and collects findings.
+#[derive(Debug)]
+pub struct ChainVerifier<'m> {
+    matrix: &'m RoleMatrix,
+    registry: KeyRegistry,
+    pinned_log_key: Option<VerifierKey>,
+    witnesses: Vec<VerifierKey>,
+    quorum: usize,
+    next_seq: u64,
+    // Hash the next `prev` must match: the stated hash and, when they differ (already
+    // reported as a mismatch), the computed one, so one tampered record is one finding.
+    last_hashes: [Hash; 2],
+    event_ids: HashMap<[u8; 16], Seq>,
+    frontier: Frontier,
+    checkpoints: BTreeMap<u64, Vec<PendingCheckpoint>>,
+    checkpoints_checked: usize,
+    findings: Vec<Finding>,
+}
+
+impl<'m> ChainVerifier<'m> {
+    /// A verifier that authorises events with `matrix`.
+    pub fn new(matrix: &'m RoleMatrix) -> Self {
+        ChainVerifier {
+            matrix,
+            registry: KeyRegistry::new(),
+            pinned_log_key: None,
+            witnesses: Vec::new(),
+            quorum: 0,
+            next_seq: 0,
+            last_hashes: [Hash::ZERO; 2],
+            event_ids: HashMap::new(),
+            frontier: Frontier::new(),
+            checkpoints: BTreeMap::new(),
+            checkpoints_checked: 0,
+            findings: Vec::new(),
+        }
+    }
+
+    /// Checks checkpoints against this ledger key instead of the one genesis names (an
+    /// auditor who pinned the key does not trust the genesis record to say it).
+    pub fn pin_log_key(&mut self, key: VerifierKey) -> &mut Self {
+        self.pinned_log_key = Some(key);
+        self
+    }
+
+    /// Requires `quorum` of `witnesses` to have cosigned every checkpoint.
+    pub fn require_witnesses(&mut self, witnesses: Vec<VerifierKey>, quorum: usize) -> &mut Self {
+        self.witnesses = witnesses;
+        self.quorum = quorum;
+        self
+    }
+
+    /// A checkpoint the ledger published; checked when the stream reaches its size.
+    pub fn add_checkpoint(&mut self, note: SignedNote, size: u64) -> &mut Self {
+        self.add(note, size, false)
+    }
+
+    /// A checkpoint the auditor kept from earlier: the ledger must still be consistent with it.
+    pub fn add_trusted_checkpoint(&mut self, note: SignedNote, size: u64) -> &mut Self {
+        self.add(note, size, true)
+    }
+
+    fn add(&mut self, note: SignedNote, size: u64, trusted: bool) -> &mut Self {
+        self.checkpoints
+            .entry(size)
+            .or_default()
+            .push(PendingCheckpoint { note, trusted });
+        if size == 0 {
+            self.check_checkpoints_at(0);
+        }
+        self
+    }
+
+    /// The keys as of the records read so far.
+    pub fn registry(&self) -> &KeyRegistry {
+        &self.registry
+    }
+
+    /// Reports a record the caller could not even parse.
+    pub fn push_unreadable(&mut self, message: String) {
+        self.findings.push(Finding::Unreadable {
+            position: self.frontier.size(),
+            message,
+        });
+    }
+
+    /// Checks one record.
+    pub fn push(&mut self, record: &Record) {
+        let check = check_record(record);
+        self.push_checked(record, check);
+    }
+
+    /// Checks one record whose stateless checks were done by [`check_record`].
+    pub fn push_checked(&mut self, record: &Record, check: RecordCheck) {
+        let seq = record.seq;
+        if check.computed_hash != record.hash {
+            self.findings.push(Finding::HashMismatch {
+                seq,
+                stated: record.hash,
+                computed: check.computed_hash,
+            });
+        }
+        match seq.0.cmp(&self.next_seq) {
+            std::cmp::Ordering::Greater => {
+                self.findings.push(Finding::SequenceGap {
+                    expected: Seq(self.next_seq),
+                    found: seq,
+                });
+                self.next_seq = seq.0 + 1;
+            }
+            std::cmp::Ordering::Less => self.findings.push(Finding::SequenceRepeat {
+                expected: Seq(self.next_seq),
+                found: seq,
+            }),
+            std::cmp::Ordering::Equal => self.next_seq += 1,
+        }
+        if !self.last_hashes.contains(&record.prev) {
+            self.findings.push(Finding::BrokenLink {
+                seq,
+                expected: self.last_hashes[0],
+                found: record.prev,
+            });
+        }
+        self.last_hashes = [record.hash, check.computed_hash];
+        self.frontier.push(check.computed_hash);
+
+        match check.opened {
+            Err(error) => self.findings.push(Finding::BadEvent { seq, error }),
+            Ok(event) => self.check_event(seq, &event),
+        }
+        self.check_checkpoints_at(self.frontier.size());
+    }
+
+    fn check_event(&mut self, seq: Seq, event: &AuthenticEvent) {
+        let body = event.body();
+        let id_digest = Hash::digest_parts(&[body.id.as_str().as_bytes()]);
+        let mut id_key = [0u8; 16];
+        id_key.copy_from_slice(&id_digest.0[..16]);
+        if let Some(first) = self.event_ids.get(&id_key) {
+            self.findings.push(Finding::DuplicateEventId {
+                seq,
+                event_id: body.id.clone(),
+                first: *first,
+            });
+        } else {
+            self.event_ids.insert(id_key, seq);
+        }
+        match self.registry.authorize(seq, body, self.matrix) {
+            Ok(effect) => self.registry.apply(seq, effect),
+            Err(error) => self.findings.push(Finding::Unauthorised { seq, error }),
+        }
+    }
+
+    fn log_key(&self) -> Option<VerifierKey> {
+        self.pinned_log_key.clone().or_else(|| {
+            self.registry
+                .genesis()
+                .map(|g| VerifierKey::ed25519(g.origin.clone(), g.ledger_key))
+        })
+    }
+
+    fn check_checkpoints_at(&mut self, size: u64) {
+        let Some(pending) = self.checkpoints.remove(&size) else {
+            return;
+        };
+        let root = self.frontier.root();
+        for PendingCheckpoint { note, trusted } in pending {
+            self.checkpoints_checked += 1;
+            let Some(log) = self.log_key() else {
+                self.findings.push(Finding::CheckpointSignature {
+                    size,
+                    error: NoteError::MissingLogSignature("(no genesis, no pinned key)".into()),
+                });
+                continue;
+            };
+            let policy = WitnessPolicy {
+                log,
+                witnesses: self.witnesses.clone(),
+                quorum: self.quorum,
+            };
+            match policy.verify(&note) {
+                Err(error) if trusted => {
+                    self.findings.push(Finding::TrustedCheckpointInconsistent {
+                        size,
+                        reason: error.to_string(),
+                    })
+                }
+                Err(error) => self
+                    .findings
+                    .push(Finding::CheckpointSignature { size, error }),
+                Ok(verified) if verified.checkpoint.root != root => {
+                    self.findings.push(if trusted {
+                        Finding::TrustedCheckpointInconsistent {
+                            size,
+                            reason: format!(
+                                "the records' root at that size is {root}, the trusted checkpoint says {}",
+                                verified.checkpoint.root
+                            ),
+                        }
+                    } else {
+                        Finding::CheckpointRootMismatch {
+                            size,
+                            stated: verified.checkpoint.root,
+                            computed: root,
+                        }
+                    })
+                }
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// Ends the stream: checkpoints beyond the records read become findings.
+    pub fn finish(mut self) -> VerifyReport {
+        let records = self.frontier.size();
+        for (size, pending) in std::mem::take(&mut self.checkpoints) {
+            for PendingCheckpoint { trusted, .. } in pending {
+                self.checkpoints_checked += 1;
+                self.findings.push(if trusted {
+                    Finding::TrustedCheckpointInconsistent {
+                        size,
+                        reason: format!("the ledger has only {records} records: truncated"),
+                    }
+                } else {
+                    Finding::CheckpointBeyondLog { size, records }
+                });
+            }
+        }
+        VerifyReport {
+            records,
+            root: self.frontier.root(),
+            checkpoints_checked: self.checkpoints_checked,
+            findings: self.findings,
+        }
+    }
+}
