@@ -41,6 +41,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod append;
 pub mod checkpoint;
 pub mod envelope;
 pub mod hash;
@@ -55,6 +56,7 @@ pub mod verify;
 
 /// The types most callers need.
 pub mod prelude {
+    pub use crate::append::{AppendError, AppendRules, Appended, MemoryLedger};
     pub use crate::checkpoint::{
         Checkpoint, Cosigner, NoteSigner, SignedNote, VerifierKey, WitnessPolicy,
     };

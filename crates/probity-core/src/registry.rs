@@ -257,11 +257,11 @@ impl KeyRegistry {
             }
             KEY_REVOKED => {
                 let revoke: KeyRevokedPayload = payload(body, KEY_REVOKED)?;
-                if !self
+                let active = self
                     .keys
                     .get(&revoke.key_id)
-                    .is_some_and(|e| e.revoked_at.is_none())
-                {
+                    .filter(|e| e.revoked_at.is_none());
+                if active.is_none() {
                     return Err(AuthError::NotRevocable(revoke.key_id));
                 }
                 Ok(KeyEffect::Revoke(revoke.key_id))

@@ -1,0 +1,253 @@
+//! The chain verifier and the append rules on whole ledgers: intact ledgers verify; each kind
+//! of tampering or unauthorised signing is found at the right sequence number; the in-memory
+//! ledger refuses bad appends and changes nothing.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use probity_core::append::AppendError;
+use probity_core::prelude::*;
+use probity_core::registry::AuthError;
+
+fn codes_at(report: &VerifyReport, seq: u64) -> Vec<&'static str> {
+    report
+        .findings
+        .iter()
+        .filter(|f| f.seq() == seq)
+        .map(Finding::code)
+        .collect()
+}
+
+#[test]
+fn intact_ledger_with_checkpoint_verifies() {
+    let ledger = ledger(20);
+    let note = ledger.checkpoint(&note_signer());
+    let report = verify(ledger.records(), &[note]);
+    assert!(report.is_intact(), "{:?}", report.findings);
+    assert_eq!(report.records, 23);
+    assert_eq!(report.checkpoints_checked, 1);
+    assert_eq!(report.root, ledger.root());
+}
+
+#[test]
+fn truncated_tail_is_found_by_the_checkpoint() {
+    let ledger = ledger(5);
+    let note = ledger.checkpoint(&note_signer());
+    let records = &ledger.records()[..6];
+    let report = verify(records, &[note]);
+    assert_eq!(codes_at(&report, 8), vec!["checkpoint-beyond-log"]);
+}
+
+#[test]
+fn forged_checkpoint_signature_is_found() {
+    let ledger = ledger(3);
+    let forger = NoteSigner::new(ORIGIN, stranger());
+    let note = ledger.checkpoint(&forger);
+    let report = verify(ledger.records(), &[note]);
+    assert_eq!(codes_at(&report, 6), vec!["checkpoint-signature"]);
+}
+
+#[test]
+fn rewritten_and_relinked_history_is_found_by_signature_and_checkpoint() {
+    let ledger = ledger(6);
+    let note = ledger.checkpoint(&note_signer());
+    let mut records = ledger.records().to_vec();
+    // Replace record 5's event with one the forger signs with a key that is not enrolled.
+    records[5].event = event(
+        "req-2",
+        "purchase.requested",
+        &stranger(),
+        serde_json::json!({}),
+    );
+    relink(&mut records);
+    let report = verify(&records, &[note]);
+    assert_eq!(codes_at(&report, 5), vec!["unknown-key"]);
+    assert_eq!(codes_at(&report, 9), vec!["checkpoint-root-mismatch"]);
+    assert!(report.findings.iter().all(|f| f.seq() >= 5));
+}
+
+#[test]
+fn revoked_key_wrong_role_and_unknown_key_are_found_at_their_record() {
+    let mut ledger = ledger(1);
+    ledger
+        .append(revoke("revoke-clerk", &clerk()), at(90_000))
+        .unwrap();
+    let mut records = ledger.records().to_vec();
+    let mut head = ChainHead {
+        next_seq: Seq(records.len() as u64),
+        last_hash: records.last().unwrap().hash,
+    };
+    let forged = [
+        request("after-revocation", 1),
+        event(
+            "sanction-by-clerk",
+            "supplier.sanction_imposed",
+            &clerk(),
+            serde_json::json!({}),
+        ),
+        event(
+            "by-stranger",
+            "purchase.requested",
+            &stranger(),
+            serde_json::json!({}),
+        ),
+        event(
+            "by-do",
+            "purchase.requested",
+            &discipline(),
+            serde_json::json!({}),
+        ),
+        event(
+            "unknown-type",
+            "supplier.bribed",
+            &discipline(),
+            serde_json::json!({}),
+        ),
+    ];
+    for e in forged {
+        records.push(head.append(e, at(100_000)));
+    }
+    let report = verify(&records, &[]);
+    assert_eq!(codes_at(&report, 5), vec!["revoked-key"]);
+    assert_eq!(codes_at(&report, 6), vec!["revoked-key"]);
+    assert_eq!(codes_at(&report, 7), vec!["unknown-key"]);
+    assert_eq!(codes_at(&report, 8), vec!["unauthorised-role"]);
+    assert_eq!(codes_at(&report, 9), vec!["unauthorised-role"]);
+    assert_eq!(report.findings.len(), 5, "{:#?}", report.findings);
+}
+
+#[test]
+fn duplicate_event_id_is_found() {
+    let ledger = ledger(3);
+    let mut records = ledger.records().to_vec();
+    let mut head = ChainHead {
+        next_seq: Seq(records.len() as u64),
+        last_hash: records.last().unwrap().hash,
+    };
+    records.push(head.append(request("req-1", 99), at(200_000)));
+    let report = verify(&records, &[]);
+    assert_eq!(codes_at(&report, 6), vec!["duplicate-event-id"]);
+}
+
+#[test]
+fn trusted_checkpoint_catches_a_fork() {
+    // Two ledgers share a prefix; each operator signs its own checkpoint.
+    let mut a = ledger(3);
+    let mut b = ledger(3);
+    a.append(request("fork-a", 1), at(500_000)).unwrap();
+    b.append(request("fork-b", 2), at(500_000)).unwrap();
+    let trusted_from_a = a.checkpoint(&note_signer());
+    let own_b = b.checkpoint(&note_signer());
+
+    let matrix = matrix();
+    let mut verifier = ChainVerifier::new(&matrix);
+    verifier.add_checkpoint(own_b, 7);
+    verifier.add_trusted_checkpoint(trusted_from_a, 7);
+    b.records().iter().for_each(|r| verifier.push(r));
+    let report = verifier.finish();
+    assert_eq!(
+        codes_at(&report, 7),
+        vec!["trusted-checkpoint-inconsistent"]
+    );
+}
+
+#[test]
+fn witness_quorum_is_enforced_by_the_verifier() {
+    let ledger = ledger(2);
+    let witness = Cosigner::new("audit.example/w1", SecretKey::from_seed(&[8; 32]));
+    let mut cosigned = ledger.checkpoint(&note_signer());
+    cosigned.add_signature(witness.cosign(&cosigned, 1_767_225_600));
+    let bare = ledger.checkpoint(&note_signer());
+
+    let matrix = matrix();
+    for (note, ok) in [(cosigned, true), (bare, false)] {
+        let mut verifier = ChainVerifier::new(&matrix);
+        verifier.require_witnesses(vec![witness.verifier_key()], 1);
+        verifier.add_checkpoint(note, ledger.size());
+        ledger.records().iter().for_each(|r| verifier.push(r));
+        assert_eq!(verifier.finish().is_intact(), ok);
+    }
+}
+
+#[test]
+fn memory_ledger_refuses_bad_appends_and_changes_nothing() {
+    let mut ledger = ledger(1);
+    ledger
+        .append(revoke("revoke-do", &discipline()), at(50_000))
+        .unwrap();
+    let before = (ledger.size(), ledger.root());
+
+    let wrong_role = event(
+        "s1",
+        "supplier.sanction_imposed",
+        &clerk(),
+        serde_json::json!({}),
+    );
+    let unknown = event(
+        "s2",
+        "purchase.requested",
+        &stranger(),
+        serde_json::json!({}),
+    );
+    let revoked = event(
+        "s3",
+        "supplier.sanction_imposed",
+        &discipline(),
+        serde_json::json!({}),
+    );
+    let conflict = request("req-0", 12345);
+    let mut future = EventBody::parse(request("late", 1).body_bytes()).unwrap();
+    future.occurred_at = OccurredAt::parse("2030-01-01T00:00:00Z").unwrap();
+    let future = SignedEvent::sign(&future, &clerk());
+    let genesis_body = EventBody::parse(genesis().body_bytes()).unwrap();
+    let genesis_again = SignedEvent::sign(
+        &EventBody {
+            id: EventId::new("genesis-2").unwrap(),
+            ..genesis_body
+        },
+        &admin(),
+    );
+
+    type Expect = fn(&AppendError) -> bool;
+    let cases: Vec<(SignedEvent, Expect)> = vec![
+        (wrong_role, |e| {
+            matches!(e, AppendError::Unauthorised(AuthError::WrongRole { .. }))
+        }),
+        (unknown, |e| {
+            matches!(e, AppendError::Unauthorised(AuthError::UnknownKey(_)))
+        }),
+        (revoked, |e| {
+            matches!(e, AppendError::Unauthorised(AuthError::RevokedKey { .. }))
+        }),
+        (conflict, |e| matches!(e, AppendError::IdConflict { .. })),
+        (future, |e| matches!(e, AppendError::FromTheFuture { .. })),
+        (genesis_again, |e| {
+            matches!(e, AppendError::Unauthorised(AuthError::GenesisRepeated))
+        }),
+    ];
+    for (event, expected) in cases {
+        let err = ledger.append(event, at(60_000)).unwrap_err();
+        assert!(expected(&err), "unexpected error: {err}");
+        assert_eq!((ledger.size(), ledger.root()), before);
+    }
+}
+
+#[test]
+fn retry_of_the_same_event_returns_the_original_record() {
+    let mut ledger = ledger(2);
+    let first = ledger.records()[4].clone();
+    let again = ledger.append(request("req-1", 1), at(900_000)).unwrap();
+    assert_eq!(again, Appended::Duplicate(first));
+    assert_eq!(ledger.size(), 5);
+}
+
+#[test]
+fn record_json_round_trips() {
+    let ledger = ledger(1);
+    for record in ledger.records() {
+        let parsed: Record = serde_json::from_slice(&record.to_json()).unwrap();
+        assert_eq!(&parsed, record);
+    }
+}
