@@ -10,6 +10,7 @@
 //! verifier in any language needs no JSON canonicaliser and cannot disagree with us about
 //! number formatting or key order; `schemas/FORMAT.md` gives the reasons in full.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
 
@@ -123,7 +124,62 @@ pub struct EventBody {
     /// The public key of the person who records it.
     pub signer: PublicKey,
     /// The event-type specific content (a JSON object).
-    pub payload: serde_json::Value,
+    pub payload: Payload,
+}
+
+/// The event-type specific content of a body: a JSON object, kept as the exact text that
+/// was signed and parsed into a typed payload only by whoever needs it.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Payload(Box<serde_json::value::RawValue>);
+
+impl Payload {
+    /// The JSON text.
+    pub fn as_str(&self) -> &str {
+        self.0.get()
+    }
+
+    /// Parses into a typed payload; the error names the field.
+    pub fn parse<T: de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_str(self.0.get())
+    }
+
+    /// Serializes a typed payload.
+    pub fn from_serialize<T: Serialize>(value: &T) -> Result<Payload, serde_json::Error> {
+        serde_json::value::to_raw_value(value).map(Payload)
+    }
+
+    /// True when the text is a JSON object.
+    pub fn is_object(&self) -> bool {
+        self.0.get().trim_start().starts_with('{')
+    }
+}
+
+impl From<serde_json::Value> for Payload {
+    fn from(value: serde_json::Value) -> Self {
+        // Invariant: a `Value` always serializes (its map keys are strings).
+        Payload::from_serialize(&value).unwrap_or_else(|_| Payload::empty())
+    }
+}
+
+impl Payload {
+    /// `{}`.
+    pub fn empty() -> Payload {
+        // Invariant: "{}" is valid JSON.
+        Payload(serde_json::value::RawValue::from_string("{}".to_owned()).expect("{} is JSON"))
+    }
+}
+
+impl PartialEq for Payload {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl fmt::Debug for Payload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl EventBody {
@@ -403,14 +459,56 @@ impl<'de> Visitor<'de> for NoDuplicates {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut seen = HashSet::new();
-        while let Some(key) = map.next_key::<String>()? {
-            if !seen.insert(key.clone()) {
+        // Objects in events are small: a linear scan without hashing, until one is not.
+        let mut few: Vec<Cow<'de, str>> = Vec::new();
+        let mut many: HashSet<Cow<'de, str>> = HashSet::new();
+        while let Some(Key(key)) = map.next_key_seed(KeySeed)? {
+            let repeated = if many.is_empty() && few.len() < 16 {
+                few.contains(&key)
+            } else {
+                many.extend(few.drain(..));
+                many.contains(&key)
+            };
+            if repeated {
                 return Err(de::Error::custom(format_args!("{DUPLICATE_PREFIX}{key}")));
+            }
+            if many.is_empty() {
+                few.push(key);
+            } else {
+                many.insert(key);
             }
             map.next_value_seed(NoDuplicates)?;
         }
         Ok(())
+    }
+}
+
+/// An object key, borrowed from the input unless it had escapes.
+struct Key<'de>(Cow<'de, str>);
+
+struct KeySeed;
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = Key<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Key<'de>, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed {
+    type Value = Key<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_borrowed_str<E>(self, key: &'de str) -> Result<Key<'de>, E> {
+        Ok(Key(Cow::Borrowed(key)))
+    }
+
+    fn visit_str<E>(self, key: &str) -> Result<Key<'de>, E> {
+        Ok(Key(Cow::Owned(key.to_owned())))
     }
 }
 
@@ -427,7 +525,7 @@ mod tests {
             subjects: Subjects::default(),
             occurred_at: OccurredAt::parse("2026-03-05T09:30:00+08:00").unwrap(),
             signer: key.public_key(),
-            payload: serde_json::json!({"decision": "admitted"}),
+            payload: serde_json::json!({"decision": "admitted"}).into(),
         }
     }
 

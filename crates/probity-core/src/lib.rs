@@ -29,7 +29,8 @@
 //!         "origin": "probity.example/city-hospital",
 //!         "ledger_key": ledger_key.public_key(),
 //!         "admins": [{"key": admin.public_key(), "holder": "Admin"}],
-//!     }),
+//!     })
+//!     .into(),
 //! };
 //! let mut head = ChainHead::default();
 //! let record = head.append(SignedEvent::sign(&genesis, &admin), RecordedAt::from_unix_micros(0));
@@ -60,7 +61,7 @@ pub mod prelude {
     pub use crate::checkpoint::{
         Checkpoint, Cosigner, NoteSigner, SignedNote, VerifierKey, WitnessPolicy,
     };
-    pub use crate::envelope::{AuthenticEvent, EventBody, SignedEvent, Subjects};
+    pub use crate::envelope::{AuthenticEvent, EventBody, Payload, SignedEvent, Subjects};
     pub use crate::hash::Hash;
     pub use crate::ids::{EventId, EventType, LedgerId, Seq, SubjectId};
     pub use crate::keys::{KeyId, PublicKey, SecretKey, Signature};

@@ -169,10 +169,12 @@ fn payload<T: serde::de::DeserializeOwned>(
     body: &EventBody,
     event_type: &'static str,
 ) -> Result<T, AuthError> {
-    serde_json::from_value(body.payload.clone()).map_err(|e| AuthError::BadGovernancePayload {
-        event_type,
-        message: e.to_string(),
-    })
+    body.payload
+        .parse()
+        .map_err(|e| AuthError::BadGovernancePayload {
+            event_type,
+            message: e.to_string(),
+        })
 }
 
 impl KeyRegistry {

@@ -12,6 +12,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
@@ -383,6 +384,46 @@ impl<'m> ChainVerifier<'m> {
     pub fn push(&mut self, record: &Record) {
         let check = check_record(record);
         self.push_checked(record, check);
+    }
+
+    /// Checks a batch of records, running the stateless checks on `threads` threads (the
+    /// calling thread among them) that take small chunks as they free up, so a slow core does
+    /// not hold the others back.
+    pub fn push_batch(&mut self, records: &[Record], threads: usize) {
+        const CHUNK: usize = 64;
+        let chunks = records.len().div_ceil(CHUNK);
+        let next = AtomicUsize::new(0);
+        let work = || {
+            let mut done = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= chunks {
+                    return done;
+                }
+                let part = &records[i * CHUNK..((i + 1) * CHUNK).min(records.len())];
+                done.push((i, part.iter().map(check_record).collect::<Vec<_>>()));
+            }
+        };
+        let mut results: Vec<(usize, Vec<RecordCheck>)> = std::thread::scope(|scope| {
+            let helpers: Vec<_> = (1..threads.clamp(1, chunks.max(1)))
+                .map(|_| scope.spawn(work))
+                .collect();
+            let mut all = work();
+            for helper in helpers {
+                // Invariant: check_record does not panic; a worker's panic is a bug to surface.
+                all.extend(
+                    helper
+                        .join()
+                        .unwrap_or_else(|e| std::panic::resume_unwind(e)),
+                );
+            }
+            all
+        });
+        results.sort_unstable_by_key(|(i, _)| *i);
+        let checks = results.into_iter().flat_map(|(_, checks)| checks);
+        for (record, check) in records.iter().zip(checks) {
+            self.push_checked(record, check);
+        }
     }
 
     /// Checks one record whose stateless checks were done by [`check_record`].

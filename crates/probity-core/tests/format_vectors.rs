@@ -57,7 +57,7 @@ fn body(
         subjects: Subjects::default(),
         occurred_at: OccurredAt::parse(occurred).unwrap(),
         signer: signer.public_key(),
-        payload,
+        payload: payload.into(),
     }
 }
 

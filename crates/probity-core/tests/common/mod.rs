@@ -52,7 +52,7 @@ pub fn event(
         subjects: Subjects::default(),
         occurred_at: OccurredAt::parse("2026-01-01T08:00:00+08:00").unwrap(),
         signer: signer.public_key(),
-        payload,
+        payload: payload.into(),
     };
     SignedEvent::sign(&body, signer)
 }
