@@ -52,6 +52,8 @@ pub mod merkle;
 pub mod record;
 pub mod registry;
 pub mod roles;
+#[cfg(feature = "schema")]
+pub mod schema;
 pub mod time;
 pub mod verify;
 

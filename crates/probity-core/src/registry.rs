@@ -14,11 +14,13 @@ use crate::roles::{Role, RoleMatrix, GENESIS, KEY_ENROLLED, KEY_REVOKED};
 /// Payload of `ledger.genesis` (schema 1).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct GenesisPayload {
     /// The checkpoint origin and note key name, a schema-less URL such as
     /// `probity.example/city-hospital-3`.
     pub origin: String,
     /// The key that signs checkpoints and receipts.
+    #[cfg_attr(feature = "schema", schemars(with = "crate::schema::PublicKeyText"))]
     pub ledger_key: PublicKey,
     /// The first administrators; the genesis event is signed by one of them.
     pub admins: Vec<KeyHolder>,
@@ -27,8 +29,10 @@ pub struct GenesisPayload {
 /// A key and the person who holds it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct KeyHolder {
     /// The public key.
+    #[cfg_attr(feature = "schema", schemars(with = "crate::schema::PublicKeyText"))]
     pub key: PublicKey,
     /// Who holds it (a name or staff number).
     pub holder: String,
@@ -40,8 +44,10 @@ pub struct KeyHolder {
 /// Payload of `key.enrolled` (schema 1).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct KeyEnrolledPayload {
     /// The key being enrolled.
+    #[cfg_attr(feature = "schema", schemars(with = "crate::schema::PublicKeyText"))]
     pub key: PublicKey,
     /// What it may record.
     pub role: Role,
@@ -55,8 +61,10 @@ pub struct KeyEnrolledPayload {
 /// Payload of `key.revoked` (schema 1).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct KeyRevokedPayload {
     /// The key being revoked.
+    #[cfg_attr(feature = "schema", schemars(with = "crate::schema::KeyIdText"))]
     pub key_id: KeyId,
     /// Why (lost, left the post, compromised…).
     pub reason: String,

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 /// The role a key is enrolled with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum Role {
     /// Enrols and revokes keys, sets policy.
     Administrator,

@@ -1,0 +1,352 @@
+//! The catalogue: every event type with its schema version, the roles that may record it and
+//! its JSON Schema; decoding (with upcasting and field-naming errors); the role matrix.
+
+use probity_core::envelope::{EventBody, Payload};
+use probity_core::roles::{Role, RoleMatrix, GENESIS};
+use schemars::{JsonSchema, Schema};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::governance::PolicySet;
+use crate::integrity::*;
+use crate::purchase::*;
+use crate::rep::*;
+use crate::supplier::*;
+use crate::types::Check;
+use crate::upcast;
+use probity_core::registry::{GenesisPayload, KeyEnrolledPayload, KeyRevokedPayload};
+
+/// A typed event payload.
+pub trait EventPayload: Serialize + DeserializeOwned + JsonSchema + Check {
+    /// The event type name, e.g. `supplier.admitted`.
+    const TYPE: &'static str;
+    /// The current schema version.
+    const SCHEMA: u32;
+    /// The roles that may record it.
+    const ROLES: &'static [Role];
+    /// One line for people.
+    const SUMMARY: &'static str;
+}
+
+/// Implements [`EventPayload`] for a payload struct.
+macro_rules! payload {
+    ($ty:ident, $name:literal, $schema:literal, [$($role:expr),* $(,)?], $summary:literal) => {
+        impl $crate::catalogue::EventPayload for $ty {
+            const TYPE: &'static str = $name;
+            const SCHEMA: u32 = $schema;
+            const ROLES: &'static [probity_core::roles::Role] = &[$($role),*];
+            const SUMMARY: &'static str = $summary;
+        }
+    };
+}
+pub(crate) use payload;
+
+/// The families events belong to (one table each in `schemas/EVENTS.md`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Family {
+    /// Genesis, keys, policy.
+    Governance,
+    /// Supplier admission, integrity and sanctions.
+    Supplier,
+    /// Sales reps and visits.
+    Rep,
+    /// Purchase cases.
+    Purchase,
+    /// Integrity records and monitoring.
+    Integrity,
+}
+
+impl Family {
+    /// Display name.
+    pub fn title(&self) -> &'static str {
+        match self {
+            Family::Governance => "Governance",
+            Family::Supplier => "Suppliers",
+            Family::Rep => "Sales representatives",
+            Family::Purchase => "Purchases",
+            Family::Integrity => "Integrity and monitoring",
+        }
+    }
+}
+
+/// One row of the catalogue.
+#[derive(Clone, Copy, Debug)]
+pub struct EventSpec {
+    /// Type name.
+    pub event_type: &'static str,
+    /// Current schema version.
+    pub schema: u32,
+    /// Roles that may record it.
+    pub roles: &'static [Role],
+    /// Family.
+    pub family: Family,
+    /// One line for people.
+    pub summary: &'static str,
+    /// Its JSON Schema (draft 2020-12).
+    pub json_schema: fn() -> Schema,
+}
+
+impl EventSpec {
+    fn of<T: EventPayload>(family: Family) -> EventSpec {
+        EventSpec {
+            event_type: T::TYPE,
+            schema: T::SCHEMA,
+            roles: T::ROLES,
+            family,
+            summary: T::SUMMARY,
+            json_schema: || schemars::schema_for!(T),
+        }
+    }
+}
+
+/// Why a payload is not a valid event of its type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// The catalogue has no such type.
+    #[error("unknown event type {0:?}")]
+    UnknownType(String),
+    /// The schema version is not one this catalogue knows.
+    #[error("{event_type} has no schema version {schema} (current: {current})")]
+    UnsupportedSchema {
+        /// The type.
+        event_type: String,
+        /// The version given.
+        schema: u32,
+        /// The current version.
+        current: u32,
+    },
+    /// A field is missing, unknown, of the wrong type, or breaks a rule.
+    #[error("invalid {event_type} payload: field `{field}`: {message}")]
+    Invalid {
+        /// The type.
+        event_type: String,
+        /// The path of the field (`.` for the payload itself).
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The payload is well formed but breaks a rule across fields (e.g. an interval that ends
+    /// before it starts), which JSON Schema cannot express.
+    #[error("invalid {event_type} payload: field `{field}`: {message}")]
+    Rule {
+        /// The type.
+        event_type: String,
+        /// The path of the field.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The body's `subjects` do not name what the payload concerns.
+    #[error("{event_type}: subjects.{kind} must include {id:?} (named in the payload)")]
+    MissingSubject {
+        /// The type.
+        event_type: String,
+        /// `supplier`, `rep` or `case`.
+        kind: &'static str,
+        /// The id the payload names.
+        id: String,
+    },
+}
+
+fn decode_as<T: EventPayload>(json: &str) -> Result<T, DecodeError> {
+    let invalid = |field: String, message: String| DecodeError::Invalid {
+        event_type: T::TYPE.to_owned(),
+        field,
+        message,
+    };
+    let mut de = serde_json::Deserializer::from_str(json);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let field = e.path().to_string();
+        // serde_json appends " at line L column C", which means nothing to a clerk.
+        let message = e.inner().to_string();
+        let message = message
+            .split(" at line ")
+            .next()
+            .unwrap_or(&message)
+            .to_owned();
+        invalid(field, message)
+    })?;
+    value.check().map_err(|e| DecodeError::Rule {
+        event_type: T::TYPE.to_owned(),
+        field: e.field,
+        message: e.message,
+    })?;
+    Ok(value)
+}
+
+macro_rules! catalogue {
+    ($($family:ident { $($variant:ident($ty:ty)),* $(,)? })*) => {
+        /// A decoded event payload of any type, at its current schema version.
+        #[derive(Clone, Debug, PartialEq)]
+        pub enum Event {
+            $($(
+                #[doc = concat!("`", stringify!($ty), "`")]
+                $variant($ty),
+            )*)*
+        }
+
+        impl Event {
+            /// The event type name.
+            pub fn event_type(&self) -> &'static str {
+                match self {
+                    $($(Event::$variant(_) => <$ty as EventPayload>::TYPE,)*)*
+                }
+            }
+
+            /// The payload as JSON.
+            pub fn to_value(&self) -> Value {
+                let value = match self {
+                    $($(Event::$variant(p) => serde_json::to_value(p),)*)*
+                };
+                // Invariant: payload types serialize infallibly (no non-string map keys).
+                value.unwrap_or(Value::Null)
+            }
+        }
+
+        /// Every event type, in catalogue order.
+        pub fn specs() -> Vec<EventSpec> {
+            vec![$($(EventSpec::of::<$ty>(Family::$family),)*)*]
+        }
+
+        fn decode_current(event_type: &str, json: &str) -> Result<Event, DecodeError> {
+            match event_type {
+                $($(<$ty as EventPayload>::TYPE => decode_as::<$ty>(json).map(Event::$variant),)*)*
+                other => Err(DecodeError::UnknownType(other.to_owned())),
+            }
+        }
+    };
+}
+
+catalogue! {
+    Governance {
+        Genesis(GenesisPayload),
+        KeyEnrolled(KeyEnrolledPayload),
+        KeyRevoked(KeyRevokedPayload),
+        PolicySet(PolicySet),
+    }
+    Supplier {
+        SupplierRegistered(SupplierRegistered),
+        CreditChecked(CreditChecked),
+        CommitmentSigned(CommitmentSigned),
+        SupplierAdmitted(SupplierAdmitted),
+        AdmissionRejected(AdmissionRejected),
+        IntegrityEvaluated(IntegrityEvaluated),
+        ViolationRecorded(ViolationRecorded),
+        ExternalListingObserved(ExternalListingObserved),
+        SanctionImposed(SanctionImposed),
+        SanctionConditionMet(SanctionConditionMet),
+        SanctionLifted(SanctionLifted),
+    }
+    Rep {
+        RepRegistered(RepRegistered),
+        RepRegistrationRevoked(RepRegistrationRevoked),
+        VisitRequested(VisitRequested),
+        VisitApproved(VisitApproved),
+        VisitRejected(VisitRejected),
+        CheckedIn(CheckedIn),
+        VisitCompleted(VisitCompleted),
+        EntryRefused(EntryRefused),
+        RepViolationObserved(RepViolationObserved),
+    }
+    Purchase {
+        PurchaseRequested(PurchaseRequested),
+        RequestsAggregated(RequestsAggregated),
+        SelectionMeetingHeld(SelectionMeetingHeld),
+        AnnualPlanApproved(AnnualPlanApproved),
+        ExternalApprovalGranted(ExternalApprovalGranted),
+        ProcessOpened(ProcessOpened),
+        DemandPublished(DemandPublished),
+        SupplierSignedUp(SupplierSignedUp),
+        QuoteSubmitted(QuoteSubmitted),
+        QuoteEvaluated(QuoteEvaluated),
+        EvaluationPanelFormed(EvaluationPanelFormed),
+        RecusalRecorded(RecusalRecorded),
+        AwardDecided(AwardDecided),
+        ContractSigned(ContractSigned),
+        ContractAmended(ContractAmended),
+        DeliveryAccepted(DeliveryAccepted),
+        PaymentMade(PaymentMade),
+        CaseCancelled(CaseCancelled),
+        SupervisionRecorded(SupervisionRecorded),
+    }
+    Integrity {
+        GiftReturned(GiftReturned),
+        StaffAssignedToPost(StaffAssignedToPost),
+        StaffRotated(StaffRotated),
+        ConsumablesUsageReported(ConsumablesUsageReported),
+    }
+}
+
+/// The spec of one event type.
+pub fn spec(event_type: &str) -> Option<EventSpec> {
+    specs().into_iter().find(|s| s.event_type == event_type)
+}
+
+/// Decodes a payload of `event_type` at `schema`, upcasting older versions to the current one.
+pub fn decode(event_type: &str, schema: u32, payload: &Payload) -> Result<Event, DecodeError> {
+    let current = spec(event_type)
+        .ok_or_else(|| DecodeError::UnknownType(event_type.to_owned()))?
+        .schema;
+    if schema == current {
+        return decode_current(event_type, payload.as_str());
+    }
+    if schema == 0 || schema > current {
+        return Err(DecodeError::UnsupportedSchema {
+            event_type: event_type.to_owned(),
+            schema,
+            current,
+        });
+    }
+    let upcast = upcast::to_current(event_type, schema, payload.as_str())?;
+    decode_current(event_type, &upcast)
+}
+
+/// The supplier, rep and case ids a payload concerns, found in its top-level fields `uscc`,
+/// `supplier`, `filing_number` and `case`.
+pub fn implied_subjects(value: &Value) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    for (field, kind) in [
+        ("uscc", "supplier"),
+        ("supplier", "supplier"),
+        ("filing_number", "rep"),
+        ("case", "case"),
+    ] {
+        if let Some(id) = value.get(field).and_then(Value::as_str) {
+            out.push((kind, id.to_owned()));
+        }
+    }
+    out
+}
+
+/// Decodes a body's payload and checks that its `subjects` name what the payload concerns.
+pub fn validate_body(body: &EventBody) -> Result<Event, DecodeError> {
+    let event = decode(body.event_type.as_str(), body.schema, &body.payload)?;
+    let declared = &body.subjects;
+    for (kind, id) in implied_subjects(&event.to_value()) {
+        let list = match kind {
+            "supplier" => &declared.supplier,
+            "rep" => &declared.rep,
+            _ => &declared.case,
+        };
+        if !list.iter().any(|s| s.as_str() == id) {
+            return Err(DecodeError::MissingSubject {
+                event_type: body.event_type.to_string(),
+                kind,
+                id,
+            });
+        }
+    }
+    Ok(event)
+}
+
+/// The role matrix of the catalogue (governance rows included).
+pub fn role_matrix() -> RoleMatrix {
+    let mut matrix = RoleMatrix::governance();
+    for spec in specs() {
+        if spec.event_type != GENESIS {
+            matrix.allow(spec.event_type, spec.roles);
+        }
+    }
+    matrix
+}
