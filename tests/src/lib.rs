@@ -1,1 +1,41 @@
-//! End-to-end tests live in `tests/`; this library holds their shared helpers.
+//! Shared helpers of the end-to-end tests: where the scenario fixtures are, and how to load one.
+
+use std::path::{Path, PathBuf};
+
+use probity_events::scenario::{Prepared, Scenario, ScenarioError};
+
+/// The `tests/scenarios` folder.
+pub fn scenarios_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
+}
+
+/// Names of every scenario folder, sorted.
+pub fn scenario_names() -> std::io::Result<Vec<String>> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(scenarios_dir())? {
+        let entry = entry?;
+        if entry.path().join("events.json").is_file() {
+            names.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// Why a scenario could not be loaded.
+#[derive(Debug)]
+pub enum LoadError {
+    /// The file could not be read.
+    Io(std::io::Error),
+    /// It is not a valid scenario.
+    Scenario(ScenarioError),
+}
+
+/// Loads and signs the scenario `name`.
+pub fn load_scenario(name: &str) -> Result<Prepared, LoadError> {
+    let path = scenarios_dir().join(name).join("events.json");
+    let text = std::fs::read_to_string(path).map_err(LoadError::Io)?;
+    Scenario::parse(&text)
+        .and_then(|s| s.prepare())
+        .map_err(LoadError::Scenario)
+}

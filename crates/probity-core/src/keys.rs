@@ -191,6 +191,7 @@ impl<'de> Deserialize<'de> for KeyId {
 }
 
 /// An Ed25519 signing key. Its `Debug` shows only the public half; it is never serialized.
+#[derive(Clone)]
 pub struct SecretKey(SigningKey);
 
 impl SecretKey {

@@ -21,6 +21,7 @@ pub mod governance;
 pub mod integrity;
 pub mod purchase;
 pub mod rep;
+pub mod scenario;
 pub mod supplier;
 pub mod types;
 pub mod upcast;
