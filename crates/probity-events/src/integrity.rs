@@ -44,11 +44,7 @@ pub struct GiftReturned {
     /// Its form.
     pub form: GiftForm,
 }
-impl Check for GiftReturned {
-    fn check(&self) -> Result<(), FieldError> {
-        Ok(())
-    }
-}
+impl Check for GiftReturned {}
 payload!(
     GiftReturned,
     "integrity.gift_returned",
@@ -70,11 +66,7 @@ pub struct StaffAssignedToPost {
     /// Whether it is a risk post (风险岗位) subject to rotation.
     pub risk_post: bool,
 }
-impl Check for StaffAssignedToPost {
-    fn check(&self) -> Result<(), FieldError> {
-        Ok(())
-    }
-}
+impl Check for StaffAssignedToPost {}
 payload!(
     StaffAssignedToPost,
     "staff.assigned_to_post",

@@ -168,11 +168,7 @@ pub struct ExternalApprovalGranted {
     /// The authority's reference.
     pub reference: RefId,
 }
-impl Check for ExternalApprovalGranted {
-    fn check(&self) -> Result<(), FieldError> {
-        Ok(())
-    }
-}
+impl Check for ExternalApprovalGranted {}
 payload!(
     ExternalApprovalGranted,
     "purchase.external_approval_granted",
@@ -251,11 +247,7 @@ pub struct DemandPublished {
     /// Published until.
     pub until: Timestamp,
 }
-impl Check for DemandPublished {
-    fn check(&self) -> Result<(), FieldError> {
-        Ok(())
-    }
-}
+impl Check for DemandPublished {}
 payload!(
     DemandPublished,
     "purchase.demand_published",
@@ -273,11 +265,7 @@ pub struct SupplierSignedUp {
     /// The supplier.
     pub supplier: Uscc,
 }
-impl Check for SupplierSignedUp {
-    fn check(&self) -> Result<(), FieldError> {
-        Ok(())
-    }
-}
+impl Check for SupplierSignedUp {}
 payload!(
     SupplierSignedUp,
     "purchase.supplier_signed_up",
@@ -299,11 +287,7 @@ pub struct QuoteSubmitted {
     /// When it was received.
     pub submitted_at: Timestamp,
 }
-impl Check for QuoteSubmitted {
-    fn check(&self) -> Result<(), FieldError> {
-        Ok(())
-    }
-}
+impl Check for QuoteSubmitted {}
 payload!(
     QuoteSubmitted,
     "purchase.quote_submitted",
@@ -408,11 +392,7 @@ pub struct RecusalRecorded {
     /// Why.
     pub reason: Text,
 }
-impl Check for RecusalRecorded {
-    fn check(&self) -> Result<(), FieldError> {
-        Ok(())
-    }
-}
+impl Check for RecusalRecorded {}
 payload!(
     RecusalRecorded,
     "purchase.recusal_recorded",
@@ -435,11 +415,7 @@ pub struct AwardDecided {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product: Option<Text>,
 }
-impl Check for AwardDecided {
-    fn check(&self) -> Result<(), FieldError> {
-        Ok(())
-    }
-}
+impl Check for AwardDecided {}
 payload!(
     AwardDecided,
     "purchase.award_decided",
@@ -463,11 +439,7 @@ pub struct ContractSigned {
     /// Who signed for the hospital.
     pub signed_by: StaffId,
 }
-impl Check for ContractSigned {
-    fn check(&self) -> Result<(), FieldError> {
-        Ok(())
-    }
-}
+impl Check for ContractSigned {}
 payload!(
     ContractSigned,
     "purchase.contract_signed",
@@ -490,11 +462,7 @@ pub struct ContractAmended {
     /// Why.
     pub reason: Text,
 }
-impl Check for ContractAmended {
-    fn check(&self) -> Result<(), FieldError> {
-        Ok(())
-    }
-}
+impl Check for ContractAmended {}
 payload!(
     ContractAmended,
     "purchase.contract_amended",
@@ -515,11 +483,7 @@ pub struct DeliveryAccepted {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<Text>,
 }
-impl Check for DeliveryAccepted {
-    fn check(&self) -> Result<(), FieldError> {
-        Ok(())
-    }
-}
+impl Check for DeliveryAccepted {}
 payload!(
     DeliveryAccepted,
     "purchase.delivery_accepted",
@@ -543,11 +507,7 @@ pub struct PaymentMade {
     /// Who executed it.
     pub executor: StaffId,
 }
-impl Check for PaymentMade {
-    fn check(&self) -> Result<(), FieldError> {
-        Ok(())
-    }
-}
+impl Check for PaymentMade {}
 payload!(
     PaymentMade,
     "purchase.payment_made",
@@ -565,11 +525,7 @@ pub struct CaseCancelled {
     /// Why.
     pub reason: Text,
 }
-impl Check for CaseCancelled {
-    fn check(&self) -> Result<(), FieldError> {
-        Ok(())
-    }
-}
+impl Check for CaseCancelled {}
 payload!(
     CaseCancelled,
     "purchase.case_cancelled",

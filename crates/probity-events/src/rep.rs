@@ -50,11 +50,7 @@ pub struct RepRegistrationRevoked {
     /// Why.
     pub reason: Text,
 }
-impl Check for RepRegistrationRevoked {
-    fn check(&self) -> Result<(), FieldError> {
-        Ok(())
-    }
-}
+impl Check for RepRegistrationRevoked {}
 payload!(
     RepRegistrationRevoked,
     "rep.registration_revoked",
@@ -102,11 +98,7 @@ pub struct VisitApproved {
     /// The reception room assigned.
     pub reception_room: RefId,
 }
-impl Check for VisitApproved {
-    fn check(&self) -> Result<(), FieldError> {
-        Ok(())
-    }
-}
+impl Check for VisitApproved {}
 payload!(
     VisitApproved,
     "rep.visit_approved",
@@ -124,11 +116,7 @@ pub struct VisitRejected {
     /// Why.
     pub reason: Text,
 }
-impl Check for VisitRejected {
-    fn check(&self) -> Result<(), FieldError> {
-        Ok(())
-    }
-}
+impl Check for VisitRejected {}
 payload!(
     VisitRejected,
     "rep.visit_rejected",
@@ -150,11 +138,7 @@ pub struct CheckedIn {
     /// Whether the rep's identity matched the registration.
     pub identity_matched: bool,
 }
-impl Check for CheckedIn {
-    fn check(&self) -> Result<(), FieldError> {
-        Ok(())
-    }
-}
+impl Check for CheckedIn {}
 payload!(
     CheckedIn,
     "rep.checked_in",
@@ -216,11 +200,7 @@ pub struct EntryRefused {
     /// Why.
     pub reason: RefusalReason,
 }
-impl Check for EntryRefused {
-    fn check(&self) -> Result<(), FieldError> {
-        Ok(())
-    }
-}
+impl Check for EntryRefused {}
 payload!(
     EntryRefused,
     "rep.entry_refused",
@@ -267,11 +247,7 @@ pub struct RepViolationObserved {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seen_at: Option<Timestamp>,
 }
-impl Check for RepViolationObserved {
-    fn check(&self) -> Result<(), FieldError> {
-        Ok(())
-    }
-}
+impl Check for RepViolationObserved {}
 payload!(
     RepViolationObserved,
     "rep.violation_observed",

@@ -90,11 +90,7 @@ pub struct CreditChecked {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<Text>,
 }
-impl Check for CreditChecked {
-    fn check(&self) -> Result<(), FieldError> {
-        Ok(())
-    }
-}
+impl Check for CreditChecked {}
 payload!(
     CreditChecked,
     "supplier.credit_checked",
@@ -141,11 +137,7 @@ pub struct SupplierAdmitted {
     #[serde(default)]
     pub categories: Vec<Text>,
 }
-impl Check for SupplierAdmitted {
-    fn check(&self) -> Result<(), FieldError> {
-        Ok(())
-    }
-}
+impl Check for SupplierAdmitted {}
 payload!(
     SupplierAdmitted,
     "supplier.admitted",
@@ -167,11 +159,7 @@ pub struct AdmissionRejected {
     /// Why.
     pub reason: Text,
 }
-impl Check for AdmissionRejected {
-    fn check(&self) -> Result<(), FieldError> {
-        Ok(())
-    }
-}
+impl Check for AdmissionRejected {}
 payload!(
     AdmissionRejected,
     "supplier.admission_rejected",
@@ -435,11 +423,7 @@ pub struct SanctionConditionMet {
     /// Evidence it was met.
     pub evidence: Text,
 }
-impl Check for SanctionConditionMet {
-    fn check(&self) -> Result<(), FieldError> {
-        Ok(())
-    }
-}
+impl Check for SanctionConditionMet {}
 payload!(
     SanctionConditionMet,
     "supplier.sanction_condition_met",
@@ -473,11 +457,7 @@ pub struct SanctionLifted {
     /// Reference of the decision.
     pub decision: RefId,
 }
-impl Check for SanctionLifted {
-    fn check(&self) -> Result<(), FieldError> {
-        Ok(())
-    }
-}
+impl Check for SanctionLifted {}
 payload!(
     SanctionLifted,
     "supplier.sanction_lifted",

@@ -457,10 +457,13 @@ fn add_months(start: OffsetDateTime, months: u32) -> OffsetDateTime {
     }
 }
 
-/// Validation beyond what a field's type enforces (cross-field rules).
+/// Validation beyond what a field's type enforces (cross-field rules). Most payloads have
+/// none and keep the default.
 pub trait Check {
     /// Checks the rules; the error names the field.
-    fn check(&self) -> Result<(), FieldError>;
+    fn check(&self) -> Result<(), FieldError> {
+        Ok(())
+    }
 }
 
 /// A rule broken by one field.
