@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use crate::checkpoint::{Checkpoint, NoteSigner, SignedNote};
-use crate::envelope::{EnvelopeError, SignedEvent};
+use crate::envelope::{AuthenticEvent, EnvelopeError, SignedEvent};
 use crate::hash::Hash;
 use crate::ids::{EventId, Seq};
 use crate::merkle::{self, MemoryTree};
@@ -69,18 +69,18 @@ pub struct Admitted {
     pub effect: KeyEffect,
 }
 
-/// Checks `event` as the next record after `head` and seals it. Does not check event-id
-/// uniqueness (that needs the store's index) and changes nothing.
+/// Checks an authentic (parsed, signature-verified) event as the next record after `head`
+/// and seals it. Does not check event-id uniqueness (that needs the store's index) and
+/// changes nothing.
 pub fn admit(
     registry: &KeyRegistry,
     matrix: &RoleMatrix,
     rules: &AppendRules,
     head: &ChainHead,
-    event: SignedEvent,
+    event: AuthenticEvent,
     recorded_at: RecordedAt,
 ) -> Result<Admitted, AppendError> {
-    let authentic = event.open()?;
-    let body = authentic.body();
+    let body = event.body();
     if body.occurred_at.unix_micros() > recorded_at.unix_micros() + rules.max_future_skew_micros {
         return Err(AppendError::FromTheFuture {
             occurred_at: body.occurred_at.to_string(),
@@ -89,7 +89,12 @@ pub fn admit(
         });
     }
     let effect = registry.authorize(head.next_seq, body, matrix)?;
-    let record = Record::seal(head.next_seq, recorded_at, head.last_hash, event);
+    let record = Record::seal(
+        head.next_seq,
+        recorded_at,
+        head.last_hash,
+        event.into_signed(),
+    );
     Ok(Admitted { record, effect })
 }
 
@@ -143,7 +148,8 @@ impl MemoryLedger {
         event: SignedEvent,
         recorded_at: RecordedAt,
     ) -> Result<Appended, AppendError> {
-        let id = event.open()?.into_body().id;
+        let authentic = event.open()?;
+        let id = authentic.body().id.clone();
         if let Some(&first) = self.ids.get(&id) {
             let original = &self.records[first.0 as usize];
             return if original.event == event {
@@ -157,7 +163,7 @@ impl MemoryLedger {
             &self.matrix,
             &self.rules,
             &self.head,
-            event,
+            authentic,
             recorded_at,
         )?;
         let record = admitted.record;

@@ -289,7 +289,10 @@ impl SignedEvent {
         }
         body.signer
             .verify(&pae(PAYLOAD_TYPE, &self.body), &self.signature)?;
-        Ok(AuthenticEvent { body })
+        Ok(AuthenticEvent {
+            event: self.clone(),
+            body,
+        })
     }
 
     /// Parses the DSSE JSON form.
@@ -314,9 +317,11 @@ impl fmt::Debug for SignedEvent {
     }
 }
 
-/// An event whose body parsed and whose signature verified under its stated signer.
+/// An event whose body parsed and whose signature verified under its stated signer: the
+/// signed event together with its parsed body. Only [`SignedEvent::open`] makes one.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AuthenticEvent {
+    event: SignedEvent,
     body: EventBody,
 }
 
@@ -326,9 +331,19 @@ impl AuthenticEvent {
         &self.body
     }
 
+    /// The signed event as received.
+    pub fn signed(&self) -> &SignedEvent {
+        &self.event
+    }
+
     /// The parsed body, by value.
     pub fn into_body(self) -> EventBody {
         self.body
+    }
+
+    /// The signed event, by value.
+    pub fn into_signed(self) -> SignedEvent {
+        self.event
     }
 }
 

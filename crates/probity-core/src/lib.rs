@@ -49,6 +49,7 @@ pub mod hash;
 pub mod ids;
 pub mod keys;
 pub mod merkle;
+pub mod receipt;
 pub mod record;
 pub mod registry;
 pub mod roles;
@@ -68,6 +69,7 @@ pub mod prelude {
     pub use crate::ids::{EventId, EventType, LedgerId, Seq, SubjectId};
     pub use crate::keys::{KeyId, PublicKey, SecretKey, Signature};
     pub use crate::merkle::{Frontier, MemoryTree};
+    pub use crate::receipt::Receipt;
     pub use crate::record::{ChainHead, Record};
     pub use crate::registry::{GenesisPayload, KeyRegistry};
     pub use crate::roles::{Role, RoleMatrix, GENESIS, KEY_ENROLLED, KEY_REVOKED};

@@ -380,16 +380,45 @@ impl Frontier {
 
     /// Appends a leaf hash.
     pub fn push(&mut self, leaf: Hash) {
+        self.push_reporting(leaf, |_, _, _| {});
+    }
+
+    /// Appends a leaf hash and reports every complete subtree it completes, the leaf itself
+    /// included, as `(level, index, hash)`: what a persistent [`NodeReader`] must store.
+    pub fn push_reporting(&mut self, leaf: Hash, mut completed: impl FnMut(u8, u64, Hash)) {
+        let mut index = self.size;
         self.size += 1;
         let mut entry = (0u8, leaf);
+        completed(0, index, leaf);
         while let Some(&(level, left)) = self.stack.last() {
             if level != entry.0 {
                 break;
             }
             self.stack.pop();
+            index >>= 1;
             entry = (level + 1, node_hash(&left, &entry.1));
+            completed(entry.0, index, entry.1);
         }
         self.stack.push(entry);
+    }
+
+    /// The complete subtrees `(level, index)` on the right edge of a tree of `size` leaves,
+    /// left to right: the nodes [`Frontier::restore`] needs.
+    pub fn edge_positions(size: u64) -> Vec<(u8, u64)> {
+        (0..64u8)
+            .rev()
+            .filter(|level| size & (1 << level) != 0)
+            .map(|level| (level, (size >> level) - 1))
+            .collect()
+    }
+
+    /// Rebuilds the frontier of a tree of `size` leaves from its edge nodes, read from `reader`.
+    pub fn restore<R: NodeReader>(size: u64, reader: &R) -> Result<Frontier, R::Error> {
+        let stack = Frontier::edge_positions(size)
+            .into_iter()
+            .map(|(level, index)| reader.node(level, index).map(|hash| (level, hash)))
+            .collect::<Result<_, _>>()?;
+        Ok(Frontier { size, stack })
     }
 
     /// The root of the tree so far.
@@ -451,6 +480,22 @@ mod tests {
             let want = mth(&all[..=i]);
             assert_eq!(tree.root(), want, "size {}", i + 1);
             assert_eq!(frontier.root(), want, "size {}", i + 1);
+        }
+    }
+
+    #[test]
+    fn reported_nodes_are_the_tree_and_restore_rebuilds_the_frontier() {
+        let all = leaves(37);
+        let mut tree = MemoryTree::new();
+        let mut frontier = Frontier::new();
+        for leaf in &all {
+            tree.push(*leaf);
+            frontier.push_reporting(*leaf, |level, index, hash| {
+                assert_eq!(tree.node(level, index), Ok(hash), "node ({level}, {index})");
+            });
+            let restored = Frontier::restore(tree.size(), &tree).unwrap();
+            assert_eq!(restored.root(), frontier.root());
+            assert_eq!(restored.size(), frontier.size());
         }
     }
 

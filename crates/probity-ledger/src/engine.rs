@@ -1,0 +1,881 @@
+//! The ledger engine: stateless checks on the caller's thread, then one writer thread that
+//! orders, checks and seals events, writes each batch to sled atomically, flushes once per
+//! batch (group commit) and only then answers. Receipts are signed back on the caller's
+//! thread, so signature work spreads over every core.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use probity_core::append::{admit, AppendRules};
+use probity_core::checkpoint::{Checkpoint, NoteSigner, SignedNote, VerifierKey};
+use probity_core::envelope::{AuthenticEvent, SignedEvent};
+use probity_core::hash::Hash;
+use probity_core::ids::Seq;
+use probity_core::keys::{PublicKey, SecretKey};
+use probity_core::merkle::{self, Frontier};
+use probity_core::receipt::Receipt;
+use probity_core::record::{ChainHead, Record};
+use probity_core::registry::{KeyEffect, KeyRegistry};
+use probity_core::roles::{RoleMatrix, GENESIS, KEY_ENROLLED, KEY_REVOKED};
+use probity_core::time::RecordedAt;
+use probity_events::{role_matrix, validate_body};
+use tokio::sync::{oneshot, watch};
+
+use crate::book::{Book, NodeError};
+use crate::error::{AppendError, LedgerError};
+use crate::layout::{self, Head};
+
+/// Where the engine gets `recorded_at` from. Injected so tests can set time.
+pub trait Clock: Send + Sync + std::fmt::Debug + 'static {
+    /// Now.
+    fn now(&self) -> RecordedAt;
+}
+
+/// The system clock.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> RecordedAt {
+        RecordedAt::now()
+    }
+}
+
+/// Engine settings.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// Limits on appended events (clock skew).
+    pub rules: AppendRules,
+    /// Sign a checkpoint once this many records were added since the last one.
+    pub checkpoint_every: u64,
+    /// … or once this much time passed with records added since the last one.
+    pub checkpoint_interval: Duration,
+    /// The most events one group commit takes.
+    pub max_batch: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            rules: AppendRules::default(),
+            checkpoint_every: 1000,
+            checkpoint_interval: Duration::from_millis(1000),
+            max_batch: 4096,
+        }
+    }
+}
+
+/// An append: the signed event, and optionally the versions the caller expects the event's
+/// subject streams to be at (optimistic concurrency, as EventStoreDB's expected version).
+#[derive(Clone, Debug)]
+pub struct AppendRequest {
+    /// The signed event.
+    pub event: SignedEvent,
+    /// `(stream, version)` pairs: `stream` is `kind:id` (`case:CASE-1`), `version` the number of
+    /// records that named it so far.
+    pub expect: Vec<(String, u64)>,
+}
+
+impl AppendRequest {
+    /// An append without expectations.
+    pub fn new(event: SignedEvent) -> Self {
+        AppendRequest {
+            event,
+            expect: Vec::new(),
+        }
+    }
+}
+
+/// What the writer decided for one event.
+#[derive(Clone, Debug)]
+enum Outcome {
+    New(Record),
+    Duplicate(Record),
+}
+
+type Reply = oneshot::Sender<Result<Outcome, AppendError>>;
+
+/// One append as the writer receives it: the checked event, expected versions, where to answer.
+struct PendingAppend {
+    event: AuthenticEvent,
+    expect: Vec<(String, u64)>,
+    reply: Reply,
+}
+
+enum Command {
+    Append(Box<PendingAppend>),
+    Checkpoint(oneshot::Sender<Result<Option<SignedNote>, AppendError>>),
+    Stop(oneshot::Sender<()>),
+}
+
+/// State shared between the handle and the writer.
+#[derive(Debug)]
+struct Shared {
+    book: Book,
+    origin: String,
+    ledger_key: SecretKey,
+    committed: watch::Sender<u64>,
+    latest_checkpoint: RwLock<Option<(u64, SignedNote)>>,
+    failed: AtomicBool,
+}
+
+/// The status of a ledger.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Status {
+    /// Ledger id.
+    pub ledger: String,
+    /// Checkpoint origin.
+    pub origin: String,
+    /// Number of records.
+    pub size: u64,
+    /// Merkle root of the records.
+    pub root: Hash,
+    /// Size of the latest signed checkpoint.
+    pub checkpoint_size: Option<u64>,
+    /// When the last record was recorded.
+    pub last_recorded_at: Option<RecordedAt>,
+    /// Keys enrolled and active.
+    pub active_keys: usize,
+}
+
+/// A ledger: the book on disk and its writer. Cheap to clone; all clones share one writer.
+#[derive(Clone, Debug)]
+pub struct Ledger {
+    shared: Arc<Shared>,
+    commands: mpsc::Sender<Command>,
+    writer: Arc<Mutex<Option<JoinHandle<()>>>>,
+    ledger_id: String,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Command::Append(..) => "Append",
+            Command::Checkpoint(_) => "Checkpoint",
+            Command::Stop(_) => "Stop",
+        })
+    }
+}
+
+fn open_db(dir: &Path) -> Result<sled::Db, LedgerError> {
+    Ok(sled::Config::new()
+        .path(dir)
+        .mode(sled::Mode::HighThroughput)
+        .open()?)
+}
+
+impl Ledger {
+    /// Creates a new ledger in `dir` whose record 0 is `genesis`, signed by an administrator it
+    /// names, naming `ledger_key`'s public half as the ledger key.
+    pub fn create(
+        dir: &Path,
+        genesis: SignedEvent,
+        ledger_key: SecretKey,
+        config: EngineConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<(Ledger, Receipt), LedgerError> {
+        let db = open_db(dir)?;
+        if db.get(layout::HEAD)?.is_some() {
+            return Err(LedgerError::AlreadyExists(dir.display().to_string()));
+        }
+        let authentic = check_stateless(&genesis).map_err(LedgerError::Genesis)?;
+        let payload: probity_core::registry::GenesisPayload =
+            authentic.body().payload.parse().map_err(|e| {
+                LedgerError::Genesis(AppendError::BadRequest(format!("genesis payload: {e}")))
+            })?;
+        if payload.ledger_key != ledger_key.public_key() {
+            return Err(LedgerError::WrongLedgerKey);
+        }
+        let head = Head {
+            next_seq: Seq(0),
+            last_hash: Hash::ZERO,
+            last_recorded_at: RecordedAt::from_unix_micros(i64::MIN),
+        };
+        let ledger = Ledger::start(
+            db,
+            authentic.body().ledger.to_string(),
+            payload.origin.clone(),
+            head,
+            KeyRegistry::new(),
+            Frontier::new(),
+            ledger_key,
+            config,
+            clock,
+        )?;
+        let receipt = ledger
+            .append(AppendRequest::new(genesis))
+            .map_err(LedgerError::Genesis)?;
+        Ok((ledger, receipt))
+    }
+
+    /// Opens the ledger in `dir`. `ledger_key` must be the key its genesis names.
+    pub fn open(
+        dir: &Path,
+        ledger_key: SecretKey,
+        config: EngineConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Ledger, LedgerError> {
+        let db = open_db(dir)?;
+        let head = db
+            .get(layout::HEAD)?
+            .ok_or_else(|| LedgerError::NotInitialised(dir.display().to_string()))
+            .and_then(|bytes| {
+                Head::from_bytes(&bytes).ok_or_else(|| LedgerError::Corrupt("head".into()))
+            })?;
+        let book = Book::new(db.clone());
+        let last = head
+            .next_seq
+            .0
+            .checked_sub(1)
+            .ok_or_else(|| LedgerError::Corrupt("head names no record".into()))?;
+        match book.record(Seq(last))? {
+            Some(r) if r.hash == head.last_hash && r.compute_hash() == r.hash => {}
+            _ => {
+                return Err(LedgerError::Corrupt(format!(
+                    "record {last} does not match the head"
+                )))
+            }
+        }
+        // Keys: replay only the records that change them.
+        let matrix = role_matrix();
+        let mut registry = KeyRegistry::new();
+        for seq in book.governance_seqs() {
+            let seq = seq?;
+            let record = book
+                .record(seq)?
+                .ok_or_else(|| LedgerError::Corrupt(format!("governance record {seq} missing")))?;
+            let authentic = record
+                .event
+                .open()
+                .map_err(|e| LedgerError::Corrupt(format!("record {seq}: {e}")))?;
+            let effect = registry
+                .authorize(seq, authentic.body(), &matrix)
+                .map_err(|e| LedgerError::Corrupt(format!("record {seq}: {e}")))?;
+            registry.apply(seq, effect);
+        }
+        let genesis = registry
+            .genesis()
+            .cloned()
+            .ok_or_else(|| LedgerError::Corrupt("no genesis".into()))?;
+        if genesis.ledger_key != ledger_key.public_key() {
+            return Err(LedgerError::WrongLedgerKey);
+        }
+        let frontier = Frontier::restore(head.next_seq.0, &book)
+            .map_err(|e| LedgerError::Corrupt(format!("Merkle edge: {e}")))?;
+        let ledger_id = registry
+            .ledger()
+            .map(ToString::to_string)
+            .ok_or_else(|| LedgerError::Corrupt("no ledger id".into()))?;
+        Ledger::start(
+            db,
+            ledger_id,
+            genesis.origin,
+            head,
+            registry,
+            frontier,
+            ledger_key,
+            config,
+            clock,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn start(
+        db: sled::Db,
+        ledger_id: String,
+        origin: String,
+        head: Head,
+        registry: KeyRegistry,
+        frontier: Frontier,
+        ledger_key: SecretKey,
+        config: EngineConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Ledger, LedgerError> {
+        let book = Book::new(db);
+        let latest = match book.db().get(layout::LATEST_CHECKPOINT)? {
+            Some(size) => {
+                let size = layout::read_u64(&size)
+                    .ok_or_else(|| LedgerError::Corrupt("latest checkpoint".into()))?;
+                book.checkpoint(size)?.map(|note| (size, note))
+            }
+            None => None,
+        };
+        let (committed, _) = watch::channel(head.next_seq.0);
+        let shared = Arc::new(Shared {
+            book,
+            origin: origin.clone(),
+            ledger_key: ledger_key.clone(),
+            committed,
+            latest_checkpoint: RwLock::new(latest.clone()),
+            failed: AtomicBool::new(false),
+        });
+        let (commands, receiver) = mpsc::channel();
+        let writer = Writer {
+            shared: shared.clone(),
+            matrix: role_matrix(),
+            config,
+            clock,
+            head,
+            registry,
+            frontier,
+            signer: NoteSigner::new(origin, ledger_key),
+            last_checkpoint: (latest.map_or(0, |(size, _)| size), Instant::now()),
+        };
+        let handle = std::thread::Builder::new()
+            .name("probity-writer".into())
+            .spawn(move || writer.run(receiver))
+            .map_err(|e| LedgerError::Corrupt(format!("cannot start the writer thread: {e}")))?;
+        Ok(Ledger {
+            shared,
+            commands,
+            writer: Arc::new(Mutex::new(Some(handle))),
+            ledger_id,
+        })
+    }
+
+    /// Appends an event and waits until it is durable; returns the signed receipt. Blocking:
+    /// call from a plain thread, or use [`Ledger::append_async`].
+    pub fn append(&self, request: AppendRequest) -> Result<Receipt, AppendError> {
+        let outcome = self
+            .submit(request)?
+            .blocking_recv()
+            .map_err(|_| AppendError::Unavailable("the writer stopped"))??;
+        Ok(self.receipt(outcome))
+    }
+
+    /// [`Ledger::append`] for async callers.
+    pub async fn append_async(&self, request: AppendRequest) -> Result<Receipt, AppendError> {
+        let outcome = self
+            .submit(request)?
+            .await
+            .map_err(|_| AppendError::Unavailable("the writer stopped"))??;
+        Ok(self.receipt(outcome))
+    }
+
+    fn submit(
+        &self,
+        request: AppendRequest,
+    ) -> Result<oneshot::Receiver<Result<Outcome, AppendError>>, AppendError> {
+        if self.shared.failed.load(Ordering::Acquire) {
+            return Err(AppendError::Unavailable(
+                "stopped after a storage failure; restart to recover",
+            ));
+        }
+        for (stream, _) in &request.expect {
+            check_stream_name(stream)?;
+        }
+        let authentic = check_stateless(&request.event)?;
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Append(Box::new(PendingAppend {
+                event: authentic,
+                expect: request.expect,
+                reply: tx,
+            })))
+            .map_err(|_| AppendError::Unavailable("the ledger is closed"))?;
+        Ok(rx)
+    }
+
+    fn receipt(&self, outcome: Outcome) -> Receipt {
+        match outcome {
+            Outcome::New(record) => {
+                Receipt::sign(&self.shared.origin, &record, &self.shared.ledger_key, false)
+            }
+            Outcome::Duplicate(record) => {
+                Receipt::sign(&self.shared.origin, &record, &self.shared.ledger_key, true)
+            }
+        }
+    }
+
+    /// Signs a checkpoint now if records were added since the last one; returns the latest.
+    pub fn checkpoint_now(&self) -> Result<Option<SignedNote>, AppendError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Checkpoint(tx))
+            .map_err(|_| AppendError::Unavailable("the ledger is closed"))?;
+        rx.blocking_recv()
+            .map_err(|_| AppendError::Unavailable("the writer stopped"))?
+    }
+
+    /// Read access to the book (bounded by [`Ledger::size`] for committed records).
+    pub fn book(&self) -> &Book {
+        &self.shared.book
+    }
+
+    /// Number of durable records.
+    pub fn size(&self) -> u64 {
+        *self.shared.committed.borrow()
+    }
+
+    /// A receiver that sees the committed size change.
+    pub fn watch_size(&self) -> watch::Receiver<u64> {
+        self.shared.committed.subscribe()
+    }
+
+    /// The ledger id.
+    pub fn ledger_id(&self) -> &str {
+        &self.ledger_id
+    }
+
+    /// The checkpoint origin.
+    pub fn origin(&self) -> &str {
+        &self.shared.origin
+    }
+
+    /// The ledger's public key.
+    pub fn ledger_public_key(&self) -> PublicKey {
+        self.shared.ledger_key.public_key()
+    }
+
+    /// The ledger's note verifier key (C2SP vkey).
+    pub fn verifier_key(&self) -> VerifierKey {
+        VerifierKey::ed25519(
+            self.shared.origin.clone(),
+            self.shared.ledger_key.public_key(),
+        )
+    }
+
+    /// The latest signed checkpoint.
+    pub fn latest_checkpoint(&self) -> Option<(u64, SignedNote)> {
+        self.shared
+            .latest_checkpoint
+            .read()
+            .map(|guard| guard.clone())
+            .unwrap_or(None)
+    }
+
+    /// The committed record at `seq`.
+    pub fn record(&self, seq: Seq) -> Result<Option<Record>, LedgerError> {
+        if seq.0 >= self.size() {
+            return Ok(None);
+        }
+        self.shared.book.record(seq)
+    }
+
+    /// The Merkle root of the first `size` records.
+    pub fn root_at(&self, size: u64) -> Result<Hash, ProofError> {
+        if size > self.size() {
+            return Err(ProofError::BeyondSize {
+                size,
+                current: self.size(),
+            });
+        }
+        merkle::root(&self.shared.book, size).map_err(ProofError::Node)
+    }
+
+    /// The inclusion proof of record `seq` in the tree of `size` records.
+    pub fn inclusion_proof(&self, seq: Seq, size: u64) -> Result<Vec<Hash>, ProofError> {
+        if size > self.size() {
+            return Err(ProofError::BeyondSize {
+                size,
+                current: self.size(),
+            });
+        }
+        merkle::inclusion_proof(&self.shared.book, seq.0, size).map_err(ProofError::from)
+    }
+
+    /// The consistency proof between the trees of `old` and `new` records.
+    pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, ProofError> {
+        if new > self.size() {
+            return Err(ProofError::BeyondSize {
+                size: new,
+                current: self.size(),
+            });
+        }
+        merkle::consistency_proof(&self.shared.book, old, new).map_err(ProofError::from)
+    }
+
+    /// Size, root, checkpoint and keys.
+    pub fn status(&self) -> Result<Status, LedgerError> {
+        let size = self.size();
+        let root = merkle::root(&self.shared.book, size)
+            .map_err(|e| LedgerError::Corrupt(format!("Merkle root: {e}")))?;
+        let last = match size.checked_sub(1) {
+            Some(last) => self.shared.book.record(Seq(last))?.map(|r| r.recorded_at),
+            None => None,
+        };
+        let mut registry = KeyRegistry::new();
+        let matrix = role_matrix();
+        for seq in self.shared.book.governance_seqs() {
+            let seq = seq?;
+            if seq.0 >= size {
+                break;
+            }
+            if let Some(record) = self.shared.book.record(seq)? {
+                if let Ok(event) = record.event.open() {
+                    if let Ok(effect) = registry.authorize(seq, event.body(), &matrix) {
+                        registry.apply(seq, effect);
+                    }
+                }
+            }
+        }
+        Ok(Status {
+            ledger: self.ledger_id.clone(),
+            origin: self.shared.origin.clone(),
+            size,
+            root,
+            checkpoint_size: self.latest_checkpoint().map(|(s, _)| s),
+            last_recorded_at: last,
+            active_keys: registry
+                .keys()
+                .filter(|(_, k)| k.revoked_at.is_none())
+                .count(),
+        })
+    }
+
+    /// Finishes in-flight appends, signs a last checkpoint, flushes and stops the writer.
+    /// Later appends through any clone fail with `unavailable`.
+    pub fn close(&self) {
+        let handle = match self.writer.lock() {
+            Ok(mut guard) => guard.take(),
+            Err(_) => None,
+        };
+        if let Some(handle) = handle {
+            let (tx, rx) = oneshot::channel();
+            if self.commands.send(Command::Stop(tx)).is_ok() {
+                let _ = rx.blocking_recv();
+            }
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        let _ = self.book.db().flush();
+    }
+}
+
+/// Why a proof could not be produced.
+#[derive(Debug, thiserror::Error)]
+pub enum ProofError {
+    /// The tree is not that large (yet).
+    #[error("tree size {size} is beyond the ledger's {current} records")]
+    BeyondSize {
+        /// Asked.
+        size: u64,
+        /// Current.
+        current: u64,
+    },
+    /// The request does not fit (index beyond size, old > new, old = 0).
+    #[error("{0}")]
+    OutOfRange(&'static str),
+    /// A node could not be read.
+    #[error(transparent)]
+    Node(NodeError),
+}
+
+impl From<merkle::ProveError<NodeError>> for ProofError {
+    fn from(e: merkle::ProveError<NodeError>) -> Self {
+        match e {
+            merkle::ProveError::OutOfRange(what) => ProofError::OutOfRange(what),
+            merkle::ProveError::Store(e) => ProofError::Node(e),
+        }
+    }
+}
+
+/// Everything that can be checked without the ledger's state: envelope, body, strict
+/// signature, payload schema and subjects.
+pub fn check_stateless(event: &SignedEvent) -> Result<AuthenticEvent, AppendError> {
+    let authentic = event.open()?;
+    validate_body(authentic.body())?;
+    Ok(authentic)
+}
+
+fn check_stream_name(stream: &str) -> Result<(), AppendError> {
+    match stream.split_once(':') {
+        Some(("supplier" | "rep" | "case" | "staff", id)) if !id.is_empty() => Ok(()),
+        _ => Err(AppendError::BadRequest(format!(
+            "expected-version stream {stream:?} must be supplier:ID, rep:ID, case:ID or staff:ID"
+        ))),
+    }
+}
+
+fn streams_of(event: &AuthenticEvent) -> Vec<String> {
+    let s = &event.body().subjects;
+    let named = |kind: &str, ids: &[probity_core::ids::SubjectId]| {
+        ids.iter()
+            .map(|id| format!("{kind}:{id}"))
+            .collect::<Vec<_>>()
+    };
+    let mut out = named("supplier", &s.supplier);
+    out.extend(named("rep", &s.rep));
+    out.extend(named("case", &s.case));
+    out.extend(named("staff", &s.staff));
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The single writer.
+struct Writer {
+    shared: Arc<Shared>,
+    matrix: RoleMatrix,
+    config: EngineConfig,
+    clock: Arc<dyn Clock>,
+    head: Head,
+    registry: KeyRegistry,
+    frontier: Frontier,
+    signer: NoteSigner,
+    last_checkpoint: (u64, Instant),
+}
+
+/// What a batch adds before it is written.
+#[derive(Default)]
+struct Staged {
+    batch: sled::Batch,
+    records: HashMap<String, Record>,
+    versions: HashMap<String, u64>,
+    added: usize,
+}
+
+impl Writer {
+    fn run(mut self, commands: mpsc::Receiver<Command>) {
+        loop {
+            let first = match commands.recv_timeout(self.config.checkpoint_interval) {
+                Ok(command) => command,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    self.maybe_checkpoint(false);
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            };
+            let mut appends = Vec::new();
+            let mut others = Vec::new();
+            let mut next = Some(first);
+            while let Some(command) = next.take() {
+                match command {
+                    Command::Append(pending) => appends.push(*pending),
+                    other => others.push(other),
+                }
+                if appends.len() < self.config.max_batch {
+                    next = commands.try_recv().ok();
+                }
+            }
+            if !appends.is_empty() {
+                self.commit(appends);
+            }
+            for command in others {
+                match command {
+                    Command::Checkpoint(reply) => {
+                        self.maybe_checkpoint(true);
+                        let _ = reply.send(Ok(self
+                            .shared
+                            .latest_checkpoint
+                            .read()
+                            .ok()
+                            .and_then(|g| g.clone())
+                            .map(|(_, n)| n)));
+                    }
+                    Command::Stop(reply) => {
+                        self.maybe_checkpoint(true);
+                        let _ = self.shared.book.db().flush();
+                        let _ = reply.send(());
+                        return;
+                    }
+                    Command::Append(..) => {}
+                }
+            }
+        }
+        let _ = self.shared.book.db().flush();
+    }
+
+    fn commit(&mut self, appends: Vec<PendingAppend>) {
+        if self.shared.failed.load(Ordering::Acquire) {
+            for PendingAppend { reply, .. } in appends {
+                let _ = reply.send(Err(AppendError::Unavailable(
+                    "stopped after a storage failure; restart to recover",
+                )));
+            }
+            return;
+        }
+        let now = self.clock.now().max(self.head.last_recorded_at);
+        let mut staged = Staged::default();
+        let mut outcomes = Vec::with_capacity(appends.len());
+        for PendingAppend {
+            event,
+            expect,
+            reply,
+        } in appends
+        {
+            let outcome = self.admit_one(event, &expect, now, &mut staged);
+            outcomes.push((outcome, reply));
+        }
+        if staged.added > 0 {
+            staged.batch.insert(layout::HEAD, &self.head.encode()[..]);
+            let written = self
+                .shared
+                .book
+                .db()
+                .apply_batch(staged.batch)
+                .and_then(|()| self.shared.book.db().flush().map(|_| ()));
+            if let Err(e) = written {
+                // The in-memory state is ahead of the disk now: stop taking appends. A restart
+                // rebuilds the state from what the book really holds.
+                tracing::error!(error = %e, "book write failed; the ledger stops taking appends");
+                self.shared.failed.store(true, Ordering::Release);
+                for (outcome, reply) in outcomes {
+                    let result = match outcome {
+                        Ok(Outcome::New(_)) => Err(AppendError::Storage(e.to_string())),
+                        other => other,
+                    };
+                    let _ = reply.send(result);
+                }
+                return;
+            }
+            self.shared.committed.send_replace(self.head.next_seq.0);
+        }
+        for (outcome, reply) in outcomes {
+            let _ = reply.send(outcome);
+        }
+        self.maybe_checkpoint(false);
+    }
+
+    fn admit_one(
+        &mut self,
+        event: AuthenticEvent,
+        expect: &[(String, u64)],
+        now: RecordedAt,
+        staged: &mut Staged,
+    ) -> Result<Outcome, AppendError> {
+        let id = event.body().id.as_str().to_owned();
+        // An id seen before: the same event is a retry, anything else a conflict.
+        let earlier = match staged.records.get(&id) {
+            Some(record) => Some(record.clone()),
+            None => match self
+                .shared
+                .book
+                .seq_of_event(&id)
+                .map_err(|e| AppendError::Storage(e.to_string()))?
+            {
+                Some(seq) => self
+                    .shared
+                    .book
+                    .record(seq)
+                    .map_err(|e| AppendError::Storage(e.to_string()))?,
+                None => None,
+            },
+        };
+        if let Some(record) = earlier {
+            return if &record.event == event.signed() {
+                Ok(Outcome::Duplicate(record))
+            } else {
+                Err(probity_core::append::AppendError::IdConflict {
+                    id: event.body().id.clone(),
+                    first: record.seq,
+                }
+                .into())
+            };
+        }
+        for (stream, expected) in expect {
+            let actual = self.version(stream, staged)?;
+            if actual != *expected {
+                return Err(AppendError::VersionMismatch {
+                    stream: stream.clone(),
+                    expected: *expected,
+                    actual,
+                });
+            }
+        }
+        let streams = streams_of(&event);
+        let is_governance = matches!(
+            event.body().event_type.as_str(),
+            GENESIS | KEY_ENROLLED | KEY_REVOKED
+        );
+        let chain = ChainHead {
+            next_seq: self.head.next_seq,
+            last_hash: self.head.last_hash,
+        };
+        let admitted = admit(
+            &self.registry,
+            &self.matrix,
+            &self.config.rules,
+            &chain,
+            event,
+            now,
+        )?;
+        let record = admitted.record;
+
+        // Checked: from here on nothing fails; stage the writes and advance the state.
+        if !matches!(admitted.effect, KeyEffect::None) || is_governance {
+            staged
+                .batch
+                .insert(&layout::governance(record.seq)[..], &[][..]);
+        }
+        self.registry.apply(record.seq, admitted.effect);
+        staged
+            .batch
+            .insert(&layout::record(record.seq)[..], record.to_json());
+        staged
+            .batch
+            .insert(layout::event_id(&id), &record.seq.0.to_be_bytes()[..]);
+        let batch = &mut staged.batch;
+        self.frontier
+            .push_reporting(record.hash, |level, index, hash| {
+                batch.insert(&layout::node(level, index)[..], &hash.0[..]);
+            });
+        for stream in streams {
+            let version = self.version(&stream, staged)? + 1;
+            staged
+                .batch
+                .insert(layout::stream_version(&stream), &version.to_be_bytes()[..]);
+            staged.versions.insert(stream, version);
+        }
+        self.head = Head {
+            next_seq: record.seq.next(),
+            last_hash: record.hash,
+            last_recorded_at: record.recorded_at,
+        };
+        staged.records.insert(id, record.clone());
+        staged.added += 1;
+        Ok(Outcome::New(record))
+    }
+
+    fn version(&self, stream: &str, staged: &Staged) -> Result<u64, AppendError> {
+        match staged.versions.get(stream) {
+            Some(v) => Ok(*v),
+            None => self
+                .shared
+                .book
+                .stream_version(stream)
+                .map_err(|e| AppendError::Storage(e.to_string())),
+        }
+    }
+
+    /// Signs a checkpoint when records were added since the last one and either `force`, or
+    /// enough records, or enough time.
+    fn maybe_checkpoint(&mut self, force: bool) {
+        let size = self.head.next_seq.0;
+        let (last_size, last_time) = self.last_checkpoint;
+        let due = size > last_size
+            && (force
+                || size - last_size >= self.config.checkpoint_every
+                || last_time.elapsed() >= self.config.checkpoint_interval);
+        if !due || self.shared.failed.load(Ordering::Acquire) {
+            return;
+        }
+        let root = self.frontier.root();
+        let note =
+            self.signer
+                .sign_checkpoint(&Checkpoint::new(self.shared.origin.clone(), size, root));
+        let db = self.shared.book.db();
+        let mut batch = sled::Batch::default();
+        batch.insert(&layout::checkpoint(size)[..], note.to_bytes());
+        batch.insert(layout::LATEST_CHECKPOINT, &size.to_be_bytes()[..]);
+        match db.apply_batch(batch).and_then(|()| db.flush().map(|_| ())) {
+            Ok(()) => {
+                self.last_checkpoint = (size, Instant::now());
+                if let Ok(mut latest) = self.shared.latest_checkpoint.write() {
+                    *latest = Some((size, note));
+                }
+                tracing::debug!(size, root = %root, "checkpoint signed");
+            }
+            Err(e) => tracing::warn!(error = %e, "checkpoint not stored; will retry"),
+        }
+    }
+}

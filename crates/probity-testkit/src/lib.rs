@@ -1,0 +1,224 @@
+//! Test support: a fixture hospital (keys, genesis, enrolments, valid events), a clock tests
+//! can set, and malleated signatures. Dev-only: never a dependency of a shipped crate.
+
+use std::sync::{Arc, Mutex};
+
+use probity_core::prelude::*;
+use probity_ledger::Clock;
+use serde_json::{json, Value};
+
+pub mod nats;
+
+/// The ledger id of the fixture hospital.
+pub const LEDGER: &str = "test-hospital";
+/// Its checkpoint origin.
+pub const ORIGIN: &str = "probity.example/test-hospital";
+
+/// A clock the test sets; `recorded_at` is whatever it says.
+#[derive(Debug, Clone)]
+pub struct TestClock(Arc<Mutex<RecordedAt>>);
+
+impl TestClock {
+    /// Starts at `at`.
+    pub fn at(at: &str) -> TestClock {
+        // Invariant: tests pass valid RFC 3339 literals.
+        TestClock(Arc::new(Mutex::new(
+            RecordedAt::parse(at).expect("valid RFC 3339"),
+        )))
+    }
+
+    /// Moves the clock.
+    pub fn set(&self, at: RecordedAt) {
+        if let Ok(mut now) = self.0.lock() {
+            *now = at;
+        }
+    }
+
+    /// Moves the clock forward by `micros`.
+    pub fn advance(&self, micros: i64) {
+        if let Ok(mut now) = self.0.lock() {
+            *now = RecordedAt::from_unix_micros(now.unix_micros() + micros);
+        }
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> RecordedAt {
+        self.0
+            .lock()
+            .map(|now| *now)
+            .unwrap_or(RecordedAt::from_unix_micros(0))
+    }
+}
+
+/// The keys of the fixture hospital.
+#[derive(Debug, Clone)]
+pub struct Hospital {
+    /// Administrator.
+    pub admin: SecretKey,
+    /// The ledger's own key.
+    pub ledger_key: SecretKey,
+    /// A procurement clerk.
+    pub clerk: SecretKey,
+    /// A second clerk.
+    pub clerk2: SecretKey,
+    /// The discipline-inspection office.
+    pub discipline: SecretKey,
+    /// A key nobody enrolled.
+    pub stranger: SecretKey,
+}
+
+/// A USCC with a valid check character (Minjiang Medical, a fixture supplier).
+pub const SUPPLIER: &str = "91350100M000100Y43";
+
+impl Default for Hospital {
+    fn default() -> Self {
+        Hospital {
+            admin: SecretKey::from_seed(&[1; 32]),
+            ledger_key: SecretKey::from_seed(&[2; 32]),
+            clerk: SecretKey::from_seed(&[3; 32]),
+            clerk2: SecretKey::from_seed(&[6; 32]),
+            discipline: SecretKey::from_seed(&[4; 32]),
+            stranger: SecretKey::from_seed(&[5; 32]),
+        }
+    }
+}
+
+impl Hospital {
+    /// An event body signed by `signer`, with subjects taken from the payload.
+    pub fn event(
+        &self,
+        id: &str,
+        event_type: &str,
+        signer: &SecretKey,
+        occurred_at: &str,
+        payload: Value,
+    ) -> SignedEvent {
+        SignedEvent::sign(
+            &self.body(id, event_type, signer, occurred_at, payload),
+            signer,
+        )
+    }
+
+    /// The unsigned body of [`Hospital::event`].
+    pub fn body(
+        &self,
+        id: &str,
+        event_type: &str,
+        signer: &SecretKey,
+        occurred_at: &str,
+        payload: Value,
+    ) -> EventBody {
+        let mut subjects = Subjects::default();
+        for (kind, id) in probity_events::catalogue::implied_subjects(&payload) {
+            // Invariant: fixture payloads carry valid ids.
+            let id = SubjectId::new(id).expect("valid subject id");
+            match kind {
+                "supplier" => subjects.supplier.push(id),
+                "rep" => subjects.rep.push(id),
+                _ => subjects.case.push(id),
+            }
+        }
+        EventBody {
+            id: EventId::new(id).expect("valid event id"),
+            event_type: EventType::new(event_type).expect("valid event type"),
+            schema: 1,
+            ledger: LedgerId::new(LEDGER).expect("valid ledger id"),
+            subjects,
+            occurred_at: OccurredAt::parse(occurred_at).expect("valid occurred_at"),
+            signer: signer.public_key(),
+            payload: payload.into(),
+        }
+    }
+
+    /// Record 0.
+    pub fn genesis(&self) -> SignedEvent {
+        self.event(
+            "genesis",
+            GENESIS,
+            &self.admin,
+            "2026-01-01T08:00:00+08:00",
+            json!({"origin": ORIGIN, "ledger_key": self.ledger_key.public_key(),
+                   "admins": [{"key": self.admin.public_key(), "holder": "Administrator"}]}),
+        )
+    }
+
+    /// Enrolment of `key` with `role`.
+    pub fn enrol(&self, id: &str, key: &SecretKey, role: Role) -> SignedEvent {
+        self.event(
+            id,
+            KEY_ENROLLED,
+            &self.admin,
+            "2026-01-01T08:05:00+08:00",
+            json!({"key": key.public_key(), "role": role, "holder": format!("{role} holder")}),
+        )
+    }
+
+    /// Revocation of `key`.
+    pub fn revoke(&self, id: &str, key: &SecretKey) -> SignedEvent {
+        self.event(
+            id,
+            KEY_REVOKED,
+            &self.admin,
+            "2026-01-01T08:06:00+08:00",
+            json!({"key_id": key.public_key().key_id(), "reason": "left the post"}),
+        )
+    }
+
+    /// The enrolments of the two clerks and the discipline office, in order.
+    pub fn enrolments(&self) -> Vec<SignedEvent> {
+        vec![
+            self.enrol("enrol-clerk", &self.clerk, Role::Clerk),
+            self.enrol("enrol-clerk2", &self.clerk2, Role::Clerk),
+            self.enrol("enrol-discipline", &self.discipline, Role::DisciplineOffice),
+        ]
+    }
+
+    /// A valid purchase request of case `case` by `signer` (a clerk).
+    pub fn request(&self, id: &str, case: &str, signer: &SecretKey) -> SignedEvent {
+        self.event(
+            id,
+            "purchase.requested",
+            signer,
+            "2026-01-02T09:00:00+08:00",
+            request_payload(case),
+        )
+    }
+
+    /// A valid blacklisting of the fixture supplier, signed by `signer`.
+    pub fn sanction(&self, id: &str, signer: &SecretKey) -> SignedEvent {
+        self.event(
+            id,
+            "supplier.sanction_imposed",
+            signer,
+            "2026-01-02T10:00:00+08:00",
+            json!({"sanction": format!("SAN-{id}"), "uscc": SUPPLIER, "kind": "blacklist",
+                   "effective_from": "2026-01-02T00:00:00+08:00", "duration": {"unit": "years", "count": 2},
+                   "conditions": [], "decision": "DI-1", "reason": "kickbacks"}),
+        )
+    }
+}
+
+/// A valid `purchase.requested` payload.
+pub fn request_payload(case: &str) -> Value {
+    json!({"case": case, "department": "cardiology", "requester": "S-0207", "item": "infusion pump",
+           "category": "A0232", "quantity": 6, "estimated": {"fen": 18_000_000, "currency": "CNY"},
+           "budget_project": "BP-7", "justification": "replacement of worn units"})
+}
+
+/// `sig` with its `S` replaced by `S + L` (the group order): the classic malleated signature,
+/// which a non-strict verifier accepts.
+pub fn malleate(sig: &Signature) -> Signature {
+    const L: [u8; 32] = [
+        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde,
+        0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+    ];
+    let mut out = sig.0;
+    let mut carry = 0u16;
+    for i in 0..32 {
+        let sum = u16::from(out[32 + i]) + u16::from(L[i]) + carry;
+        out[32 + i] = sum as u8;
+        carry = sum >> 8;
+    }
+    Signature(out)
+}
