@@ -149,6 +149,20 @@ pub enum DecodeError {
     },
 }
 
+/// The field an error is about: serde's path, or, for a missing or unknown field of the
+/// payload object itself (path `.`), the field the message names.
+fn field_of(path: &str, message: &str) -> String {
+    let named = ["missing field `", "unknown field `"]
+        .iter()
+        .find_map(|prefix| message.strip_prefix(prefix))
+        .and_then(|rest| rest.split('`').next());
+    match (path, named) {
+        (".", Some(name)) => name.to_owned(),
+        (path, Some(name)) => format!("{path}.{name}"),
+        (path, None) => path.to_owned(),
+    }
+}
+
 fn decode_as<T: EventPayload>(json: &str) -> Result<T, DecodeError> {
     let invalid = |field: String, message: String| DecodeError::Invalid {
         event_type: T::TYPE.to_owned(),
@@ -157,7 +171,6 @@ fn decode_as<T: EventPayload>(json: &str) -> Result<T, DecodeError> {
     };
     let mut de = serde_json::Deserializer::from_str(json);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let field = e.path().to_string();
         // serde_json appends " at line L column C", which means nothing to a clerk.
         let message = e.inner().to_string();
         let message = message
@@ -165,7 +178,7 @@ fn decode_as<T: EventPayload>(json: &str) -> Result<T, DecodeError> {
             .next()
             .unwrap_or(&message)
             .to_owned();
-        invalid(field, message)
+        invalid(field_of(&e.path().to_string(), &message), message)
     })?;
     value.check().map_err(|e| DecodeError::Rule {
         event_type: T::TYPE.to_owned(),

@@ -125,7 +125,7 @@ struct Shared {
 }
 
 /// The status of a ledger.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Status {
     /// Ledger id.
     pub ledger: String,

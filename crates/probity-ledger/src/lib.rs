@@ -42,7 +42,9 @@
 mod book;
 mod engine;
 mod error;
+pub mod keyfile;
 mod layout;
+pub mod wire;
 
 pub use book::{Book, NodeError};
 pub use engine::{

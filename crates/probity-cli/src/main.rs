@@ -1,0 +1,654 @@
+//! `probity`: the command-line tool for people who record and check the ledger.
+//!
+//! Exit codes: 0 success; 1 the ledger refused the request (its error code is printed);
+//! 2 usage, input or file error; 3 the ledger could not be reached (no ledgerd on NATS, or the
+//! data directory is in use).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args as ClapArgs, Parser, Subcommand};
+use probity_core::envelope::{EventBody, SignedEvent, Subjects};
+use probity_core::ids::{EventId, EventType, LedgerId, SubjectId};
+use probity_core::keys::{KeyId, PublicKey, SecretKey};
+use probity_core::receipt::Receipt;
+use probity_core::roles::{Role, GENESIS, KEY_ENROLLED, KEY_REVOKED};
+use probity_core::time::{OccurredAt, RecordedAt};
+use probity_events::catalogue::implied_subjects;
+use probity_ledger::wire::AppendMessage;
+use probity_ledger::{keyfile, EngineConfig, Ledger, SystemClock};
+use serde_json::{json, Value};
+
+mod target;
+
+use target::{book_dir, ledger_key_path, Target};
+
+/// How a command failed, and so its exit code.
+#[derive(Debug)]
+pub enum Failure {
+    /// The ledger refused: code and message.
+    Refused(String, String),
+    /// Bad usage, input or files.
+    Input(String),
+    /// The ledger could not be reached.
+    Unreachable(String),
+}
+
+impl Failure {
+    fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Refused(..) => 1,
+            Failure::Input(_) => 2,
+            Failure::Unreachable(_) => 3,
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Refused(code, message) => write!(f, "refused ({code}): {message}"),
+            Failure::Input(message) | Failure::Unreachable(message) => f.write_str(message),
+        }
+    }
+}
+
+fn input<E: std::fmt::Display>(context: &str) -> impl FnOnce(E) -> Failure + '_ {
+    move |e| Failure::Input(format!("{context}: {e}"))
+}
+
+/// Probity: a tamper-evident oversight ledger for public procurement.
+#[derive(Debug, Parser)]
+#[command(name = "probity", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Which ledger to talk to: a data directory (embedded) or a running ledgerd.
+#[derive(Debug, Clone, ClapArgs)]
+struct Where {
+    /// The ledger's data directory (embedded mode: no server needed).
+    #[arg(long, env = "PROBITY_DATA_DIR", conflicts_with = "nats")]
+    data: Option<PathBuf>,
+    /// A NATS URL where ledgerd serves the ledger.
+    #[arg(long, env = "PROBITY_NATS_URL")]
+    nats: Option<String>,
+    /// The ledger id (needed with --nats).
+    #[arg(long, env = "PROBITY_LEDGER")]
+    ledger: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+impl Where {
+    fn connect(&self) -> Result<Target, Failure> {
+        match (&self.data, &self.nats) {
+            (Some(dir), _) => Target::embedded(dir),
+            (None, Some(url)) => {
+                let ledger = self.ledger.as_deref().ok_or_else(|| {
+                    Failure::Input("--nats needs --ledger ID (or PROBITY_LEDGER)".into())
+                })?;
+                Target::nats(url, ledger)
+            }
+            (None, None) => Err(Failure::Input(
+                "say which ledger: --data DIR or --nats URL --ledger ID".into(),
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Generate a key pair: FILE (private, mode 0600) and FILE.pub (public key, base64).
+    Keygen {
+        /// Where to write the private key.
+        #[arg(long)]
+        out: PathBuf,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create a new ledger in a data directory: genesis with the ledger key and an administrator.
+    Init {
+        /// The data directory to create.
+        #[arg(long, env = "PROBITY_DATA_DIR")]
+        data: PathBuf,
+        /// The ledger id, e.g. city-hospital-3.
+        #[arg(long)]
+        ledger: String,
+        /// Checkpoint origin (default probity.example/<ledger>).
+        #[arg(long)]
+        origin: Option<String>,
+        /// The first administrator's private key file.
+        #[arg(long)]
+        admin_key: PathBuf,
+        /// The administrator's name.
+        #[arg(long, default_value = "administrator")]
+        admin_name: String,
+        /// Use this ledger key instead of generating <data>/ledger.key.
+        #[arg(long)]
+        ledger_key: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Enrol a key with a role (administrators only).
+    Enroll {
+        #[command(flatten)]
+        at: Where,
+        /// The administrator's private key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// The key to enrol: base64, or a .pub file.
+        #[arg(long)]
+        public_key: String,
+        /// Its role.
+        #[arg(long)]
+        role: String,
+        /// Who holds it.
+        #[arg(long)]
+        holder: String,
+        /// Their department.
+        #[arg(long)]
+        department: Option<String>,
+    },
+    /// Revoke a key (administrators only).
+    Revoke {
+        #[command(flatten)]
+        at: Where,
+        /// The administrator's private key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// The key id to revoke (32 hex characters).
+        #[arg(long)]
+        key_id: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Record an event, signed with your key.
+    Record(RecordArgs),
+    /// Show the ledger's size, root, latest checkpoint and keys.
+    Status {
+        #[command(flatten)]
+        at: Where,
+    },
+}
+
+#[derive(Debug, ClapArgs)]
+struct RecordArgs {
+    #[command(flatten)]
+    at: Where,
+    /// Your private key file.
+    #[arg(long)]
+    key: PathBuf,
+    /// An event file: {"type", "payload", and optionally "id", "schema", "occurred_at", "subjects"}.
+    #[arg(long, conflicts_with_all = ["event_type", "payload", "payload_file"])]
+    file: Option<PathBuf>,
+    /// The event type, e.g. purchase.requested.
+    #[arg(long = "type")]
+    event_type: Option<String>,
+    /// The payload as JSON.
+    #[arg(long)]
+    payload: Option<String>,
+    /// The payload from a JSON file.
+    #[arg(long, conflicts_with = "payload")]
+    payload_file: Option<PathBuf>,
+    /// Event id (default: generated). Reuse it to retry safely.
+    #[arg(long)]
+    id: Option<String>,
+    /// Payload schema version.
+    #[arg(long)]
+    schema: Option<u32>,
+    /// When it happened (RFC 3339 with offset; default now).
+    #[arg(long)]
+    occurred_at: Option<String>,
+    /// Extra subject, kind:id (those the payload names are added automatically).
+    #[arg(long = "subject")]
+    subjects: Vec<String>,
+    /// Expected version of a subject stream, kind:id=N (optimistic concurrency).
+    #[arg(long = "expect")]
+    expect: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            let _ = writeln!(std::io::stderr(), "probity: {failure}");
+            ExitCode::from(failure.exit_code())
+        }
+    }
+}
+
+fn out(text: &str) {
+    let _ = writeln!(std::io::stdout(), "{text}");
+}
+
+fn out_json(value: &impl serde::Serialize) {
+    out(&serde_json::to_string_pretty(value).unwrap_or_default());
+}
+
+fn run(command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Keygen {
+            out: path,
+            force,
+            json,
+        } => keygen(&path, force, json),
+        Command::Init {
+            data,
+            ledger,
+            origin,
+            admin_key,
+            admin_name,
+            ledger_key,
+            json,
+        } => init(
+            &data,
+            &ledger,
+            origin,
+            &admin_key,
+            &admin_name,
+            ledger_key.as_deref(),
+            json,
+        ),
+        Command::Enroll {
+            at,
+            key,
+            public_key,
+            role,
+            holder,
+            department,
+        } => {
+            let role = Role::parse(&role).ok_or_else(|| {
+                Failure::Input(format!(
+                    "unknown role {role:?}; one of: {}",
+                    Role::ALL.map(|r| r.as_str()).join(", ")
+                ))
+            })?;
+            let enrolled = read_public_key(&public_key)?;
+            let mut payload = json!({"key": enrolled, "role": role, "holder": holder});
+            if let Some(department) = department {
+                payload["department"] = json!(department);
+            }
+            submit(&at, &key, KEY_ENROLLED, payload, &Extra::default())
+        }
+        Command::Revoke {
+            at,
+            key,
+            key_id,
+            reason,
+        } => {
+            let key_id = KeyId::from_hex(&key_id).map_err(input("--key-id"))?;
+            submit(
+                &at,
+                &key,
+                KEY_REVOKED,
+                json!({"key_id": key_id, "reason": reason}),
+                &Extra::default(),
+            )
+        }
+        Command::Record(args) => record(args),
+        Command::Status { at } => {
+            let target = at.connect()?;
+            let status = target.status();
+            target.close();
+            let status = status?;
+            if at.json {
+                out_json(&status);
+            } else {
+                out(&format!("ledger       {}", status.ledger));
+                out(&format!("origin       {}", status.origin));
+                out(&format!("records      {}", status.size));
+                out(&format!("root         {}", status.root));
+                out(&format!(
+                    "checkpoint   {}",
+                    status
+                        .checkpoint_size
+                        .map_or("none yet".into(), |s| format!("at size {s}"))
+                ));
+                out(&format!(
+                    "last record  {}",
+                    status
+                        .last_recorded_at
+                        .map_or("-".into(), |t| t.to_string())
+                ));
+                out(&format!("active keys  {}", status.active_keys));
+            }
+            Ok(())
+        }
+    }
+}
+
+fn keygen(path: &Path, force: bool, json: bool) -> Result<(), Failure> {
+    let key = SecretKey::generate(&mut rand_core::OsRng);
+    keyfile::write_key(path, &key, force).map_err(|e| Failure::Input(e.to_string()))?;
+    let public = key.public_key();
+    let pub_path = PathBuf::from(format!("{}.pub", path.display()));
+    std::fs::write(&pub_path, format!("{}\n", public.to_base64()))
+        .map_err(input(&pub_path.display().to_string()))?;
+    if json {
+        out_json(
+            &json!({"private_key_file": path, "public_key_file": pub_path,
+            "public_key": public, "key_id": public.key_id()}),
+        );
+    } else {
+        out(&format!(
+            "private key  {} (mode 0600; keep it secret)",
+            path.display()
+        ));
+        out(&format!(
+            "public key   {} ({})",
+            public.to_base64(),
+            pub_path.display()
+        ));
+        out(&format!("key id       {}", public.key_id()));
+    }
+    Ok(())
+}
+
+fn read_key(path: &Path) -> Result<SecretKey, Failure> {
+    keyfile::read_key(path).map_err(|e| Failure::Input(e.to_string()))
+}
+
+/// A public key given as base64, or as a file holding it.
+fn read_public_key(text: &str) -> Result<PublicKey, Failure> {
+    let path = Path::new(text);
+    let text = if path.is_file() {
+        std::fs::read_to_string(path).map_err(input(text))?
+    } else {
+        text.to_owned()
+    };
+    PublicKey::from_base64(text.trim()).map_err(input("--public-key"))
+}
+
+fn now() -> OccurredAt {
+    // Invariant: RecordedAt's text form is RFC 3339 with an offset.
+    OccurredAt::parse(&RecordedAt::now().to_string())
+        .unwrap_or_else(|_| OccurredAt::new(RecordedAt::now().datetime()))
+}
+
+fn fresh_id() -> String {
+    let mut random = [0u8; 8];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut random);
+    format!("ev-{}-{}", RecordedAt::now().unix_micros(), hex_of(&random))
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn init(
+    data: &Path,
+    ledger: &str,
+    origin: Option<String>,
+    admin_key: &Path,
+    admin_name: &str,
+    ledger_key: Option<&Path>,
+    json: bool,
+) -> Result<(), Failure> {
+    let ledger_id = LedgerId::new(ledger).map_err(input("--ledger"))?;
+    let admin = read_key(admin_key)?;
+    if book_dir(data).exists() {
+        return Err(Failure::Input(format!(
+            "{} already holds a ledger",
+            data.display()
+        )));
+    }
+    std::fs::create_dir_all(data).map_err(input(&data.display().to_string()))?;
+    let ledger_key = match ledger_key {
+        Some(path) => read_key(path)?,
+        None => {
+            let key = SecretKey::generate(&mut rand_core::OsRng);
+            keyfile::write_key(&ledger_key_path(data), &key, false)
+                .map_err(|e| Failure::Input(e.to_string()))?;
+            key
+        }
+    };
+    if ledger_key.public_key() == admin.public_key() {
+        return Err(Failure::Input(
+            "the ledger key must not be the administrator's key".into(),
+        ));
+    }
+    if ledger_key_path(data).exists() {
+        let stored = read_key(&ledger_key_path(data))?;
+        if stored.public_key() != ledger_key.public_key() {
+            return Err(Failure::Input(format!(
+                "{} holds another ledger key",
+                ledger_key_path(data).display()
+            )));
+        }
+    } else {
+        keyfile::write_key(&ledger_key_path(data), &ledger_key, false)
+            .map_err(|e| Failure::Input(e.to_string()))?;
+    }
+    let origin = origin.unwrap_or_else(|| format!("probity.example/{ledger}"));
+    let genesis = EventBody {
+        id: EventId::new(format!("{ledger}-genesis")).map_err(input("event id"))?,
+        event_type: EventType::new(GENESIS).map_err(input("type"))?,
+        schema: 1,
+        ledger: ledger_id,
+        subjects: Subjects::default(),
+        occurred_at: now(),
+        signer: admin.public_key(),
+        payload: json!({"origin": origin, "ledger_key": ledger_key.public_key(),
+            "admins": [{"key": admin.public_key(), "holder": admin_name}]})
+        .into(),
+    };
+    let (ledger, receipt) = Ledger::create(
+        &book_dir(data),
+        SignedEvent::sign(&genesis, &admin),
+        ledger_key,
+        EngineConfig::default(),
+        Arc::new(SystemClock),
+    )
+    .map_err(|e| Failure::Input(e.to_string()))?;
+    let vkey = ledger.verifier_key().to_string();
+    ledger.close();
+    if json {
+        out_json(&json!({"data": data, "origin": origin, "ledger_vkey": vkey, "receipt": receipt}));
+    } else {
+        out(&format!(
+            "ledger {} created in {}",
+            genesis.ledger,
+            data.display()
+        ));
+        out(&format!("origin        {origin}"));
+        out(&format!(
+            "ledger vkey   {vkey}  (give this to your auditors)"
+        ));
+        out(&format!(
+            "ledger key    {} (mode 0600)",
+            ledger_key_path(data).display()
+        ));
+        print_receipt(&receipt);
+    }
+    Ok(())
+}
+
+#[derive(Default)]
+struct Extra {
+    id: Option<String>,
+    schema: Option<u32>,
+    occurred_at: Option<String>,
+    subjects: Vec<String>,
+    expect: Vec<String>,
+}
+
+fn record(args: RecordArgs) -> Result<(), Failure> {
+    let mut extra = Extra {
+        id: args.id,
+        schema: args.schema,
+        occurred_at: args.occurred_at,
+        subjects: args.subjects,
+        expect: args.expect,
+    };
+    let (event_type, payload) = match args.file {
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(&path).map_err(input(&path.display().to_string()))?;
+            let file: Value =
+                serde_json::from_str(&text).map_err(input(&path.display().to_string()))?;
+            let field = |name: &str| file.get(name).cloned();
+            let event_type = field("type")
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .ok_or_else(|| Failure::Input(format!("{}: missing \"type\"", path.display())))?;
+            let payload = field("payload").ok_or_else(|| {
+                Failure::Input(format!("{}: missing \"payload\"", path.display()))
+            })?;
+            extra.id = extra
+                .id
+                .or_else(|| field("id").and_then(|v| v.as_str().map(str::to_owned)));
+            extra.schema = extra
+                .schema
+                .or_else(|| field("schema").and_then(|v| v.as_u64()).map(|v| v as u32));
+            extra.occurred_at = extra
+                .occurred_at
+                .or_else(|| field("occurred_at").and_then(|v| v.as_str().map(str::to_owned)));
+            if let Some(Value::Object(subjects)) = field("subjects") {
+                for (kind, ids) in subjects {
+                    for id in ids
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                    {
+                        extra.subjects.push(format!("{kind}:{id}"));
+                    }
+                }
+            }
+            (event_type, payload)
+        }
+        None => {
+            let event_type = args.event_type.ok_or_else(|| {
+                Failure::Input("give --type and --payload (or --payload-file), or --file".into())
+            })?;
+            let text = match (args.payload, args.payload_file) {
+                (Some(text), _) => text,
+                (None, Some(path)) => {
+                    std::fs::read_to_string(&path).map_err(input(&path.display().to_string()))?
+                }
+                (None, None) => {
+                    return Err(Failure::Input("give --payload or --payload-file".into()))
+                }
+            };
+            let payload: Value =
+                serde_json::from_str(&text).map_err(input("payload is not JSON"))?;
+            (event_type, payload)
+        }
+    };
+    submit(&args.at, &args.key, &event_type, payload, &extra)
+}
+
+fn submit(
+    at: &Where,
+    key_path: &Path,
+    event_type: &str,
+    payload: Value,
+    extra: &Extra,
+) -> Result<(), Failure> {
+    let key = read_key(key_path)?;
+    let target = at.connect()?;
+    let result = build_and_append(&target, &key, event_type, payload, extra);
+    target.close();
+    let receipt = result?;
+    if at.json {
+        out_json(&receipt);
+    } else {
+        print_receipt(&receipt);
+    }
+    Ok(())
+}
+
+fn build_and_append(
+    target: &Target,
+    key: &SecretKey,
+    event_type: &str,
+    payload: Value,
+    extra: &Extra,
+) -> Result<Receipt, Failure> {
+    let mut subjects = Subjects::default();
+    let mut add = |kind: &str, id: &str| -> Result<(), Failure> {
+        let id = SubjectId::new(id).map_err(input("subject"))?;
+        let list = match kind {
+            "supplier" => &mut subjects.supplier,
+            "rep" => &mut subjects.rep,
+            "case" => &mut subjects.case,
+            "staff" => &mut subjects.staff,
+            other => {
+                return Err(Failure::Input(format!(
+                    "subject kind {other:?} must be supplier, rep, case or staff"
+                )))
+            }
+        };
+        if !list.contains(&id) {
+            list.push(id);
+        }
+        Ok(())
+    };
+    for (kind, id) in implied_subjects(&payload) {
+        add(kind, &id)?;
+    }
+    for subject in &extra.subjects {
+        let (kind, id) = subject
+            .split_once(':')
+            .ok_or_else(|| Failure::Input(format!("--subject {subject:?} must be kind:id")))?;
+        add(kind, id)?;
+    }
+    let mut expect = std::collections::BTreeMap::new();
+    for item in &extra.expect {
+        let (stream, version) = item
+            .rsplit_once('=')
+            .ok_or_else(|| Failure::Input(format!("--expect {item:?} must be kind:id=N")))?;
+        let version = version.parse().map_err(input("--expect version"))?;
+        expect.insert(stream.to_owned(), version);
+    }
+    let occurred_at = match &extra.occurred_at {
+        Some(text) => OccurredAt::parse(text).map_err(input("--occurred-at"))?,
+        None => now(),
+    };
+    let body = EventBody {
+        id: EventId::new(extra.id.clone().unwrap_or_else(fresh_id)).map_err(input("--id"))?,
+        event_type: EventType::new(event_type).map_err(input("--type"))?,
+        schema: extra
+            .schema
+            .unwrap_or_else(|| probity_events::spec(event_type).map_or(1, |s| s.schema)),
+        ledger: LedgerId::new(target.ledger_id()?).map_err(input("ledger"))?,
+        subjects,
+        occurred_at,
+        signer: key.public_key(),
+        payload: payload.into(),
+    };
+    let message = AppendMessage {
+        event: SignedEvent::sign(&body, key),
+        expect,
+    };
+    target
+        .append(message)?
+        .map_err(|e| Failure::Refused(e.code, e.message))
+}
+
+fn print_receipt(receipt: &Receipt) {
+    out(&format!(
+        "recorded     seq {}{}",
+        receipt.seq,
+        if receipt.duplicate {
+            " (already recorded earlier; same receipt)"
+        } else {
+            ""
+        }
+    ));
+    out(&format!("record hash  {}", receipt.hash));
+    out(&format!("recorded at  {}", receipt.recorded_at));
+    out(&format!("receipt sig  {}", receipt.sig));
+}

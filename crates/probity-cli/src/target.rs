@@ -1,0 +1,156 @@
+//! Where a command sends its requests: the book in a data directory (embedded, no server) or
+//! a running ledgerd over NATS. Both speak the same request and reply types.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use probity_core::receipt::Receipt;
+use probity_ledger::wire::{self, AppendMessage, Reply, WireError};
+use probity_ledger::{keyfile, EngineConfig, Ledger, Status, SystemClock};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::Failure;
+
+/// The ledger a command talks to.
+pub enum Target {
+    /// The book in a data directory, opened in this process.
+    Embedded(Ledger),
+    /// A running ledgerd.
+    Nats {
+        /// The connection.
+        client: async_nats::Client,
+        /// The ledger id (part of every subject).
+        ledger: String,
+        /// A runtime for the async client.
+        runtime: tokio::runtime::Runtime,
+    },
+}
+
+/// Where the book of a data directory lives.
+pub fn book_dir(data: &Path) -> PathBuf {
+    data.join("book")
+}
+
+/// Where the ledger key of a data directory lives.
+pub fn ledger_key_path(data: &Path) -> PathBuf {
+    data.join("ledger.key")
+}
+
+impl Target {
+    /// Opens the book in `data`.
+    pub fn embedded(data: &Path) -> Result<Target, Failure> {
+        let key =
+            keyfile::read_key(&ledger_key_path(data)).map_err(|e| Failure::Input(e.to_string()))?;
+        let ledger = Ledger::open(
+            &book_dir(data),
+            key,
+            EngineConfig::default(),
+            Arc::new(SystemClock),
+        )
+        .map_err(|e| match e {
+            probity_ledger::LedgerError::Storage(e) => Failure::Unreachable(format!(
+                "cannot open {} ({e}); is ledgerd running on it? Use --nats then",
+                data.display()
+            )),
+            other => Failure::Input(other.to_string()),
+        })?;
+        Ok(Target::Embedded(ledger))
+    }
+
+    /// Connects to NATS.
+    pub fn nats(url: &str, ledger: &str) -> Result<Target, Failure> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Failure::Input(e.to_string()))?;
+        let client = runtime
+            .block_on(
+                async_nats::ConnectOptions::new()
+                    .name("probity")
+                    .connection_timeout(Duration::from_secs(5))
+                    .connect(url),
+            )
+            .map_err(|e| Failure::Unreachable(format!("cannot connect to NATS at {url}: {e}")))?;
+        Ok(Target::Nats {
+            client,
+            ledger: ledger.to_owned(),
+            runtime,
+        })
+    }
+
+    fn request<Q: Serialize, A: DeserializeOwned>(
+        &self,
+        subject: String,
+        body: &Q,
+    ) -> Result<Result<A, WireError>, Failure> {
+        let Target::Nats {
+            client, runtime, ..
+        } = self
+        else {
+            return Err(Failure::Input("not connected to NATS".into()));
+        };
+        let payload = serde_json::to_vec(body).map_err(|e| Failure::Input(e.to_string()))?;
+        let reply = runtime
+            .block_on(async {
+                tokio::time::timeout(
+                    Duration::from_secs(10),
+                    client.request(subject.clone(), payload.into()),
+                )
+                .await
+            })
+            .map_err(|_| {
+                Failure::Unreachable(format!(
+                    "no reply on {subject} within 10 s; is ledgerd running?"
+                ))
+            })?
+            .map_err(|e| {
+                Failure::Unreachable(format!(
+                    "request on {subject} failed: {e} (is ledgerd running?)"
+                ))
+            })?;
+        let parsed: Reply<A> = serde_json::from_slice(&reply.payload)
+            .map_err(|e| Failure::Unreachable(format!("unexpected reply on {subject}: {e}")))?;
+        Ok(match parsed {
+            Reply::Ok(v) => Ok(v),
+            Reply::Error(e) => Err(e),
+        })
+    }
+
+    /// The ledger id.
+    pub fn ledger_id(&self) -> Result<String, Failure> {
+        match self {
+            Target::Embedded(ledger) => Ok(ledger.ledger_id().to_owned()),
+            Target::Nats { ledger, .. } => Ok(ledger.clone()),
+        }
+    }
+
+    /// Appends; `Ok(Err(_))` is the ledger's refusal.
+    pub fn append(&self, message: AppendMessage) -> Result<Result<Receipt, WireError>, Failure> {
+        match self {
+            Target::Embedded(ledger) => Ok(ledger.append(message.into()).map_err(|e| WireError {
+                code: e.code().to_owned(),
+                message: e.to_string(),
+            })),
+            Target::Nats { ledger, .. } => self.request(wire::append_subject(ledger), &message),
+        }
+    }
+
+    /// Status.
+    pub fn status(&self) -> Result<Status, Failure> {
+        match self {
+            Target::Embedded(ledger) => ledger.status().map_err(|e| Failure::Input(e.to_string())),
+            Target::Nats { ledger, .. } => self
+                .request(wire::status_subject(ledger), &serde_json::json!({}))?
+                .map_err(|e| Failure::Refused(e.code, e.message)),
+        }
+    }
+
+    /// Closes the book (embedded): last checkpoint, flush.
+    pub fn close(self) {
+        if let Target::Embedded(ledger) = self {
+            ledger.close();
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! The NATS protocol of `ledgerd`, as types (documented in `schemas/PROTOCOL.md`). Requests
+//! and replies are JSON; every reply is either `{"ok": …}` or `{"error": {"code", "message"}}`.
+
+use std::collections::BTreeMap;
+
+use probity_core::envelope::SignedEvent;
+use probity_core::hash::Hash;
+use probity_core::ids::Seq;
+use probity_core::receipt::Receipt;
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{AppendRequest, Status};
+
+/// `probity.<ledger>.append`.
+pub fn append_subject(ledger: &str) -> String {
+    format!("probity.{ledger}.append")
+}
+/// `probity.<ledger>.status`.
+pub fn status_subject(ledger: &str) -> String {
+    format!("probity.{ledger}.status")
+}
+/// `probity.<ledger>.checkpoint`.
+pub fn checkpoint_subject(ledger: &str) -> String {
+    format!("probity.{ledger}.checkpoint")
+}
+/// `probity.<ledger>.proof.inclusion`.
+pub fn inclusion_subject(ledger: &str) -> String {
+    format!("probity.{ledger}.proof.inclusion")
+}
+/// `probity.<ledger>.proof.consistency`.
+pub fn consistency_subject(ledger: &str) -> String {
+    format!("probity.{ledger}.proof.consistency")
+}
+/// `probity.<ledger>.records`: the JetStream subject committed records are published on.
+pub fn records_subject(ledger: &str) -> String {
+    format!("probity.{ledger}.records")
+}
+/// The default JetStream stream name of a ledger: `PROBITY_` and the ledger id in upper case
+/// with `-` as `_`.
+pub fn default_stream_name(ledger: &str) -> String {
+    format!("PROBITY_{}", ledger.to_uppercase().replace('-', "_"))
+}
+
+/// The largest request `ledgerd` reads; larger ones get `too-large` without being parsed.
+pub const MAX_REQUEST_BYTES: usize = 128 * 1024;
+
+/// Body of an append request.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppendMessage {
+    /// The signed event (DSSE envelope).
+    pub event: SignedEvent,
+    /// Expected versions of subject streams, `{"case:CASE-1": 3}`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub expect: BTreeMap<String, u64>,
+}
+
+impl From<AppendMessage> for AppendRequest {
+    fn from(m: AppendMessage) -> Self {
+        AppendRequest {
+            event: m.event,
+            expect: m.expect.into_iter().collect(),
+        }
+    }
+}
+
+/// An error reply.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WireError {
+    /// Stable kebab-case code (see `schemas/PROTOCOL.md`).
+    pub code: String,
+    /// What is wrong, for people.
+    pub message: String,
+}
+
+/// Every reply.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Reply<T> {
+    /// Success.
+    Ok(T),
+    /// Failure.
+    Error(WireError),
+}
+
+/// Request of an inclusion proof; `size` defaults to the latest checkpoint's.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InclusionRequest {
+    /// The record.
+    pub seq: Seq,
+    /// The tree size.
+    #[serde(default)]
+    pub size: Option<u64>,
+}
+
+/// An inclusion proof (`schemas/FORMAT.md` §6).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InclusionProof {
+    /// The record.
+    pub seq: Seq,
+    /// The tree size.
+    pub tree_size: u64,
+    /// The record hash.
+    pub leaf_hash: Hash,
+    /// The audit path.
+    pub proof: Vec<Hash>,
+    /// The root of the tree of `tree_size` records.
+    pub root: Hash,
+}
+
+/// Request of a consistency proof; `size2` defaults to the latest checkpoint's.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsistencyRequest {
+    /// The older size.
+    pub size1: u64,
+    /// The newer size.
+    #[serde(default)]
+    pub size2: Option<u64>,
+}
+
+/// A consistency proof (`schemas/FORMAT.md` §6).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsistencyProof {
+    /// The older size.
+    pub size1: u64,
+    /// The newer size.
+    pub size2: u64,
+    /// Root at `size1`.
+    pub root1: Hash,
+    /// Root at `size2`.
+    pub root2: Hash,
+    /// The proof.
+    pub proof: Vec<Hash>,
+}
+
+/// Request of a checkpoint: the latest, or the one at `size`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointRequest {
+    /// A specific size.
+    #[serde(default)]
+    pub size: Option<u64>,
+}
+
+/// A checkpoint reply.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointReply {
+    /// Its tree size.
+    pub size: u64,
+    /// The signed note, as text.
+    pub note: String,
+}
+
+/// Reply types, named for documentation.
+pub type AppendReply = Reply<Receipt>;
+/// Status reply.
+pub type StatusReply = Reply<Status>;

@@ -1,0 +1,181 @@
+//! ledgerd's configuration: a TOML file, overridden by environment variables and flags.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The file's shape; every field optional so that env and flags can fill or override it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// The book's directory.
+    pub data_dir: Option<PathBuf>,
+    /// The ledger key file (default `<data_dir>/ledger.key`).
+    pub ledger_key_file: Option<PathBuf>,
+    /// NATS server URL(s), comma-separated.
+    pub nats_url: Option<String>,
+    /// NATS user and password (optional; for the deploy/ configurations).
+    pub nats_user: Option<String>,
+    /// NATS password.
+    pub nats_password: Option<String>,
+    /// JetStream stream.
+    #[serde(default)]
+    pub stream: StreamConfig,
+    /// Checkpoint cadence.
+    #[serde(default)]
+    pub checkpoints: CheckpointConfig,
+    /// Limits.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+}
+
+/// `[stream]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamConfig {
+    /// Stream name (default `PROBITY_<LEDGER>`).
+    pub name: Option<String>,
+    /// Replicas: 1, or 3 on a cluster.
+    pub replicas: Option<usize>,
+}
+
+/// `[checkpoints]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointConfig {
+    /// Sign a checkpoint every this many records (default 1000).
+    pub every_records: Option<u64>,
+    /// … or every this many milliseconds with new records (default 1000).
+    pub every_ms: Option<u64>,
+}
+
+/// `[limits]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// How far in the future `occurred_at` may be, in seconds (default 300).
+    pub max_clock_skew_secs: Option<i64>,
+    /// Appends in flight at once (default 4096).
+    pub max_in_flight: Option<usize>,
+}
+
+/// Why the configuration is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this configuration.
+    #[error("invalid config {path}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A required setting is missing.
+    #[error("missing setting: {0}")]
+    Missing(&'static str),
+    /// A setting has an invalid value.
+    #[error("invalid setting {name}: {message}")]
+    Invalid {
+        /// Which.
+        name: &'static str,
+        /// Why.
+        message: String,
+    },
+}
+
+/// The settings ledgerd runs with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The book's directory.
+    pub data_dir: PathBuf,
+    /// The ledger key file.
+    pub ledger_key_file: PathBuf,
+    /// NATS URL(s).
+    pub nats_url: String,
+    /// NATS user and password.
+    pub nats_user_password: Option<(String, String)>,
+    /// Stream name, when set explicitly.
+    pub stream_name: Option<String>,
+    /// Stream replicas.
+    pub replicas: usize,
+    /// Checkpoint every N records.
+    pub checkpoint_every: u64,
+    /// Checkpoint interval.
+    pub checkpoint_interval: Duration,
+    /// Clock skew.
+    pub max_clock_skew_secs: i64,
+    /// Appends in flight.
+    pub max_in_flight: usize,
+}
+
+impl FileConfig {
+    /// Reads a TOML file.
+    pub fn read(path: &Path) -> Result<FileConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Resolves defaults and checks values.
+    pub fn settle(self) -> Result<Settings, ConfigError> {
+        let data_dir = self.data_dir.ok_or(ConfigError::Missing(
+            "data_dir (or --data / PROBITY_DATA_DIR)",
+        ))?;
+        let replicas = self.stream.replicas.unwrap_or(1);
+        if !(1..=5).contains(&replicas) {
+            return Err(ConfigError::Invalid {
+                name: "stream.replicas",
+                message: format!("{replicas} is not between 1 and 5"),
+            });
+        }
+        let checkpoint_every = self.checkpoints.every_records.unwrap_or(1000);
+        if checkpoint_every == 0 {
+            return Err(ConfigError::Invalid {
+                name: "checkpoints.every_records",
+                message: "must be at least 1".into(),
+            });
+        }
+        let nats_user_password = match (self.nats_user, self.nats_password) {
+            (Some(u), Some(p)) => Some((u, p)),
+            (None, None) => None,
+            _ => {
+                return Err(ConfigError::Invalid {
+                    name: "nats_user / nats_password",
+                    message: "give both or neither".into(),
+                })
+            }
+        };
+        Ok(Settings {
+            ledger_key_file: self
+                .ledger_key_file
+                .unwrap_or_else(|| data_dir.join("ledger.key")),
+            data_dir,
+            nats_url: self
+                .nats_url
+                .unwrap_or_else(|| "nats://127.0.0.1:4222".into()),
+            nats_user_password,
+            stream_name: self.stream.name,
+            replicas,
+            checkpoint_every,
+            checkpoint_interval: Duration::from_millis(
+                self.checkpoints.every_ms.unwrap_or(1000).max(10),
+            ),
+            max_clock_skew_secs: self.limits.max_clock_skew_secs.unwrap_or(300),
+            max_in_flight: self.limits.max_in_flight.unwrap_or(4096).max(1),
+        })
+    }
+}

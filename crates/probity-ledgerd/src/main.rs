@@ -1,0 +1,164 @@
+//! `ledgerd`: argument parsing, configuration, logging, signals; the service is in the library.
+//!
+//! Exit codes: 0 stopped cleanly; 1 the service failed (NATS, stream/book mismatch);
+//! 2 configuration, key file or data directory error.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use probity_core::append::AppendRules;
+use probity_ledger::{keyfile, wire, EngineConfig, Ledger, SystemClock};
+use probity_ledgerd::config::FileConfig;
+use probity_ledgerd::service::{serve, ServiceConfig};
+use tracing_subscriber::EnvFilter;
+
+/// The Probity ledger as a NATS service.
+#[derive(Debug, Parser)]
+#[command(name = "ledgerd", version, about)]
+struct Args {
+    /// TOML configuration file (flags and environment override it).
+    #[arg(long, env = "PROBITY_CONFIG")]
+    config: Option<PathBuf>,
+    /// The ledger's data directory (made by `probity init`).
+    #[arg(long = "data", env = "PROBITY_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// The ledger key file (default: <data>/ledger.key).
+    #[arg(long, env = "PROBITY_LEDGER_KEY")]
+    ledger_key: Option<PathBuf>,
+    /// NATS server URL(s), comma-separated.
+    #[arg(long = "nats", env = "PROBITY_NATS_URL")]
+    nats_url: Option<String>,
+    /// JetStream replicas of the stream (1, or 3 on a cluster).
+    #[arg(long, env = "PROBITY_STREAM_REPLICAS")]
+    replicas: Option<usize>,
+    /// Sign a checkpoint every this many records.
+    #[arg(long, env = "PROBITY_CHECKPOINT_EVERY")]
+    checkpoint_every: Option<u64>,
+    /// … or every this many milliseconds.
+    #[arg(long, env = "PROBITY_CHECKPOINT_MS")]
+    checkpoint_ms: Option<u64>,
+    /// Log as JSON lines instead of text.
+    #[arg(long, env = "PROBITY_LOG_JSON")]
+    log_json: bool,
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    if args.log_json {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .json()
+            .init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the runtime");
+            return std::process::ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(Failure::Setup(e)) => {
+            tracing::error!("{e:#}");
+            std::process::ExitCode::from(2)
+        }
+        Err(Failure::Service(e)) => {
+            tracing::error!("{e:#}");
+            std::process::ExitCode::from(1)
+        }
+    }
+}
+
+enum Failure {
+    Setup(anyhow::Error),
+    Service(anyhow::Error),
+}
+
+async fn run(args: Args) -> Result<(), Failure> {
+    let mut file = match &args.config {
+        Some(path) => FileConfig::read(path).map_err(|e| Failure::Setup(e.into()))?,
+        None => FileConfig::default(),
+    };
+    file.data_dir = args.data_dir.or(file.data_dir);
+    file.ledger_key_file = args.ledger_key.or(file.ledger_key_file);
+    file.nats_url = args.nats_url.or(file.nats_url);
+    file.stream.replicas = args.replicas.or(file.stream.replicas);
+    file.checkpoints.every_records = args.checkpoint_every.or(file.checkpoints.every_records);
+    file.checkpoints.every_ms = args.checkpoint_ms.or(file.checkpoints.every_ms);
+    let settings = file.settle().map_err(|e| Failure::Setup(e.into()))?;
+
+    let key = keyfile::read_key(&settings.ledger_key_file)
+        .context("ledger key")
+        .map_err(Failure::Setup)?;
+    let engine = EngineConfig {
+        rules: AppendRules {
+            max_future_skew_micros: settings.max_clock_skew_secs.saturating_mul(1_000_000),
+        },
+        checkpoint_every: settings.checkpoint_every,
+        checkpoint_interval: settings.checkpoint_interval,
+        ..EngineConfig::default()
+    };
+    let book = settings.data_dir.join("book");
+    let ledger = tokio::task::spawn_blocking(move || {
+        Ledger::open(&book, key, engine, Arc::new(SystemClock))
+    })
+    .await
+    .map_err(|e| Failure::Setup(e.into()))?
+    .with_context(|| format!("opening the ledger in {}", settings.data_dir.display()))
+    .map_err(Failure::Setup)?;
+    tracing::info!(ledger = ledger.ledger_id(), size = ledger.size(), data = %settings.data_dir.display(), "book opened");
+
+    let mut options = async_nats::ConnectOptions::new()
+        .name("ledgerd")
+        .connection_timeout(Duration::from_secs(5))
+        .retry_on_initial_connect();
+    if let Some((user, password)) = settings.nats_user_password.clone() {
+        options = options.user_and_password(user, password);
+    }
+    let client = options
+        .connect(settings.nats_url.as_str())
+        .await
+        .with_context(|| format!("connecting to NATS at {}", settings.nats_url))
+        .map_err(Failure::Service)?;
+
+    let config = ServiceConfig {
+        stream_name: settings
+            .stream_name
+            .clone()
+            .unwrap_or_else(|| wire::default_stream_name(ledger.ledger_id())),
+        replicas: settings.replicas,
+        max_in_flight: settings.max_in_flight,
+    };
+    serve(ledger, client, config, shutdown_signal())
+        .await
+        .map_err(|e| Failure::Service(e.into()))
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

@@ -1,0 +1,301 @@
+//! The NATS service: append intake and the read-only queries, with graceful shutdown.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::{Client, Message};
+use futures_util::StreamExt;
+use probity_ledger::wire::{
+    self, AppendMessage, CheckpointReply, CheckpointRequest, ConsistencyProof, ConsistencyRequest,
+    InclusionProof, InclusionRequest, Reply, WireError,
+};
+use probity_ledger::Ledger;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio::sync::{watch, Semaphore};
+
+use crate::publisher::{ensure_stream, PublishError, Publisher};
+
+/// What the service needs besides the ledger and the connection.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// Stream name.
+    pub stream_name: String,
+    /// Stream replicas.
+    pub replicas: usize,
+    /// Appends in flight at once.
+    pub max_in_flight: usize,
+}
+
+/// Why the service stopped abnormally.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The stream could not be reconciled with the book.
+    #[error(transparent)]
+    Publish(#[from] PublishError),
+    /// NATS failed.
+    #[error("nats: {0}")]
+    Nats(String),
+}
+
+fn error(code: &str, message: impl Into<String>) -> WireError {
+    WireError {
+        code: code.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// Parses a request body, telling malformed JSON from a wrong shape.
+fn parse<T: DeserializeOwned>(payload: &[u8]) -> Result<T, WireError> {
+    if payload.len() > wire::MAX_REQUEST_BYTES {
+        return Err(error(
+            "too-large",
+            format!(
+                "request is {} bytes; the limit is {}",
+                payload.len(),
+                wire::MAX_REQUEST_BYTES
+            ),
+        ));
+    }
+    let body: &[u8] = if payload.is_empty() { b"{}" } else { payload };
+    serde_json::from_slice(body).map_err(|e| match e.classify() {
+        serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+            error("malformed-json", format!("request is not JSON: {e}"))
+        }
+        _ => error(
+            "malformed-request",
+            format!("request has the wrong shape: {e}"),
+        ),
+    })
+}
+
+async fn respond<T: Serialize>(client: &Client, message: &Message, reply: Reply<T>) {
+    let Some(to) = message.reply.clone() else {
+        return;
+    };
+    match serde_json::to_vec(&reply) {
+        Ok(bytes) => {
+            if let Err(e) = client.publish(to, bytes.into()).await {
+                tracing::warn!(error = %e, "could not send a reply");
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "could not encode a reply"),
+    }
+}
+
+fn into_reply<T>(result: Result<T, WireError>) -> Reply<T> {
+    match result {
+        Ok(v) => Reply::Ok(v),
+        Err(e) => Reply::Error(e),
+    }
+}
+
+async fn handle_append(ledger: Ledger, client: Client, message: Message) {
+    let result = match parse::<AppendMessage>(&message.payload) {
+        Err(e) => Err(e),
+        Ok(request) => ledger
+            .append_async(request.into())
+            .await
+            .map_err(|e| error(e.code(), e.to_string())),
+    };
+    if let Err(e) = &result {
+        tracing::info!(code = %e.code, message = %e.message, "append refused");
+    }
+    respond(&client, &message, into_reply(result)).await;
+}
+
+fn query(ledger: &Ledger, subject: &str, payload: &[u8]) -> Result<serde_json::Value, WireError> {
+    let ledger_id = ledger.ledger_id();
+    let internal = |e: &dyn std::fmt::Display| error("internal", e.to_string());
+    if subject == wire::status_subject(ledger_id) {
+        let status = ledger.status().map_err(|e| internal(&e))?;
+        return json(&status);
+    }
+    let latest = || {
+        ledger
+            .latest_checkpoint()
+            .map(|(size, _)| size)
+            .ok_or_else(|| error("no-checkpoint", "no checkpoint has been signed yet"))
+    };
+    if subject == wire::checkpoint_subject(ledger_id) {
+        let request: CheckpointRequest = parse(payload)?;
+        let (size, note) = match request.size {
+            None => ledger
+                .latest_checkpoint()
+                .ok_or_else(|| error("no-checkpoint", "no checkpoint has been signed yet"))?,
+            Some(size) => (
+                size,
+                ledger
+                    .book()
+                    .checkpoint(size)
+                    .map_err(|e| internal(&e))?
+                    .ok_or_else(|| {
+                        error("no-checkpoint", format!("no checkpoint at size {size}"))
+                    })?,
+            ),
+        };
+        let note = String::from_utf8_lossy(&note.to_bytes()).into_owned();
+        return json(&CheckpointReply { size, note });
+    }
+    if subject == wire::inclusion_subject(ledger_id) {
+        let request: InclusionRequest = parse(payload)?;
+        let size = match request.size {
+            Some(size) => size,
+            None => latest()?,
+        };
+        let proof = ledger
+            .inclusion_proof(request.seq, size)
+            .map_err(|e| error("bad-proof-request", e.to_string()))?;
+        let record = ledger
+            .record(request.seq)
+            .map_err(|e| internal(&e))?
+            .ok_or_else(|| error("bad-proof-request", format!("no record {}", request.seq)))?;
+        let root = ledger
+            .root_at(size)
+            .map_err(|e| error("bad-proof-request", e.to_string()))?;
+        return json(&InclusionProof {
+            seq: request.seq,
+            tree_size: size,
+            leaf_hash: record.hash,
+            proof,
+            root,
+        });
+    }
+    if subject == wire::consistency_subject(ledger_id) {
+        let request: ConsistencyRequest = parse(payload)?;
+        let size2 = match request.size2 {
+            Some(size) => size,
+            None => latest()?,
+        };
+        let proof = ledger
+            .consistency_proof(request.size1, size2)
+            .map_err(|e| error("bad-proof-request", e.to_string()))?;
+        let root = |size| {
+            ledger
+                .root_at(size)
+                .map_err(|e| error("bad-proof-request", e.to_string()))
+        };
+        return json(&ConsistencyProof {
+            size1: request.size1,
+            size2,
+            root1: root(request.size1)?,
+            root2: root(size2)?,
+            proof,
+        });
+    }
+    Err(error("unknown-subject", format!("no query on {subject}")))
+}
+
+fn json<T: Serialize>(value: &T) -> Result<serde_json::Value, WireError> {
+    serde_json::to_value(value).map_err(|e| error("internal", e.to_string()))
+}
+
+async fn handle_query(ledger: Ledger, client: Client, message: Message) {
+    let subject = message.subject.to_string();
+    let payload = message.payload.clone();
+    let lookup = ledger.clone();
+    let result = tokio::task::spawn_blocking(move || query(&lookup, &subject, &payload))
+        .await
+        .unwrap_or_else(|e| Err(error("internal", e.to_string())));
+    respond(&client, &message, into_reply(result)).await;
+}
+
+/// Runs the service until `shutdown` resolves, then stops taking requests, finishes what is in
+/// flight, closes the ledger (final checkpoint, flush) and publishes what the stream lacks.
+pub async fn serve(
+    ledger: Ledger,
+    client: Client,
+    config: ServiceConfig,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServiceError> {
+    let ledger_id = ledger.ledger_id().to_owned();
+    let js = async_nats::jetstream::new(client.clone());
+    let subject = wire::records_subject(&ledger_id);
+    let stream = ensure_stream(&js, &config.stream_name, &subject, config.replicas).await?;
+    let mut publisher = Publisher::reconcile(
+        js,
+        stream,
+        config.stream_name.clone(),
+        subject,
+        ledger.clone(),
+    )
+    .await?;
+    let backlog = ledger.size() - publisher.published();
+    publisher.publish_up_to(ledger.size()).await?;
+    tracing::info!(stream = %config.stream_name, republished = backlog, "stream caught up with the book");
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let publishing = tokio::spawn(publisher.run(ledger.watch_size(), stop_rx));
+
+    let nats = |e: async_nats::SubscribeError| ServiceError::Nats(e.to_string());
+    let mut appends = client
+        .subscribe(wire::append_subject(&ledger_id))
+        .await
+        .map_err(nats)?;
+    let mut queries = futures_util::stream::select_all([
+        client
+            .subscribe(wire::status_subject(&ledger_id))
+            .await
+            .map_err(nats)?,
+        client
+            .subscribe(wire::checkpoint_subject(&ledger_id))
+            .await
+            .map_err(nats)?,
+        client
+            .subscribe(wire::inclusion_subject(&ledger_id))
+            .await
+            .map_err(nats)?,
+        client
+            .subscribe(wire::consistency_subject(&ledger_id))
+            .await
+            .map_err(nats)?,
+    ]);
+    client
+        .flush()
+        .await
+        .map_err(|e| ServiceError::Nats(e.to_string()))?;
+    tracing::info!(ledger = %ledger_id, size = ledger.size(), "ledgerd ready");
+
+    let in_flight = Arc::new(Semaphore::new(config.max_in_flight));
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            message = appends.next() => {
+                let Some(message) = message else { break };
+                let Ok(permit) = in_flight.clone().acquire_owned().await else { break };
+                let (ledger, client) = (ledger.clone(), client.clone());
+                tokio::spawn(async move {
+                    handle_append(ledger, client, message).await;
+                    drop(permit);
+                });
+            }
+            message = queries.next() => {
+                let Some(message) = message else { break };
+                tokio::spawn(handle_query(ledger.clone(), client.clone(), message));
+            }
+            () = &mut shutdown => {
+                tracing::info!("shutting down: no new requests");
+                break;
+            }
+        }
+    }
+    let _ = appends.unsubscribe().await;
+    drop(queries);
+    // Wait for every append in flight to be answered.
+    let _ = in_flight.acquire_many(config.max_in_flight as u32).await;
+    let closing = ledger.clone();
+    let _ = tokio::task::spawn_blocking(move || closing.close()).await;
+    let _ = stop_tx.send(true);
+    if tokio::time::timeout(Duration::from_secs(10), publishing)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "the stream did not catch up within 10 s; the next start publishes the rest"
+        );
+    }
+    let _ = client.flush().await;
+    tracing::info!(size = ledger.size(), "ledgerd stopped");
+    Ok(())
+}

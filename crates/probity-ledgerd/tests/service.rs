@@ -1,0 +1,269 @@
+//! ledgerd as a process against a real nats-server: concurrent appends form one order and the
+//! stream equals the book; every bad input gets its specific error and changes nothing;
+//! queries serve checkpoints and proofs; SIGTERM shuts down cleanly.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use probity_core::merkle::{verify_consistency, verify_inclusion};
+use probity_core::prelude::*;
+use probity_ledger::wire::{self, CheckpointReply, ConsistencyProof, InclusionProof, Reply};
+use probity_testkit::nats::NatsServer;
+use probity_testkit::{malleate, request_payload, LEDGER};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_clients_get_one_order_and_the_stream_equals_the_book() {
+    let nats = NatsServer::start();
+    let data = DataDir::init();
+    let mut ledgerd = Ledgerd::spawn(data.path(), &nats.url(), &["--checkpoint-every", "100"]);
+    let client = connect(&nats.url()).await;
+    let before = wait_ready(&client, &ledgerd).await.size;
+
+    let clients = 16;
+    let each = 40;
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let client = connect(&nats.url()).await;
+        let h = data.hospital.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut receipts = Vec::new();
+            for i in 0..each {
+                let signer = if c % 2 == 0 { &h.clerk } else { &h.clerk2 };
+                let event = h.request(&format!("c{c}-{i}"), &format!("CASE-{c}-{i}"), signer);
+                match append(&client, event).await.unwrap() {
+                    Reply::Ok(receipt) => receipts.push(receipt),
+                    Reply::Error(e) => panic!("append refused: {e:?}"),
+                }
+            }
+            receipts
+        }));
+    }
+    let mut seqs = Vec::new();
+    for task in tasks {
+        for receipt in task.await.unwrap() {
+            receipt
+                .verify(&data.hospital.ledger_key.public_key())
+                .unwrap();
+            seqs.push(receipt.seq.0);
+        }
+    }
+    seqs.sort_unstable();
+    assert_eq!(
+        seqs,
+        (before..before + clients * each).collect::<Vec<_>>(),
+        "no gaps, no duplicates"
+    );
+
+    assert_eq!(
+        ledgerd.terminate(),
+        Some(0),
+        "clean exit on SIGTERM; log:\n{}",
+        ledgerd.log_text()
+    );
+    let ledger = data.open();
+    assert_eq!(ledger.size(), before + clients * each);
+    assert_stream_equals_book(&client, &ledger).await;
+    let report = verify_book(&ledger);
+    assert!(report.is_intact(), "{:#?}", report.findings);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_its_specific_error_and_changes_nothing() {
+    let nats = NatsServer::start();
+    let data = DataDir::init();
+    let ledgerd = Ledgerd::spawn(data.path(), &nats.url(), &[]);
+    let client = connect(&nats.url()).await;
+    wait_ready(&client, &ledgerd).await;
+    let h = &data.hospital;
+    match append(&client, h.request("first", "CASE-1", &h.clerk))
+        .await
+        .unwrap()
+    {
+        Reply::Ok(_) => {}
+        Reply::Error(e) => panic!("{e:?}"),
+    }
+    match append(&client, h.revoke("revoke-clerk2", &h.clerk2))
+        .await
+        .unwrap()
+    {
+        Reply::Ok(_) => {}
+        Reply::Error(e) => panic!("{e:?}"),
+    }
+    let before = status(&client).await.unwrap();
+
+    let good = h.request("good", "CASE-2", &h.clerk);
+    let mut tampered = good.body_bytes().to_vec();
+    let at = tampered.iter().position(|&b| b == b'6').unwrap();
+    tampered[at] = b'7';
+    let body = |id: &str, case: &str| {
+        h.body(
+            id,
+            "purchase.requested",
+            &h.clerk,
+            "2026-01-02T09:00:00+08:00",
+            request_payload(case),
+        )
+    };
+    let mut schema_violation = body("sv", "CASE-3");
+    schema_violation.payload = json!({"case": "CASE-3", "quantity": "six"}).into();
+    let mut unknown_type = body("ut", "CASE-4");
+    unknown_type.event_type = EventType::new("purchase.bribe_paid").unwrap();
+    let mut future = body("future", "CASE-5");
+    future.occurred_at = OccurredAt::parse("2099-01-01T00:00:00Z").unwrap();
+    let sign = |b: EventBody| SignedEvent::sign(&b, &h.clerk);
+    let append_bytes = |event: &SignedEvent| serde_json::to_vec(&json!({"event": event})).unwrap();
+
+    let mut oversized = append_bytes(&good);
+    oversized.extend(std::iter::repeat_n(b' ', wire::MAX_REQUEST_BYTES));
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("malformed-json", b"{\"event\": ".to_vec()),
+        (
+            "malformed-request",
+            br#"{"event": {"payloadType": 7}}"#.to_vec(),
+        ),
+        ("malformed-request", br#"{"evnt": {}}"#.to_vec()),
+        ("too-large", oversized),
+        (
+            "bad-signature",
+            append_bytes(&SignedEvent::from_parts(
+                tampered,
+                good.keyid(),
+                *good.signature(),
+            )),
+        ),
+        (
+            "bad-signature",
+            append_bytes(&SignedEvent::from_parts(
+                good.body_bytes().to_vec(),
+                good.keyid(),
+                malleate(good.signature()),
+            )),
+        ),
+        (
+            "unknown-key",
+            append_bytes(&h.request("by-stranger", "CASE-6", &h.stranger)),
+        ),
+        (
+            "revoked-key",
+            append_bytes(&h.request("by-revoked", "CASE-6", &h.clerk2)),
+        ),
+        (
+            "wrong-role",
+            append_bytes(&h.sanction("clerk-sanction", &h.clerk)),
+        ),
+        (
+            "id-conflict",
+            append_bytes(&h.request("first", "CASE-OTHER", &h.clerk)),
+        ),
+        ("schema-violation", append_bytes(&sign(schema_violation))),
+        ("unknown-event-type", append_bytes(&sign(unknown_type))),
+        ("clock-skew", append_bytes(&sign(future))),
+    ];
+    for (code, payload) in cases {
+        let reply: Reply<Receipt> = request_raw(&client, wire::append_subject(LEDGER), payload)
+            .await
+            .unwrap();
+        match reply {
+            Reply::Error(e) => assert_eq!(e.code, code, "{e:?}"),
+            Reply::Ok(r) => panic!("{code}: accepted as {r:?}"),
+        }
+        assert_eq!(
+            status(&client).await.unwrap(),
+            before,
+            "{code} changed the ledger"
+        );
+    }
+    // A retry of the first event is not an error: it gets the original receipt back.
+    match append(&client, h.request("first", "CASE-1", &h.clerk))
+        .await
+        .unwrap()
+    {
+        Reply::Ok(receipt) => assert!(receipt.duplicate),
+        Reply::Error(e) => panic!("{e:?}"),
+    }
+    assert_eq!(status(&client).await.unwrap(), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkpoints_and_proofs_are_served() {
+    let nats = NatsServer::start();
+    let data = DataDir::init();
+    let ledgerd = Ledgerd::spawn(data.path(), &nats.url(), &["--checkpoint-every", "8"]);
+    let client = connect(&nats.url()).await;
+    wait_ready(&client, &ledgerd).await;
+    let h = &data.hospital;
+    let mut receipts = Vec::new();
+    for i in 0..20 {
+        match append(
+            &client,
+            h.request(&format!("q{i}"), &format!("CASE-{i}"), &h.clerk),
+        )
+        .await
+        .unwrap()
+        {
+            Reply::Ok(r) => receipts.push(r),
+            Reply::Error(e) => panic!("{e:?}"),
+        }
+    }
+    let checkpoint: Reply<CheckpointReply> =
+        request_raw(&client, wire::checkpoint_subject(LEDGER), b"{}".to_vec())
+            .await
+            .unwrap();
+    let Reply::Ok(checkpoint) = checkpoint else {
+        panic!("{checkpoint:?}")
+    };
+    let vkey = VerifierKey::ed25519(probity_testkit::ORIGIN, h.ledger_key.public_key());
+    let verified = WitnessPolicy::log_only(vkey)
+        .verify(&SignedNote::parse(checkpoint.note.as_bytes()).unwrap())
+        .unwrap();
+    assert_eq!(verified.checkpoint.size, checkpoint.size);
+
+    let receipt = &receipts[3];
+    let proof: Reply<InclusionProof> = request_raw(
+        &client,
+        wire::inclusion_subject(LEDGER),
+        serde_json::to_vec(&json!({"seq": receipt.seq})).unwrap(),
+    )
+    .await
+    .unwrap();
+    let Reply::Ok(proof) = proof else {
+        panic!("{proof:?}")
+    };
+    assert_eq!(proof.leaf_hash, receipt.hash);
+    verify_inclusion(
+        &receipt.hash,
+        receipt.seq.0,
+        proof.tree_size,
+        &proof.proof,
+        &verified.checkpoint.root,
+    )
+    .unwrap();
+
+    let consistency: Reply<ConsistencyProof> = request_raw(
+        &client,
+        wire::consistency_subject(LEDGER),
+        serde_json::to_vec(&json!({"size1": 5})).unwrap(),
+    )
+    .await
+    .unwrap();
+    let Reply::Ok(c) = consistency else {
+        panic!("{consistency:?}")
+    };
+    verify_consistency(c.size1, c.size2, &c.proof, &c.root1, &c.root2).unwrap();
+    assert_eq!(c.root2, verified.checkpoint.root);
+
+    let beyond: Reply<InclusionProof> = request_raw(
+        &client,
+        wire::inclusion_subject(LEDGER),
+        serde_json::to_vec(&json!({"seq": 1, "size": 10_000})).unwrap(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(beyond, Reply::Error(ref e) if e.code == "bad-proof-request"),
+        "{beyond:?}"
+    );
+}
