@@ -163,10 +163,25 @@ impl std::fmt::Debug for Command {
 }
 
 fn open_db(dir: &Path) -> Result<sled::Db, LedgerError> {
-    Ok(sled::Config::new()
+    let config = sled::Config::new()
         .path(dir)
         .mode(sled::Mode::HighThroughput)
-        .open()?)
+        // The writer flushes every batch before acknowledging; a background flusher would add
+        // nothing but a thread that keeps the directory locked for a moment after close.
+        .flush_every_ms(None);
+    // A book closed an instant ago in this process may still be releasing its lock.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        match config.open() {
+            Err(sled::Error::Io(e))
+                if e.kind() == std::io::ErrorKind::Other && Instant::now() < deadline =>
+            {
+                tracing::debug!(error = %e, "book locked; retrying");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return Ok(other?),
+        }
+    }
 }
 
 impl Ledger {
