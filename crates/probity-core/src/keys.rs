@@ -47,10 +47,14 @@ pub struct PublicKey(VerifyingKey);
 impl PublicKey {
     /// Accepts 32 bytes that encode a canonical, non-small-order point.
     pub fn from_bytes(bytes: &[u8; 32]) -> Result<Self, KeyError> {
-        let key = VerifyingKey::from_bytes(bytes).map_err(|_| KeyError::PublicKeyNotCanonical)?;
-        if key.to_edwards().compress().to_bytes() != *bytes {
+        // Canonical means y < p = 2^255 - 19 (the sign bit aside). Checked on the bytes: cheaper
+        // than re-compressing the decoded point, and the same answer (the only other
+        // non-canonical encodings, x = 0 with the sign bit set, are small-order points,
+        // refused below).
+        if !y_is_canonical(bytes) {
             return Err(KeyError::PublicKeyNotCanonical);
         }
+        let key = VerifyingKey::from_bytes(bytes).map_err(|_| KeyError::PublicKeyNotCanonical)?;
         if key.is_weak() {
             return Err(KeyError::PublicKeyWeak);
         }
@@ -85,6 +89,14 @@ impl PublicKey {
             .verify_strict(message, &DalekSignature::from_bytes(&signature.0))
             .map_err(|_| KeyError::BadSignature)
     }
+}
+
+/// Whether the little-endian y coordinate (bit 255, the sign of x, cleared) is below p.
+fn y_is_canonical(bytes: &[u8; 32]) -> bool {
+    // p = 2^255 - 19: little-endian ed ff ff … ff 7f. y >= p exactly when the top 31 bytes are
+    // all 0xff (0x7f for the last, sign bit cleared) and the lowest byte is >= 0xed.
+    let top = bytes[31] & 0x7f == 0x7f && bytes[1..31].iter().all(|&b| b == 0xff);
+    !(top && bytes[0] >= 0xed)
 }
 
 impl fmt::Debug for PublicKey {
@@ -270,6 +282,47 @@ mod tests {
             PublicKey::from_bytes(&bytes),
             Err(KeyError::PublicKeyNotCanonical)
         );
+    }
+
+    #[test]
+    fn byte_check_accepts_exactly_what_recompression_accepts() {
+        // The old, slow definition: decodes, re-encodes to the same bytes, not small-order.
+        let by_recompression = |bytes: &[u8; 32]| {
+            VerifyingKey::from_bytes(bytes)
+                .is_ok_and(|k| k.to_edwards().compress().to_bytes() == *bytes && !k.is_weak())
+        };
+        let mut cases = Vec::new();
+        // Every y from p - 21 to 2^255 - 1 (the non-canonical band and its edge), both signs.
+        for low in 0xeau8..=0xffu8 {
+            for sign in [0u8, 0x80] {
+                let mut bytes = [0xffu8; 32];
+                bytes[0] = low;
+                bytes[31] = 0x7f | sign;
+                cases.push(bytes);
+            }
+        }
+        // y = 0 and y = 1 with either sign, and real keys with the sign flipped.
+        for y in [0u8, 1] {
+            for sign in [0u8, 0x80] {
+                let mut bytes = [0u8; 32];
+                bytes[0] = y;
+                bytes[31] = sign;
+                cases.push(bytes);
+            }
+        }
+        for seed in 0..32u8 {
+            let mut bytes = SecretKey::from_seed(&[seed; 32]).public_key().to_bytes();
+            cases.push(bytes);
+            bytes[31] ^= 0x80;
+            cases.push(bytes);
+        }
+        for bytes in cases {
+            assert_eq!(
+                PublicKey::from_bytes(&bytes).is_ok(),
+                by_recompression(&bytes),
+                "{bytes:02x?}"
+            );
+        }
     }
 
     #[test]

@@ -293,7 +293,12 @@ catalogue! {
 
 /// The spec of one event type.
 pub fn spec(event_type: &str) -> Option<EventSpec> {
-    specs().into_iter().find(|s| s.event_type == event_type)
+    static BY_TYPE: std::sync::OnceLock<std::collections::HashMap<&'static str, EventSpec>> =
+        std::sync::OnceLock::new();
+    BY_TYPE
+        .get_or_init(|| specs().into_iter().map(|s| (s.event_type, s)).collect())
+        .get(event_type)
+        .copied()
 }
 
 /// Decodes a payload of `event_type` at `schema`, upcasting older versions to the current one.
@@ -332,11 +337,31 @@ pub fn implied_subjects(value: &Value) -> Vec<(&'static str, String)> {
     out
 }
 
+/// The top-level fields that name subjects; everything else in a payload is skipped unread.
+#[derive(serde::Deserialize)]
+struct Named {
+    uscc: Option<Value>,
+    supplier: Option<Value>,
+    filing_number: Option<Value>,
+    case: Option<Value>,
+}
+
 /// Decodes a body's payload and checks that its `subjects` name what the payload concerns.
 pub fn validate_body(body: &EventBody) -> Result<Event, DecodeError> {
     let event = decode(body.event_type.as_str(), body.schema, &body.payload)?;
     let declared = &body.subjects;
-    for (kind, id) in implied_subjects(&event.to_value()) {
+    // The payload decoded, so it is a JSON object; read back only the fields that name subjects.
+    let named: Named =
+        serde_json::from_str(body.payload.as_str()).map_err(|e| DecodeError::Invalid {
+            event_type: body.event_type.to_string(),
+            field: ".".into(),
+            message: e.to_string(),
+        })?;
+    let fields = serde_json::json!({
+        "uscc": named.uscc, "supplier": named.supplier,
+        "filing_number": named.filing_number, "case": named.case,
+    });
+    for (kind, id) in implied_subjects(&fields) {
         let list = match kind {
             "supplier" => &declared.supplier,
             "rep" => &declared.rep,

@@ -102,7 +102,7 @@ async fn kill_9_under_load_loses_nothing_acknowledged() {
     let probe = connect(&nats.url()).await;
 
     for round in 0..3 {
-        let mut ledgerd = Ledgerd::spawn(data.path(), &nats.url(), &["--checkpoint-every", "37"]);
+        let mut ledgerd = spawn_ledgerd(data.path(), &nats.url(), &["--checkpoint-every", "37"]);
         wait_ready(&probe, &ledgerd).await;
         let stop = Arc::new(AtomicBool::new(false));
         let tasks: Vec<_> = events
@@ -130,7 +130,7 @@ async fn kill_9_under_load_loses_nothing_acknowledged() {
     }
 
     // Restart; finish every event, and retry some acknowledged ones (must be duplicates).
-    let mut ledgerd = Ledgerd::spawn(data.path(), &nats.url(), &["--checkpoint-every", "37"]);
+    let mut ledgerd = spawn_ledgerd(data.path(), &nats.url(), &["--checkpoint-every", "37"]);
     wait_ready(&probe, &ledgerd).await;
     let before_retry: HashMap<String, Receipt> = acked.lock().unwrap().clone();
     let stop = Arc::new(AtomicBool::new(false));

@@ -18,7 +18,7 @@ use serde_json::json;
 async fn concurrent_clients_get_one_order_and_the_stream_equals_the_book() {
     let nats = NatsServer::start();
     let data = DataDir::init();
-    let mut ledgerd = Ledgerd::spawn(data.path(), &nats.url(), &["--checkpoint-every", "100"]);
+    let mut ledgerd = spawn_ledgerd(data.path(), &nats.url(), &["--checkpoint-every", "100"]);
     let client = connect(&nats.url()).await;
     let before = wait_ready(&client, &ledgerd).await.size;
 
@@ -74,7 +74,7 @@ async fn concurrent_clients_get_one_order_and_the_stream_equals_the_book() {
 async fn bad_input_gets_its_specific_error_and_changes_nothing() {
     let nats = NatsServer::start();
     let data = DataDir::init();
-    let ledgerd = Ledgerd::spawn(data.path(), &nats.url(), &[]);
+    let ledgerd = spawn_ledgerd(data.path(), &nats.url(), &[]);
     let client = connect(&nats.url()).await;
     wait_ready(&client, &ledgerd).await;
     let h = &data.hospital;
@@ -191,7 +191,7 @@ async fn bad_input_gets_its_specific_error_and_changes_nothing() {
 async fn checkpoints_and_proofs_are_served() {
     let nats = NatsServer::start();
     let data = DataDir::init();
-    let ledgerd = Ledgerd::spawn(data.path(), &nats.url(), &["--checkpoint-every", "8"]);
+    let ledgerd = spawn_ledgerd(data.path(), &nats.url(), &["--checkpoint-every", "8"]);
     let client = connect(&nats.url()).await;
     wait_ready(&client, &ledgerd).await;
     let h = &data.hospital;

@@ -7,6 +7,7 @@ use probity_core::prelude::*;
 use probity_ledger::Clock;
 use serde_json::{json, Value};
 
+pub mod ledgerd;
 pub mod nats;
 
 /// The ledger id of the fixture hospital.
