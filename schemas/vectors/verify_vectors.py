@@ -236,6 +236,18 @@ def main() -> int:
                              bytes.fromhex(con["root1"]), bytes.fromhex(con["root2"])),
           "consistency proof")
 
+    rec = json.loads((HERE / "receipt.json").read_text())
+    r = rec["receipt"]
+    message = (b"probity/receipt/v1\n" + r["origin"].encode() + b"\n" + struct.pack(">Q", r["seq"])
+               + struct.pack(">q", micros(r["recorded_at"])) + bytes.fromhex(r["hash"]))
+    check(message.hex() == rec["message_hex"], "receipt message bytes")
+    check(r["hash"] == records[r["seq"]]["hash"], "receipt names the record's hash")
+    try:
+        verify_ed25519(ledger_key, message, base64.b64decode(r["sig"]))
+        check(True, "receipt signature")
+    except InvalidSignature:
+        check(False, "receipt signature")
+
     print(f"{len(failures)} failed")
     return 1 if failures else 0
 

@@ -176,6 +176,17 @@ fn expected_files() -> Vec<(&'static str, String)> {
         "proof": merkle::consistency_proof(ledger.tree(), 1, size).unwrap(),
     });
 
+    let receipt = Receipt::sign(
+        ORIGIN,
+        &ledger.records()[2],
+        &SecretKey::from_seed(&seed(2)),
+        false,
+    );
+    let receipt = json!({
+        "receipt": receipt,
+        "message_hex": hex::encode(probity_core::receipt::receipt_message(ORIGIN, receipt.seq, receipt.recorded_at, &receipt.hash)),
+    });
+
     let pretty = |v: &Value| format!("{}\n", serde_json::to_string_pretty(v).unwrap());
     vec![
         ("keys.json", pretty(&keys_json)),
@@ -187,6 +198,7 @@ fn expected_files() -> Vec<(&'static str, String)> {
         ),
         ("inclusion-proof.json", pretty(&inclusion)),
         ("consistency-proof.json", pretty(&consistency)),
+        ("receipt.json", pretty(&receipt)),
     ]
 }
 

@@ -1,0 +1,469 @@
+//! The `probity` binary as a clerk and an administrator use it: embedded (`--data`) and over
+//! NATS against a real ledgerd; receipts, refusals with codes and exit codes, key files.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use probity_testkit::ledgerd::{connect, wait_ready, Ledgerd};
+use probity_testkit::nats::NatsServer;
+use serde_json::Value;
+
+fn probity(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_probity"))
+        .current_dir(dir)
+        .args(args)
+        .env_remove("PROBITY_DATA_DIR")
+        .env_remove("PROBITY_NATS_URL")
+        .env_remove("PROBITY_LEDGER")
+        .output()
+        .unwrap()
+}
+
+fn ok(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "failed: {}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn json(output: &Output) -> Value {
+    serde_json::from_str(&ok(output)).unwrap()
+}
+
+const REQUEST: &str = r#"{"case": "CASE-1", "department": "cardiology", "requester": "S-0207",
+  "item": "infusion pump", "category": "A0232", "quantity": 6,
+  "estimated": {"fen": 18000000, "currency": "CNY"}, "budget_project": "BP-7",
+  "justification": "replacement of worn units"}"#;
+
+/// keygen admin and clerk, init, enrol the clerk.
+fn set_up(dir: &Path) {
+    ok(&probity(dir, &["keygen", "--out", "admin.key"]));
+    ok(&probity(dir, &["keygen", "--out", "clerk.key"]));
+    ok(&probity(
+        dir,
+        &[
+            "init",
+            "--data",
+            "h",
+            "--ledger",
+            "test-hospital",
+            "--admin-key",
+            "admin.key",
+        ],
+    ));
+    ok(&probity(
+        dir,
+        &[
+            "enroll",
+            "--data",
+            "h",
+            "--key",
+            "admin.key",
+            "--public-key",
+            "clerk.key.pub",
+            "--role",
+            "clerk",
+            "--holder",
+            "Li Na",
+        ],
+    ));
+}
+
+#[test]
+fn a_clerk_records_and_gets_a_receipt_embedded() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    set_up(dir);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for key in ["admin.key", "clerk.key", "h/ledger.key"] {
+            assert_eq!(
+                std::fs::metadata(dir.join(key))
+                    .unwrap()
+                    .permissions()
+                    .mode()
+                    & 0o777,
+                0o600,
+                "{key}"
+            );
+        }
+    }
+    let receipt = json(&probity(
+        dir,
+        &[
+            "record",
+            "--data",
+            "h",
+            "--key",
+            "clerk.key",
+            "--type",
+            "purchase.requested",
+            "--payload",
+            REQUEST,
+            "--id",
+            "req-1",
+            "--json",
+        ],
+    ));
+    assert_eq!(receipt["seq"], 2);
+    assert_eq!(receipt["duplicate"], false);
+    let status = json(&probity(dir, &["status", "--data", "h", "--json"]));
+    assert_eq!(status["size"], 3);
+    assert_eq!(status["active_keys"], 2);
+
+    // From an event file, with an expected version.
+    std::fs::write(
+        dir.join("event.json"),
+        format!(
+            r#"{{"type": "purchase.requested", "id": "req-2", "payload": {}}}"#,
+            REQUEST.replace("CASE-1", "CASE-2")
+        ),
+    )
+    .unwrap();
+    let from_file = json(&probity(
+        dir,
+        &[
+            "record",
+            "--data",
+            "h",
+            "--key",
+            "clerk.key",
+            "--file",
+            "event.json",
+            "--expect",
+            "case:CASE-2=0",
+            "--json",
+        ],
+    ));
+    assert_eq!(from_file["seq"], 3);
+    let stale = probity(
+        dir,
+        &[
+            "record",
+            "--data",
+            "h",
+            "--key",
+            "clerk.key",
+            "--type",
+            "purchase.requested",
+            "--payload",
+            &REQUEST.replace("CASE-1", "CASE-2"),
+            "--expect",
+            "case:CASE-2=0",
+        ],
+    );
+    assert_eq!(stale.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&stale.stderr).contains("version-mismatch"));
+}
+
+#[test]
+fn refusals_and_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    set_up(dir);
+    let sanction = r#"{"sanction": "S-1", "uscc": "91350100M000100Y43", "kind": "blacklist",
+        "effective_from": "2026-01-02T00:00:00+08:00", "duration": {"unit": "years", "count": 2},
+        "conditions": [], "decision": "D-1", "reason": "kickbacks"}"#;
+    let cases: Vec<(Vec<&str>, i32, &str)> = vec![
+        (
+            vec![
+                "record",
+                "--data",
+                "h",
+                "--key",
+                "clerk.key",
+                "--type",
+                "supplier.sanction_imposed",
+                "--payload",
+                sanction,
+            ],
+            1,
+            "wrong-role",
+        ),
+        (
+            vec![
+                "record",
+                "--data",
+                "h",
+                "--key",
+                "clerk.key",
+                "--type",
+                "purchase.requested",
+                "--payload",
+                r#"{"case": "CASE-1"}"#,
+            ],
+            1,
+            "field `department`",
+        ),
+        (
+            vec![
+                "record",
+                "--data",
+                "h",
+                "--key",
+                "clerk.key",
+                "--type",
+                "purchase.requested",
+                "--payload",
+                "{not json",
+            ],
+            2,
+            "payload is not JSON",
+        ),
+        (
+            vec![
+                "record",
+                "--data",
+                "h",
+                "--key",
+                "missing.key",
+                "--type",
+                "purchase.requested",
+                "--payload",
+                REQUEST,
+            ],
+            2,
+            "missing.key",
+        ),
+        (
+            vec![
+                "record",
+                "--key",
+                "clerk.key",
+                "--type",
+                "purchase.requested",
+                "--payload",
+                REQUEST,
+            ],
+            2,
+            "--data DIR or --nats URL",
+        ),
+        (
+            vec![
+                "enroll",
+                "--data",
+                "h",
+                "--key",
+                "clerk.key",
+                "--public-key",
+                "admin.key.pub",
+                "--role",
+                "clerk",
+                "--holder",
+                "x",
+            ],
+            1,
+            "wrong-role",
+        ),
+        (
+            vec![
+                "enroll",
+                "--data",
+                "h",
+                "--key",
+                "admin.key",
+                "--public-key",
+                "clerk.key.pub",
+                "--role",
+                "boss",
+                "--holder",
+                "x",
+            ],
+            2,
+            "unknown role",
+        ),
+        (vec!["status", "--data", "nowhere"], 2, "nowhere"),
+    ];
+    for (args, code, says) in cases {
+        let output = probity(dir, &args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(code), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "one clear line: {stderr}");
+    }
+    let status = json(&probity(dir, &["status", "--data", "h", "--json"]));
+    assert_eq!(status["size"], 2, "refusals changed nothing");
+
+    // A revoked clerk is refused.
+    let clerk_id = json(&probity(dir, &["keygen", "--out", "clerk2.key", "--json"]))["key_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ok(&probity(
+        dir,
+        &[
+            "enroll",
+            "--data",
+            "h",
+            "--key",
+            "admin.key",
+            "--public-key",
+            "clerk2.key.pub",
+            "--role",
+            "clerk",
+            "--holder",
+            "Wu",
+        ],
+    ));
+    ok(&probity(
+        dir,
+        &[
+            "revoke",
+            "--data",
+            "h",
+            "--key",
+            "admin.key",
+            "--key-id",
+            &clerk_id,
+            "--reason",
+            "left",
+        ],
+    ));
+    let output = probity(
+        dir,
+        &[
+            "record",
+            "--data",
+            "h",
+            "--key",
+            "clerk2.key",
+            "--type",
+            "purchase.requested",
+            "--payload",
+            REQUEST,
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("revoked-key"));
+}
+
+#[test]
+fn retry_with_the_same_id_and_time_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    set_up(dir);
+    let args = [
+        "record",
+        "--data",
+        "h",
+        "--key",
+        "clerk.key",
+        "--type",
+        "purchase.requested",
+        "--payload",
+        REQUEST,
+        "--id",
+        "req-9",
+        "--occurred-at",
+        "2026-01-02T09:00:00+08:00",
+        "--json",
+    ];
+    let first = json(&probity(dir, &args));
+    let second = json(&probity(dir, &args));
+    assert_eq!(first["hash"], second["hash"]);
+    assert_eq!(second["duplicate"], true);
+    // Same id, other content: a conflict.
+    let mut other = args.to_vec();
+    other[12] = "2026-01-02T10:00:00+08:00";
+    let output = probity(dir, &other);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("id-conflict"));
+}
+
+fn sibling_binary(name: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_BIN_EXE_probity")).with_file_name(name);
+    assert!(
+        path.is_file(),
+        "{} is not built; run the workspace tests (cargo nextest run --workspace)",
+        path.display()
+    );
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clerk_records_through_ledgerd_over_nats() {
+    let nats = NatsServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_owned();
+    let url = nats.url();
+    tokio::task::spawn_blocking({
+        let path = path.clone();
+        move || set_up(&path)
+    })
+    .await
+    .unwrap();
+    let ledgerd = Ledgerd::spawn(
+        sibling_binary("ledgerd").to_str().unwrap(),
+        &path.join("h"),
+        &url,
+        &[],
+    );
+    let client = connect(&url).await;
+    wait_ready(&client, &ledgerd).await;
+    let receipt = tokio::task::spawn_blocking({
+        let (path, url) = (path.clone(), url.clone());
+        move || {
+            json(&probity(
+                &path,
+                &[
+                    "record",
+                    "--nats",
+                    &url,
+                    "--ledger",
+                    "test-hospital",
+                    "--key",
+                    "clerk.key",
+                    "--type",
+                    "purchase.requested",
+                    "--payload",
+                    REQUEST,
+                    "--json",
+                ],
+            ))
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(receipt["seq"], 2);
+    let (status, refused) = tokio::task::spawn_blocking(move || {
+        let status = json(&probity(
+            &path,
+            &[
+                "status",
+                "--nats",
+                &url,
+                "--ledger",
+                "test-hospital",
+                "--json",
+            ],
+        ));
+        let refused = probity(
+            &path,
+            &[
+                "record",
+                "--nats",
+                &url,
+                "--ledger",
+                "test-hospital",
+                "--key",
+                "admin.key",
+                "--type",
+                "purchase.requested",
+                "--payload",
+                REQUEST,
+            ],
+        );
+        (status, refused)
+    })
+    .await
+    .unwrap();
+    assert_eq!(status["size"], 3);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("wrong-role"));
+}
