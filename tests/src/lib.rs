@@ -39,3 +39,31 @@ pub fn load_scenario(name: &str) -> Result<Prepared, LoadError> {
         .and_then(|s| s.prepare())
         .map_err(LoadError::Scenario)
 }
+
+/// Appends a prepared scenario to an in-memory ledger and projects every record.
+pub fn project(
+    prepared: &Prepared,
+) -> (
+    probity_core::append::MemoryLedger,
+    probity_projector::Projection,
+) {
+    use probity_core::append::{AppendRules, MemoryLedger};
+    let mut ledger = MemoryLedger::new(probity_events::role_matrix(), AppendRules::default());
+    let mut projection = probity_projector::Projection::new();
+    for (event, at) in &prepared.events {
+        // Invariant: scenario fixtures are valid (checked by the scenarios test).
+        let appended = ledger
+            .append(event.clone(), *at)
+            .expect("scenario event appends");
+        let record = appended.record();
+        let body = record.event.open().expect("authentic").into_body();
+        let decoded = probity_events::validate_body(&body).expect("valid payload");
+        projection.apply(probity_projector::Applied {
+            seq: record.seq,
+            recorded_at: record.recorded_at,
+            body: &body,
+            event: &decoded,
+        });
+    }
+    (ledger, projection)
+}

@@ -1,0 +1,196 @@
+//! The projections on the scenario fixtures: the DOMAIN.md example gives exactly its expected
+//! findings; the bitemporal scenario separates what was true from what was knowable; every
+//! scenario's findings and blacklist match its `expected.json` (re-bless with
+//! `PROBITY_BLESS=1 cargo test -p probity-tests --test projections`).
+
+#![allow(clippy::unwrap_used)]
+
+use probity_projector::time::DAY;
+use probity_projector::{Projection, Rule};
+use probity_tests::{load_scenario, project, scenario_names, scenarios_dir};
+use serde_json::{json, Value};
+
+fn rules(p: &Projection) -> Vec<Rule> {
+    p.findings.values().map(|f| f.rule).collect()
+}
+
+fn micros(text: &str) -> i64 {
+    probity_core::time::RecordedAt::parse(text)
+        .unwrap()
+        .unix_micros()
+}
+
+#[test]
+fn domain_example_gives_exactly_its_expected_findings() {
+    let (ledger, p) = project(&load_scenario("domain-example").unwrap());
+    let mut found = rules(&p);
+    found.sort();
+    assert_eq!(
+        found,
+        vec![
+            Rule::RepConflict,
+            Rule::RepConflict,
+            Rule::RepConflict,
+            Rule::RepConflict,
+            Rule::SplitPurchase
+        ],
+        "{:#?}",
+        p.findings
+    );
+    let split = p
+        .findings
+        .values()
+        .find(|f| f.rule == Rule::SplitPurchase)
+        .unwrap();
+    assert_eq!(
+        split.subjects,
+        vec!["case:CASE-1", "case:CASE-2", "case:CASE-3", "case:CASE-4"]
+    );
+    assert!(split.summary.contains("¥705000"), "{}", split.summary);
+    // Raised with the third award (28 March), when the running total passed ¥500,000.
+    let award_seqs: Vec<u64> = ledger
+        .records()
+        .iter()
+        .filter(|r| r.event.open().unwrap().body().event_type.as_str() == "purchase.award_decided")
+        .map(|r| r.seq.0)
+        .collect();
+    assert_eq!(
+        split.evidence.iter().map(|s| s.0).collect::<Vec<_>>(),
+        award_seqs
+    );
+    assert_eq!(
+        split.detectable_at,
+        ledger.records()[award_seqs[2] as usize].recorded_at
+    );
+    let mut gaps: Vec<String> = p
+        .findings
+        .values()
+        .filter(|f| f.rule == Rule::RepConflict)
+        .map(|f| {
+            assert!(f.knowable);
+            assert!(f.subjects.contains(&"staff:S-LI".to_owned()), "{f:?}");
+            f.summary
+                .split(" days before")
+                .next()
+                .unwrap()
+                .rsplit(' ')
+                .next()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    gaps.sort_by_key(|g| g.parse::<u32>().unwrap());
+    assert_eq!(gaps, vec!["5", "26", "51", "74"]);
+}
+
+#[test]
+fn a_late_sanction_is_true_before_it_is_known() {
+    let (ledger, p) = project(&load_scenario("bitemporal-sanction").unwrap());
+    let awards: Vec<_> = p
+        .findings
+        .values()
+        .filter(|f| f.rule == Rule::AwardToIneligible)
+        .collect();
+    assert_eq!(awards.len(), 2, "{:#?}", p.findings);
+    let on = |case: &str| {
+        awards
+            .iter()
+            .find(|f| f.subjects.contains(&format!("case:{case}")))
+            .copied()
+    };
+    assert!(
+        on("CASE-B0").is_none(),
+        "an award before the sanction took effect is no finding"
+    );
+    let before_known = on("CASE-B1").unwrap();
+    assert!(!before_known.knowable);
+    let sanction_recorded = ledger
+        .records()
+        .iter()
+        .find(|r| r.event.open().unwrap().body().event_type.as_str() == "supplier.sanction_imposed")
+        .unwrap()
+        .recorded_at;
+    assert_eq!(
+        before_known.detectable_at, sanction_recorded,
+        "detectable only once the sanction was recorded"
+    );
+    let after_known = on("CASE-B2").unwrap();
+    assert!(after_known.knowable);
+    assert!(after_known.severity > before_known.severity);
+    assert_eq!(p.findings.len(), 2, "nothing else: {:#?}", p.findings);
+
+    // The blacklist in both senses.
+    let s4 = "91330100MA2H0004XJ";
+    let true_5_march = micros("2026-03-05T04:00:00Z");
+    assert!(
+        p.blacklist(true_5_march, micros("2026-03-06T00:00:00Z"))
+            .is_empty(),
+        "not known on 6 March"
+    );
+    let known_later = p.blacklist(true_5_march, micros("2026-03-11T00:00:00Z"));
+    assert_eq!(
+        known_later
+            .iter()
+            .map(|e| e.uscc.as_str())
+            .collect::<Vec<_>>(),
+        vec![s4]
+    );
+    assert!(
+        p.blacklist(micros("2026-02-25T04:00:00Z"), i64::MAX)
+            .is_empty(),
+        "not true before 1 March"
+    );
+    // Two calendar years from 1 March 2026 (through the leap day of 2028), derived, never stored.
+    assert_eq!(
+        known_later[0].until,
+        Some(micros("2028-03-01T00:00:00+08:00"))
+    );
+    assert_eq!(
+        known_later[0].until.unwrap() - known_later[0].from,
+        731 * DAY
+    );
+}
+
+/// Findings, and the blacklist as true and known at the time of the last record.
+fn expected_of(p: &Projection, last: i64) -> Value {
+    let findings: Vec<Value> = p
+        .findings
+        .values()
+        .map(|f| {
+            json!({"id": f.id, "rule": f.rule, "severity": f.severity, "evidence": f.evidence,
+                   "detectable_at": f.detectable_at, "knowable": f.knowable, "subjects": f.subjects,
+                   "summary": f.summary})
+        })
+        .collect();
+    json!({"findings": findings, "blacklist_at_last_record": p.blacklist(last, last)})
+}
+
+#[test]
+fn every_scenario_matches_its_expected_findings_and_blacklist() {
+    let bless = std::env::var_os("PROBITY_BLESS").is_some();
+    for name in scenario_names().unwrap() {
+        let (ledger, p) = project(&load_scenario(&name).unwrap());
+        let last = ledger.records().last().unwrap().recorded_at.unix_micros();
+        let actual = expected_of(&p, last);
+        let path = scenarios_dir().join(&name).join("expected.json");
+        if bless {
+            std::fs::write(
+                &path,
+                format!("{}\n", serde_json::to_string_pretty(&actual).unwrap()),
+            )
+            .unwrap();
+        }
+        let expected: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| {
+                panic!(
+                    "{}: {e}; run PROBITY_BLESS=1 cargo test -p probity-tests --test projections",
+                    path.display()
+                )
+            }))
+            .unwrap();
+        assert_eq!(
+            actual, expected,
+            "{name}: findings or blacklist differ from expected.json"
+        );
+    }
+}
