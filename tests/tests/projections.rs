@@ -152,6 +152,35 @@ fn a_late_sanction_is_true_before_it_is_known() {
 }
 
 /// Findings, and the blacklist as true and known at the time of the last record.
+/// `rule-<rule>-fires` must raise the rule; `rule-<rule>-near-miss…` must not.
+#[test]
+fn every_rule_fires_in_its_scenario_and_not_in_its_near_miss() {
+    let mut covered = std::collections::BTreeSet::new();
+    for name in scenario_names()
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.starts_with("rule-"))
+    {
+        let rest = name.trim_start_matches("rule-");
+        let (code, fires) = match rest.split_once("-fires") {
+            Some((code, _)) => (code, true),
+            None => (rest.split("-near-miss").next().unwrap(), false),
+        };
+        let rule = Rule::parse(code).unwrap_or_else(|| panic!("{name}: unknown rule {code}"));
+        let (_, p) = project(&load_scenario(&name).unwrap());
+        let raised = rules(&p).contains(&rule);
+        assert_eq!(raised, fires, "{name}: {:#?}", p.findings);
+        if fires {
+            covered.insert(rule);
+        }
+    }
+    assert_eq!(
+        covered.len(),
+        12,
+        "every rule has a firing scenario: {covered:?}"
+    );
+}
+
 fn expected_of(p: &Projection, last: i64) -> Value {
     let findings: Vec<Value> = p
         .findings
