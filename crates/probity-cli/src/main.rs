@@ -408,30 +408,16 @@ fn init(
     std::fs::create_dir_all(data).map_err(input(&data.display().to_string()))?;
     let ledger_key = match ledger_key {
         Some(path) => read_key(path)?,
-        None => {
-            let key = SecretKey::generate(&mut rand_core::OsRng);
-            keyfile::write_key(&ledger_key_path(data), &key, false)
-                .map_err(|e| Failure::Input(e.to_string()))?;
-            key
-        }
+        None => SecretKey::generate(&mut rand_core::OsRng),
     };
     if ledger_key.public_key() == admin.public_key() {
         return Err(Failure::Input(
             "the ledger key must not be the administrator's key".into(),
         ));
     }
-    if ledger_key_path(data).exists() {
-        let stored = read_key(&ledger_key_path(data))?;
-        if stored.public_key() != ledger_key.public_key() {
-            return Err(Failure::Input(format!(
-                "{} holds another ledger key",
-                ledger_key_path(data).display()
-            )));
-        }
-    } else {
-        keyfile::write_key(&ledger_key_path(data), &ledger_key, false)
-            .map_err(|e| Failure::Input(e.to_string()))?;
-    }
+    // The data directory keeps its own copy, which ledgerd and `--data` use.
+    keyfile::write_key(&ledger_key_path(data), &ledger_key, false)
+        .map_err(|e| Failure::Input(e.to_string()))?;
     let origin = origin.unwrap_or_else(|| format!("probity.example/{ledger}"));
     let genesis = EventBody {
         id: EventId::new(format!("{ledger}-genesis")).map_err(input("event id"))?,

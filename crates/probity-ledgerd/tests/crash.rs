@@ -67,6 +67,26 @@ async fn client_loop(
     }
 }
 
+/// One client task per slice of events.
+fn spawn_clients(
+    url: &str,
+    events: &[Vec<(String, SignedEvent)>],
+    acked: &Acked,
+    stop: &Arc<AtomicBool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    events
+        .iter()
+        .map(|e| {
+            tokio::spawn(client_loop(
+                url.to_owned(),
+                e.clone(),
+                acked.clone(),
+                stop.clone(),
+            ))
+        })
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_under_load_loses_nothing_acknowledged() {
     let seed = std::env::var("PROBITY_CRASH_SEED")
@@ -105,17 +125,7 @@ async fn kill_9_under_load_loses_nothing_acknowledged() {
         let mut ledgerd = spawn_ledgerd(data.path(), &nats.url(), &["--checkpoint-every", "37"]);
         wait_ready(&probe, &ledgerd).await;
         let stop = Arc::new(AtomicBool::new(false));
-        let tasks: Vec<_> = events
-            .iter()
-            .map(|e| {
-                tokio::spawn(client_loop(
-                    nats.url(),
-                    e.clone(),
-                    acked.clone(),
-                    stop.clone(),
-                ))
-            })
-            .collect();
+        let tasks = spawn_clients(&nats.url(), &events, &acked, &stop);
         let delay = rng.between(100, 450);
         tokio::time::sleep(Duration::from_millis(delay)).await;
         ledgerd.kill9();
@@ -134,17 +144,7 @@ async fn kill_9_under_load_loses_nothing_acknowledged() {
     wait_ready(&probe, &ledgerd).await;
     let before_retry: HashMap<String, Receipt> = acked.lock().unwrap().clone();
     let stop = Arc::new(AtomicBool::new(false));
-    let tasks: Vec<_> = events
-        .iter()
-        .map(|e| {
-            tokio::spawn(client_loop(
-                nats.url(),
-                e.clone(),
-                acked.clone(),
-                stop.clone(),
-            ))
-        })
-        .collect();
+    let tasks = spawn_clients(&nats.url(), &events, &acked, &stop);
     for task in tasks {
         task.await.unwrap();
     }

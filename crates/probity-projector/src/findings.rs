@@ -40,6 +40,22 @@ pub enum Rule {
 }
 
 impl Rule {
+    /// Every rule, in `DOMAIN.md` order.
+    pub const ALL: [Rule; 12] = [
+        Rule::AwardToIneligible,
+        Rule::RepVisit,
+        Rule::RepConflict,
+        Rule::SplitPurchase,
+        Rule::NearThreshold,
+        Rule::TooFewQuotes,
+        Rule::ShortPublication,
+        Rule::LateQuoteWon,
+        Rule::Duties,
+        Rule::StepOrder,
+        Rule::CatalogueBypass,
+        Rule::ConsumablesRatio,
+    ];
+
     /// The kebab-case code.
     pub fn code(&self) -> &'static str {
         match self {
@@ -60,23 +76,7 @@ impl Rule {
 
     /// Parses the code.
     pub fn parse(code: &str) -> Option<Rule> {
-        use Rule::*;
-        [
-            AwardToIneligible,
-            RepVisit,
-            RepConflict,
-            SplitPurchase,
-            NearThreshold,
-            TooFewQuotes,
-            ShortPublication,
-            LateQuoteWon,
-            Duties,
-            StepOrder,
-            CatalogueBypass,
-            ConsumablesRatio,
-        ]
-        .into_iter()
-        .find(|r| r.code() == code)
+        Rule::ALL.into_iter().find(|r| r.code() == code)
     }
 }
 
