@@ -21,6 +21,7 @@ use probity_ledger::wire::AppendMessage;
 use probity_ledger::{keyfile, EngineConfig, Ledger, SystemClock};
 use serde_json::{json, Value};
 
+mod oversight;
 mod target;
 
 use target::{book_dir, ledger_key_path, Target};
@@ -180,6 +181,36 @@ enum Command {
         #[command(flatten)]
         at: Where,
     },
+    /// Red-flag findings (embedded: verifies the chain, then projects it).
+    Findings {
+        /// The ledger's data directory.
+        #[arg(long, env = "PROBITY_DATA_DIR")]
+        data: PathBuf,
+        /// Only this rule (e.g. split-purchase).
+        #[arg(long)]
+        rule: Option<String>,
+        /// Only findings detectable since this time (RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Suppliers under a whole-firm ban: as true at --at, as known at --known-at (default now).
+    Blacklist {
+        /// The ledger's data directory.
+        #[arg(long, env = "PROBITY_DATA_DIR")]
+        data: PathBuf,
+        /// True at this time (by when things happened).
+        #[arg(long)]
+        at: Option<String>,
+        /// Known at this time (by when the ledger recorded them).
+        #[arg(long)]
+        known_at: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, ClapArgs)]
@@ -298,6 +329,18 @@ fn run(command: Command) -> Result<(), Failure> {
             )
         }
         Command::Record(args) => record(args),
+        Command::Findings {
+            data,
+            rule,
+            since,
+            json,
+        } => findings(&data, rule, since, json),
+        Command::Blacklist {
+            data,
+            at,
+            known_at,
+            json,
+        } => blacklist(&data, at, known_at, json),
         Command::Status { at } => {
             let target = at.connect()?;
             let status = target.status();
@@ -327,6 +370,119 @@ fn run(command: Command) -> Result<(), Failure> {
             Ok(())
         }
     }
+}
+
+fn time_arg(name: &str, value: Option<String>) -> Result<i64, Failure> {
+    match value {
+        None => Ok(RecordedAt::now().unix_micros()),
+        Some(text) => OccurredAt::parse(&text)
+            .map(|t| t.unix_micros())
+            .map_err(input(name)),
+    }
+}
+
+fn projected(data: &Path) -> Result<probity_projector::Projection, Failure> {
+    let Target::Embedded(ledger) = Target::embedded(data)? else {
+        return Err(Failure::Input("not a data directory".into()));
+    };
+    let result = oversight::project(&ledger);
+    ledger.close();
+    result
+}
+
+fn findings(
+    data: &Path,
+    rule: Option<String>,
+    since: Option<String>,
+    json: bool,
+) -> Result<(), Failure> {
+    let rule = match rule {
+        Some(code) => Some(probity_projector::Rule::parse(&code).ok_or_else(|| {
+            Failure::Input(format!(
+                "unknown rule {code:?}; one of: {}",
+                probity_projector::Rule::ALL.map(|r| r.code()).join(", ")
+            ))
+        })?),
+        None => None,
+    };
+    let since = match since {
+        Some(text) => Some(
+            OccurredAt::parse(&text)
+                .map_err(input("--since"))?
+                .unix_micros(),
+        ),
+        None => None,
+    };
+    let projection = projected(data)?;
+    let selected: Vec<&probity_projector::Finding> = projection
+        .findings
+        .values()
+        .filter(|f| rule.is_none_or(|r| f.rule == r))
+        .filter(|f| since.is_none_or(|s| f.detectable_at.unix_micros() >= s))
+        .collect();
+    if json {
+        out_json(&selected);
+        return Ok(());
+    }
+    if selected.is_empty() {
+        out("no findings");
+    }
+    for f in selected {
+        out(&format!(
+            "[{}] {:?}{} — {}",
+            f.rule,
+            f.severity,
+            if f.knowable {
+                ""
+            } else {
+                ", not knowable at the time"
+            },
+            f.summary
+        ));
+        out(&format!(
+            "    detectable at {}; evidence: records {}",
+            f.detectable_at,
+            f.evidence
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    Ok(())
+}
+
+fn blacklist(
+    data: &Path,
+    at: Option<String>,
+    known_at: Option<String>,
+    json: bool,
+) -> Result<(), Failure> {
+    let true_at = time_arg("--at", at)?;
+    let known = time_arg("--known-at", known_at)?;
+    let projection = projected(data)?;
+    let entries = projection.blacklist(true_at, known);
+    if json {
+        out_json(&entries);
+        return Ok(());
+    }
+    if entries.is_empty() {
+        out("no supplier is under a whole-firm ban");
+    }
+    // Full UTC instants: a bare date would shift by the hospital's offset.
+    let date = |t: i64| RecordedAt::from_unix_micros(t).to_string();
+    for e in entries {
+        out(&format!(
+            "{}  {}  {} from {} until {} (record {})",
+            e.uscc,
+            e.name.as_deref().unwrap_or("-"),
+            e.reason,
+            date(e.from),
+            e.until.map_or("further notice".to_owned(), date),
+            e.seq
+        ));
+    }
+    Ok(())
 }
 
 fn keygen(path: &Path, force: bool, json: bool) -> Result<(), Failure> {

@@ -546,6 +546,11 @@ impl<'m> ChainVerifier<'m> {
         }
     }
 
+    /// The findings so far, without ending the stream.
+    pub fn finish_peek(&self) -> &[Finding] {
+        &self.findings
+    }
+
     /// Ends the stream: checkpoints beyond the records read become findings.
     pub fn finish(mut self) -> VerifyReport {
         let records = self.frontier.size();

@@ -1,0 +1,153 @@
+//! `probity findings` and `probity blacklist` on data directories holding the scenario
+//! fixtures, recorded with their own `recorded_at` times so both time senses are real.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+
+use probity_events::scenario::Scenario;
+use probity_ledger::{keyfile, AppendRequest, EngineConfig, Ledger};
+use probity_testkit::TestClock;
+use serde_json::Value;
+
+/// A data directory holding the scenario `name`, each event recorded at its own time.
+fn data_dir(name: &str) -> tempfile::TempDir {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/scenarios")
+        .join(name)
+        .join("events.json");
+    let prepared = Scenario::parse(&std::fs::read_to_string(path).unwrap())
+        .unwrap()
+        .prepare()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    keyfile::write_key(&dir.path().join("ledger.key"), &prepared.ledger_key, false).unwrap();
+    let clock = TestClock::at("2000-01-01T00:00:00Z");
+    let mut events = prepared.events.into_iter();
+    let (genesis, at) = events.next().unwrap();
+    clock.set(at);
+    let (ledger, _) = Ledger::create(
+        &dir.path().join("book"),
+        genesis,
+        prepared.ledger_key,
+        EngineConfig::default(),
+        Arc::new(clock.clone()),
+    )
+    .unwrap();
+    for (event, at) in events {
+        clock.set(at);
+        ledger.append(AppendRequest::new(event)).unwrap();
+    }
+    ledger.close();
+    dir
+}
+
+fn probity(args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_probity"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn findings_of_the_domain_example() {
+    let dir = data_dir("domain-example");
+    let data = dir.path().to_str().unwrap();
+    let (code, stdout, stderr) = probity(&["findings", "--data", data, "--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let findings: Vec<Value> = serde_json::from_str(&stdout).unwrap();
+    let mut rules: Vec<&str> = findings
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    rules.sort();
+    assert_eq!(
+        rules,
+        [
+            "rep-conflict",
+            "rep-conflict",
+            "rep-conflict",
+            "rep-conflict",
+            "split-purchase"
+        ]
+    );
+
+    let (code, stdout, _) = probity(&["findings", "--data", data, "--rule", "split-purchase"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("[split-purchase] High"), "{stdout}");
+    assert!(stdout.contains("¥705000"), "{stdout}");
+    let (code, stdout, _) = probity(&[
+        "findings",
+        "--data",
+        data,
+        "--since",
+        "2026-04-01T00:00:00+08:00",
+        "--json",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        serde_json::from_str::<Vec<Value>>(&stdout).unwrap().len(),
+        1,
+        "only the fourth rep-conflict is detectable after 1 April"
+    );
+    let (code, _, stderr) = probity(&["findings", "--data", data, "--rule", "bribery"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("unknown rule"));
+}
+
+#[test]
+fn blacklist_true_at_and_known_at() {
+    let dir = data_dir("bitemporal-sanction");
+    let data = dir.path().to_str().unwrap();
+    let ask = |at: &str, known: &str| {
+        let (code, stdout, stderr) = probity(&[
+            "blacklist",
+            "--data",
+            data,
+            "--at",
+            at,
+            "--known-at",
+            known,
+            "--json",
+        ]);
+        assert_eq!(code, 0, "{stderr}");
+        serde_json::from_str::<Vec<Value>>(&stdout).unwrap()
+    };
+    // Blacklisted on 5 March? True: yes. Could a clerk have known on 6 March? No.
+    assert!(ask("2026-03-05T12:00:00+08:00", "2026-03-06T00:00:00+08:00").is_empty());
+    let known = ask("2026-03-05T12:00:00+08:00", "2026-03-11T00:00:00+08:00");
+    assert_eq!(known.len(), 1);
+    assert_eq!(known[0]["uscc"], "91330100MA2H0004XJ");
+    assert!(
+        ask("2026-02-20T12:00:00+08:00", "2026-12-01T00:00:00+08:00").is_empty(),
+        "not before 1 March"
+    );
+    let (code, stdout, _) = probity(&[
+        "blacklist",
+        "--data",
+        data,
+        "--at",
+        "2026-03-20T00:00:00+08:00",
+        "--known-at",
+        "2026-03-20T00:00:00+08:00",
+    ]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("Supplier Four Medical  blacklist from 2026-02-28T16:00:00.000000Z until 2028-02-29T16:00:00.000000Z"), "{stdout}");
+
+    let (code, stdout, _) = probity(&["findings", "--data", data, "--json"]);
+    assert_eq!(code, 0);
+    let findings: Vec<Value> = serde_json::from_str(&stdout).unwrap();
+    let knowable: Vec<bool> = findings
+        .iter()
+        .map(|f| f["knowable"].as_bool().unwrap())
+        .collect();
+    assert_eq!(findings.len(), 2);
+    assert!(knowable.contains(&true) && knowable.contains(&false));
+}
