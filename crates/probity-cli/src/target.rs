@@ -65,13 +65,20 @@ impl Target {
             .enable_all()
             .build()
             .map_err(|e| Failure::Input(e.to_string()))?;
+        let (servers, credentials) = wire::split_credentials(url);
+        let mut options = async_nats::ConnectOptions::new()
+            .name("probity")
+            .connection_timeout(Duration::from_secs(5));
+        if let Some((user, password)) = credentials {
+            options = options.user_and_password(user, password);
+        }
+        let addresses = wire::server_list(&servers)
+            .iter()
+            .map(|s| s.parse::<async_nats::ServerAddr>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| Failure::Input(format!("--nats {url}: {e}")))?;
         let client = runtime
-            .block_on(
-                async_nats::ConnectOptions::new()
-                    .name("probity")
-                    .connection_timeout(Duration::from_secs(5))
-                    .connect(url),
-            )
+            .block_on(options.connect(addresses))
             .map_err(|e| Failure::Unreachable(format!("cannot connect to NATS at {url}: {e}")))?;
         Ok(Target::Nats {
             client,

@@ -161,3 +161,56 @@ pub struct CheckpointReply {
 pub type AppendReply = Reply<Receipt>;
 /// Status reply.
 pub type StatusReply = Reply<Status>;
+
+/// The servers of a comma-separated URL list, one address each.
+pub fn server_list(urls: &str) -> Vec<String> {
+    urls.split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Splits user and password out of NATS URLs (`nats://user:pass@host:port`, comma-separated):
+/// the Rust client takes credentials as options, not from the URL.
+pub fn split_credentials(urls: &str) -> (String, Option<(String, String)>) {
+    let mut credentials = None;
+    let cleaned: Vec<String> = urls
+        .split(',')
+        .map(|url| {
+            let url = url.trim();
+            let (scheme, rest) = url.split_once("://").unwrap_or(("nats", url));
+            match rest.rsplit_once('@') {
+                Some((userinfo, host)) => {
+                    if credentials.is_none() {
+                        let (user, pass) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+                        credentials = Some((user.to_owned(), pass.to_owned()));
+                    }
+                    format!("{scheme}://{host}")
+                }
+                None => format!("{scheme}://{rest}"),
+            }
+        })
+        .collect();
+    (cleaned.join(","), credentials)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_come_out_of_urls() {
+        assert_eq!(
+            split_credentials("nats://clerk:pw@127.0.0.1:4222,nats://clerk:pw@127.0.0.1:4223"),
+            (
+                "nats://127.0.0.1:4222,nats://127.0.0.1:4223".to_owned(),
+                Some(("clerk".into(), "pw".into()))
+            )
+        );
+        assert_eq!(
+            split_credentials("nats://127.0.0.1:4222"),
+            ("nats://127.0.0.1:4222".to_owned(), None)
+        );
+    }
+}

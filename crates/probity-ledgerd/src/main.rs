@@ -54,7 +54,11 @@ fn main() -> std::process::ExitCode {
             .json()
             .init();
     } else {
-        tracing_subscriber::fmt().with_env_filter(filter).init();
+        let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(ansi)
+            .init();
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -122,13 +126,20 @@ async fn run(args: Args) -> Result<(), Failure> {
         .name("ledgerd")
         .connection_timeout(Duration::from_secs(5))
         .retry_on_initial_connect();
-    if let Some((user, password)) = settings.nats_user_password.clone() {
+    let (servers, url_credentials) = wire::split_credentials(&settings.nats_url);
+    if let Some((user, password)) = settings.nats_user_password.clone().or(url_credentials) {
         options = options.user_and_password(user, password);
     }
+    let addresses = wire::server_list(&servers)
+        .iter()
+        .map(|s| s.parse::<async_nats::ServerAddr>())
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("NATS URL {servers}"))
+        .map_err(Failure::Setup)?;
     let client = options
-        .connect(settings.nats_url.as_str())
+        .connect(addresses)
         .await
-        .with_context(|| format!("connecting to NATS at {}", settings.nats_url))
+        .with_context(|| format!("connecting to NATS at {servers}"))
         .map_err(Failure::Service)?;
 
     let config = ServiceConfig {

@@ -201,18 +201,36 @@ async fn handle_query(ledger: Ledger, client: Client, message: Message) {
     respond(&client, &message, into_reply(result)).await;
 }
 
-/// Runs the service until `shutdown` resolves, then stops taking requests, finishes what is in
-/// flight, closes the ledger (final checkpoint, flush) and publishes what the stream lacks.
-pub async fn serve(
-    ledger: Ledger,
-    client: Client,
-    config: ServiceConfig,
-    shutdown: impl Future<Output = ()>,
-) -> Result<(), ServiceError> {
+/// What startup produces: the stream caught up, the subscriptions open.
+struct Started {
+    publisher: Publisher,
+    appends: async_nats::Subscriber,
+    queries: futures_util::stream::SelectAll<async_nats::Subscriber>,
+}
+
+/// Reconciles the stream with the book and publishes what it lacks, then subscribes.
+async fn start(
+    ledger: &Ledger,
+    client: &Client,
+    config: &ServiceConfig,
+) -> Result<Started, ServiceError> {
     let ledger_id = ledger.ledger_id().to_owned();
     let js = async_nats::jetstream::new(client.clone());
     let subject = wire::records_subject(&ledger_id);
-    let stream = ensure_stream(&js, &config.stream_name, &subject, config.replicas).await?;
+    // A cluster that is still electing its JetStream leader answers nothing for a while.
+    let mut wait = Duration::from_millis(200);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let stream = loop {
+        match ensure_stream(&js, &config.stream_name, &subject, config.replicas).await {
+            Ok(stream) => break stream,
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                tracing::warn!(error = %e, "JetStream not ready; retrying");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
     let mut publisher = Publisher::reconcile(
         js,
         stream,
@@ -225,15 +243,12 @@ pub async fn serve(
     publisher.publish_up_to(ledger.size()).await?;
     tracing::info!(stream = %config.stream_name, republished = backlog, "stream caught up with the book");
 
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let publishing = tokio::spawn(publisher.run(ledger.watch_size(), stop_rx));
-
     let nats = |e: async_nats::SubscribeError| ServiceError::Nats(e.to_string());
-    let mut appends = client
+    let appends = client
         .subscribe(wire::append_subject(&ledger_id))
         .await
         .map_err(nats)?;
-    let mut queries = futures_util::stream::select_all([
+    let queries = futures_util::stream::select_all([
         client
             .subscribe(wire::status_subject(&ledger_id))
             .await
@@ -255,10 +270,42 @@ pub async fn serve(
         .flush()
         .await
         .map_err(|e| ServiceError::Nats(e.to_string()))?;
+    Ok(Started {
+        publisher,
+        appends,
+        queries,
+    })
+}
+
+/// Runs the service until `shutdown` resolves, then stops taking requests, finishes what is in
+/// flight, closes the ledger (final checkpoint, flush) and publishes what the stream lacks. A
+/// shutdown during startup (e.g. while the cluster elects a leader) stops at once.
+pub async fn serve(
+    ledger: Ledger,
+    client: Client,
+    config: ServiceConfig,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServiceError> {
+    let ledger_id = ledger.ledger_id().to_owned();
+    tokio::pin!(shutdown);
+    let Started {
+        publisher,
+        mut appends,
+        mut queries,
+    } = tokio::select! {
+        started = start(&ledger, &client, &config) => started?,
+        () = &mut shutdown => {
+            tracing::info!("stopped during startup");
+            let closing = ledger.clone();
+            let _ = tokio::task::spawn_blocking(move || closing.close()).await;
+            return Ok(());
+        }
+    };
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let publishing = tokio::spawn(publisher.run(ledger.watch_size(), stop_rx));
     tracing::info!(ledger = %ledger_id, size = ledger.size(), "ledgerd ready");
 
     let in_flight = Arc::new(Semaphore::new(config.max_in_flight));
-    tokio::pin!(shutdown);
     loop {
         tokio::select! {
             message = appends.next() => {
