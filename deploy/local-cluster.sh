@@ -83,7 +83,24 @@ assert msgs == 3, f"stream holds {msgs} records, the book 3"
 assert s["config"]["deny_delete"] and s["config"]["deny_purge"]
 print(f"ok   stream PROBITY_CITY_HOSPITAL_3: {msgs} records, {replicas} replicas, deletes and purges denied")
 PY
-# A clerk may not publish to the records subject, nor answer appends.
+# A clerk may not publish to the records subject (only ledgerd may), nor take appends.
+python3 - <<'PY'
+import socket, time
+def violations(user, password, commands):
+    s = socket.create_connection(("127.0.0.1", 14222))
+    s.recv(4096)
+    s.sendall(('CONNECT {"verbose":false,"user":"%s","pass":"%s"}\r\n' % (user, password)).encode() + commands + b"PING\r\n")
+    time.sleep(0.5)
+    reply = s.recv(65536).decode()
+    s.close()
+    return reply
+forged = violations("clerk", "clerk-trial-password", b"PUB probity.city-hospital-3.records 2\r\n{}\r\n")
+assert "Permissions Violation for Publish" in forged, forged
+print("ok   a clerk may not publish to probity.city-hospital-3.records")
+taken = violations("clerk", "clerk-trial-password", b"SUB probity.city-hospital-3.append 1\r\n")
+assert "Permissions Violation for Subscription" in taken, taken
+print("ok   a clerk may not take appends (subscribe to probity.city-hospital-3.append)")
+PY
 if "$P" status --nats "nats://clerk:wrong-password@127.0.0.1:14222" --ledger city-hospital-3 >/dev/null 2>&1; then
   echo "FAIL a wrong password was accepted" >&2; exit 1
 fi
