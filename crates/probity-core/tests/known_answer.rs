@@ -65,15 +65,20 @@ fn vector_files(dir: &str) -> Vec<PathBuf> {
     files
 }
 
-#[test]
-fn rfc6962_roots_for_sizes_0_to_8() {
-    let roots = json(&data("rfc6962/roots.json"));
-    let leaves: Vec<Hash> = roots["leaf_inputs_hex"]
+/// The leaf hashes of the reference trees: the 8 inputs of `roots.json`, in order.
+fn reference_leaves() -> Vec<Hash> {
+    json(&data("rfc6962/roots.json"))["leaf_inputs_hex"]
         .as_array()
         .unwrap()
         .iter()
         .map(|h| merkle::leaf_hash(&hex::decode(h.as_str().unwrap()).unwrap()))
-        .collect();
+        .collect()
+}
+
+#[test]
+fn rfc6962_roots_for_sizes_0_to_8() {
+    let roots = json(&data("rfc6962/roots.json"));
+    let leaves = reference_leaves();
     let want = roots["root_for_size_hex"].as_array().unwrap();
     assert_eq!(want.len(), 9);
     for (size, root) in want.iter().enumerate() {
@@ -133,13 +138,7 @@ fn rfc6962_consistency_vectors() {
 #[test]
 fn rfc6962_happy_path_proofs_are_what_we_generate() {
     // Our generator must produce exactly the reference proofs for the 8-leaf tree.
-    let roots = json(&data("rfc6962/roots.json"));
-    let leaves: Vec<Hash> = roots["leaf_inputs_hex"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| merkle::leaf_hash(&hex::decode(h.as_str().unwrap()).unwrap()))
-        .collect();
+    let leaves = reference_leaves();
     let tree = LeafSlice(&leaves);
     let mut checked = 0;
     for file in vector_files("rfc6962/inclusion") {
