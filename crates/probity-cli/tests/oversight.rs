@@ -141,6 +141,10 @@ fn blacklist_true_at_and_known_at() {
     assert_eq!(code, 0);
     assert!(stdout.contains("Supplier Four Medical  blacklist from 2026-02-28T16:00:00.000000Z until 2028-02-29T16:00:00.000000Z"), "{stdout}");
 
+    let (code, _, stderr) = probity(&["blacklist", "--data", data, "--at", "yesterday"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--at"), "{stderr}");
+
     let (code, stdout, _) = probity(&["findings", "--data", data, "--json"]);
     assert_eq!(code, 0);
     let findings: Vec<Value> = serde_json::from_str(&stdout).unwrap();
