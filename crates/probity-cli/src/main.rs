@@ -21,6 +21,7 @@ use probity_ledger::wire::AppendMessage;
 use probity_ledger::{keyfile, EngineConfig, Ledger, SystemClock};
 use serde_json::{json, Value};
 
+mod audit;
 mod oversight;
 mod target;
 
@@ -35,12 +36,14 @@ pub enum Failure {
     Input(String),
     /// The ledger could not be reached.
     Unreachable(String),
+    /// Verification found problems (already printed).
+    Findings(usize),
 }
 
 impl Failure {
     fn exit_code(&self) -> u8 {
         match self {
-            Failure::Refused(..) => 1,
+            Failure::Refused(..) | Failure::Findings(_) => 1,
             Failure::Input(_) => 2,
             Failure::Unreachable(_) => 3,
         }
@@ -52,6 +55,7 @@ impl std::fmt::Display for Failure {
         match self {
             Failure::Refused(code, message) => write!(f, "refused ({code}): {message}"),
             Failure::Input(message) | Failure::Unreachable(message) => f.write_str(message),
+            Failure::Findings(n) => write!(f, "{n} finding(s): the ledger is NOT intact"),
         }
     }
 }
@@ -180,6 +184,40 @@ enum Command {
     Status {
         #[command(flatten)]
         at: Where,
+    },
+    /// Write a self-contained export of the whole ledger (JSON lines; schemas/EXPORT.md).
+    Export {
+        /// The ledger's data directory.
+        #[arg(long, env = "PROBITY_DATA_DIR")]
+        data: PathBuf,
+        /// The export file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Verify a ledger: every hash, link, strict signature, key and role, event-id uniqueness,
+    /// Merkle roots against every checkpoint, checkpoint signatures and witnesses, and
+    /// consistency with a checkpoint you kept. Exit 0 intact, 1 findings, 2 usage or I/O error.
+    Verify {
+        /// An export file (or use --data).
+        file: Option<PathBuf>,
+        /// A data directory instead of an export.
+        #[arg(long, conflicts_with = "file")]
+        data: Option<PathBuf>,
+        /// Pin the ledger's key (C2SP vkey, or a file holding it) instead of trusting genesis.
+        #[arg(long)]
+        ledger_vkey: Option<String>,
+        /// A checkpoint you kept from an earlier audit: the ledger must still be consistent with it.
+        #[arg(long)]
+        trusted_checkpoint: Option<PathBuf>,
+        /// A witness's cosigner vkey (repeatable).
+        #[arg(long = "witness")]
+        witnesses: Vec<String>,
+        /// How many of the witnesses must have cosigned every checkpoint.
+        #[arg(long, default_value_t = 0)]
+        quorum: usize,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Red-flag findings (embedded: verifies the chain, then projects it).
     Findings {
@@ -329,6 +367,36 @@ fn run(command: Command) -> Result<(), Failure> {
             )
         }
         Command::Record(args) => record(args),
+        Command::Export { data, out: path } => {
+            let Target::Embedded(ledger) = Target::embedded(&data)? else {
+                return Err(Failure::Input("not a data directory".into()));
+            };
+            let written = audit::export(&ledger, &path);
+            ledger.close();
+            out(&format!(
+                "exported {} records to {}",
+                written?,
+                path.display()
+            ));
+            Ok(())
+        }
+        Command::Verify {
+            file,
+            data,
+            ledger_vkey,
+            trusted_checkpoint,
+            witnesses,
+            quorum,
+            json,
+        } => verify(
+            file,
+            data,
+            ledger_vkey,
+            trusted_checkpoint,
+            witnesses,
+            quorum,
+            json,
+        ),
         Command::Findings {
             data,
             rule,
@@ -369,6 +437,80 @@ fn run(command: Command) -> Result<(), Failure> {
             }
             Ok(())
         }
+    }
+}
+
+/// A C2SP vkey given inline or as a file holding it.
+fn vkey_arg(name: &str, text: &str) -> Result<probity_core::checkpoint::VerifierKey, Failure> {
+    let path = Path::new(text);
+    let text = if path.is_file() {
+        std::fs::read_to_string(path).map_err(input(name))?
+    } else {
+        text.to_owned()
+    };
+    probity_core::checkpoint::VerifierKey::parse(text.trim()).map_err(input(name))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn verify(
+    file: Option<PathBuf>,
+    data: Option<PathBuf>,
+    ledger_vkey: Option<String>,
+    trusted_checkpoint: Option<PathBuf>,
+    witnesses: Vec<String>,
+    quorum: usize,
+    json: bool,
+) -> Result<(), Failure> {
+    let mut trust = audit::Trust {
+        ledger_vkey: ledger_vkey
+            .map(|v| vkey_arg("--ledger-vkey", &v))
+            .transpose()?,
+        quorum,
+        ..Default::default()
+    };
+    for w in &witnesses {
+        trust.witnesses.push(vkey_arg("--witness", w)?);
+    }
+    if quorum > trust.witnesses.len() {
+        return Err(Failure::Input(format!(
+            "--quorum {quorum} needs at least {quorum} --witness keys"
+        )));
+    }
+    if let Some(path) = trusted_checkpoint {
+        let bytes = std::fs::read(&path).map_err(input("--trusted-checkpoint"))?;
+        trust.trusted_checkpoint = Some(
+            probity_core::checkpoint::SignedNote::parse(&bytes)
+                .map_err(input("--trusted-checkpoint"))?,
+        );
+    }
+    let report = match (file, data) {
+        (Some(file), None) => audit::verify_export(&file, &trust)?,
+        (None, Some(dir)) => {
+            let Target::Embedded(ledger) = Target::embedded(&dir)? else {
+                return Err(Failure::Input("not a data directory".into()));
+            };
+            let report = audit::verify_book(&ledger, &trust);
+            ledger.close();
+            report?
+        }
+        _ => return Err(Failure::Input("give an export FILE or --data DIR".into())),
+    };
+    if json {
+        out_json(&report);
+    } else if report.is_intact() {
+        out(&format!(
+            "intact: {} records, {} checkpoints verified, root {}",
+            report.records, report.checkpoints_checked, report.root
+        ));
+    } else {
+        for finding in &report.findings {
+            out(&format!("[{}] {finding}", finding.code()));
+        }
+    }
+    if report.is_intact() {
+        Ok(())
+    } else {
+        Err(Failure::Findings(report.findings.len()))
     }
 }
 

@@ -3,46 +3,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
+mod common;
+
 use std::process::Command;
-use std::sync::Arc;
 
-use probity_events::scenario::Scenario;
-use probity_ledger::{keyfile, AppendRequest, EngineConfig, Ledger};
-use probity_testkit::TestClock;
+use common::data_dir;
 use serde_json::Value;
-
-/// A data directory holding the scenario `name`, each event recorded at its own time.
-fn data_dir(name: &str) -> tempfile::TempDir {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/scenarios")
-        .join(name)
-        .join("events.json");
-    let prepared = Scenario::parse(&std::fs::read_to_string(path).unwrap())
-        .unwrap()
-        .prepare()
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    keyfile::write_key(&dir.path().join("ledger.key"), &prepared.ledger_key, false).unwrap();
-    let clock = TestClock::at("2000-01-01T00:00:00Z");
-    let mut events = prepared.events.into_iter();
-    let (genesis, at) = events.next().unwrap();
-    clock.set(at);
-    let (ledger, _) = Ledger::create(
-        &dir.path().join("book"),
-        genesis,
-        prepared.ledger_key,
-        EngineConfig::default(),
-        Arc::new(clock.clone()),
-    )
-    .unwrap();
-    for (event, at) in events {
-        clock.set(at);
-        ledger.append(AppendRequest::new(event)).unwrap();
-    }
-    ledger.close();
-    dir
-}
 
 fn probity(args: &[&str]) -> (i32, String, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_probity"))

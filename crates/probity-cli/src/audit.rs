@@ -1,0 +1,192 @@
+//! The auditor's commands: `export` (a self-contained JSON-lines file: header, checkpoints,
+//! records; `schemas/EXPORT.md`) and `verify` (an export file or a data directory, on all
+//! cores, reporting every finding).
+
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::Path;
+
+use probity_core::checkpoint::{Checkpoint, SignedNote, VerifierKey};
+use probity_core::ids::Seq;
+use probity_core::record::Record;
+use probity_core::verify::{ChainVerifier, VerifyReport};
+use probity_ledger::Ledger;
+use serde::{Deserialize, Serialize};
+
+use crate::Failure;
+
+/// The format name of the export's header line.
+pub const EXPORT_FORMAT: &str = "probity-export/v1";
+
+/// One line of an export.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Line {
+    /// First line.
+    Header {
+        /// [`EXPORT_FORMAT`].
+        format: String,
+        /// Ledger id.
+        ledger: String,
+        /// Checkpoint origin.
+        origin: String,
+        /// The ledger's note verifier key, as the exporter states it (auditors pin their own).
+        ledger_vkey: String,
+        /// Records in the export.
+        size: u64,
+    },
+    /// A signed checkpoint (all of them come before the records).
+    Checkpoint {
+        /// Its tree size.
+        size: u64,
+        /// The signed note text.
+        note: String,
+    },
+    /// A record, in sequence order.
+    Record(Record),
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> Failure + '_ {
+    move |e| Failure::Input(format!("{}: {e}", path.display()))
+}
+
+/// Writes the whole ledger to `out`.
+pub fn export(ledger: &Ledger, out: &Path) -> Result<u64, Failure> {
+    let file = std::fs::File::create(out).map_err(io_error(out))?;
+    let mut w = BufWriter::new(file);
+    let size = ledger.size();
+    let mut line = |value: &Line| -> Result<(), Failure> {
+        serde_json::to_writer(&mut w, value).map_err(|e| Failure::Input(e.to_string()))?;
+        w.write_all(b"\n").map_err(io_error(out))
+    };
+    line(&Line::Header {
+        format: EXPORT_FORMAT.into(),
+        ledger: ledger.ledger_id().into(),
+        origin: ledger.origin().into(),
+        ledger_vkey: ledger.verifier_key().to_string(),
+        size,
+    })?;
+    for checkpoint in ledger.book().checkpoints() {
+        let (cp_size, note) = checkpoint.map_err(|e| Failure::Input(e.to_string()))?;
+        if cp_size <= size {
+            line(&Line::Checkpoint {
+                size: cp_size,
+                note: String::from_utf8_lossy(&note.to_bytes()).into_owned(),
+            })?;
+        }
+    }
+    for record in ledger.book().records(Seq(0), Seq(size)) {
+        line(&Line::Record(
+            record.map_err(|e| Failure::Input(e.to_string()))?,
+        ))?;
+    }
+    w.flush().map_err(io_error(out))?;
+    Ok(size)
+}
+
+/// What the auditor trusts, from outside the ledger.
+#[derive(Debug, Default)]
+pub struct Trust {
+    /// The ledger's note key, pinned (otherwise the genesis record's is used).
+    pub ledger_vkey: Option<VerifierKey>,
+    /// A checkpoint kept from an earlier audit.
+    pub trusted_checkpoint: Option<SignedNote>,
+    /// Witness keys and how many must have cosigned each checkpoint.
+    pub witnesses: Vec<VerifierKey>,
+    /// The quorum.
+    pub quorum: usize,
+}
+
+fn verifier<'m>(
+    matrix: &'m probity_core::roles::RoleMatrix,
+    trust: &Trust,
+) -> Result<ChainVerifier<'m>, Failure> {
+    let mut verifier = ChainVerifier::new(matrix);
+    if let Some(key) = &trust.ledger_vkey {
+        verifier.pin_log_key(key.clone());
+    }
+    verifier.require_witnesses(trust.witnesses.clone(), trust.quorum);
+    if let Some(note) = &trust.trusted_checkpoint {
+        let size = Checkpoint::from_text(&note.text)
+            .map_err(|e| Failure::Input(format!("--trusted-checkpoint: {e}")))?
+            .size;
+        verifier.add_trusted_checkpoint(note.clone(), size);
+    }
+    Ok(verifier)
+}
+
+const BATCH: usize = 4096;
+
+/// Verifies an export file.
+pub fn verify_export(path: &Path, trust: &Trust) -> Result<VerifyReport, Failure> {
+    let file = std::fs::File::open(path).map_err(io_error(path))?;
+    let matrix = probity_events::role_matrix();
+    let mut verifier = verifier(&matrix, trust)?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut batch = Vec::with_capacity(BATCH);
+    for (number, line) in BufReader::new(file).lines().enumerate() {
+        let line = line.map_err(io_error(path))?;
+        match serde_json::from_str::<Line>(&line) {
+            Ok(Line::Header { format, .. }) if number == 0 => {
+                if format != EXPORT_FORMAT {
+                    return Err(Failure::Input(format!(
+                        "{}: format {format:?} is not {EXPORT_FORMAT}",
+                        path.display()
+                    )));
+                }
+            }
+            Ok(Line::Checkpoint { size, note }) => match SignedNote::parse(note.as_bytes()) {
+                Ok(note) => {
+                    verifier.add_checkpoint(note, size);
+                }
+                Err(e) => verifier.push_unreadable(format!("line {}: checkpoint: {e}", number + 1)),
+            },
+            Ok(Line::Record(record)) => {
+                batch.push(record);
+                if batch.len() == BATCH {
+                    verifier.push_batch(&batch, threads);
+                    batch.clear();
+                }
+            }
+            Ok(Line::Header { .. }) => {
+                verifier.push_unreadable(format!("line {}: a second header", number + 1))
+            }
+            Err(_) if number == 0 => {
+                return Err(Failure::Input(format!(
+                    "{} is not a Probity export (no {EXPORT_FORMAT} header)",
+                    path.display()
+                )));
+            }
+            Err(e) => {
+                verifier.push_batch(&batch, threads);
+                batch.clear();
+                verifier.push_unreadable(format!("line {}: {e}", number + 1));
+            }
+        }
+    }
+    verifier.push_batch(&batch, threads);
+    Ok(verifier.finish())
+}
+
+/// Verifies the book of a data directory.
+pub fn verify_book(ledger: &Ledger, trust: &Trust) -> Result<VerifyReport, Failure> {
+    let matrix = probity_events::role_matrix();
+    let mut verifier = verifier(&matrix, trust)?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let size = ledger.size();
+    for checkpoint in ledger.book().checkpoints() {
+        let (cp_size, note) = checkpoint.map_err(|e| Failure::Input(e.to_string()))?;
+        verifier.add_checkpoint(note, cp_size);
+    }
+    let mut from = 0;
+    while from < size {
+        let to = (from + BATCH as u64).min(size);
+        let records = ledger
+            .book()
+            .records(Seq(from), Seq(to))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| Failure::Input(e.to_string()))?;
+        verifier.push_batch(&records, threads);
+        from = to;
+    }
+    Ok(verifier.finish())
+}
