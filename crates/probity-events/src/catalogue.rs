@@ -164,28 +164,40 @@ fn field_of(path: &str, message: &str) -> String {
 }
 
 fn decode_as<T: EventPayload>(json: &str) -> Result<T, DecodeError> {
-    let invalid = |field: String, message: String| DecodeError::Invalid {
-        event_type: T::TYPE.to_owned(),
-        field,
-        message,
+    // The common case, a valid payload, takes the fast path; only a refusal is decoded again
+    // with path tracking, to name the field.
+    let value: T = match serde_json::from_str(json) {
+        Ok(value) => value,
+        Err(_) => return Err(path_error::<T>(json)),
     };
-    let mut de = serde_json::Deserializer::from_str(json);
-    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        // serde_json appends " at line L column C", which means nothing to a clerk.
-        let message = e.inner().to_string();
-        let message = message
-            .split(" at line ")
-            .next()
-            .unwrap_or(&message)
-            .to_owned();
-        invalid(field_of(&e.path().to_string(), &message), message)
-    })?;
     value.check().map_err(|e| DecodeError::Rule {
         event_type: T::TYPE.to_owned(),
         field: e.field,
         message: e.message,
     })?;
     Ok(value)
+}
+
+/// The error of decoding `json` as `T`, naming the field.
+fn path_error<T: EventPayload>(json: &str) -> DecodeError {
+    let invalid = |field: String, message: String| DecodeError::Invalid {
+        event_type: T::TYPE.to_owned(),
+        field,
+        message,
+    };
+    let mut de = serde_json::Deserializer::from_str(json);
+    let result: Result<T, _> = serde_path_to_error::deserialize(&mut de);
+    let Err(e) = result else {
+        return invalid(".".into(), "does not decode".into());
+    };
+    // serde_json appends " at line L column C", which means nothing to a clerk.
+    let message = e.inner().to_string();
+    let message = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(&message)
+        .to_owned();
+    invalid(field_of(&e.path().to_string(), &message), message)
 }
 
 macro_rules! catalogue {

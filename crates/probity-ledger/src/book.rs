@@ -122,6 +122,19 @@ impl NodeReader for Book {
     type Error = NodeError;
 
     fn node(&self, level: u8, index: u64) -> Result<Hash, NodeError> {
+        if level == 0 {
+            // A leaf is the record hash, stored in the record itself.
+            #[derive(serde::Deserialize)]
+            struct HashOnly {
+                hash: Hash,
+            }
+            return self
+                .db
+                .get(layout::record(Seq(index)))?
+                .and_then(|v| serde_json::from_slice::<HashOnly>(&v).ok())
+                .map(|r| r.hash)
+                .ok_or(NodeError::Missing(level, index));
+        }
         self.db
             .get(layout::node(level, index))?
             .and_then(|v| Hash::from_slice(&v).ok())

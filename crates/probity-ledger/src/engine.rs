@@ -830,9 +830,13 @@ impl Writer {
             .batch
             .insert(layout::event_id(&id), &record.seq.0.to_be_bytes()[..]);
         let batch = &mut staged.batch;
+        // Level-0 nodes are the record hashes, already stored in the records: keep only the
+        // interior nodes (one key fewer per record on the hot path).
         self.frontier
             .push_reporting(record.hash, |level, index, hash| {
-                batch.insert(&layout::node(level, index)[..], &hash.0[..]);
+                if level > 0 {
+                    batch.insert(&layout::node(level, index)[..], &hash.0[..]);
+                }
             });
         for stream in streams {
             let version = self.version(&stream, staged)? + 1;

@@ -34,7 +34,8 @@ pub fn event_id(id: &str) -> Vec<u8> {
     key
 }
 
-/// `n ‖ level ‖ u64be(index)` → the hash of a complete Merkle subtree.
+/// `n ‖ level ‖ u64be(index)` → the hash of a complete Merkle subtree of level 1 or more (a
+/// leaf, level 0, is the hash stored in its record).
 pub fn node(level: u8, index: u64) -> [u8; 10] {
     let mut key = [0u8; 10];
     key[0] = b'n';

@@ -7,9 +7,14 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, message::PublishMessage, stream};
 use probity_core::ids::Seq;
-use probity_core::record::Record;
 use probity_ledger::Ledger;
 use tokio::sync::watch;
+
+/// The one field of a stored record the publisher reads.
+#[derive(serde::Deserialize)]
+struct HashOnly {
+    hash: probity_core::hash::Hash,
+}
 
 /// How many publishes may await their acknowledgement at once.
 const WINDOW: usize = 256;
@@ -153,11 +158,12 @@ impl Publisher {
                     .record_json(Seq(seq))
                     .map_err(|e| PublishError::Book(e.to_string()))?
                     .ok_or_else(|| PublishError::Book(format!("record {seq} missing")))?;
-                let record: Record =
+                // Only the hash is needed: skip decoding the rest of the record.
+                let HashOnly { hash } =
                     serde_json::from_slice(&json).map_err(|e| PublishError::Book(e.to_string()))?;
                 let publish = PublishMessage::build()
                     .payload(bytes::Bytes::copy_from_slice(&json))
-                    .message_id(record.hash.to_hex())
+                    .message_id(hash.to_hex())
                     .expected_last_sequence(seq);
                 acks.push(
                     self.js
