@@ -19,10 +19,12 @@ use probity_core::time::{OccurredAt, RecordedAt};
 use probity_events::catalogue::implied_subjects;
 use probity_ledger::wire::AppendMessage;
 use probity_ledger::{keyfile, EngineConfig, Ledger, SystemClock};
+use probity_projectord::query::{BlacklistQuery, FindingsQuery, SubjectQuery};
 use serde_json::{json, Value};
 
 mod audit;
 mod oversight;
+mod report;
 mod target;
 
 use target::{book_dir, ledger_key_path, Target};
@@ -219,36 +221,48 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Red-flag findings (embedded: verifies the chain, then projects it).
+    /// Red-flag findings, each with its rule, severity and evidence records.
     Findings {
-        /// The ledger's data directory.
-        #[arg(long, env = "PROBITY_DATA_DIR")]
-        data: PathBuf,
+        #[command(flatten)]
+        target: Where,
         /// Only this rule (e.g. split-purchase).
         #[arg(long)]
         rule: Option<String>,
         /// Only findings detectable since this time (RFC 3339).
         #[arg(long)]
         since: Option<String>,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
     },
     /// Suppliers under a whole-firm ban: as true at --at, as known at --known-at (default now).
     Blacklist {
-        /// The ledger's data directory.
-        #[arg(long, env = "PROBITY_DATA_DIR")]
-        data: PathBuf,
+        #[command(flatten)]
+        target: Where,
         /// True at this time (by when things happened).
         #[arg(long)]
         at: Option<String>,
         /// Known at this time (by when the ledger recorded them).
         #[arg(long)]
         known_at: Option<String>,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
     },
+    /// A supplier: admission, sanctions, listings, evaluations, eligibility, rep strikes.
+    Supplier(SubjectArgs),
+    /// A sales rep: registration, visit log, refusals, breaches.
+    Rep(SubjectArgs),
+    /// A purchase case: its steps with signers and supervision, quotes, panel, award.
+    Case(SubjectArgs),
+    /// A staff member: rep meetings, roles in cases, recusals.
+    Staff(SubjectArgs),
+}
+
+/// One supplier, rep, case or staff member.
+#[derive(Debug, ClapArgs)]
+struct SubjectArgs {
+    #[command(flatten)]
+    target: Where,
+    /// The USCC, filing number, case id or staff id.
+    id: String,
+    /// As of this time (RFC 3339; default now).
+    #[arg(long)]
+    at: Option<String>,
 }
 
 #[derive(Debug, ClapArgs)]
@@ -398,24 +412,30 @@ fn run(command: Command) -> Result<(), Failure> {
             json,
         ),
         Command::Findings {
-            data,
+            target,
             rule,
             since,
-            json,
-        } => findings(&data, rule, since, json),
+        } => findings(&target, rule, since),
         Command::Blacklist {
-            data,
+            target,
             at,
             known_at,
-            json,
-        } => blacklist(&data, at, known_at, json),
+        } => blacklist(&target, at, known_at),
+        Command::Supplier(args) => subject("supplier", &args),
+        Command::Rep(args) => subject("rep", &args),
+        Command::Case(args) => subject("case", &args),
+        Command::Staff(args) => subject("staff", &args),
         Command::Status { at } => {
             let target = at.connect()?;
             let status = target.status();
+            let lag = oversight::lag(&target, at.data.as_deref());
             target.close();
             let status = status?;
             if at.json {
-                out_json(&status);
+                let mut value =
+                    serde_json::to_value(&status).map_err(|e| Failure::Input(e.to_string()))?;
+                value["projector"] = json!(lag);
+                out_json(&value);
             } else {
                 out(&format!("ledger       {}", status.ledger));
                 out(&format!("origin       {}", status.origin));
@@ -434,6 +454,19 @@ fn run(command: Command) -> Result<(), Failure> {
                         .map_or("-".into(), |t| t.to_string())
                 ));
                 out(&format!("active keys  {}", status.active_keys));
+                out(&match lag {
+                    None => "views        none (no views yet, or no projectord answering)".into(),
+                    Some(l) => format!(
+                        "views        {} applied, {} behind ({:.1} s){}",
+                        l.applied,
+                        l.records_behind,
+                        l.seconds_behind,
+                        l.halted.map_or(String::new(), |h| format!(
+                            "; STOPPED at record {}: {}",
+                            h.seq, h.reason
+                        ))
+                    ),
+                });
             }
             Ok(())
         }
@@ -514,56 +547,30 @@ fn verify(
     }
 }
 
-fn time_arg(name: &str, value: Option<String>) -> Result<i64, Failure> {
-    match value {
-        None => Ok(RecordedAt::now().unix_micros()),
-        Some(text) => OccurredAt::parse(&text)
-            .map(|t| t.unix_micros())
-            .map_err(input(name)),
-    }
+fn ask<T: serde::de::DeserializeOwned>(
+    target: &Where,
+    kind: &str,
+    body: &impl serde::Serialize,
+) -> Result<(Value, T), Failure> {
+    let answer = oversight::ask(target.connect()?, target.data.as_deref(), kind, body)?;
+    let typed = serde_json::from_value(answer.clone())
+        .map_err(|e| Failure::Unreachable(format!("unexpected {kind} answer: {e}")))?;
+    Ok((answer, typed))
 }
 
-fn projected(data: &Path) -> Result<probity_projector::Projection, Failure> {
-    let Target::Embedded(ledger) = Target::embedded(data)? else {
-        return Err(Failure::Input("not a data directory".into()));
-    };
-    let result = oversight::project(&ledger);
-    ledger.close();
-    result
+/// Refuses a malformed time before anything is opened, naming the flag.
+fn check_time(flag: &str, value: &Option<String>) -> Result<(), Failure> {
+    probity_projectord::query::instant(flag, value.as_deref(), 0)
+        .map(drop)
+        .map_err(|e| Failure::Input(e.message))
 }
 
-fn findings(
-    data: &Path,
-    rule: Option<String>,
-    since: Option<String>,
-    json: bool,
-) -> Result<(), Failure> {
-    let rule = match rule {
-        Some(code) => Some(probity_projector::Rule::parse(&code).ok_or_else(|| {
-            Failure::Input(format!(
-                "unknown rule {code:?}; one of: {}",
-                probity_projector::Rule::ALL.map(|r| r.code()).join(", ")
-            ))
-        })?),
-        None => None,
-    };
-    let since = match since {
-        Some(text) => Some(
-            OccurredAt::parse(&text)
-                .map_err(input("--since"))?
-                .unix_micros(),
-        ),
-        None => None,
-    };
-    let projection = projected(data)?;
-    let selected: Vec<&probity_projector::Finding> = projection
-        .findings
-        .values()
-        .filter(|f| rule.is_none_or(|r| f.rule == r))
-        .filter(|f| since.is_none_or(|s| f.detectable_at.unix_micros() >= s))
-        .collect();
-    if json {
-        out_json(&selected);
+fn findings(target: &Where, rule: Option<String>, since: Option<String>) -> Result<(), Failure> {
+    check_time("--since", &since)?;
+    let (raw, selected): (Value, Vec<probity_projector::Finding>) =
+        ask(target, "findings", &FindingsQuery { rule, since })?;
+    if target.json {
+        out_json(&raw);
         return Ok(());
     }
     if selected.is_empty() {
@@ -584,46 +591,72 @@ fn findings(
         out(&format!(
             "    detectable at {}; evidence: records {}",
             f.detectable_at,
-            f.evidence
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
+            seqs(&f.evidence)
         ));
     }
     Ok(())
 }
 
-fn blacklist(
-    data: &Path,
-    at: Option<String>,
-    known_at: Option<String>,
-    json: bool,
-) -> Result<(), Failure> {
-    let true_at = time_arg("--at", at)?;
-    let known = time_arg("--known-at", known_at)?;
-    let projection = projected(data)?;
-    let entries = projection.blacklist(true_at, known);
-    if json {
-        out_json(&entries);
+fn seqs(list: &[probity_core::ids::Seq]) -> String {
+    list.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A full UTC instant (a bare date would shift by the hospital's offset).
+fn instant(t: i64) -> String {
+    RecordedAt::from_unix_micros(t).to_string()
+}
+
+fn blacklist(target: &Where, at: Option<String>, known_at: Option<String>) -> Result<(), Failure> {
+    check_time("--at", &at)?;
+    check_time("--known-at", &known_at)?;
+    let (raw, entries): (Value, Vec<probity_projector::BlacklistEntry>) =
+        ask(target, "blacklist", &BlacklistQuery { at, known_at })?;
+    if target.json {
+        out_json(&raw);
         return Ok(());
     }
     if entries.is_empty() {
         out("no supplier is under a whole-firm ban");
     }
-    // Full UTC instants: a bare date would shift by the hospital's offset.
-    let date = |t: i64| RecordedAt::from_unix_micros(t).to_string();
     for e in entries {
         out(&format!(
             "{}  {}  {} from {} until {} (record {})",
             e.uscc,
             e.name.as_deref().unwrap_or("-"),
             e.reason,
-            date(e.from),
-            e.until.map_or("further notice".to_owned(), date),
+            instant(e.from),
+            e.until.map_or("further notice".to_owned(), instant),
             e.seq
         ));
     }
+    Ok(())
+}
+
+fn subject(kind: &str, args: &SubjectArgs) -> Result<(), Failure> {
+    check_time("--at", &args.at)?;
+    let query = SubjectQuery {
+        id: args.id.clone(),
+        at: args.at.clone(),
+    };
+    let (raw, _): (Value, Value) = ask(&args.target, kind, &query)?;
+    if args.target.json {
+        out_json(&raw);
+        return Ok(());
+    }
+    let text = |value: Value| -> Result<String, Failure> {
+        let bad =
+            |e: serde_json::Error| Failure::Unreachable(format!("unexpected {kind} answer: {e}"));
+        Ok(match kind {
+            "supplier" => report::supplier(&serde_json::from_value(value).map_err(bad)?),
+            "rep" => report::rep(&serde_json::from_value(value).map_err(bad)?),
+            "case" => report::case(&serde_json::from_value(value).map_err(bad)?),
+            _ => report::staff(&serde_json::from_value(value).map_err(bad)?),
+        })
+    };
+    out(&text(raw)?);
     Ok(())
 }
 

@@ -1,57 +1,107 @@
-//! The oversight queries on a data directory: verify the whole chain (all cores), then project
-//! the records and answer from the projection. Nothing unverified is ever projected.
+//! The oversight queries. Embedded (`--data DIR`): the views in `DIR/views` are brought up to
+//! date from the book (each new record verified before it is applied), then asked. Over NATS:
+//! the request goes to projectord on `probity.<ledger>.query.<kind>`. Both give the same JSON.
 
-use probity_core::ids::Seq;
-use probity_core::verify::ChainVerifier;
-use probity_ledger::Ledger;
-use probity_projector::{Applied, Projection};
+use std::path::Path;
 
+use probity_core::time::RecordedAt;
+use probity_projectord::query::{self, ProjectorStatus};
+use probity_projectord::{embedded, ProjectError};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::target::Target;
 use crate::Failure;
 
-/// Verifies every record of `ledger` and projects them.
-pub fn project(ledger: &Ledger) -> Result<Projection, Failure> {
-    let matrix = probity_events::role_matrix();
-    let mut verifier = ChainVerifier::new(&matrix);
-    verifier.pin_log_key(ledger.verifier_key());
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let size = ledger.size();
-    let mut projection = Projection::new();
-    let mut from = 0;
-    while from < size {
-        let to = (from + 8192).min(size);
-        let records = ledger
-            .book()
-            .records(Seq(from), Seq(to))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| Failure::Input(e.to_string()))?;
-        verifier.push_batch(&records, threads);
-        let report = verifier.finish_peek();
-        if !report.is_empty() {
-            let first: Vec<String> = report.iter().take(3).map(ToString::to_string).collect();
-            return Err(Failure::Refused(
-                "chain-broken".into(),
-                format!(
-                    "the book does not verify, so nothing is projected: {}",
-                    first.join("; ")
-                ),
-            ));
-        }
-        for record in &records {
-            let body = record
-                .event
-                .open()
-                .map_err(|e| Failure::Input(format!("record {}: {e}", record.seq)))?
-                .into_body();
-            let event = probity_events::validate_body(&body)
-                .map_err(|e| Failure::Input(format!("record {}: {e}", record.seq)))?;
-            projection.apply(Applied {
-                seq: record.seq,
-                recorded_at: record.recorded_at,
-                body: &body,
-                event: &event,
-            });
-        }
-        from = to;
+fn refused(e: ProjectError) -> Failure {
+    match e {
+        ProjectError::Halted(halt) => Failure::Refused(
+            "chain-broken".into(),
+            format!(
+                "record {} does not verify, so nothing from it on is projected: {}",
+                halt.seq, halt.reason
+            ),
+        ),
+        other => Failure::Input(other.to_string()),
     }
-    Ok(projection)
+}
+
+/// Asks `kind` with `body` of the ledger in `data` (embedded) or behind `target` (NATS).
+pub fn ask(
+    target: Target,
+    data: Option<&Path>,
+    kind: &str,
+    body: &impl Serialize,
+) -> Result<Value, Failure> {
+    let body = serde_json::to_value(body).map_err(|e| Failure::Input(e.to_string()))?;
+    let payload = body.to_string().into_bytes();
+    let answer = match (&target, data) {
+        (Target::Embedded(ledger), Some(data)) => {
+            let views = embedded::views_dir(data);
+            let mut projector = embedded::open(&views, ledger)
+                .map_err(|e| Failure::Input(format!("{}: {e}", views.display())))?;
+            let caught_up = embedded::catch_up(&mut projector, ledger).map_err(refused);
+            let answer = caught_up.map(|_| {
+                query::answer(
+                    projector.projection(),
+                    kind,
+                    &payload,
+                    RecordedAt::now().unix_micros(),
+                )
+            });
+            projector.close();
+            answer?
+        }
+        (Target::Nats { ledger, .. }, _) => {
+            let subject = query::subject(ledger, kind);
+            target.request::<Value, Value>(subject, &body)?
+        }
+        _ => return Err(Failure::Input("not a data directory".into())),
+    };
+    target.close();
+    answer.map_err(|e| match e.code.as_str() {
+        // The asker's mistake, like any bad argument: exit code 2.
+        "bad-time" | "unknown-rule" | "malformed-json" | "malformed-request" | "unknown-query" => {
+            Failure::Input(e.message)
+        }
+        _ => Failure::Refused(e.code, e.message),
+    })
+}
+
+/// How far the views are behind: embedded, the views' cursor against the book; over NATS,
+/// projectord's own report (`None` when no projectord answers).
+pub fn lag(target: &Target, data: Option<&Path>) -> Option<ProjectorStatus> {
+    match (target, data) {
+        (Target::Embedded(ledger), Some(data)) => {
+            let views = embedded::views_dir(data);
+            if !views.exists() {
+                return None;
+            }
+            let projector = embedded::open(&views, ledger).ok()?;
+            let cursor = projector.cursor().clone();
+            projector.close();
+            let head = ledger.size();
+            let behind = head.saturating_sub(cursor.applied);
+            let seconds_behind = match ledger.record(probity_core::ids::Seq(cursor.applied)) {
+                Ok(Some(next)) if behind > 0 => {
+                    (RecordedAt::now().unix_micros() - next.recorded_at.unix_micros()).max(0) as f64
+                        / 1e6
+                }
+                _ => 0.0,
+            };
+            Some(ProjectorStatus {
+                applied: cursor.applied,
+                head,
+                records_behind: behind,
+                seconds_behind,
+                state_hash: String::new(),
+                halted: cursor.halted,
+            })
+        }
+        (Target::Nats { ledger, .. }, _) => target
+            .request::<Value, ProjectorStatus>(query::subject(ledger, "status"), &Value::Null)
+            .ok()?
+            .ok(),
+        _ => None,
+    }
 }

@@ -87,7 +87,8 @@ impl Target {
         })
     }
 
-    fn request<Q: Serialize, A: DeserializeOwned>(
+    /// Sends a request over NATS; `Ok(Err(_))` is the service's refusal.
+    pub fn request<Q: Serialize, A: DeserializeOwned>(
         &self,
         subject: String,
         body: &Q,
@@ -109,12 +110,12 @@ impl Target {
             })
             .map_err(|_| {
                 Failure::Unreachable(format!(
-                    "no reply on {subject} within 10 s; is ledgerd running?"
+                    "no reply on {subject} within 10 s; is the service (ledgerd, projectord) running?"
                 ))
             })?
             .map_err(|e| {
                 Failure::Unreachable(format!(
-                    "request on {subject} failed: {e} (is ledgerd running?)"
+                    "request on {subject} failed: {e} (is the service running?)"
                 ))
             })?;
         let parsed: Reply<A> = serde_json::from_slice(&reply.payload)

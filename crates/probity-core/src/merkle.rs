@@ -360,7 +360,7 @@ impl NodeReader for MemoryTree {
 
 /// The right edge of a growing tree: the roots of its maximal complete subtrees, left to
 /// right. Enough to compute the current root in O(log n) memory while streaming leaves.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Frontier {
     size: u64,
     // (level, hash) of each complete subtree on the right edge, levels strictly decreasing.

@@ -166,7 +166,7 @@ pub enum KeyEffect {
 }
 
 /// The keys of one ledger, as of some sequence.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyRegistry {
     ledger: Option<LedgerId>,
     genesis: Option<GenesisPayload>,

@@ -288,6 +288,29 @@ impl VerifyReport {
     }
 }
 
+/// Where a [`ChainVerifier`] stands after a clean run: enough to resume it later (a
+/// projector that verifies as it goes keeps this beside its views). Only meaningful when the
+/// records read so far produced no finding.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct VerifierState {
+    /// Records read.
+    pub next_seq: u64,
+    /// The hash of the last record read (zero before the first).
+    pub last_hash: Hash,
+    /// The keys as of the last record.
+    pub registry: KeyRegistry,
+    /// The Merkle tree's right edge.
+    pub frontier: Frontier,
+}
+
+/// The 16-byte digest under which a verifier remembers an event id (to find duplicates).
+pub fn event_id_key(id: &EventId) -> [u8; 16] {
+    let digest = Hash::digest_parts(&[id.as_str().as_bytes()]);
+    let mut key = [0u8; 16];
+    key.copy_from_slice(&digest.0[..16]);
+    key
+}
+
 #[derive(Debug)]
 struct PendingCheckpoint {
     note: SignedNote,
@@ -330,6 +353,37 @@ impl<'m> ChainVerifier<'m> {
             checkpoints_checked: 0,
             findings: Vec::new(),
         }
+    }
+
+    /// A verifier that continues from `state`, knowing the event ids already read (as
+    /// [`event_id_key`] digests with their records).
+    pub fn resume(
+        matrix: &'m RoleMatrix,
+        state: VerifierState,
+        event_ids: impl IntoIterator<Item = ([u8; 16], Seq)>,
+    ) -> Self {
+        let mut verifier = ChainVerifier::new(matrix);
+        verifier.next_seq = state.next_seq;
+        verifier.last_hashes = [state.last_hash; 2];
+        verifier.registry = state.registry;
+        verifier.frontier = state.frontier;
+        verifier.event_ids = event_ids.into_iter().collect();
+        verifier
+    }
+
+    /// Where the verifier stands, to [`resume`](Self::resume) it later.
+    pub fn state(&self) -> VerifierState {
+        VerifierState {
+            next_seq: self.next_seq,
+            last_hash: self.last_hashes[0],
+            registry: self.registry.clone(),
+            frontier: self.frontier.clone(),
+        }
+    }
+
+    /// The root of the records read so far.
+    pub fn root(&self) -> Hash {
+        self.frontier.root()
     }
 
     /// Checks checkpoints against this ledger key instead of the one genesis names (an
@@ -388,8 +442,13 @@ impl<'m> ChainVerifier<'m> {
 
     /// Checks a batch of records, running the stateless checks on `threads` threads (the
     /// calling thread among them) that take small chunks as they free up, so a slow core does
-    /// not hold the others back.
-    pub fn push_batch(&mut self, records: &[Record], threads: usize) {
+    /// not hold the others back. Returns each record's event, signature verified, when it
+    /// opened (the caller need not verify it again).
+    pub fn push_batch(
+        &mut self,
+        records: &[Record],
+        threads: usize,
+    ) -> Vec<Option<AuthenticEvent>> {
         const CHUNK: usize = 64;
         let chunks = records.len().div_ceil(CHUNK);
         let next = AtomicUsize::new(0);
@@ -421,13 +480,16 @@ impl<'m> ChainVerifier<'m> {
         });
         results.sort_unstable_by_key(|(i, _)| *i);
         let checks = results.into_iter().flat_map(|(_, checks)| checks);
-        for (record, check) in records.iter().zip(checks) {
-            self.push_checked(record, check);
-        }
+        records
+            .iter()
+            .zip(checks)
+            .map(|(record, check)| self.push_checked(record, check))
+            .collect()
     }
 
-    /// Checks one record whose stateless checks were done by [`check_record`].
-    pub fn push_checked(&mut self, record: &Record, check: RecordCheck) {
+    /// Checks one record whose stateless checks were done by [`check_record`]; returns its
+    /// event if it opened.
+    pub fn push_checked(&mut self, record: &Record, check: RecordCheck) -> Option<AuthenticEvent> {
         let seq = record.seq;
         if check.computed_hash != record.hash {
             self.findings.push(Finding::HashMismatch {
@@ -460,18 +522,23 @@ impl<'m> ChainVerifier<'m> {
         self.last_hashes = [record.hash, check.computed_hash];
         self.frontier.push(check.computed_hash);
 
-        match check.opened {
-            Err(error) => self.findings.push(Finding::BadEvent { seq, error }),
-            Ok(event) => self.check_event(seq, &event),
-        }
+        let event = match check.opened {
+            Err(error) => {
+                self.findings.push(Finding::BadEvent { seq, error });
+                None
+            }
+            Ok(event) => {
+                self.check_event(seq, &event);
+                Some(event)
+            }
+        };
         self.check_checkpoints_at(self.frontier.size());
+        event
     }
 
     fn check_event(&mut self, seq: Seq, event: &AuthenticEvent) {
         let body = event.body();
-        let id_digest = Hash::digest_parts(&[body.id.as_str().as_bytes()]);
-        let mut id_key = [0u8; 16];
-        id_key.copy_from_slice(&id_digest.0[..16]);
+        let id_key = event_id_key(&body.id);
         if let Some(first) = self.event_ids.get(&id_key) {
             self.findings.push(Finding::DuplicateEventId {
                 seq,

@@ -86,14 +86,25 @@ impl Book {
 
     /// Every checkpoint, by size.
     pub fn checkpoints(&self) -> impl Iterator<Item = Result<(u64, SignedNote), LedgerError>> + '_ {
-        self.db.scan_prefix([b'c']).map(|item| {
-            let (key, bytes) = item?;
-            let size = layout::read_u64(&key[1..])
-                .ok_or_else(|| LedgerError::Corrupt("checkpoint key".into()))?;
-            let note = SignedNote::parse(&bytes)
-                .map_err(|e| LedgerError::Corrupt(format!("checkpoint {size}: {e}")))?;
-            Ok((size, note))
-        })
+        self.checkpoints_between(0, u64::MAX)
+    }
+
+    /// The checkpoints of sizes `from..=to`, by size.
+    pub fn checkpoints_between(
+        &self,
+        from: u64,
+        to: u64,
+    ) -> impl Iterator<Item = Result<(u64, SignedNote), LedgerError>> + '_ {
+        self.db
+            .range(layout::checkpoint(from)..=layout::checkpoint(to))
+            .map(|item| {
+                let (key, bytes) = item?;
+                let size = layout::read_u64(&key[1..])
+                    .ok_or_else(|| LedgerError::Corrupt("checkpoint key".into()))?;
+                let note = SignedNote::parse(&bytes)
+                    .map_err(|e| LedgerError::Corrupt(format!("checkpoint {size}: {e}")))?;
+                Ok((size, note))
+            })
     }
 
     /// Sequence numbers of the records that change keys.

@@ -9,10 +9,16 @@
 
 mod findings;
 mod projection;
+mod report;
+mod rows;
+mod table;
 pub mod time;
 
 pub use findings::{Finding, Rule, Severity};
 pub use projection::{
-    Applied, BlacklistEntry, CaseView, Ineligibility, ListingView, Projection, RepView,
-    SanctionView, SupplierView,
+    Applied, BlacklistEntry, CaseView, Ineligibility, ListingView, Projection, RepMeeting, RepView,
+    Request, SanctionView, SupplierView, TimelineEntry, VisitView,
 };
+pub use report::{CaseReport, CaseRole, RepReport, StaffReport, SupplierReport, VisitLine};
+pub use rows::POLICIES_KEY;
+pub use table::{RowError, Table};

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use probity_core::envelope::EventBody;
 use probity_core::ids::Seq;
+use probity_core::keys::KeyId;
 use probity_core::time::RecordedAt;
 use probity_events::governance::Policy;
 use probity_events::purchase::{Method, QuoteResult};
@@ -19,6 +20,7 @@ use probity_events::Event;
 use serde::{Deserialize, Serialize};
 
 use crate::findings::{Finding, Rule, Severity};
+use crate::table::Table;
 use crate::time::{at, calendar_days, known, of, Micros};
 
 /// One record as the projection sees it.
@@ -151,6 +153,8 @@ pub struct SupplierView {
     pub violations: Vec<Seq>,
     /// Integrity evaluations: (record, score, grade).
     pub evaluations: Vec<(Seq, u8, String)>,
+    /// Its reps' observed breaches of the visit rules (strikes): (true time, record).
+    pub rep_strikes: Vec<(Micros, Seq)>,
 }
 
 /// Why a supplier may not be bought from.
@@ -220,7 +224,7 @@ pub struct BlacklistEntry {
 
 /// A purchase decision whose eligibility may be judged again when sanctions arrive late.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-struct Decision {
+pub(crate) struct Decision {
     case: String,
     step: String,
     product: Option<String>,
@@ -231,85 +235,201 @@ struct Decision {
 
 /// The request that opened a case.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-struct Request {
-    seq: Seq,
-    department: String,
-    requester: String,
-    category: String,
-    budget_project: String,
-    quantity: u32,
-    catalogue: Option<(String, Money)>,
+pub struct Request {
+    /// The record.
+    pub seq: Seq,
+    /// Requesting department.
+    pub department: String,
+    /// Who asked.
+    pub requester: String,
+    /// Category.
+    pub category: String,
+    /// Budget project.
+    pub budget_project: String,
+    /// Quantity.
+    pub quantity: u32,
+    /// Catalogue item and price, when bought from the catalogue.
+    pub catalogue: Option<(String, Money)>,
 }
 
 /// Everything recorded about one purchase case.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaseView {
-    request: Option<Request>,
-    method: Option<(Method, Micros, Vec<String>, Seq)>,
-    published: Option<(Micros, Seq)>,
-    bidders: BTreeMap<String, Seq>,
-    quotes: BTreeMap<String, (u64, Micros, Seq)>,
-    valid_quotes: BTreeMap<String, Seq>,
-    panel: BTreeMap<String, Seq>,
-    meeting: Option<(String, Seq)>,
-    recusals: BTreeSet<String>,
-    plan_approver: Option<(String, Seq)>,
-    external_approvals: Vec<Seq>,
-    award: Option<(String, u64, Seq)>,
-    contract: Option<(String, Seq)>,
-    acceptance: Option<(String, Seq)>,
-    supervised: BTreeMap<String, Seq>,
-    /// Every record of the case, in order: (record, type).
-    pub timeline: Vec<(Seq, String)>,
+    /// The request that opened it.
+    pub request: Option<Request>,
+    /// Method chosen: (method, deadline, invited suppliers, record).
+    pub method: Option<(Method, Micros, Vec<String>, Seq)>,
+    /// Demand published on the website: (true time, record).
+    pub published: Option<(Micros, Seq)>,
+    /// Suppliers taking part, with the record that brought each in.
+    pub bidders: BTreeMap<String, Seq>,
+    /// Quotes: supplier → (amount in fen, submitted at, record).
+    pub quotes: BTreeMap<String, (u64, Micros, Seq)>,
+    /// Quotes judged valid: supplier → record.
+    pub valid_quotes: BTreeMap<String, Seq>,
+    /// Panel and selection-meeting members: staff → record.
+    pub panel: BTreeMap<String, Seq>,
+    /// Selection meeting: (chair, record).
+    pub meeting: Option<(String, Seq)>,
+    /// Staff who recused themselves.
+    pub recusals: BTreeSet<String>,
+    /// Annual plan approval: (approver, record).
+    pub plan_approver: Option<(String, Seq)>,
+    /// External (health and finance bureau) approvals.
+    pub external_approvals: Vec<Seq>,
+    /// Award: (supplier, amount in fen, record).
+    pub award: Option<(String, u64, Seq)>,
+    /// Contract: (signed by, record).
+    pub contract: Option<(String, Seq)>,
+    /// Delivery acceptance: (accepted by, record).
+    pub acceptance: Option<(String, Seq)>,
+    /// Supervised steps: event type → supervision record.
+    pub supervised: BTreeMap<String, Seq>,
+    /// Every record of the case, in order, with who signed it and its supervision.
+    pub timeline: Vec<TimelineEntry>,
+}
+
+/// One record in a case's timeline.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    /// The record.
+    pub seq: Seq,
+    /// Its event type.
+    pub event_type: String,
+    /// When it happened (µs since the epoch).
+    pub occurred_at: Micros,
+    /// When the ledger recorded it (µs since the epoch).
+    pub recorded_at: Micros,
+    /// The key that signed it.
+    pub signer: KeyId,
+    /// Who holds that key, as enrolled.
+    pub signer_name: Option<String>,
+    /// The supervision record that covers this step, if any.
+    pub supervised_by: Option<Seq>,
 }
 
 /// A meeting between a rep and hospital staff.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-struct RepMeeting {
-    supplier: String,
-    rep: String,
-    occurred: Micros,
-    seq: Seq,
+pub struct RepMeeting {
+    /// The rep's supplier.
+    pub supplier: String,
+    /// The rep.
+    pub rep: String,
+    /// When (true time).
+    pub occurred: Micros,
+    /// The visit-completed record.
+    pub seq: Seq,
 }
 
 /// A rep's registration and visits.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RepView {
+    /// Name.
+    pub name: Option<String>,
     /// The supplier.
     pub supplier: Option<String>,
+    /// Product lines.
+    pub product_lines: Vec<String>,
     /// Registered: (true time, until, record).
     pub registered: Option<(Micros, Micros, Seq)>,
-    /// Revoked at (true time).
-    pub revoked: Option<Micros>,
+    /// Revoked at (true time), and the record.
+    pub revoked: Option<(Micros, Seq)>,
+    /// Visits booked, by visit id, in booking order.
+    pub visits: Vec<String>,
+    /// Entries refused at the door: (true time, record).
+    pub refusals: Vec<(Micros, Seq)>,
+    /// Rule breaches observed: (true time, record).
+    pub violations: Vec<(Micros, Seq)>,
 }
 
+/// A booked visit and what became of it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-struct VisitView {
-    rep: String,
-    host: String,
-    approved_room: Option<String>,
-    requested: Seq,
+pub struct VisitView {
+    /// The rep's filing number.
+    pub rep: String,
+    /// The host.
+    pub host: String,
+    /// The host's department.
+    pub department: String,
+    /// The slot booked (true time, µs): from, until.
+    pub slot: (Micros, Micros),
+    /// The integrity pledge was signed.
+    pub pledge_signed: bool,
+    /// The booking.
+    pub requested: Seq,
+    /// Approved, with its reception room, at this record.
+    pub approved: Option<(String, Seq)>,
+    /// The room the approval designated (kept for the rules).
+    pub approved_room: Option<String>,
+    /// Rejected at this record.
+    pub rejected: Option<Seq>,
+    /// Checked in: room, identity matched, true time, record.
+    pub checked_in: Option<(String, bool, Micros, Seq)>,
+    /// Completed: attendees, record.
+    pub completed: Option<(Vec<String>, Seq)>,
 }
+
+impl VisitView {
+    /// Where the visit stands: `requested`, `approved`, `rejected`, `checked_in`, `completed`.
+    pub fn state(&self) -> &'static str {
+        match self {
+            VisitView {
+                completed: Some(_), ..
+            } => "completed",
+            VisitView {
+                checked_in: Some(_),
+                ..
+            } => "checked_in",
+            VisitView {
+                rejected: Some(_), ..
+            } => "rejected",
+            VisitView {
+                approved: Some(_), ..
+            } => "approved",
+            _ => "requested",
+        }
+    }
+}
+
+/// Bookkeeping for the store: whether something changed since it was last written. Not part
+/// of what the projection knows, so two projections of the same records are equal whatever
+/// their bookkeeping.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Changed(pub(crate) bool);
+
+impl PartialEq for Changed {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Changed {}
 
 /// Everything the projection knows, as of the last record applied.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Projection {
     /// Records applied.
     pub applied: u64,
-    policies: Vec<(Micros, Seq, Policy)>,
+    pub(crate) policies: Vec<(Micros, Seq, Policy)>,
+    #[serde(skip)]
+    pub(crate) policies_changed: Changed,
     /// Suppliers by USCC.
-    pub suppliers: BTreeMap<String, SupplierView>,
+    pub suppliers: Table<SupplierView>,
     /// Reps by filing number.
-    pub reps: BTreeMap<String, RepView>,
-    visits: BTreeMap<String, VisitView>,
-    meetings: BTreeMap<String, Vec<RepMeeting>>,
+    pub reps: Table<RepView>,
+    /// Visits by visit id.
+    pub visits: Table<VisitView>,
+    /// Rep meetings by staff member.
+    pub meetings: Table<Vec<RepMeeting>>,
     /// Cases by id.
-    pub cases: BTreeMap<String, CaseView>,
-    decisions: BTreeMap<String, Vec<Decision>>,
-    split_groups: BTreeMap<String, Vec<(String, u64, Seq)>>,
-    near_threshold: BTreeMap<String, Vec<(Micros, Seq)>>,
+    pub cases: Table<CaseView>,
+    pub(crate) decisions: Table<Vec<Decision>>,
+    pub(crate) split_groups: Table<Vec<(String, u64, Seq)>>,
+    pub(crate) near_threshold: Table<Vec<(Micros, Seq)>>,
     /// Findings by id.
-    pub findings: BTreeMap<String, Finding>,
+    pub findings: Table<Finding>,
+    /// Who holds each key (by key id), from genesis and enrolments.
+    pub signers: Table<String>,
 }
 
 fn yuan(fen: u64) -> String {
@@ -335,7 +455,7 @@ impl Projection {
     /// Suppliers under a whole-firm ban at true time `true_at`, as known at `known_at`.
     pub fn blacklist(&self, true_at: Micros, known_at: Micros) -> Vec<BlacklistEntry> {
         let mut out = Vec::new();
-        for (uscc, s) in &self.suppliers {
+        for (uscc, s) in self.suppliers.iter() {
             for sanction in s.sanctions.iter().filter(|x| {
                 matches!(
                     x.kind,
@@ -373,7 +493,9 @@ impl Projection {
     }
 
     fn raise(&mut self, finding: Finding) {
-        self.findings.entry(finding.id.clone()).or_insert(finding);
+        if self.findings.get(&finding.id).is_none() {
+            self.findings.insert(finding.id.clone(), finding);
+        }
     }
 
     /// Applies one record. Records must come in ledger order, each once.
@@ -381,44 +503,45 @@ impl Projection {
         self.applied = r.seq.0 + 1;
         let t = of(r.body.occurred_at.datetime());
         let k = known(r.recorded_at);
+        let signer = KeyId::of(&r.body.signer);
         for case in &r.body.subjects.case {
+            let signer_name = self.signers.get(&signer.to_hex()).cloned();
             self.cases
-                .entry(case.to_string())
-                .or_default()
+                .entry(case.as_str())
                 .timeline
-                .push((r.seq, r.body.event_type.to_string()));
+                .push(TimelineEntry {
+                    seq: r.seq,
+                    event_type: r.body.event_type.to_string(),
+                    occurred_at: t,
+                    recorded_at: k,
+                    signer,
+                    signer_name,
+                    supervised_by: None,
+                });
         }
         match r.event {
             Event::PolicySet(p) => {
+                self.policies_changed = Changed(true);
                 self.policies
                     .push((at(&p.effective_from), r.seq, p.policy.clone()))
             }
             Event::SupplierRegistered(e) => {
-                self.suppliers.entry(e.uscc.to_string()).or_default().name =
-                    Some(e.name.to_string());
+                self.suppliers.entry(&e.uscc.to_string()).name = Some(e.name.to_string());
             }
             Event::SupplierAdmitted(e) => {
-                self.suppliers
-                    .entry(e.uscc.to_string())
-                    .or_default()
-                    .admitted = Some((t, k, r.seq));
+                self.suppliers.entry(&e.uscc.to_string()).admitted = Some((t, k, r.seq));
             }
             Event::AdmissionRejected(e) => {
-                self.suppliers
-                    .entry(e.uscc.to_string())
-                    .or_default()
-                    .rejected = Some(r.seq);
+                self.suppliers.entry(&e.uscc.to_string()).rejected = Some(r.seq);
             }
             Event::ViolationRecorded(e) => self
                 .suppliers
-                .entry(e.uscc.to_string())
-                .or_default()
+                .entry(&e.uscc.to_string())
                 .violations
                 .push(r.seq),
             Event::IntegrityEvaluated(e) => self
                 .suppliers
-                .entry(e.uscc.to_string())
-                .or_default()
+                .entry(&e.uscc.to_string())
                 .evaluations
                 .push((r.seq, e.score, format!("{:?}", e.grade))),
             Event::ExternalListingObserved(e) => {
@@ -438,8 +561,7 @@ impl Projection {
                     known: k,
                 };
                 self.suppliers
-                    .entry(e.uscc.to_string())
-                    .or_default()
+                    .entry(&e.uscc.to_string())
                     .listings
                     .push(view);
                 self.recheck_decisions(e.uscc.as_str(), r);
@@ -457,8 +579,7 @@ impl Projection {
                     known: k,
                 };
                 self.suppliers
-                    .entry(e.uscc.to_string())
-                    .or_default()
+                    .entry(&e.uscc.to_string())
                     .sanctions
                     .push(view);
                 self.recheck_decisions(e.uscc.as_str(), r);
@@ -476,16 +597,15 @@ impl Projection {
                 }
             }
             Event::RepRegistered(e) => {
-                let rep = self.reps.entry(e.filing_number.to_string()).or_default();
+                let rep = self.reps.entry(e.filing_number.as_str());
+                rep.name = Some(e.name.to_string());
                 rep.supplier = Some(e.supplier.to_string());
+                rep.product_lines = e.product_lines.iter().map(ToString::to_string).collect();
                 rep.registered = Some((t, at(&e.valid_until), r.seq));
                 rep.revoked = None;
             }
             Event::RepRegistrationRevoked(e) => {
-                self.reps
-                    .entry(e.filing_number.to_string())
-                    .or_default()
-                    .revoked = Some(t);
+                self.reps.entry(e.filing_number.as_str()).revoked = Some((t, r.seq));
             }
             Event::VisitRequested(e) => {
                 self.visits.insert(
@@ -493,24 +613,65 @@ impl Projection {
                     VisitView {
                         rep: e.filing_number.to_string(),
                         host: e.host.to_string(),
-                        approved_room: None,
+                        department: e.department.to_string(),
+                        slot: (at(&e.slot.from), at(&e.slot.to)),
+                        pledge_signed: e.pledge_signed,
                         requested: r.seq,
+                        approved: None,
+                        approved_room: None,
+                        rejected: None,
+                        checked_in: None,
+                        completed: None,
                     },
                 );
+                self.reps
+                    .entry(e.filing_number.as_str())
+                    .visits
+                    .push(e.visit.to_string());
             }
             Event::VisitApproved(e) => {
                 if let Some(v) = self.visits.get_mut(e.visit.as_str()) {
+                    v.approved = Some((e.reception_room.to_string(), r.seq));
                     v.approved_room = Some(e.reception_room.to_string());
                 }
             }
-            Event::CheckedIn(e) => self.check_in(
-                r,
-                t,
-                e.visit.as_str(),
-                e.filing_number.as_str(),
-                e.room.as_str(),
-            ),
+            Event::VisitRejected(e) => {
+                if let Some(v) = self.visits.get_mut(e.visit.as_str()) {
+                    v.rejected = Some(r.seq);
+                }
+            }
+            Event::CheckedIn(e) => {
+                if let Some(v) = self.visits.get_mut(e.visit.as_str()) {
+                    v.checked_in = Some((e.room.to_string(), e.identity_matched, t, r.seq));
+                }
+                self.check_in(
+                    r,
+                    t,
+                    e.visit.as_str(),
+                    e.filing_number.as_str(),
+                    e.room.as_str(),
+                )
+            }
+            Event::EntryRefused(e) => {
+                if let Some(rep) = &e.filing_number {
+                    self.reps.entry(rep.as_str()).refusals.push((t, r.seq));
+                }
+            }
+            Event::RepViolationObserved(e) => {
+                let when = e.seen_at.as_ref().map_or(t, at);
+                if let Some(rep) = &e.filing_number {
+                    self.reps.entry(rep.as_str()).violations.push((when, r.seq));
+                }
+                self.suppliers
+                    .entry(e.supplier.as_str())
+                    .rep_strikes
+                    .push((when, r.seq));
+            }
             Event::VisitCompleted(e) => {
+                if let Some(v) = self.visits.get_mut(e.visit.as_str()) {
+                    v.completed =
+                        Some((e.attendees.iter().map(ToString::to_string).collect(), r.seq));
+                }
                 if let Some(v) = self.visits.get(e.visit.as_str()).cloned() {
                     let supplier = self
                         .reps
@@ -518,20 +679,17 @@ impl Projection {
                         .and_then(|rep| rep.supplier.clone())
                         .unwrap_or_default();
                     for staff in &e.attendees {
-                        self.meetings
-                            .entry(staff.to_string())
-                            .or_default()
-                            .push(RepMeeting {
-                                supplier: supplier.clone(),
-                                rep: v.rep.clone(),
-                                occurred: t,
-                                seq: r.seq,
-                            });
+                        self.meetings.entry(&staff.to_string()).push(RepMeeting {
+                            supplier: supplier.clone(),
+                            rep: v.rep.clone(),
+                            occurred: t,
+                            seq: r.seq,
+                        });
                     }
                 }
             }
             Event::PurchaseRequested(e) => {
-                self.cases.entry(e.case.to_string()).or_default().request = Some(Request {
+                self.cases.entry(&e.case.to_string()).request = Some(Request {
                     seq: r.seq,
                     department: e.department.to_string(),
                     requester: e.requester.to_string(),
@@ -545,7 +703,7 @@ impl Projection {
                 });
             }
             Event::SelectionMeetingHeld(e) => {
-                let case = self.cases.entry(e.case.to_string()).or_default();
+                let case = self.cases.entry(&e.case.to_string());
                 case.meeting = Some((e.chair.to_string(), r.seq));
                 for m in &e.members {
                     case.panel.entry(m.to_string()).or_insert(r.seq);
@@ -555,18 +713,17 @@ impl Projection {
             }
             Event::AnnualPlanApproved(e) => {
                 for c in &e.cases {
-                    self.cases.entry(c.to_string()).or_default().plan_approver =
+                    self.cases.entry(&c.to_string()).plan_approver =
                         Some((e.approved_by.to_string(), r.seq));
                 }
             }
             Event::ExternalApprovalGranted(e) => self
                 .cases
-                .entry(e.case.to_string())
-                .or_default()
+                .entry(&e.case.to_string())
                 .external_approvals
                 .push(r.seq),
             Event::ProcessOpened(e) => {
-                let case = self.cases.entry(e.case.to_string()).or_default();
+                let case = self.cases.entry(&e.case.to_string());
                 case.method = Some((
                     e.method,
                     at(&e.deadline),
@@ -581,18 +738,17 @@ impl Projection {
                 }
             }
             Event::DemandPublished(e) => {
-                self.cases.entry(e.case.to_string()).or_default().published = Some((t, r.seq))
+                self.cases.entry(&e.case.to_string()).published = Some((t, r.seq))
             }
             Event::SupplierSignedUp(e) => {
                 self.cases
-                    .entry(e.case.to_string())
-                    .or_default()
+                    .entry(&e.case.to_string())
                     .bidders
                     .entry(e.supplier.to_string())
                     .or_insert(r.seq);
             }
             Event::QuoteSubmitted(e) => {
-                let case = self.cases.entry(e.case.to_string()).or_default();
+                let case = self.cases.entry(&e.case.to_string());
                 case.quotes.insert(
                     e.supplier.to_string(),
                     (e.amount.fen(), at(&e.submitted_at), r.seq),
@@ -600,7 +756,7 @@ impl Projection {
                 case.bidders.entry(e.supplier.to_string()).or_insert(r.seq);
             }
             Event::QuoteEvaluated(e) => {
-                let case = self.cases.entry(e.case.to_string()).or_default();
+                let case = self.cases.entry(&e.case.to_string());
                 if e.result == QuoteResult::Valid {
                     case.valid_quotes.insert(e.supplier.to_string(), r.seq);
                 } else {
@@ -608,15 +764,14 @@ impl Projection {
                 }
             }
             Event::EvaluationPanelFormed(e) => {
-                let case = self.cases.entry(e.case.to_string()).or_default();
+                let case = self.cases.entry(&e.case.to_string());
                 for m in &e.members {
                     case.panel.entry(m.staff.to_string()).or_insert(r.seq);
                 }
             }
             Event::RecusalRecorded(e) => {
                 self.cases
-                    .entry(e.case.to_string())
-                    .or_default()
+                    .entry(&e.case.to_string())
                     .recusals
                     .insert(e.staff.to_string());
             }
@@ -631,7 +786,7 @@ impl Projection {
             ),
             Event::ContractSigned(e) => {
                 let case_id = e.case.to_string();
-                let case = self.cases.entry(case_id.clone()).or_default();
+                let case = self.cases.entry(&case_id.clone());
                 case.contract = Some((e.signed_by.to_string(), r.seq));
                 if case.award.is_none() {
                     self.step_order(r, &case_id, "a contract was signed without an award");
@@ -641,7 +796,7 @@ impl Projection {
             }
             Event::DeliveryAccepted(e) => {
                 let case_id = e.case.to_string();
-                let case = self.cases.entry(case_id.clone()).or_default();
+                let case = self.cases.entry(&case_id.clone());
                 case.acceptance = Some((e.accepted_by.to_string(), r.seq));
                 if let Some((signer, contract_seq)) = case.contract.clone() {
                     if signer == e.accepted_by.as_str() {
@@ -667,7 +822,7 @@ impl Projection {
                         vec![r.seq],
                     );
                 }
-                let case = self.cases.entry(case_id.clone()).or_default();
+                let case = self.cases.entry(&case_id.clone());
                 if case.contract.is_none() || case.acceptance.is_none() {
                     self.step_order(
                         r,
@@ -679,12 +834,26 @@ impl Projection {
                 self.decide(r, t, k, &case_id, "payment", e.supplier.as_str(), None);
             }
             Event::SupervisionRecorded(e) => {
-                self.cases
-                    .entry(e.case.to_string())
-                    .or_default()
-                    .supervised
-                    .insert(e.step.to_string(), r.seq);
+                let case = self.cases.entry(e.case.as_str());
+                case.supervised.insert(e.step.to_string(), r.seq);
+                if let Some(step) = case
+                    .timeline
+                    .iter_mut()
+                    .rev()
+                    .find(|s| s.event_type == e.step.as_str() && s.supervised_by.is_none())
+                {
+                    step.supervised_by = Some(r.seq);
+                }
             }
+            Event::Genesis(g) => {
+                for admin in &g.admins {
+                    self.signers
+                        .insert(admin.key.key_id().to_hex(), admin.holder.clone());
+                }
+            }
+            Event::KeyEnrolled(e) => self
+                .signers
+                .insert(e.key.key_id().to_hex(), e.holder.clone()),
             Event::ConsumablesUsageReported(e) => self.consumables(r, t, e),
             _ => {}
         }
@@ -720,10 +889,7 @@ impl Projection {
             seq: r.seq,
         };
         self.judge(supplier, &decision, r.recorded_at);
-        self.decisions
-            .entry(supplier.to_owned())
-            .or_default()
-            .push(decision);
+        self.decisions.entry(&supplier.to_owned()).push(decision);
     }
 
     /// Raises award-to-ineligible if the supplier was ineligible at the decision (true time).
@@ -792,8 +958,7 @@ impl Projection {
     ) {
         let policy = self.policy_at(t);
         let threshold = policy.open_tender_threshold.fen();
-        self.cases.entry(case_id.to_owned()).or_default().award =
-            Some((supplier.to_owned(), amount, r.seq));
+        self.cases.entry(&case_id.to_owned()).award = Some((supplier.to_owned(), amount, r.seq));
         let case = self.cases.get(case_id).cloned().unwrap_or_default();
         self.decide(r, t, k, case_id, "award", supplier, product);
 
@@ -938,7 +1103,7 @@ impl Projection {
         let mut evidence: Vec<Seq> = self
             .cases
             .get(case)
-            .map(|c| c.timeline.iter().map(|(s, _)| *s).collect())
+            .map(|c| c.timeline.iter().map(|e| e.seq).collect())
             .unwrap_or_default();
         evidence.push(r.seq);
         self.raise_case(
@@ -956,7 +1121,11 @@ impl Projection {
         let Some(c) = self.cases.get(case) else {
             return;
         };
-        let step_seq = c.timeline.iter().find(|(_, t)| t == step).map(|(s, _)| *s);
+        let step_seq = c
+            .timeline
+            .iter()
+            .find(|e| e.event_type == step)
+            .map(|e| e.seq);
         if let Some(step_seq) = step_seq {
             if !c.supervised.contains_key(step) {
                 self.raise_case(
@@ -1000,7 +1169,7 @@ impl Projection {
             "{year}/{}/{}/{}",
             req.department, req.budget_project, req.category
         );
-        let group = self.split_groups.entry(key.clone()).or_default();
+        let group = self.split_groups.entry(&key.clone());
         group.push((case_id.to_owned(), amount, r.seq));
         let total: u64 = group.iter().map(|(_, a, _)| a).sum();
         if total <= threshold {
@@ -1020,8 +1189,8 @@ impl Projection {
         );
         // One finding per group, raised when the total first passes the threshold and grown
         // with every later purchase of the group.
-        let finding = self.findings.entry(id.clone()).or_insert(Finding {
-            id,
+        let finding = self.findings.entry_or_insert_with(&id, || Finding {
+            id: id.clone(),
             rule: Rule::SplitPurchase,
             severity: Severity::High,
             evidence: vec![],
@@ -1050,7 +1219,7 @@ impl Projection {
         }
         let window = i64::from(policy.near_threshold_window_days);
         let offset = r.body.occurred_at.datetime().offset();
-        let list = self.near_threshold.entry(supplier.to_owned()).or_default();
+        let list = self.near_threshold.entry(&supplier.to_owned());
         list.retain(|(when, _)| calendar_days(*when, t, offset) <= window);
         list.push((t, r.seq));
         if list.len() >= 2 {
@@ -1124,7 +1293,7 @@ impl Projection {
         let rep = self.reps.get(rep_id).cloned().unwrap_or_default();
         let visit = self.visits.get(visit_id).cloned();
         let registered = matches!(rep.registered, Some((from, until, _)) if from <= t && t < until)
-            && rep.revoked.is_none_or(|rv| t < rv);
+            && rep.revoked.is_none_or(|(rv, _)| t < rv);
         let mut problems = Vec::new();
         let mut evidence = vec![r.seq];
         if !registered {

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 pub mod ledgerd;
 pub mod nats;
+pub mod scenario;
 
 /// The ledger id of the fixture hospital.
 pub const LEDGER: &str = "test-hospital";

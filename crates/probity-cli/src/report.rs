@@ -1,0 +1,224 @@
+//! Readable text for the supplier, rep, case and staff reports (`--json` prints them whole).
+
+use std::fmt::Write;
+
+use probity_core::time::RecordedAt;
+use probity_projector::{CaseReport, Finding, RepReport, StaffReport, SupplierReport};
+
+fn when(t: i64) -> String {
+    RecordedAt::from_unix_micros(t).to_string()
+}
+
+fn findings(text: &mut String, list: &[Finding]) {
+    let _ = writeln!(text, "findings     {}", list.len());
+    for f in list {
+        let _ = writeln!(
+            text,
+            "  [{}] {:?} — {} (records {})",
+            f.rule,
+            f.severity,
+            f.summary,
+            f.evidence
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+}
+
+/// A supplier.
+pub fn supplier(r: &SupplierReport) -> String {
+    let s = &r.supplier;
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "supplier     {} {}",
+        r.uscc,
+        s.name.as_deref().unwrap_or("(name not recorded)")
+    );
+    let _ = writeln!(
+        text,
+        "admission    {}",
+        match (s.admitted, s.rejected) {
+            (Some((t, _, seq)), _) => format!("admitted {} (record {seq})", when(t)),
+            (None, Some(seq)) => format!("rejected (record {seq})"),
+            _ => "not admitted".into(),
+        }
+    );
+    let _ = writeln!(
+        text,
+        "eligible     {} at {}",
+        match &r.ineligible {
+            None => "yes".to_owned(),
+            Some(why) => format!("NO: {why:?}"),
+        },
+        when(r.at)
+    );
+    for x in &s.sanctions {
+        let _ = writeln!(
+            text,
+            "sanction     {} {:?} from {} until {}{} (record {})",
+            x.sanction,
+            x.kind,
+            when(x.from),
+            x.until.map_or("further notice".into(), when),
+            x.lifted
+                .map_or(String::new(), |(t, _)| format!(", lifted {}", when(t))),
+            x.seq
+        );
+    }
+    for l in &s.listings {
+        let _ = writeln!(
+            text,
+            "listing      {} grade {} (scheme {}) from {} (record {})",
+            l.list,
+            l.grade,
+            l.scheme_version,
+            when(l.from),
+            l.seq
+        );
+    }
+    for (seq, score, grade) in &s.evaluations {
+        let _ = writeln!(text, "evaluation   {score} ({grade}) (record {seq})");
+    }
+    let _ = writeln!(
+        text,
+        "rep strikes  {} in the last {} days{}",
+        r.strikes_in_window,
+        r.strike_window_days,
+        r.escalation
+            .as_ref()
+            .map_or(String::new(), |e| format!(" — {e}"))
+    );
+    findings(&mut text, &r.findings);
+    text.trim_end().to_owned()
+}
+
+/// A rep.
+pub fn rep(r: &RepReport) -> String {
+    let rep = &r.rep;
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "rep          {} {} of {}",
+        r.filing_number,
+        rep.name.as_deref().unwrap_or("(name not recorded)"),
+        rep.supplier.as_deref().unwrap_or("?")
+    );
+    let _ = writeln!(
+        text,
+        "registration {} at {}{}",
+        if r.valid { "valid" } else { "NOT valid" },
+        when(r.at),
+        rep.registered
+            .map_or(String::new(), |(_, until, seq)| format!(
+                " (until {}, record {seq})",
+                when(until)
+            ))
+    );
+    for v in &r.visits {
+        let d = &v.detail;
+        let _ = writeln!(
+            text,
+            "visit        {} {} host {} ({}) slot {}{}",
+            v.visit,
+            v.state,
+            d.host,
+            d.department,
+            when(d.slot.0),
+            d.checked_in
+                .as_ref()
+                .map_or(String::new(), |(room, matched, _, _)| format!(
+                    ", checked in at {room}{}",
+                    if *matched {
+                        ""
+                    } else {
+                        " (identity NOT matched)"
+                    }
+                ))
+        );
+    }
+    let _ = writeln!(text, "refusals     {}", rep.refusals.len());
+    let _ = writeln!(text, "breaches     {}", rep.violations.len());
+    findings(&mut text, &r.findings);
+    text.trim_end().to_owned()
+}
+
+/// A purchase case.
+pub fn case(r: &CaseReport) -> String {
+    let c = &r.detail;
+    let mut text = String::new();
+    let _ = writeln!(text, "case         {} — {}", r.case, r.state);
+    if let Some(req) = &c.request {
+        let _ = writeln!(
+            text,
+            "request      {} by {} ({}), budget {}, {} × (record {})",
+            req.category, req.requester, req.department, req.budget_project, req.quantity, req.seq
+        );
+    }
+    for (supplier, (fen, _, seq)) in &c.quotes {
+        let valid = if c.valid_quotes.contains_key(supplier) {
+            "valid"
+        } else {
+            "not valid"
+        };
+        let _ = writeln!(
+            text,
+            "quote        {supplier} ¥{}.{:02} {valid} (record {seq})",
+            fen / 100,
+            fen % 100
+        );
+    }
+    if let Some((supplier, fen, seq)) = &c.award {
+        let _ = writeln!(
+            text,
+            "award        {supplier} ¥{}.{:02} (record {seq})",
+            fen / 100,
+            fen % 100
+        );
+    }
+    let _ = writeln!(text, "timeline");
+    for e in &c.timeline {
+        let _ = writeln!(
+            text,
+            "  {:>6}  {}  {:<34} signed by {}{}",
+            e.seq.to_string(),
+            when(e.occurred_at),
+            e.event_type,
+            e.signer_name.clone().unwrap_or_else(|| e.signer.to_hex()),
+            e.supervised_by
+                .map_or(String::new(), |s| format!(", supervised (record {s})"))
+        );
+    }
+    findings(&mut text, &r.findings);
+    text.trim_end().to_owned()
+}
+
+/// A staff member.
+pub fn staff(r: &StaffReport) -> String {
+    let mut text = String::new();
+    let _ = writeln!(text, "staff        {}", r.staff);
+    for m in &r.meetings {
+        let _ = writeln!(
+            text,
+            "met rep      {} of {} on {} (record {})",
+            m.rep,
+            m.supplier,
+            when(m.occurred),
+            m.seq
+        );
+    }
+    for role in &r.roles {
+        let _ = writeln!(
+            text,
+            "role         {} in case {} (record {})",
+            role.role, role.case, role.seq
+        );
+    }
+    for case in &r.recusals {
+        let _ = writeln!(text, "recused      case {case}");
+    }
+    findings(&mut text, &r.findings);
+    text.trim_end().to_owned()
+}

@@ -1,0 +1,230 @@
+//! Answers to the oversight queries, built from a [`Projection`]: what `probity supplier`,
+//! `rep`, `case` and `staff` print, and what `probity.<ledger>.query.*` replies carry.
+
+use serde::{Deserialize, Serialize};
+
+use crate::findings::Finding;
+use crate::projection::{
+    CaseView, Ineligibility, Projection, RepMeeting, RepView, SupplierView, VisitView,
+};
+use crate::time::{Micros, DAY};
+
+/// A supplier: everything recorded, its eligibility and its strikes, as of a moment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SupplierReport {
+    /// USCC.
+    pub uscc: String,
+    /// The view.
+    pub supplier: SupplierView,
+    /// The moment asked about (true time, µs).
+    pub at: Micros,
+    /// Why it may not be bought from at `at` (whole firm), as known now; `None`: eligible.
+    pub ineligible: Option<Ineligibility>,
+    /// Rep strikes within the policy's rolling window ending at `at`.
+    pub strikes_in_window: usize,
+    /// The window, in days.
+    pub strike_window_days: u32,
+    /// The customary escalation for that many strikes (DOMAIN.md): interview, product
+    /// suspension, blacklist.
+    pub escalation: Option<String>,
+    /// Findings that name the supplier.
+    pub findings: Vec<Finding>,
+}
+
+/// A rep: registration, visit log, refusals and breaches.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepReport {
+    /// Filing number.
+    pub filing_number: String,
+    /// The view.
+    pub rep: RepView,
+    /// Registration valid at `at`.
+    pub valid: bool,
+    /// The moment asked about (true time, µs).
+    pub at: Micros,
+    /// Visits in booking order, with their state.
+    pub visits: Vec<VisitLine>,
+    /// Findings that name the rep.
+    pub findings: Vec<Finding>,
+}
+
+/// One visit in a rep's log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VisitLine {
+    /// Visit id.
+    pub visit: String,
+    /// `requested`, `approved`, `rejected`, `checked_in` or `completed`.
+    pub state: String,
+    /// The visit.
+    pub detail: VisitView,
+}
+
+/// A purchase case: its steps in order, with signers and supervision.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseReport {
+    /// Case id.
+    pub case: String,
+    /// The last purchase step recorded, e.g. `award_decided`.
+    pub state: String,
+    /// The view (timeline, quotes, panel, award, …).
+    pub detail: CaseView,
+    /// Findings that name the case.
+    pub findings: Vec<Finding>,
+}
+
+/// A staff member: rep meetings, roles in cases, recusals, findings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaffReport {
+    /// Staff id.
+    pub staff: String,
+    /// Meetings with reps.
+    pub meetings: Vec<RepMeeting>,
+    /// Roles held in cases: (case, role, record).
+    pub roles: Vec<CaseRole>,
+    /// Cases the staff member recused from.
+    pub recusals: Vec<String>,
+    /// Findings that name the staff member.
+    pub findings: Vec<Finding>,
+}
+
+/// A role someone held in one case.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseRole {
+    /// Case id.
+    pub case: String,
+    /// `requester`, `panel`, `chair`, `plan_approver`, `contract_signer`, `acceptor`.
+    pub role: String,
+    /// The record.
+    pub seq: probity_core::ids::Seq,
+}
+
+fn findings_about(p: &Projection, subject: &str) -> Vec<Finding> {
+    p.findings
+        .values()
+        .filter(|f| f.subjects.iter().any(|s| s == subject))
+        .cloned()
+        .collect()
+}
+
+impl Projection {
+    /// The supplier `uscc` as of true time `at` (as known now), if the ledger names it.
+    pub fn supplier_report(&self, uscc: &str, at: Micros) -> Option<SupplierReport> {
+        let supplier = self.suppliers.get(uscc)?.clone();
+        let window = self.policy_at(at).rep_strike_window_days;
+        let since = at - i64::from(window) * DAY;
+        let strikes = supplier
+            .rep_strikes
+            .iter()
+            .filter(|(t, _)| since < *t && *t <= at)
+            .count();
+        let escalation = match strikes {
+            0 => None,
+            1 => Some("1st strike: interview the company".to_owned()),
+            2 => Some("2nd strike: suspend that rep's products for 3–6 months".to_owned()),
+            _ => Some("3rd strike: blacklist the company".to_owned()),
+        };
+        Some(SupplierReport {
+            uscc: uscc.to_owned(),
+            ineligible: supplier.ineligible(None, at, i64::MAX),
+            supplier,
+            at,
+            strikes_in_window: strikes,
+            strike_window_days: window,
+            escalation,
+            findings: findings_about(self, &format!("supplier:{uscc}")),
+        })
+    }
+
+    /// The rep `filing_number` as of true time `at`.
+    pub fn rep_report(&self, filing_number: &str, at: Micros) -> Option<RepReport> {
+        let rep = self.reps.get(filing_number)?.clone();
+        let valid = matches!(rep.registered, Some((from, until, _)) if from <= at && at < until)
+            && rep.revoked.is_none_or(|(revoked, _)| at < revoked);
+        let visits = rep
+            .visits
+            .iter()
+            .filter_map(|id| {
+                self.visits.get(id).map(|v| VisitLine {
+                    visit: id.clone(),
+                    state: v.state().to_owned(),
+                    detail: v.clone(),
+                })
+            })
+            .collect();
+        Some(RepReport {
+            filing_number: filing_number.to_owned(),
+            valid,
+            at,
+            visits,
+            findings: findings_about(self, &format!("rep:{filing_number}")),
+            rep,
+        })
+    }
+
+    /// The purchase case `case`.
+    pub fn case_report(&self, case: &str) -> Option<CaseReport> {
+        let detail = self.cases.get(case)?.clone();
+        let state = detail
+            .timeline
+            .iter()
+            .rev()
+            .map(|e| e.event_type.as_str())
+            .find(|t| t.starts_with("purchase.") && *t != "purchase.supervision_recorded")
+            .map_or("none", |t| t.trim_start_matches("purchase."))
+            .to_owned();
+        Some(CaseReport {
+            case: case.to_owned(),
+            state,
+            findings: findings_about(self, &format!("case:{case}")),
+            detail,
+        })
+    }
+
+    /// The staff member `staff`, if the ledger names them anywhere.
+    pub fn staff_report(&self, staff: &str) -> Option<StaffReport> {
+        let meetings = self.meetings.get(staff).cloned().unwrap_or_default();
+        let mut roles = Vec::new();
+        let mut recusals = Vec::new();
+        for (id, case) in self.cases.iter() {
+            let mut role = |name: &str, seq| {
+                roles.push(CaseRole {
+                    case: id.clone(),
+                    role: name.to_owned(),
+                    seq,
+                })
+            };
+            if let Some(r) = case.request.as_ref().filter(|r| r.requester == staff) {
+                role("requester", r.seq);
+            }
+            if let Some(seq) = case.panel.get(staff) {
+                role("panel", *seq);
+            }
+            if let Some((_, seq)) = case.meeting.as_ref().filter(|(chair, _)| chair == staff) {
+                role("chair", *seq);
+            }
+            if let Some((_, seq)) = case.plan_approver.as_ref().filter(|(a, _)| a == staff) {
+                role("plan_approver", *seq);
+            }
+            if let Some((_, seq)) = case.contract.as_ref().filter(|(s, _)| s == staff) {
+                role("contract_signer", *seq);
+            }
+            if let Some((_, seq)) = case.acceptance.as_ref().filter(|(s, _)| s == staff) {
+                role("acceptor", *seq);
+            }
+            if case.recusals.contains(staff) {
+                recusals.push(id.clone());
+            }
+        }
+        let findings = findings_about(self, &format!("staff:{staff}"));
+        if meetings.is_empty() && roles.is_empty() && recusals.is_empty() && findings.is_empty() {
+            return None;
+        }
+        Some(StaffReport {
+            staff: staff.to_owned(),
+            meetings,
+            roles,
+            recusals,
+            findings,
+        })
+    }
+}

@@ -1,0 +1,334 @@
+//! projectord over NATS: follows the ledger's JetStream stream from the views' cursor with an
+//! ordered consumer (stream sequence = record seq + 1; the sled cursor, not a server-side
+//! consumer, is the truth about what was applied), fetches ledger checkpoints to check, and
+//! answers `probity.<ledger>.query.*`.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer};
+use async_nats::{Client, Message};
+use futures_util::StreamExt;
+use probity_core::checkpoint::SignedNote;
+use probity_core::record::Record;
+use probity_core::time::RecordedAt;
+use probity_ledger::wire::{self, CheckpointReply, Reply, WireError};
+use tokio::sync::watch;
+
+use crate::projector::{ProjectError, Projector};
+use crate::query::{self, ProjectorStatus};
+
+/// Where to follow from and where to keep the views.
+#[derive(Clone, Debug)]
+pub struct FollowConfig {
+    /// The ledger id.
+    pub ledger: String,
+    /// The JetStream stream (default `PROBITY_<LEDGER>`).
+    pub stream: String,
+    /// The views directory.
+    pub views: PathBuf,
+    /// Most records applied (and committed) in one batch.
+    pub max_batch: usize,
+    /// How often to fetch the latest ledger checkpoint.
+    pub checkpoint_every: Duration,
+}
+
+impl FollowConfig {
+    /// Defaults for `ledger` with views in `views`.
+    pub fn new(ledger: &str, views: PathBuf) -> FollowConfig {
+        FollowConfig {
+            ledger: ledger.to_owned(),
+            stream: wire::default_stream_name(ledger),
+            views,
+            max_batch: 4096,
+            checkpoint_every: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Why following stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum FollowError {
+    /// The projector refused a record or its store failed.
+    #[error(transparent)]
+    Project(#[from] ProjectError),
+    /// NATS or JetStream failed.
+    #[error("jetstream: {0}")]
+    Nats(String),
+}
+
+fn nats<E: std::fmt::Display>(e: E) -> FollowError {
+    FollowError::Nats(e.to_string())
+}
+
+/// A running follower's shared state.
+#[derive(Clone, Debug)]
+pub struct Shared {
+    projector: Arc<RwLock<Projector>>,
+    head: Arc<AtomicU64>,
+    applied: watch::Sender<u64>,
+}
+
+impl Shared {
+    /// Watches the number of records applied (and committed).
+    pub fn applied(&self) -> watch::Receiver<u64> {
+        self.applied.subscribe()
+    }
+
+    /// The status: cursor, head, lag; with the state hash when asked (it reads every row).
+    pub fn status(&self, with_hash: bool) -> Result<ProjectorStatus, WireError> {
+        let projector = self.projector.read().unwrap_or_else(|e| e.into_inner());
+        let cursor = projector.cursor();
+        let head = self.head.load(Ordering::Relaxed).max(cursor.applied);
+        let behind = head - cursor.applied;
+        let seconds_behind = if behind == 0 || cursor.last_recorded_at == 0 {
+            0.0
+        } else {
+            (RecordedAt::now().unix_micros() - cursor.last_recorded_at).max(0) as f64 / 1e6
+        };
+        let state_hash = if with_hash {
+            projector
+                .store()
+                .state_hash()
+                .map_err(|e| WireError {
+                    code: "internal".into(),
+                    message: e.to_string(),
+                })?
+                .to_hex()
+        } else {
+            String::new()
+        };
+        Ok(ProjectorStatus {
+            applied: cursor.applied,
+            head,
+            records_behind: behind,
+            seconds_behind,
+            state_hash,
+            halted: cursor.halted.clone(),
+        })
+    }
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct StatusQuery {
+    #[serde(default)]
+    state_hash: bool,
+}
+
+fn answer(shared: &Shared, kind: &str, payload: &[u8]) -> Result<serde_json::Value, WireError> {
+    if kind == "status" {
+        let q: StatusQuery = if payload.is_empty() {
+            StatusQuery::default()
+        } else {
+            serde_json::from_slice(payload).map_err(|e| WireError {
+                code: "malformed-request".into(),
+                message: e.to_string(),
+            })?
+        };
+        return serde_json::to_value(shared.status(q.state_hash)?).map_err(|e| WireError {
+            code: "internal".into(),
+            message: e.to_string(),
+        });
+    }
+    let projector = shared.projector.read().unwrap_or_else(|e| e.into_inner());
+    query::answer(
+        projector.projection(),
+        kind,
+        payload,
+        RecordedAt::now().unix_micros(),
+    )
+}
+
+async fn respond(client: Client, message: Message, shared: Shared) {
+    let Some(reply_to) = message.reply.clone() else {
+        return;
+    };
+    let kind = message
+        .subject
+        .rsplit('.')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let result = tokio::task::spawn_blocking(move || answer(&shared, &kind, &message.payload))
+        .await
+        .unwrap_or_else(|e| {
+            Err(WireError {
+                code: "internal".into(),
+                message: e.to_string(),
+            })
+        });
+    let reply = match result {
+        Ok(v) => Reply::Ok(v),
+        Err(e) => Reply::Error(e),
+    };
+    match serde_json::to_vec(&reply) {
+        Ok(bytes) => {
+            if let Err(e) = client.publish(reply_to, bytes.into()).await {
+                tracing::warn!(error = %e, "could not send a query reply");
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "could not encode a query reply"),
+    }
+}
+
+/// Opens the views and starts answering queries; [`Follower::run`] then follows the stream.
+#[derive(Debug)]
+pub struct Follower {
+    client: Client,
+    config: FollowConfig,
+    shared: Shared,
+}
+
+impl Follower {
+    /// Opens the views in `config.views` and subscribes to the query subjects.
+    pub async fn start(client: Client, config: FollowConfig) -> Result<Follower, FollowError> {
+        let views = config.views.clone();
+        let projector = tokio::task::spawn_blocking(move || Projector::open(&views))
+            .await
+            .map_err(nats)?
+            .map_err(ProjectError::from)?;
+        let (applied, _) = watch::channel(projector.applied());
+        let shared = Shared {
+            projector: Arc::new(RwLock::new(projector)),
+            head: Arc::new(AtomicU64::new(0)),
+            applied,
+        };
+        let mut queries = client
+            .subscribe(query::subject(&config.ledger, "*"))
+            .await
+            .map_err(nats)?;
+        client.flush().await.map_err(nats)?;
+        let (answering, handle) = (client.clone(), shared.clone());
+        tokio::spawn(async move {
+            while let Some(message) = queries.next().await {
+                tokio::spawn(respond(answering.clone(), message, handle.clone()));
+            }
+        });
+        Ok(Follower {
+            client,
+            config,
+            shared,
+        })
+    }
+
+    /// The state shared with the query handlers.
+    pub fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
+    /// Follows the stream until `shutdown` resolves (or a record is refused).
+    pub async fn run(
+        self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<(), FollowError> {
+        tokio::pin!(shutdown);
+        let js = jetstream::new(self.client.clone());
+        let stream = loop {
+            tokio::select! {
+                found = js.get_stream(&self.config.stream) => match found {
+                    Ok(stream) => break stream,
+                    Err(e) => tracing::warn!(stream = %self.config.stream, error = %e, "stream not there yet; retrying"),
+                },
+                () = &mut shutdown => return Ok(()),
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        };
+        let start = self.shared.applied.borrow().to_owned();
+        let consumer = stream
+            .create_consumer(consumer::pull::OrderedConfig {
+                deliver_policy: consumer::DeliverPolicy::ByStartSequence {
+                    start_sequence: start + 1,
+                },
+                ..Default::default()
+            })
+            .await
+            .map_err(nats)?;
+        let mut messages = consumer.messages().await.map_err(nats)?;
+        let mut checkpoints = tokio::time::interval(self.config.checkpoint_every);
+        tracing::info!(stream = %self.config.stream, from = start, "following");
+        loop {
+            let first = tokio::select! {
+                next = messages.next() => next,
+                _ = checkpoints.tick() => {
+                    self.fetch_checkpoint().await;
+                    continue;
+                }
+                () = &mut shutdown => break,
+            };
+            let Some(first) = first else { break };
+            let mut batch = vec![first.map_err(nats)?];
+            // Take whatever else has already arrived, up to the batch limit.
+            while batch.len() < self.config.max_batch {
+                match futures_util::FutureExt::now_or_never(messages.next()) {
+                    Some(Some(next)) => batch.push(next.map_err(nats)?),
+                    _ => break,
+                }
+            }
+            self.apply(batch).await?;
+        }
+        tracing::info!("stopped following");
+        Ok(())
+    }
+
+    async fn apply(&self, batch: Vec<jetstream::Message>) -> Result<(), FollowError> {
+        let pending = batch
+            .last()
+            .and_then(|m| m.info().ok().map(|i| (i.stream_sequence, i.pending)));
+        let records = batch
+            .iter()
+            .map(|m| serde_json::from_slice::<Record>(&m.payload))
+            .collect::<Result<Vec<_>, _>>();
+        let projector = self.shared.projector.clone();
+        let applied = tokio::task::spawn_blocking(move || {
+            let mut projector = projector.write().unwrap_or_else(|e| e.into_inner());
+            let result = match records {
+                Ok(records) => projector.apply(&records),
+                Err(e) => Err(ProjectError::Source(format!(
+                    "a stream message is not a record: {e}"
+                ))),
+            };
+            (projector.applied(), result)
+        })
+        .await
+        .map_err(nats)?;
+        if let Some((stream_seq, pending)) = pending {
+            self.shared
+                .head
+                .store(stream_seq + pending, Ordering::Relaxed);
+        }
+        self.shared.applied.send_replace(applied.0);
+        applied.1.map_err(FollowError::from)
+    }
+
+    async fn fetch_checkpoint(&self) {
+        let subject = wire::checkpoint_subject(&self.config.ledger);
+        let reply = match tokio::time::timeout(
+            Duration::from_secs(2),
+            self.client.request(subject, bytes::Bytes::new()),
+        )
+        .await
+        {
+            Ok(Ok(reply)) => reply,
+            _ => return, // ledgerd away: checked again later
+        };
+        let Ok(Reply::Ok(CheckpointReply { size, note })) =
+            serde_json::from_slice::<Reply<CheckpointReply>>(&reply.payload)
+        else {
+            return;
+        };
+        match SignedNote::parse(note.as_bytes()) {
+            Ok(note) => {
+                let mut projector = self
+                    .shared
+                    .projector
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner());
+                projector.add_checkpoint(note, size);
+            }
+            Err(e) => tracing::warn!(error = %e, "ledger checkpoint does not parse"),
+        }
+    }
+}

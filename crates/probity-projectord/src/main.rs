@@ -1,0 +1,86 @@
+//! `projectord`: follows a ledger's JetStream stream, verifies and projects every record into
+//! durable views, and answers `probity.<ledger>.query.*`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use probity_ledger::wire;
+use probity_projectord::follow::{FollowConfig, Follower};
+
+/// Follow a Probity ledger's stream and serve its oversight views.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+    /// NATS server URL(s), comma-separated; `nats://user:password@host:port` for credentials.
+    #[arg(long, env = "PROBITY_NATS", default_value = "nats://127.0.0.1:4222")]
+    nats: String,
+    /// The ledger id.
+    #[arg(long, env = "PROBITY_LEDGER")]
+    ledger: String,
+    /// The views directory (sled).
+    #[arg(long, env = "PROBITY_VIEWS_DIR")]
+    views: PathBuf,
+    /// The JetStream stream (default `PROBITY_<LEDGER>`).
+    #[arg(long, env = "PROBITY_STREAM")]
+    stream: Option<String>,
+    /// Most records applied in one durable batch.
+    #[arg(long, default_value_t = 4096)]
+    max_batch: usize,
+    /// Logs as JSON lines.
+    #[arg(long)]
+    json_logs: bool,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    if args.json_logs {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .json()
+            .init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
+    let (servers, credentials) = wire::split_credentials(&args.nats);
+    let mut options = async_nats::ConnectOptions::new()
+        .name("projectord")
+        .retry_on_initial_connect()
+        .connection_timeout(Duration::from_secs(5));
+    if let Some((user, password)) = credentials {
+        options = options.user_and_password(user, password);
+    }
+    let addresses = wire::server_list(&servers)
+        .iter()
+        .map(|s| s.parse::<async_nats::ServerAddr>())
+        .collect::<Result<Vec<_>, _>>()
+        .context("--nats")?;
+    let client = options
+        .connect(addresses)
+        .await
+        .context("connecting to NATS")?;
+    let mut config = FollowConfig::new(&args.ledger, args.views);
+    config.max_batch = args.max_batch.max(1);
+    if let Some(stream) = args.stream {
+        config.stream = stream;
+    }
+    let follower = Follower::start(client, config).await?;
+    tracing::info!(ledger = %args.ledger, "projectord started");
+    follower.run(shutdown()).await?;
+    Ok(())
+}
+
+async fn shutdown() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}

@@ -1,0 +1,213 @@
+//! Verify, then apply, then commit: the projector takes records in ledger order, checks each
+//! one (seq, chain link, record hash, strict signature, signer's key and role, duplicate event
+//! id, and every ledger checkpoint it has been given when the tree reaches that size), applies
+//! the verified ones to the projection, and writes the changed rows with the new cursor in one
+//! durable batch. The first record that fails is reported and stops the projector: views are
+//! never built past a record that does not verify.
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use probity_core::checkpoint::{SignedNote, VerifierKey};
+use probity_core::envelope::AuthenticEvent;
+use probity_core::record::Record;
+use probity_core::roles::RoleMatrix;
+use probity_core::verify::{event_id_key, ChainVerifier, VerifierState};
+use probity_projector::{Applied, Projection};
+
+use crate::store::{Batch, Cursor, Halt, StoreError, ViewStore};
+
+fn matrix() -> &'static RoleMatrix {
+    static MATRIX: OnceLock<RoleMatrix> = OnceLock::new();
+    MATRIX.get_or_init(probity_events::role_matrix)
+}
+
+/// Why the projector stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectError {
+    /// A record failed verification or could not be decoded; nothing from it on is applied.
+    #[error("record {} refused: {}", .0.seq, .0.reason)]
+    Halted(Halt),
+    /// The views could not be read or written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The records could not be read from their source (book or stream).
+    #[error("reading records: {0}")]
+    Source(String),
+}
+
+/// The projection, its verifier and its store.
+#[derive(Debug)]
+pub struct Projector {
+    store: ViewStore,
+    projection: Projection,
+    verifier: ChainVerifier<'static>,
+    cursor: Cursor,
+    threads: usize,
+}
+
+impl Projector {
+    /// Opens the views in `dir`, reading back the rows, the cursor and the event ids.
+    pub fn open(dir: &Path) -> Result<Projector, StoreError> {
+        let store = ViewStore::open(dir)?;
+        let mut projection = Projection::new();
+        for row in store.rows() {
+            let (key, json) = row?;
+            projection
+                .restore_row(&key, &json)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        }
+        let cursor = store.cursor()?.unwrap_or_else(|| Cursor {
+            applied: 0,
+            last_recorded_at: 0,
+            verifier: ChainVerifier::new(matrix()).state(),
+            halted: None,
+        });
+        projection.applied = cursor.applied;
+        let ids = store.event_ids().collect::<Result<Vec<_>, _>>()?;
+        let verifier = ChainVerifier::resume(matrix(), cursor.verifier.clone(), ids);
+        Ok(Projector {
+            store,
+            projection,
+            verifier,
+            cursor,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        })
+    }
+
+    /// Checks checkpoints against `key` rather than the key genesis names.
+    pub fn pin_log_key(&mut self, key: VerifierKey) {
+        self.verifier.pin_log_key(key);
+    }
+
+    /// A ledger checkpoint of `size` records, checked when the projector reaches that size
+    /// (one for a size already passed cannot be checked here and is ignored).
+    pub fn add_checkpoint(&mut self, note: SignedNote, size: u64) {
+        if size > self.cursor.applied {
+            self.verifier.add_checkpoint(note, size);
+        }
+    }
+
+    /// Records applied so far: the seq of the next record wanted.
+    pub fn applied(&self) -> u64 {
+        self.cursor.applied
+    }
+
+    /// The cursor as stored.
+    pub fn cursor(&self) -> &Cursor {
+        &self.cursor
+    }
+
+    /// The projection as of the last applied record.
+    pub fn projection(&self) -> &Projection {
+        &self.projection
+    }
+
+    /// The store.
+    pub fn store(&self) -> &ViewStore {
+        &self.store
+    }
+
+    /// Verifies and applies `records` (which must continue from [`applied`](Self::applied)),
+    /// then commits them with the cursor, durably, in one batch. When a record fails, the ones
+    /// before it are still applied and committed, and the failure is stored and returned.
+    pub fn apply(&mut self, records: &[Record]) -> Result<(), ProjectError> {
+        if let Some(halt) = &self.cursor.halted {
+            return Err(ProjectError::Halted(halt.clone()));
+        }
+        if records.is_empty() {
+            return Ok(());
+        }
+        let before = self.verifier.finish_peek().len();
+        let opened = self.verifier.push_batch(records, self.threads);
+        let failed = self.verifier.finish_peek()[before..]
+            .iter()
+            .map(|f| (f.seq(), f.to_string()))
+            .min_by_key(|(seq, _)| *seq);
+        let (good, mut halt) = match failed {
+            None => (records, None),
+            Some((seq, reason)) => {
+                // The verifier has moved past the bad record: start it again from the store
+                // and take only the records before it.
+                let stored = self.store.cursor()?.map(|c| c.verifier);
+                self.verifier = self.resumed(stored)?;
+                let good = &records[..records.iter().take_while(|r| r.seq.0 < seq).count()];
+                for record in good {
+                    self.verifier.push(record);
+                }
+                (good, Some(Halt { seq, reason }))
+            }
+        };
+        let mut batch = Batch::default();
+        let mut applied = 0;
+        for (record, event) in good.iter().zip(opened) {
+            match decode(event) {
+                Ok((body, event)) => {
+                    batch.event_ids.push((event_id_key(&body.id), record.seq));
+                    self.projection.apply(Applied {
+                        seq: record.seq,
+                        recorded_at: record.recorded_at,
+                        body: &body,
+                        event: &event,
+                    });
+                    applied += 1;
+                }
+                Err(reason) => {
+                    halt = Some(Halt {
+                        seq: record.seq.0,
+                        reason,
+                    });
+                    break;
+                }
+            }
+        }
+        if let Some(last) = good[..applied].last() {
+            self.cursor.applied = last.seq.0 + 1;
+            self.cursor.last_recorded_at = last.recorded_at.unix_micros();
+        }
+        if applied < good.len() {
+            // A record verified but did not decode: rewind the verifier to the last applied.
+            let stored = self.store.cursor()?.map(|c| c.verifier);
+            self.verifier = self.resumed(stored)?;
+            for record in &good[..applied] {
+                self.verifier.push(record);
+            }
+        }
+        self.cursor.verifier = self.verifier.state();
+        self.cursor.halted = halt.clone();
+        self.projection
+            .drain_changes(|key, json| batch.rows.push((key, json)));
+        self.store.commit(batch, &self.cursor)?;
+        match halt {
+            Some(halt) => {
+                tracing::error!(seq = halt.seq, reason = %halt.reason, "record refused; projection stopped");
+                Err(ProjectError::Halted(halt))
+            }
+            None => Ok(()),
+        }
+    }
+
+    fn resumed(&self, state: Option<VerifierState>) -> Result<ChainVerifier<'static>, StoreError> {
+        let state = state.unwrap_or_else(|| ChainVerifier::new(matrix()).state());
+        let ids = self.store.event_ids().collect::<Result<Vec<_>, _>>()?;
+        Ok(ChainVerifier::resume(matrix(), state, ids))
+    }
+
+    /// Flushes and closes the views.
+    pub fn close(self) {
+        self.store.close();
+    }
+}
+
+/// The event of a verified record, decoded by the catalogue.
+fn decode(
+    opened: Option<AuthenticEvent>,
+) -> Result<(probity_core::envelope::EventBody, probity_events::Event), String> {
+    // Invariant: a record that passed verification opened.
+    let body = opened
+        .ok_or_else(|| "the event did not open".to_owned())?
+        .into_body();
+    let event = probity_events::validate_body(&body)
+        .map_err(|e| format!("the event is not in the catalogue: {e}"))?;
+    Ok((body, event))
+}

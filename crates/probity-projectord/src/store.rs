@@ -1,0 +1,171 @@
+//! The views on disk: one sled tree holding the view rows, the event ids seen (for the
+//! duplicate check) and the cursor (records applied and the verifier's state). Each batch of
+//! records lands as one atomic sled batch followed by a flush, so after a crash the views and
+//! the cursor agree: nothing is skipped, nothing applied twice.
+//!
+//! Keys:
+//! * `v/<table>/<row>` → the row's JSON (see `probity_projector::Projection::drain_changes`);
+//! * `i/<16-byte digest>` → the record (u64 big-endian) that carried that event id;
+//! * `cursor` → [`Cursor`] as JSON.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use probity_core::hash::Hash;
+use probity_core::ids::Seq;
+use probity_core::verify::VerifierState;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+const ROW_PREFIX: &[u8] = b"v/";
+const ID_PREFIX: &[u8] = b"i/";
+const CURSOR_KEY: &[u8] = b"cursor";
+
+/// Why the views could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// sled failed.
+    #[error("views store: {0}")]
+    Sled(#[from] sled::Error),
+    /// A stored value did not parse.
+    #[error("views store is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// A record the projector refused, and why; kept until an operator deals with it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Halt {
+    /// The record.
+    pub seq: u64,
+    /// The verification finding or decoding error.
+    pub reason: String,
+}
+
+/// How far the views go.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    /// Records applied (the next record's seq).
+    pub applied: u64,
+    /// When the last applied record was recorded (µs), 0 before the first.
+    pub last_recorded_at: i64,
+    /// The verifier's state after the last applied record.
+    pub verifier: VerifierState,
+    /// The first record refused, if any: nothing after it is applied.
+    pub halted: Option<Halt>,
+}
+
+/// The views' sled database.
+#[derive(Clone, Debug)]
+pub struct ViewStore {
+    db: sled::Db,
+}
+
+/// One batch to write.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// Changed rows: (row key, JSON).
+    pub rows: Vec<(String, Vec<u8>)>,
+    /// Event ids first seen in the batch.
+    pub event_ids: Vec<([u8; 16], Seq)>,
+}
+
+impl ViewStore {
+    /// Opens (or creates) the views in `dir`.
+    pub fn open(dir: &Path) -> Result<ViewStore, StoreError> {
+        let config = sled::Config::new()
+            .path(dir)
+            .mode(sled::Mode::HighThroughput)
+            // Every commit flushes; a background flusher would only hold the lock after close.
+            .flush_every_ms(None);
+        // Views closed an instant ago in this process may still be releasing their lock.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
+            match config.open() {
+                Err(sled::Error::Io(e))
+                    if e.kind() == std::io::ErrorKind::Other && Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                other => return Ok(ViewStore { db: other? }),
+            }
+        }
+    }
+
+    /// The cursor, `None` for new views.
+    pub fn cursor(&self) -> Result<Option<Cursor>, StoreError> {
+        self.db
+            .get(CURSOR_KEY)?
+            .map(|bytes| {
+                serde_json::from_slice(&bytes)
+                    .map_err(|e| StoreError::Corrupt(format!("cursor: {e}")))
+            })
+            .transpose()
+    }
+
+    /// Every view row: (row key, JSON), in key order.
+    pub fn rows(&self) -> impl Iterator<Item = Result<(String, sled::IVec), StoreError>> + '_ {
+        self.db.scan_prefix(ROW_PREFIX).map(|item| {
+            let (key, value) = item?;
+            let key = String::from_utf8(key[ROW_PREFIX.len()..].to_vec())
+                .map_err(|e| StoreError::Corrupt(format!("row key: {e}")))?;
+            Ok((key, value))
+        })
+    }
+
+    /// Every event id seen, with its record.
+    pub fn event_ids(&self) -> impl Iterator<Item = Result<([u8; 16], Seq), StoreError>> + '_ {
+        self.db.scan_prefix(ID_PREFIX).map(|item| {
+            let (key, value) = item?;
+            let id: [u8; 16] = key[ID_PREFIX.len()..]
+                .try_into()
+                .map_err(|_| StoreError::Corrupt("event id key".into()))?;
+            let seq: [u8; 8] = value[..]
+                .try_into()
+                .map_err(|_| StoreError::Corrupt("event id value".into()))?;
+            Ok((id, Seq(u64::from_be_bytes(seq))))
+        })
+    }
+
+    /// Writes `batch` and `cursor` atomically, and makes them durable before returning.
+    pub fn commit(&self, batch: Batch, cursor: &Cursor) -> Result<(), StoreError> {
+        let mut writes = sled::Batch::default();
+        for (key, json) in batch.rows {
+            let mut k = ROW_PREFIX.to_vec();
+            k.extend_from_slice(key.as_bytes());
+            writes.insert(k, json);
+        }
+        for (id, seq) in batch.event_ids {
+            let mut k = ID_PREFIX.to_vec();
+            k.extend_from_slice(&id);
+            writes.insert(k, &seq.0.to_be_bytes());
+        }
+        // Invariant: the cursor is plain data.
+        let cursor = serde_json::to_vec(cursor).unwrap_or_else(|e| panic!("cursor: {e}"));
+        writes.insert(CURSOR_KEY, cursor);
+        self.db.apply_batch(writes)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// A digest of every view row: SHA-256 over, for each row in key order, the key's length
+    /// (u32 big-endian), the key, the value's length (u32 big-endian) and the value. Two stores
+    /// with the same hash hold the same views, byte for byte.
+    pub fn state_hash(&self) -> Result<Hash, StoreError> {
+        let mut hasher = Sha256::new();
+        for row in self.rows() {
+            let (key, value) = row?;
+            hasher.update((key.len() as u32).to_be_bytes());
+            hasher.update(key.as_bytes());
+            hasher.update((value.len() as u32).to_be_bytes());
+            hasher.update(&value);
+        }
+        Ok(Hash(hasher.finalize().into()))
+    }
+
+    /// Flushes and lets go of the database.
+    pub fn close(self) {
+        if let Err(e) = self.db.flush() {
+            tracing::warn!(error = %e, "views flush on close failed");
+        }
+    }
+}
