@@ -121,3 +121,42 @@ fn blacklist_true_at_and_known_at() {
     assert_eq!(findings.len(), 2);
     assert!(knowable.contains(&true) && knowable.contains(&false));
 }
+
+#[test]
+fn supplier_rep_case_and_staff_views_embedded() {
+    let dir = data_dir("domain-example");
+    let data = dir.path().to_str().unwrap();
+
+    let (code, stdout, stderr) = probity(&["case", "--data", data, "CASE-1"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("purchase.award_decided"), "{stdout}");
+    assert!(stdout.contains("supervised (record"), "{stdout}");
+    assert!(stdout.contains("signed by"), "{stdout}");
+
+    let (code, stdout, _) = probity(&["rep", "--data", data, "REP-R1", "--json"]);
+    assert_eq!(code, 0);
+    let rep: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(rep["visits"][0]["state"], "completed");
+
+    let host = rep["visits"][0]["detail"]["host"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (code, stdout, _) = probity(&["staff", "--data", data, &host]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("met rep      REP-R1"), "{stdout}");
+
+    let supplier = rep["rep"]["supplier"].as_str().unwrap().to_owned();
+    let (code, stdout, _) = probity(&["supplier", "--data", data, &supplier]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("eligible     yes"), "{stdout}");
+
+    let (code, _, stderr) = probity(&["supplier", "--data", data, "nobody"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("not-found"), "{stderr}");
+
+    // The views were kept: status shows them caught up.
+    let (code, stdout, _) = probity(&["status", "--data", data]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains(" applied, 0 behind"), "{stdout}");
+}

@@ -526,22 +526,20 @@ impl Projection {
                     .push((at(&p.effective_from), r.seq, p.policy.clone()))
             }
             Event::SupplierRegistered(e) => {
-                self.suppliers.entry(&e.uscc.to_string()).name = Some(e.name.to_string());
+                self.suppliers.entry(e.uscc.as_str()).name = Some(e.name.to_string());
             }
             Event::SupplierAdmitted(e) => {
-                self.suppliers.entry(&e.uscc.to_string()).admitted = Some((t, k, r.seq));
+                self.suppliers.entry(e.uscc.as_str()).admitted = Some((t, k, r.seq));
             }
             Event::AdmissionRejected(e) => {
-                self.suppliers.entry(&e.uscc.to_string()).rejected = Some(r.seq);
+                self.suppliers.entry(e.uscc.as_str()).rejected = Some(r.seq);
             }
-            Event::ViolationRecorded(e) => self
-                .suppliers
-                .entry(&e.uscc.to_string())
-                .violations
-                .push(r.seq),
+            Event::ViolationRecorded(e) => {
+                self.suppliers.entry(e.uscc.as_str()).violations.push(r.seq)
+            }
             Event::IntegrityEvaluated(e) => self
                 .suppliers
-                .entry(&e.uscc.to_string())
+                .entry(e.uscc.as_str())
                 .evaluations
                 .push((r.seq, e.score, format!("{:?}", e.grade))),
             Event::ExternalListingObserved(e) => {
@@ -560,10 +558,7 @@ impl Projection {
                     seq: r.seq,
                     known: k,
                 };
-                self.suppliers
-                    .entry(&e.uscc.to_string())
-                    .listings
-                    .push(view);
+                self.suppliers.entry(e.uscc.as_str()).listings.push(view);
                 self.recheck_decisions(e.uscc.as_str(), r);
             }
             Event::SanctionImposed(e) => {
@@ -578,10 +573,7 @@ impl Projection {
                     seq: r.seq,
                     known: k,
                 };
-                self.suppliers
-                    .entry(&e.uscc.to_string())
-                    .sanctions
-                    .push(view);
+                self.suppliers.entry(e.uscc.as_str()).sanctions.push(view);
                 self.recheck_decisions(e.uscc.as_str(), r);
             }
             Event::SanctionConditionMet(e) => {
@@ -679,7 +671,7 @@ impl Projection {
                         .and_then(|rep| rep.supplier.clone())
                         .unwrap_or_default();
                     for staff in &e.attendees {
-                        self.meetings.entry(&staff.to_string()).push(RepMeeting {
+                        self.meetings.entry(staff.as_str()).push(RepMeeting {
                             supplier: supplier.clone(),
                             rep: v.rep.clone(),
                             occurred: t,
@@ -689,7 +681,7 @@ impl Projection {
                 }
             }
             Event::PurchaseRequested(e) => {
-                self.cases.entry(&e.case.to_string()).request = Some(Request {
+                self.cases.entry(e.case.as_str()).request = Some(Request {
                     seq: r.seq,
                     department: e.department.to_string(),
                     requester: e.requester.to_string(),
@@ -703,7 +695,7 @@ impl Projection {
                 });
             }
             Event::SelectionMeetingHeld(e) => {
-                let case = self.cases.entry(&e.case.to_string());
+                let case = self.cases.entry(e.case.as_str());
                 case.meeting = Some((e.chair.to_string(), r.seq));
                 for m in &e.members {
                     case.panel.entry(m.to_string()).or_insert(r.seq);
@@ -713,17 +705,17 @@ impl Projection {
             }
             Event::AnnualPlanApproved(e) => {
                 for c in &e.cases {
-                    self.cases.entry(&c.to_string()).plan_approver =
+                    self.cases.entry(c.as_str()).plan_approver =
                         Some((e.approved_by.to_string(), r.seq));
                 }
             }
             Event::ExternalApprovalGranted(e) => self
                 .cases
-                .entry(&e.case.to_string())
+                .entry(e.case.as_str())
                 .external_approvals
                 .push(r.seq),
             Event::ProcessOpened(e) => {
-                let case = self.cases.entry(&e.case.to_string());
+                let case = self.cases.entry(e.case.as_str());
                 case.method = Some((
                     e.method,
                     at(&e.deadline),
@@ -738,17 +730,17 @@ impl Projection {
                 }
             }
             Event::DemandPublished(e) => {
-                self.cases.entry(&e.case.to_string()).published = Some((t, r.seq))
+                self.cases.entry(e.case.as_str()).published = Some((t, r.seq))
             }
             Event::SupplierSignedUp(e) => {
                 self.cases
-                    .entry(&e.case.to_string())
+                    .entry(e.case.as_str())
                     .bidders
                     .entry(e.supplier.to_string())
                     .or_insert(r.seq);
             }
             Event::QuoteSubmitted(e) => {
-                let case = self.cases.entry(&e.case.to_string());
+                let case = self.cases.entry(e.case.as_str());
                 case.quotes.insert(
                     e.supplier.to_string(),
                     (e.amount.fen(), at(&e.submitted_at), r.seq),
@@ -756,7 +748,7 @@ impl Projection {
                 case.bidders.entry(e.supplier.to_string()).or_insert(r.seq);
             }
             Event::QuoteEvaluated(e) => {
-                let case = self.cases.entry(&e.case.to_string());
+                let case = self.cases.entry(e.case.as_str());
                 if e.result == QuoteResult::Valid {
                     case.valid_quotes.insert(e.supplier.to_string(), r.seq);
                 } else {
@@ -764,14 +756,14 @@ impl Projection {
                 }
             }
             Event::EvaluationPanelFormed(e) => {
-                let case = self.cases.entry(&e.case.to_string());
+                let case = self.cases.entry(e.case.as_str());
                 for m in &e.members {
                     case.panel.entry(m.staff.to_string()).or_insert(r.seq);
                 }
             }
             Event::RecusalRecorded(e) => {
                 self.cases
-                    .entry(&e.case.to_string())
+                    .entry(e.case.as_str())
                     .recusals
                     .insert(e.staff.to_string());
             }
@@ -786,7 +778,7 @@ impl Projection {
             ),
             Event::ContractSigned(e) => {
                 let case_id = e.case.to_string();
-                let case = self.cases.entry(&case_id.clone());
+                let case = self.cases.entry(&case_id);
                 case.contract = Some((e.signed_by.to_string(), r.seq));
                 if case.award.is_none() {
                     self.step_order(r, &case_id, "a contract was signed without an award");
@@ -796,7 +788,7 @@ impl Projection {
             }
             Event::DeliveryAccepted(e) => {
                 let case_id = e.case.to_string();
-                let case = self.cases.entry(&case_id.clone());
+                let case = self.cases.entry(&case_id);
                 case.acceptance = Some((e.accepted_by.to_string(), r.seq));
                 if let Some((signer, contract_seq)) = case.contract.clone() {
                     if signer == e.accepted_by.as_str() {
@@ -822,7 +814,7 @@ impl Projection {
                         vec![r.seq],
                     );
                 }
-                let case = self.cases.entry(&case_id.clone());
+                let case = self.cases.entry(&case_id);
                 if case.contract.is_none() || case.acceptance.is_none() {
                     self.step_order(
                         r,
@@ -889,7 +881,7 @@ impl Projection {
             seq: r.seq,
         };
         self.judge(supplier, &decision, r.recorded_at);
-        self.decisions.entry(&supplier.to_owned()).push(decision);
+        self.decisions.entry(supplier).push(decision);
     }
 
     /// Raises award-to-ineligible if the supplier was ineligible at the decision (true time).
@@ -958,7 +950,7 @@ impl Projection {
     ) {
         let policy = self.policy_at(t);
         let threshold = policy.open_tender_threshold.fen();
-        self.cases.entry(&case_id.to_owned()).award = Some((supplier.to_owned(), amount, r.seq));
+        self.cases.entry(case_id).award = Some((supplier.to_owned(), amount, r.seq));
         let case = self.cases.get(case_id).cloned().unwrap_or_default();
         self.decide(r, t, k, case_id, "award", supplier, product);
 
@@ -1169,7 +1161,7 @@ impl Projection {
             "{year}/{}/{}/{}",
             req.department, req.budget_project, req.category
         );
-        let group = self.split_groups.entry(&key.clone());
+        let group = self.split_groups.entry(&key);
         group.push((case_id.to_owned(), amount, r.seq));
         let total: u64 = group.iter().map(|(_, a, _)| a).sum();
         if total <= threshold {
@@ -1219,7 +1211,7 @@ impl Projection {
         }
         let window = i64::from(policy.near_threshold_window_days);
         let offset = r.body.occurred_at.datetime().offset();
-        let list = self.near_threshold.entry(&supplier.to_owned());
+        let list = self.near_threshold.entry(supplier);
         list.retain(|(when, _)| calendar_days(*when, t, offset) <= window);
         list.push((t, r.seq));
         if list.len() >= 2 {

@@ -1,0 +1,85 @@
+//! Rebuild rate: views built from zero out of a book on disk (every record verified, applied
+//! and committed to sled), next to the raw limit measured in the same run — the chain verifier
+//! alone over the same records (hash, link, strict signature, authorisation), on all cores.
+//!
+//! `cargo bench -p probity-projectord --bench rebuild` (env `RECORDS`, default 20000). Prints a
+//! Markdown table for `BENCHMARKS.md`.
+
+#![allow(clippy::unwrap_used, clippy::print_stdout)]
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use probity_core::ids::Seq;
+use probity_core::verify::ChainVerifier;
+use probity_ledger::{AppendRequest, EngineConfig, Ledger, SystemClock};
+use probity_projectord::embedded;
+use probity_testkit::Hospital;
+
+fn main() {
+    let n: usize = std::env::var("RECORDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    let dir = tempfile::tempdir().unwrap();
+    let h = Hospital::default();
+    let (ledger, _) = Ledger::create(
+        &dir.path().join("book"),
+        h.genesis(),
+        h.ledger_key.clone(),
+        EngineConfig::default(),
+        Arc::new(SystemClock),
+    )
+    .unwrap();
+    for event in h.enrolments() {
+        ledger.append(AppendRequest::new(event)).unwrap();
+    }
+    // Fill the book with 8 writers so group commit keeps it quick.
+    std::thread::scope(|scope| {
+        for w in 0..8 {
+            let (ledger, h) = (&ledger, &h);
+            scope.spawn(move || {
+                for i in (w..n).step_by(8) {
+                    let event = if i % 20 == 19 {
+                        h.sanction(&format!("s-{i}"), &h.discipline)
+                    } else {
+                        h.request(&format!("r-{i}"), &format!("CASE-{}", i % 2000), &h.clerk)
+                    };
+                    ledger.append(AppendRequest::new(event)).unwrap();
+                }
+            });
+        }
+    });
+    let size = ledger.size();
+    let records: Vec<_> = ledger
+        .book()
+        .records(Seq(0), Seq(size))
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+
+    let matrix = probity_events::role_matrix();
+    let start = Instant::now();
+    let mut verifier = ChainVerifier::new(&matrix);
+    for chunk in records.chunks(8192) {
+        verifier.push_batch(chunk, threads);
+    }
+    assert!(verifier.finish().is_intact());
+    let raw = size as f64 / start.elapsed().as_secs_f64();
+
+    let start = Instant::now();
+    let mut projector = embedded::open(&dir.path().join("views"), &ledger).unwrap();
+    embedded::catch_up(&mut projector, &ledger).unwrap();
+    let rebuild = size as f64 / start.elapsed().as_secs_f64();
+    assert_eq!(projector.applied(), size);
+    projector.close();
+
+    println!("| measurement ({size} records, {threads} threads) | records/s | ratio to raw |");
+    println!("|---|---:|---:|");
+    println!("| raw: chain verifier alone (hash, link, strict Ed25519, role) | {raw:.0} | 1.00 |");
+    println!(
+        "| projectord rebuild from the book (read, verify, project, commit to sled) | {rebuild:.0} | {:.2} |",
+        rebuild / raw
+    );
+    ledger.close();
+}

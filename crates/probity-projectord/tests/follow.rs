@@ -1,0 +1,155 @@
+//! projectord as a process, following a real ledgerd's JetStream stream on a real nats-server:
+//! killed with SIGKILL mid-stream and restarted, its views equal a clean rebuild's; queries
+//! and lag answer over NATS.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use probity_ledger::wire::Reply;
+use probity_projectord::query::{self, ProjectorStatus};
+use probity_testkit::ledgerd::{append, connect, wait_ready, DataDir, Ledgerd};
+use probity_testkit::nats::NatsServer;
+use probity_testkit::LEDGER;
+use serde_json::{json, Value};
+
+fn sibling_binary(name: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_BIN_EXE_projectord")).with_file_name(name);
+    assert!(
+        path.is_file(),
+        "{} is not built; run the workspace tests (cargo nextest run --workspace)",
+        path.display()
+    );
+    path
+}
+
+struct Projectord(Child);
+
+impl Projectord {
+    fn spawn(nats: &str, views: &Path, max_batch: usize) -> Projectord {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(views.with_extension("log"))
+            .unwrap();
+        Projectord(
+            Command::new(env!("CARGO_BIN_EXE_projectord"))
+                .args(["--nats", nats, "--ledger", LEDGER, "--views"])
+                .arg(views)
+                .args(["--max-batch", &max_batch.to_string()])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .unwrap(),
+        )
+    }
+
+    fn kill9(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Projectord {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+async fn ask(client: &async_nats::Client, kind: &str, body: Value) -> Result<Value, String> {
+    let reply = tokio::time::timeout(
+        Duration::from_secs(5),
+        client.request(query::subject(LEDGER, kind), body.to_string().into()),
+    )
+    .await
+    .map_err(|_| "timed out".to_owned())?
+    .map_err(|e| e.to_string())?;
+    match serde_json::from_slice::<Reply<Value>>(&reply.payload).map_err(|e| e.to_string())? {
+        Reply::Ok(v) => Ok(v),
+        Reply::Error(e) => Err(e.code),
+    }
+}
+
+/// Waits until the projectord answering on `client` has applied `size` records.
+async fn caught_up(client: &async_nats::Client, size: u64) -> ProjectorStatus {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(v) = ask(client, "status", json!({"state_hash": true})).await {
+            let status: ProjectorStatus = serde_json::from_value(v).unwrap();
+            assert!(status.halted.is_none(), "{status:?}");
+            if status.applied == size {
+                return status;
+            }
+        }
+        assert!(Instant::now() < deadline, "projectord did not reach {size}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_mid_stream_and_restarted_it_equals_a_clean_rebuild() {
+    let nats = NatsServer::start();
+    let data = DataDir::init();
+    let h = data.hospital.clone();
+    let ledgerd = Ledgerd::spawn(
+        sibling_binary("ledgerd").to_str().unwrap(),
+        data.path(),
+        &nats.url(),
+        &["--checkpoint-every", "50"],
+    );
+    let client = connect(&nats.url()).await;
+    wait_ready(&client, &ledgerd).await;
+
+    let views = data.path().join("views-a");
+    // Small batches so the kill lands between many commits.
+    let mut projectord = Projectord::spawn(&nats.url(), &views, 16);
+    let total = 900;
+    let mut size = 0;
+    for i in 0..total {
+        let event = if i % 10 == 9 {
+            h.sanction(&format!("s-{i}"), &h.discipline)
+        } else {
+            h.request(&format!("r-{i}"), &format!("CASE-{}", i % 50), &h.clerk)
+        };
+        match append(&client, event).await.unwrap() {
+            Reply::Ok(receipt) => size = receipt.seq.0 + 1,
+            Reply::Error(e) => panic!("append {i} refused: {e:?}"),
+        }
+        if i == total / 2 {
+            projectord.kill9();
+            projectord = Projectord::spawn(&nats.url(), &views, 16);
+        }
+    }
+    let restarted = caught_up(&client, size).await;
+    assert_eq!(restarted.records_behind, 0);
+    projectord.kill9();
+
+    let mut clean = Projectord::spawn(&nats.url(), &data.path().join("views-b"), 4096);
+    let rebuilt = caught_up(&client, size).await;
+    assert_eq!(restarted.state_hash, rebuilt.state_hash);
+    assert_eq!(rebuilt.state_hash.len(), 64);
+
+    // Queries over NATS, from the same views.
+    let cases = ask(&client, "case", json!({"id": "CASE-7"})).await.unwrap();
+    assert_eq!(cases["state"], "requested");
+    let blacklist = ask(&client, "blacklist", json!({})).await.unwrap();
+    // One entry per ban in force: the fixture supplier was blacklisted by every 10th event.
+    let bans = blacklist.as_array().unwrap();
+    assert_eq!(bans.len(), total / 10);
+    assert!(bans.iter().all(|b| b["uscc"] == probity_testkit::SUPPLIER));
+    assert_eq!(
+        ask(&client, "supplier", json!({"id": "nobody"})).await,
+        Err("not-found".into())
+    );
+    let raw = client
+        .request(query::subject(LEDGER, "findings"), "{".into())
+        .await
+        .unwrap();
+    let reply: Reply<Value> = serde_json::from_slice(&raw.payload).unwrap();
+    assert!(matches!(reply, Reply::Error(e) if e.code == "malformed-json"));
+    clean.kill9();
+    drop(ledgerd);
+}
