@@ -553,7 +553,7 @@ fn ask<T: serde::de::DeserializeOwned>(
     body: &impl serde::Serialize,
 ) -> Result<(Value, T), Failure> {
     let answer = oversight::ask(target.connect()?, target.data.as_deref(), kind, body)?;
-    let typed = serde_json::from_value(answer.clone())
+    let typed = T::deserialize(&answer)
         .map_err(|e| Failure::Unreachable(format!("unexpected {kind} answer: {e}")))?;
     Ok((answer, typed))
 }

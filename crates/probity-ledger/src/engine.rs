@@ -162,26 +162,32 @@ impl std::fmt::Debug for Command {
     }
 }
 
-fn open_db(dir: &Path) -> Result<sled::Db, LedgerError> {
+/// Opens a sled database the way every Probity store is opened: high-throughput mode, no
+/// background flusher (every store flushes each batch itself before acknowledging; a
+/// background flusher would add nothing but a thread that keeps the directory locked for a
+/// moment after close), and up to 2 s of retries while a store closed an instant ago in this
+/// process releases its lock.
+pub fn open_sled(dir: &Path) -> Result<sled::Db, sled::Error> {
     let config = sled::Config::new()
         .path(dir)
         .mode(sled::Mode::HighThroughput)
-        // The writer flushes every batch before acknowledging; a background flusher would add
-        // nothing but a thread that keeps the directory locked for a moment after close.
         .flush_every_ms(None);
-    // A book closed an instant ago in this process may still be releasing its lock.
     let deadline = Instant::now() + Duration::from_secs(2);
     loop {
         match config.open() {
             Err(sled::Error::Io(e))
                 if e.kind() == std::io::ErrorKind::Other && Instant::now() < deadline =>
             {
-                tracing::debug!(error = %e, "book locked; retrying");
+                tracing::debug!(error = %e, "store locked; retrying");
                 std::thread::sleep(Duration::from_millis(20));
             }
-            other => return Ok(other?),
+            other => return other,
         }
     }
+}
+
+fn open_db(dir: &Path) -> Result<sled::Db, LedgerError> {
+    Ok(open_sled(dir)?)
 }
 
 impl Ledger {

@@ -48,6 +48,7 @@ pub mod wire;
 
 pub use book::{Book, NodeError};
 pub use engine::{
-    check_stateless, AppendRequest, Clock, EngineConfig, Ledger, ProofError, Status, SystemClock,
+    check_stateless, open_sled, AppendRequest, Clock, EngineConfig, Ledger, ProofError, Status,
+    SystemClock,
 };
 pub use error::{AppendError, LedgerError};

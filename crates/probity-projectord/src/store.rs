@@ -9,7 +9,6 @@
 //! * `cursor` → [`Cursor`] as JSON.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use probity_core::hash::Hash;
 use probity_core::ids::Seq;
@@ -72,23 +71,9 @@ pub struct Batch {
 impl ViewStore {
     /// Opens (or creates) the views in `dir`.
     pub fn open(dir: &Path) -> Result<ViewStore, StoreError> {
-        let config = sled::Config::new()
-            .path(dir)
-            .mode(sled::Mode::HighThroughput)
-            // Every commit flushes; a background flusher would only hold the lock after close.
-            .flush_every_ms(None);
-        // Views closed an instant ago in this process may still be releasing their lock.
-        let deadline = Instant::now() + Duration::from_secs(2);
-        loop {
-            match config.open() {
-                Err(sled::Error::Io(e))
-                    if e.kind() == std::io::ErrorKind::Other && Instant::now() < deadline =>
-                {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                other => return Ok(ViewStore { db: other? }),
-            }
-        }
+        Ok(ViewStore {
+            db: probity_ledger::open_sled(dir)?,
+        })
     }
 
     /// The cursor, `None` for new views.
