@@ -121,7 +121,6 @@ pub fn verify_export(path: &Path, trust: &Trust) -> Result<VerifyReport, Failure
     let file = std::fs::File::open(path).map_err(io_error(path))?;
     let matrix = probity_events::role_matrix();
     let mut verifier = verifier(&matrix, trust)?;
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut batch = Vec::with_capacity(BATCH);
     for (number, line) in BufReader::new(file).lines().enumerate() {
         let line = line.map_err(io_error(path))?;
@@ -143,7 +142,7 @@ pub fn verify_export(path: &Path, trust: &Trust) -> Result<VerifyReport, Failure
             Ok(Line::Record(record)) => {
                 batch.push(record);
                 if batch.len() == BATCH {
-                    verifier.push_batch(&batch, threads);
+                    verifier.push_batch(&batch);
                     batch.clear();
                 }
             }
@@ -157,13 +156,13 @@ pub fn verify_export(path: &Path, trust: &Trust) -> Result<VerifyReport, Failure
                 )));
             }
             Err(e) => {
-                verifier.push_batch(&batch, threads);
+                verifier.push_batch(&batch);
                 batch.clear();
                 verifier.push_unreadable(format!("line {}: {e}", number + 1));
             }
         }
     }
-    verifier.push_batch(&batch, threads);
+    verifier.push_batch(&batch);
     Ok(verifier.finish())
 }
 
@@ -171,7 +170,6 @@ pub fn verify_export(path: &Path, trust: &Trust) -> Result<VerifyReport, Failure
 pub fn verify_book(ledger: &Ledger, trust: &Trust) -> Result<VerifyReport, Failure> {
     let matrix = probity_events::role_matrix();
     let mut verifier = verifier(&matrix, trust)?;
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let size = ledger.size();
     for checkpoint in ledger.book().checkpoints() {
         let (cp_size, note) = checkpoint.map_err(|e| Failure::Input(e.to_string()))?;
@@ -182,10 +180,9 @@ pub fn verify_book(ledger: &Ledger, trust: &Trust) -> Result<VerifyReport, Failu
         let to = (from + BATCH as u64).min(size);
         let records = ledger
             .book()
-            .records(Seq(from), Seq(to))
-            .collect::<Result<Vec<_>, _>>()
+            .records_parallel(Seq(from), Seq(to))
             .map_err(|e| Failure::Input(e.to_string()))?;
-        verifier.push_batch(&records, threads);
+        verifier.push_batch(&records);
         from = to;
     }
     Ok(verifier.finish())

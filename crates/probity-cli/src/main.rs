@@ -475,13 +475,7 @@ fn run(command: Command) -> Result<(), Failure> {
 
 /// A C2SP vkey given inline or as a file holding it.
 fn vkey_arg(name: &str, text: &str) -> Result<probity_core::checkpoint::VerifierKey, Failure> {
-    let path = Path::new(text);
-    let text = if path.is_file() {
-        std::fs::read_to_string(path).map_err(input(name))?
-    } else {
-        text.to_owned()
-    };
-    probity_core::checkpoint::VerifierKey::parse(text.trim()).map_err(input(name))
+    keyfile::read_vkey(text).map_err(input(name))
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -118,7 +118,7 @@ fn main() {
         if threads == 1 {
             records.iter().for_each(|r| verifier.push(r));
         } else {
-            verifier.push_batch(records, threads);
+            verifier.push_batch(records);
         }
         assert!(verifier.finish().is_intact());
     };

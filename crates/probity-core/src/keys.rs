@@ -5,6 +5,8 @@
 //! canonical and not of small order (`verify_strict`). That removes signature malleability,
 //! so one event has exactly one valid signature per key.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt;
 
 use base64::engine::general_purpose::STANDARD as B64;
@@ -47,6 +49,27 @@ pub struct PublicKey(VerifyingKey);
 impl PublicKey {
     /// Accepts 32 bytes that encode a canonical, non-small-order point.
     pub fn from_bytes(bytes: &[u8; 32]) -> Result<Self, KeyError> {
+        // Decoding a point costs a field square root (~10 µs), paid for every event body parsed
+        // — yet a ledger has few signers. Keys already accepted on this thread are reused.
+        thread_local! {
+            static ACCEPTED: RefCell<HashMap<[u8; 32], PublicKey>> = RefCell::new(HashMap::new());
+        }
+        const MOST_REMEMBERED: usize = 1024;
+        if let Some(key) = ACCEPTED.with(|accepted| accepted.borrow().get(bytes).copied()) {
+            return Ok(key);
+        }
+        let key = PublicKey::decode(bytes)?;
+        ACCEPTED.with(|accepted| {
+            let mut accepted = accepted.borrow_mut();
+            if accepted.len() >= MOST_REMEMBERED {
+                accepted.clear();
+            }
+            accepted.insert(*bytes, key);
+        });
+        Ok(key)
+    }
+
+    fn decode(bytes: &[u8; 32]) -> Result<Self, KeyError> {
         // Canonical means y < p = 2^255 - 19 (the sign bit aside). Checked on the bytes: cheaper
         // than re-compressing the decoded point, and the same answer (the only other
         // non-canonical encodings, x = 0 with the sign bit set, are small-order points,

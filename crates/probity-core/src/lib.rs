@@ -49,6 +49,7 @@ pub mod hash;
 pub mod ids;
 pub mod keys;
 pub mod merkle;
+pub mod par;
 pub mod receipt;
 pub mod record;
 pub mod registry;

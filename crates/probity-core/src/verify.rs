@@ -12,16 +12,16 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 
 use crate::checkpoint::{NoteError, SignedNote, VerifierKey, WitnessPolicy};
-use crate::envelope::{AuthenticEvent, EnvelopeError};
+use crate::envelope::{AuthenticEvent, EnvelopeError, EventBody};
 use crate::hash::Hash;
 use crate::ids::{EventId, Seq};
 use crate::merkle::Frontier;
+use crate::par::par_map;
 use crate::record::Record;
 use crate::registry::{AuthError, KeyRegistry};
 use crate::roles::RoleMatrix;
@@ -381,6 +381,11 @@ impl<'m> ChainVerifier<'m> {
         }
     }
 
+    /// The sequence number the next record must have.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
     /// The root of the records read so far.
     pub fn root(&self) -> Hash {
         self.frontier.root()
@@ -440,51 +445,97 @@ impl<'m> ChainVerifier<'m> {
         self.push_checked(record, check);
     }
 
-    /// Checks a batch of records, running the stateless checks on `threads` threads (the
-    /// calling thread among them) that take small chunks as they free up, so a slow core does
-    /// not hold the others back. Returns each record's event, signature verified, when it
-    /// opened (the caller need not verify it again).
-    pub fn push_batch(
-        &mut self,
-        records: &[Record],
-        threads: usize,
-    ) -> Vec<Option<AuthenticEvent>> {
-        const CHUNK: usize = 64;
-        let chunks = records.len().div_ceil(CHUNK);
-        let next = AtomicUsize::new(0);
-        let work = || {
-            let mut done = Vec::new();
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= chunks {
-                    return done;
-                }
-                let part = &records[i * CHUNK..((i + 1) * CHUNK).min(records.len())];
-                done.push((i, part.iter().map(check_record).collect::<Vec<_>>()));
-            }
-        };
-        let mut results: Vec<(usize, Vec<RecordCheck>)> = std::thread::scope(|scope| {
-            let helpers: Vec<_> = (1..threads.clamp(1, chunks.max(1)))
-                .map(|_| scope.spawn(work))
-                .collect();
-            let mut all = work();
-            for helper in helpers {
-                // Invariant: check_record does not panic; a worker's panic is a bug to surface.
-                all.extend(
-                    helper
-                        .join()
-                        .unwrap_or_else(|e| std::panic::resume_unwind(e)),
-                );
-            }
-            all
-        });
-        results.sort_unstable_by_key(|(i, _)| *i);
-        let checks = results.into_iter().flat_map(|(_, checks)| checks);
+    /// Checks a batch of records, running the stateless checks on all cores (see
+    /// [`par_map`]). Returns each record's event, signature verified, when it opened (the
+    /// caller need not verify it again).
+    pub fn push_batch(&mut self, records: &[Record]) -> Vec<Option<AuthenticEvent>> {
+        let checks = par_map(records, check_record);
         records
             .iter()
             .zip(checks)
             .map(|(record, check)| self.push_checked(record, check))
             .collect()
+    }
+
+    /// The largest size in `(next, next + len]` at which a checkpoint published by the ledger
+    /// is pending: the next records up to it can go through [`push_covered`](Self::push_covered).
+    pub fn covering_checkpoint(&self, len: u64) -> Option<u64> {
+        let next = self.next_seq;
+        self.checkpoints
+            .range(next + 1..=next.saturating_add(len))
+            .rev()
+            .find(|(_, pending)| pending.iter().any(|p| !p.trusted))
+            .map(|(size, _)| *size)
+    }
+
+    /// Checks records that a ledger-signed checkpoint covers, without verifying each event's
+    /// signature: the records must end exactly at the size of a pending ledger checkpoint
+    /// ([`covering_checkpoint`](Self::covering_checkpoint)), and every other check still runs —
+    /// stated against recomputed hash, sequence, link, every pending checkpoint in the range
+    /// (log signature, witness quorum, Merkle root), envelope key id against the body's signer,
+    /// event-id uniqueness, and the signer's key and role. The ledger signed that root only
+    /// after verifying each signature on append, so the checkpoint vouches for them; trust in
+    /// it is trust in the log key (pin it with [`pin_log_key`](Self::pin_log_key)).
+    ///
+    /// Returns the event bodies in order, or `None` — with the verifier unchanged and nothing
+    /// reported — when the records are not covered or any check fails; the caller then checks
+    /// them with [`push_batch`](Self::push_batch), which names each failing record.
+    pub fn push_covered(&mut self, records: &[Record]) -> Option<Vec<EventBody>> {
+        let len = u64::try_from(records.len()).ok()?;
+        let end = self.next_seq.checked_add(len)?;
+        if records.is_empty() || self.covering_checkpoint(len) != Some(end) {
+            return None;
+        }
+        let parsed = par_map(records, |record| {
+            let body = EventBody::parse(record.event.body_bytes()).ok()?;
+            (body.signer.key_id() == record.event.keyid()).then_some((record.compute_hash(), body))
+        });
+        // The chain and the checkpoints, on copies: nothing changes unless all of it holds.
+        let mut frontier = self.frontier.clone();
+        let mut last = self.last_hashes[0];
+        let mut checked = Vec::new();
+        for (record, parsed) in records.iter().zip(&parsed) {
+            let (computed, _) = parsed.as_ref()?;
+            if record.seq.0 != frontier.size() || record.prev != last || *computed != record.hash {
+                return None;
+            }
+            last = record.hash;
+            frontier.push(record.hash);
+            if let Some(pending) = self.checkpoints.get(&frontier.size()) {
+                let root = frontier.root();
+                for checkpoint in pending {
+                    let verified = self.witness_policy()?.verify(&checkpoint.note).ok()?;
+                    if verified.checkpoint.root != root {
+                        return None;
+                    }
+                }
+                checked.push(frontier.size());
+            }
+        }
+        let mut registry = self.registry.clone();
+        let mut ids = HashMap::with_capacity(records.len());
+        let mut bodies = Vec::with_capacity(records.len());
+        for (record, parsed) in records.iter().zip(parsed) {
+            let (_, body) = parsed?;
+            let id = event_id_key(&body.id);
+            if self.event_ids.contains_key(&id) || ids.insert(id, record.seq).is_some() {
+                return None;
+            }
+            let effect = registry.authorize(record.seq, &body, self.matrix).ok()?;
+            registry.apply(record.seq, effect);
+            bodies.push(body);
+        }
+        self.next_seq = end;
+        self.last_hashes = [last; 2];
+        self.frontier = frontier;
+        self.registry = registry;
+        self.event_ids.extend(ids);
+        for size in checked {
+            if let Some(pending) = self.checkpoints.remove(&size) {
+                self.checkpoints_checked += pending.len();
+            }
+        }
+        Some(bodies)
     }
 
     /// Checks one record whose stateless checks were done by [`check_record`]; returns its
@@ -562,6 +613,16 @@ impl<'m> ChainVerifier<'m> {
         })
     }
 
+    /// The log key and the witnesses every checkpoint must satisfy (none before genesis
+    /// unless the log key is pinned).
+    fn witness_policy(&self) -> Option<WitnessPolicy> {
+        Some(WitnessPolicy {
+            log: self.log_key()?,
+            witnesses: self.witnesses.clone(),
+            quorum: self.quorum,
+        })
+    }
+
     fn check_checkpoints_at(&mut self, size: u64) {
         let Some(pending) = self.checkpoints.remove(&size) else {
             return;
@@ -569,17 +630,12 @@ impl<'m> ChainVerifier<'m> {
         let root = self.frontier.root();
         for PendingCheckpoint { note, trusted } in pending {
             self.checkpoints_checked += 1;
-            let Some(log) = self.log_key() else {
+            let Some(policy) = self.witness_policy() else {
                 self.findings.push(Finding::CheckpointSignature {
                     size,
                     error: NoteError::MissingLogSignature("(no genesis, no pinned key)".into()),
                 });
                 continue;
-            };
-            let policy = WitnessPolicy {
-                log,
-                witnesses: self.witnesses.clone(),
-                quorum: self.quorum,
             };
             match policy.verify(&note) {
                 Err(error) if trusted => {

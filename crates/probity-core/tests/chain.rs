@@ -251,3 +251,102 @@ fn record_json_round_trips() {
         assert_eq!(&parsed, record);
     }
 }
+
+/// A verifier with the ledger's checkpoint pending, after the first `start` records.
+fn covered_verifier<'m>(
+    matrix: &'m RoleMatrix,
+    records: &[Record],
+    note: SignedNote,
+    start: usize,
+) -> ChainVerifier<'m> {
+    let mut verifier = ChainVerifier::new(matrix);
+    let size = Checkpoint::from_text(&note.text).unwrap().size;
+    verifier.add_checkpoint(note, size);
+    verifier.push_batch(&records[..start]);
+    verifier
+}
+
+#[test]
+fn covered_records_end_where_a_full_check_ends() {
+    let ledger = ledger(40);
+    let note = ledger.checkpoint(&note_signer());
+    let matrix = matrix();
+    let mut covered = covered_verifier(&matrix, ledger.records(), note.clone(), 3);
+    assert_eq!(covered.covering_checkpoint(100), Some(43));
+    assert_eq!(
+        covered.covering_checkpoint(39),
+        None,
+        "ends before the checkpoint"
+    );
+    let bodies = covered.push_covered(&ledger.records()[3..]).unwrap();
+    let mut full = covered_verifier(&matrix, ledger.records(), note, 3);
+    let events = full.push_batch(&ledger.records()[3..]);
+    assert_eq!(covered.state(), full.state());
+    assert_eq!(
+        bodies,
+        events
+            .into_iter()
+            .map(|e| e.unwrap().into_body())
+            .collect::<Vec<_>>()
+    );
+    let (covered, full) = (covered.finish(), full.finish());
+    assert!(covered.is_intact(), "{:?}", covered.findings);
+    assert_eq!(covered.checkpoints_checked, 1);
+    assert_eq!(covered.root, full.root);
+}
+
+#[test]
+fn covered_path_refuses_and_changes_nothing_when_anything_is_off() {
+    let ledger = ledger(10);
+    let good = ledger.checkpoint(&note_signer());
+    let matrix = matrix();
+    let tampered = |f: &dyn Fn(&mut Vec<Record>)| {
+        let mut records = ledger.records().to_vec();
+        f(&mut records);
+        records
+    };
+    let cases: Vec<(&str, Vec<Record>, SignedNote)> = vec![
+        (
+            "a payload byte",
+            tampered(&|r| {
+                let mut body = r[7].event.body_bytes().to_vec();
+                let i = body.len() - 3;
+                body[i] ^= 1;
+                r[7].event =
+                    SignedEvent::from_parts(body, r[7].event.keyid(), *r[7].event.signature());
+            }),
+            good.clone(),
+        ),
+        (
+            "relinked after a rewrite (the root no longer matches)",
+            tampered(&|r| {
+                r[7].event = request("req-x", 99);
+                relink(r);
+            }),
+            good.clone(),
+        ),
+        (
+            "a checkpoint signed by another key",
+            ledger.records().to_vec(),
+            ledger.checkpoint(&NoteSigner::new(ORIGIN, stranger())),
+        ),
+        (
+            "two records swapped",
+            tampered(&|r| r.swap(5, 6)),
+            good.clone(),
+        ),
+    ];
+    for (what, records, note) in cases {
+        let mut verifier = covered_verifier(&matrix, &records, note, 3);
+        let before = verifier.state();
+        assert!(verifier.push_covered(&records[3..]).is_none(), "{what}");
+        assert_eq!(verifier.state(), before, "{what}: state changed");
+        assert!(verifier.finish_peek().is_empty(), "{what}: reported");
+        // The full path then names the record.
+        verifier.push_batch(&records[3..]);
+        assert!(
+            !verifier.finish_peek().is_empty(),
+            "{what}: full path found nothing"
+        );
+    }
+}

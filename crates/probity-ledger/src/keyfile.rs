@@ -1,9 +1,10 @@
 //! Private key files: 64 hex characters of Ed25519 seed, mode 0600, never logged. Reading
-//! refuses a file others can read.
+//! refuses a file others can read. Also public verifier keys given inline or as a file.
 
 use std::io::Write;
 use std::path::Path;
 
+use probity_core::checkpoint::VerifierKey;
 use probity_core::keys::SecretKey;
 
 /// Why a key file could not be read or written.
@@ -31,6 +32,14 @@ pub enum KeyFileError {
         /// The file.
         path: String,
     },
+    /// Not a C2SP verifier key.
+    #[error("{given} is not a verifier key (C2SP vkey, or a file holding one): {reason}")]
+    NotAVerifierKey {
+        /// What was given.
+        given: String,
+        /// Why it does not parse.
+        reason: String,
+    },
     /// Refusing to overwrite.
     #[error("{path} exists; refusing to overwrite a key (use --force)")]
     Exists {
@@ -44,6 +53,21 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KeyFileError + '_ {
         path: path.display().to_string(),
         source,
     }
+}
+
+/// A public verifier key (C2SP vkey, e.g. the ledger's checkpoint key) given inline on a
+/// command line, or as the path of a file holding it.
+pub fn read_vkey(given: &str) -> Result<VerifierKey, KeyFileError> {
+    let path = Path::new(given);
+    let text = if path.is_file() {
+        std::fs::read_to_string(path).map_err(io(path))?
+    } else {
+        given.to_owned()
+    };
+    VerifierKey::parse(text.trim()).map_err(|e| KeyFileError::NotAVerifierKey {
+        given: given.to_owned(),
+        reason: e.to_string(),
+    })
 }
 
 /// Reads a private key file.

@@ -9,8 +9,9 @@ use probity_ledger::Ledger;
 use crate::projector::{ProjectError, Projector};
 use crate::store::StoreError;
 
-/// Records read from the book per batch.
-const CHUNK: u64 = 8192;
+/// Records read from the book per batch (per durable commit): large, because a batch re-writes
+/// each view row it touches once, however many of its records touched it.
+const CHUNK: u64 = 32768;
 
 /// Where a data directory keeps its views.
 pub fn views_dir(data: &Path) -> PathBuf {
@@ -30,15 +31,21 @@ pub fn catch_up(projector: &mut Projector, ledger: &Ledger) -> Result<u64, Proje
     let size = ledger.size();
     while projector.applied() < size {
         let from = projector.applied();
-        let to = (from + CHUNK).min(size);
+        let mut to = (from + CHUNK).min(size);
+        // End the batch at the last checkpoint in it, so that every record before the book's
+        // latest checkpoint is covered by one (and needs no signature check of its own).
+        let mut last_checkpoint = None;
         for checkpoint in ledger.book().checkpoints_between(from + 1, to) {
             let (size, note) = checkpoint.map_err(book)?;
             projector.add_checkpoint(note, size);
+            last_checkpoint = Some(size);
+        }
+        if let Some(checkpoint) = last_checkpoint {
+            to = checkpoint;
         }
         let records = ledger
             .book()
-            .records(Seq(from), Seq(to))
-            .collect::<Result<Vec<_>, _>>()
+            .records_parallel(Seq(from), Seq(to))
             .map_err(book)?;
         projector.apply(&records)?;
     }

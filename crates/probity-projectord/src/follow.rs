@@ -11,7 +11,7 @@ use std::time::Duration;
 use async_nats::jetstream::{self, consumer};
 use async_nats::{Client, Message};
 use futures_util::StreamExt;
-use probity_core::checkpoint::SignedNote;
+use probity_core::checkpoint::{SignedNote, VerifierKey};
 use probity_core::record::Record;
 use probity_core::time::RecordedAt;
 use probity_ledger::wire::{self, CheckpointReply, Reply, WireError};
@@ -33,6 +33,12 @@ pub struct FollowConfig {
     pub max_batch: usize,
     /// How often to fetch the latest ledger checkpoint.
     pub checkpoint_every: Duration,
+    /// The ledger's checkpoint key, pinned by the operator. Without it, checkpoints are checked
+    /// against the key the stream's genesis record names (trust on first use: a forged stream
+    /// could come with its own genesis and checkpoints).
+    pub ledger_vkey: Option<VerifierKey>,
+    /// Verify again the record a previous run refused (see [`Projector::clear_halt`]).
+    pub retry_halted: bool,
 }
 
 impl FollowConfig {
@@ -44,6 +50,8 @@ impl FollowConfig {
             views,
             max_batch: 4096,
             checkpoint_every: Duration::from_secs(2),
+            ledger_vkey: None,
+            retry_halted: false,
         }
     }
 }
@@ -186,10 +194,21 @@ impl Follower {
     /// Opens the views in `config.views` and subscribes to the query subjects.
     pub async fn start(client: Client, config: FollowConfig) -> Result<Follower, FollowError> {
         let views = config.views.clone();
-        let projector = tokio::task::spawn_blocking(move || Projector::open(&views))
+        let mut projector = tokio::task::spawn_blocking(move || Projector::open(&views))
             .await
             .map_err(nats)?
             .map_err(ProjectError::from)?;
+        if config.retry_halted {
+            if let Some(halt) = projector.clear_halt().map_err(ProjectError::from)? {
+                tracing::warn!(seq = halt.seq, reason = %halt.reason, "retrying the record refused before");
+            }
+        }
+        match &config.ledger_vkey {
+            Some(key) => projector.pin_log_key(key.clone()),
+            None => tracing::warn!(
+                "no --ledger-vkey: checkpoints are checked against the key the stream's genesis names"
+            ),
+        }
         let (applied, _) = watch::channel(projector.applied());
         let shared = Shared {
             projector: Arc::new(RwLock::new(projector)),
@@ -219,7 +238,8 @@ impl Follower {
         &self.shared
     }
 
-    /// Follows the stream until `shutdown` resolves (or a record is refused).
+    /// Follows the stream until `shutdown` resolves. A record that does not verify stops the
+    /// following (the halt is stored and shown by `status`) but not the queries.
     pub async fn run(
         self,
         shutdown: impl std::future::Future<Output = ()>,
@@ -236,6 +256,9 @@ impl Follower {
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         };
+        // The latest checkpoint before the first batch, so a catch-up is checked against it
+        // (and takes the covered path) from the start.
+        self.fetch_checkpoint().await;
         let start = self.shared.applied.borrow().to_owned();
         let consumer = stream
             .create_consumer(consumer::pull::OrderedConfig {
@@ -267,7 +290,16 @@ impl Follower {
                     _ => break,
                 }
             }
-            self.apply(batch).await?;
+            match self.apply(batch).await {
+                Err(FollowError::Project(ProjectError::Halted(halt))) => {
+                    // Keep serving the views as verified so far, with the halt in `status`
+                    // (an exit would only be restarted into the same record).
+                    tracing::error!(seq = halt.seq, reason = %halt.reason, "stopped following at a record that does not verify; still answering queries");
+                    shutdown.await;
+                    return Ok(());
+                }
+                other => other?,
+            }
         }
         tracing::info!("stopped following");
         Ok(())

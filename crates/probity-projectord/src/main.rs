@@ -25,6 +25,14 @@ struct Args {
     /// The JetStream stream (default `PROBITY_<LEDGER>`).
     #[arg(long, env = "PROBITY_STREAM")]
     stream: Option<String>,
+    /// The ledger's checkpoint key (C2SP vkey as `probity init` printed it, or a file holding
+    /// it). Without it the key named by the stream's genesis is trusted.
+    #[arg(long, env = "PROBITY_LEDGER_VKEY")]
+    ledger_vkey: Option<String>,
+    /// Verify again the record a previous run refused (after fixing what made it fail, e.g. a
+    /// wrong --ledger-vkey). Without it a halted projectord stays halted across restarts.
+    #[arg(long)]
+    retry_halted: bool,
     /// Most records applied in one durable batch.
     #[arg(long, default_value_t = 4096)]
     max_batch: usize,
@@ -64,7 +72,14 @@ async fn main() -> anyhow::Result<()> {
         .await
         .context("connecting to NATS")?;
     let mut config = FollowConfig::new(&args.ledger, args.views);
+    config.ledger_vkey = args
+        .ledger_vkey
+        .as_deref()
+        .map(probity_ledger::keyfile::read_vkey)
+        .transpose()
+        .context("--ledger-vkey")?;
     config.max_batch = args.max_batch.max(1);
+    config.retry_halted = args.retry_halted;
     if let Some(stream) = args.stream {
         config.stream = stream;
     }

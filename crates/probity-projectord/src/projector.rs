@@ -1,15 +1,17 @@
 //! Verify, then apply, then commit: the projector takes records in ledger order, checks each
-//! one (seq, chain link, record hash, strict signature, signer's key and role, duplicate event
-//! id, and every ledger checkpoint it has been given when the tree reaches that size), applies
-//! the verified ones to the projection, and writes the changed rows with the new cursor in one
-//! durable batch. The first record that fails is reported and stops the projector: views are
-//! never built past a record that does not verify.
+//! one (seq, chain link, record hash, signer's key and role, duplicate event id, every ledger
+//! checkpoint it has been given when the tree reaches that size, and either the event's strict
+//! signature or a ledger-signed checkpoint that covers the record), applies the verified ones
+//! to the projection, and writes the changed rows with the new cursor in one durable batch.
+//! The first record that fails is reported and stops the projector: views are never built past
+//! a record that does not verify.
 
 use std::path::Path;
 use std::sync::OnceLock;
 
 use probity_core::checkpoint::{SignedNote, VerifierKey};
-use probity_core::envelope::AuthenticEvent;
+use probity_core::envelope::{AuthenticEvent, EventBody};
+use probity_core::par::par_map;
 use probity_core::record::Record;
 use probity_core::roles::RoleMatrix;
 use probity_core::verify::{event_id_key, ChainVerifier, VerifierState};
@@ -43,7 +45,6 @@ pub struct Projector {
     projection: Projection,
     verifier: ChainVerifier<'static>,
     cursor: Cursor,
-    threads: usize,
 }
 
 impl Projector {
@@ -64,14 +65,13 @@ impl Projector {
             halted: None,
         });
         projection.applied = cursor.applied;
-        let ids = store.event_ids().collect::<Result<Vec<_>, _>>()?;
+        let ids = store.event_ids()?;
         let verifier = ChainVerifier::resume(matrix(), cursor.verifier.clone(), ids);
         Ok(Projector {
             store,
             projection,
             verifier,
             cursor,
-            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         })
     }
 
@@ -86,6 +86,17 @@ impl Projector {
         if size > self.cursor.applied {
             self.verifier.add_checkpoint(note, size);
         }
+    }
+
+    /// Forgets a stored halt, durably, so the next [`apply`](Self::apply) verifies the
+    /// refused record again (after an operator fixed what made it fail, e.g. a wrongly pinned
+    /// key). Nothing past the cursor was applied, so nothing needs undoing. Returns the halt.
+    pub fn clear_halt(&mut self) -> Result<Option<Halt>, StoreError> {
+        let halt = self.cursor.halted.take();
+        if halt.is_some() {
+            self.store.commit(Batch::default(), &self.cursor)?;
+        }
+        Ok(halt)
     }
 
     /// Records applied so far: the seq of the next record wanted.
@@ -119,7 +130,7 @@ impl Projector {
             return Ok(());
         }
         let before = self.verifier.finish_peek().len();
-        let opened = self.verifier.push_batch(records, self.threads);
+        let opened = self.verify(records);
         let failed = self.verifier.finish_peek()[before..]
             .iter()
             .map(|f| (f.seq(), f.to_string()))
@@ -138,10 +149,16 @@ impl Projector {
                 (good, Some(Halt { seq, reason }))
             }
         };
+        // Decoding by the catalogue is independent per record: on all cores.
+        let decoded = par_map(&opened[..good.len()], decode);
         let mut batch = Batch::default();
         let mut applied = 0;
-        for (record, event) in good.iter().zip(opened) {
-            match decode(event) {
+        for ((record, body), event) in good.iter().zip(opened).zip(decoded) {
+            let event = event.and_then(|event| {
+                body.map(|body| (body, event))
+                    .ok_or_else(|| "the event did not open".to_owned())
+            });
+            match event {
                 Ok((body, event)) => {
                     batch.event_ids.push((event_id_key(&body.id), record.seq));
                     self.projection.apply(Applied {
@@ -187,9 +204,35 @@ impl Projector {
         }
     }
 
+    /// Runs the verifier over `records`: those up to the last pending ledger checkpoint in
+    /// the batch through the covered path (chain, Merkle root against the signed checkpoint,
+    /// keys and roles; no per-event signature), the rest — and all of them if the covered
+    /// checks fail — one signature at a time. Returns each record's event body if it opened.
+    fn verify(&mut self, records: &[Record]) -> Vec<Option<EventBody>> {
+        let covered = self
+            .verifier
+            .covering_checkpoint(records.len() as u64)
+            .map_or(0, |size| (size - self.verifier.next_seq()) as usize);
+        let (head, tail) = records.split_at(covered);
+        let mut bodies: Vec<Option<EventBody>> = match self.verifier.push_covered(head) {
+            Some(bodies) => bodies.into_iter().map(Some).collect(),
+            None => self.push_signed(head),
+        };
+        bodies.extend(self.push_signed(tail));
+        bodies
+    }
+
+    fn push_signed(&mut self, records: &[Record]) -> Vec<Option<EventBody>> {
+        self.verifier
+            .push_batch(records)
+            .into_iter()
+            .map(|event| event.map(AuthenticEvent::into_body))
+            .collect()
+    }
+
     fn resumed(&self, state: Option<VerifierState>) -> Result<ChainVerifier<'static>, StoreError> {
         let state = state.unwrap_or_else(|| ChainVerifier::new(matrix()).state());
-        let ids = self.store.event_ids().collect::<Result<Vec<_>, _>>()?;
+        let ids = self.store.event_ids()?;
         Ok(ChainVerifier::resume(matrix(), state, ids))
     }
 
@@ -200,14 +243,11 @@ impl Projector {
 }
 
 /// The event of a verified record, decoded by the catalogue.
-fn decode(
-    opened: Option<AuthenticEvent>,
-) -> Result<(probity_core::envelope::EventBody, probity_events::Event), String> {
+fn decode(opened: &Option<EventBody>) -> Result<probity_events::Event, String> {
     // Invariant: a record that passed verification opened.
     let body = opened
-        .ok_or_else(|| "the event did not open".to_owned())?
-        .into_body();
-    let event = probity_events::validate_body(&body)
-        .map_err(|e| format!("the event is not in the catalogue: {e}"))?;
-    Ok((body, event))
+        .as_ref()
+        .ok_or_else(|| "the event did not open".to_owned())?;
+    probity_events::validate_body(body)
+        .map_err(|e| format!("the event is not in the catalogue: {e}"))
 }

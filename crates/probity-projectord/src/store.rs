@@ -5,7 +5,9 @@
 //!
 //! Keys:
 //! * `v/<table>/<row>` → the row's JSON (see `probity_projector::Projection::drain_changes`);
-//! * `i/<16-byte digest>` → the record (u64 big-endian) that carried that event id;
+//! * `i/<u64 big-endian>` → the event ids first seen in the batch that starts at that record:
+//!   24-byte entries, each a 16-byte id digest and the record (u64 big-endian) that carried it
+//!   (one value per batch rather than one per record: sled inserts are the costly part);
 //! * `cursor` → [`Cursor`] as JSON.
 
 use std::path::Path;
@@ -19,6 +21,8 @@ use sha2::{Digest, Sha256};
 const ROW_PREFIX: &[u8] = b"v/";
 const ID_PREFIX: &[u8] = b"i/";
 const CURSOR_KEY: &[u8] = b"cursor";
+/// An event id digest and its record's seq.
+const ID_ENTRY: usize = 16 + 8;
 
 /// Why the views could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -98,17 +102,23 @@ impl ViewStore {
     }
 
     /// Every event id seen, with its record.
-    pub fn event_ids(&self) -> impl Iterator<Item = Result<([u8; 16], Seq), StoreError>> + '_ {
-        self.db.scan_prefix(ID_PREFIX).map(|item| {
-            let (key, value) = item?;
-            let id: [u8; 16] = key[ID_PREFIX.len()..]
-                .try_into()
-                .map_err(|_| StoreError::Corrupt("event id key".into()))?;
-            let seq: [u8; 8] = value[..]
-                .try_into()
-                .map_err(|_| StoreError::Corrupt("event id value".into()))?;
-            Ok((id, Seq(u64::from_be_bytes(seq))))
-        })
+    pub fn event_ids(&self) -> Result<Vec<([u8; 16], Seq)>, StoreError> {
+        let mut ids = Vec::new();
+        for item in self.db.scan_prefix(ID_PREFIX) {
+            let (_, value) = item?;
+            if value.len() % ID_ENTRY != 0 {
+                return Err(StoreError::Corrupt("event id batch length".into()));
+            }
+            ids.extend(value.chunks_exact(ID_ENTRY).map(|entry| {
+                let (id, seq) = entry.split_at(16);
+                let mut digest = [0u8; 16];
+                digest.copy_from_slice(id);
+                let mut seq_bytes = [0u8; 8];
+                seq_bytes.copy_from_slice(seq);
+                (digest, Seq(u64::from_be_bytes(seq_bytes)))
+            }));
+        }
+        Ok(ids)
     }
 
     /// Writes `batch` and `cursor` atomically, and makes them durable before returning.
@@ -119,10 +129,15 @@ impl ViewStore {
             k.extend_from_slice(key.as_bytes());
             writes.insert(k, json);
         }
-        for (id, seq) in batch.event_ids {
+        if let Some((_, first)) = batch.event_ids.first() {
             let mut k = ID_PREFIX.to_vec();
-            k.extend_from_slice(&id);
-            writes.insert(k, &seq.0.to_be_bytes());
+            k.extend_from_slice(&first.0.to_be_bytes());
+            let mut ids = Vec::with_capacity(batch.event_ids.len() * ID_ENTRY);
+            for (id, seq) in &batch.event_ids {
+                ids.extend_from_slice(id);
+                ids.extend_from_slice(&seq.0.to_be_bytes());
+            }
+            writes.insert(k, ids);
         }
         // Invariant: the cursor is plain data.
         let cursor = serde_json::to_vec(cursor).unwrap_or_else(|e| panic!("cursor: {e}"));

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use probity_ledger::wire::Reply;
 use probity_projectord::query::{self, ProjectorStatus};
-use probity_testkit::ledgerd::{append, connect, wait_ready, DataDir, Ledgerd};
+use probity_testkit::ledgerd::{append, blocking, connect, wait_ready, DataDir, Ledgerd};
 use probity_testkit::nats::NatsServer;
 use probity_testkit::LEDGER;
 use serde_json::{json, Value};
@@ -29,6 +29,10 @@ struct Projectord(Child);
 
 impl Projectord {
     fn spawn(nats: &str, views: &Path, max_batch: usize) -> Projectord {
+        Projectord::spawn_with(nats, views, max_batch, &[])
+    }
+
+    fn spawn_with(nats: &str, views: &Path, max_batch: usize, extra: &[&str]) -> Projectord {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -39,6 +43,7 @@ impl Projectord {
                 .args(["--nats", nats, "--ledger", LEDGER, "--views"])
                 .arg(views)
                 .args(["--max-batch", &max_batch.to_string()])
+                .args(extra)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(log)
@@ -89,11 +94,93 @@ async fn caught_up(client: &async_nats::Client, size: u64) -> ProjectorStatus {
     }
 }
 
+/// The ledger's checkpoint key, as `probity init` prints it (ledgerd must not be running).
+fn ledger_vkey(data: &DataDir) -> String {
+    blocking(|| {
+        let ledger = data.open();
+        let vkey = ledger.verifier_key().to_string();
+        ledger.close();
+        vkey
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkpoint_not_signed_by_the_pinned_key_halts_the_catch_up() {
+    let nats = NatsServer::start();
+    let data = DataDir::init();
+    let h = data.hospital.clone();
+    let right = ledger_vkey(&data);
+    let origin = right.split('+').next().unwrap().to_owned();
+    let ledgerd = Ledgerd::spawn(
+        sibling_binary("ledgerd").to_str().unwrap(),
+        data.path(),
+        &nats.url(),
+        &["--checkpoint-every", "50"],
+    );
+    let client = connect(&nats.url()).await;
+    wait_ready(&client, &ledgerd).await;
+    let mut size = 0;
+    for i in 0..120 {
+        let event = h.request(&format!("r-{i}"), "CASE-1", &h.clerk);
+        match append(&client, event).await.unwrap() {
+            Reply::Ok(receipt) => size = receipt.seq.0 + 1,
+            Reply::Error(e) => panic!("append {i} refused: {e:?}"),
+        }
+    }
+    // The right origin, someone else's key.
+    let impostor = probity_core::checkpoint::VerifierKey::ed25519(origin, h.admin.public_key());
+    let views = data.path().join("views");
+    let mut projectord = Projectord::spawn_with(
+        &nats.url(),
+        &views,
+        4096,
+        &["--ledger-vkey", &impostor.to_string()],
+    );
+    let halt = halted(&client, &views).await;
+    assert!(halt.reason.contains("checkpoint"), "{halt:?}");
+
+    // The operator pins the right key: the halt stays until they ask for a retry.
+    projectord.kill9();
+    projectord = Projectord::spawn_with(&nats.url(), &views, 4096, &["--ledger-vkey", &right]);
+    assert_eq!(halted(&client, &views).await, halt);
+    projectord.kill9();
+    let _projectord = Projectord::spawn_with(
+        &nats.url(),
+        &views,
+        4096,
+        &["--ledger-vkey", &right, "--retry-halted"],
+    );
+    let status = caught_up(&client, size).await;
+    assert!(status.halted.is_none());
+    drop(ledgerd);
+}
+
+/// Waits for the projectord answering on `client` to report a halt.
+async fn halted(client: &async_nats::Client, views: &Path) -> probity_projectord::Halt {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(v) = ask(client, "status", json!({})).await {
+            let status: ProjectorStatus = serde_json::from_value(v).unwrap();
+            if let Some(halt) = status.halted.clone() {
+                assert!(status.applied <= halt.seq, "{status:?}");
+                return halt;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "projectord did not halt:\n{}",
+            std::fs::read_to_string(views.with_extension("log")).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_mid_stream_and_restarted_it_equals_a_clean_rebuild() {
     let nats = NatsServer::start();
     let data = DataDir::init();
     let h = data.hospital.clone();
+    let ledger_vkey = ledger_vkey(&data);
     let ledgerd = Ledgerd::spawn(
         sibling_binary("ledgerd").to_str().unwrap(),
         data.path(),
@@ -127,7 +214,12 @@ async fn killed_mid_stream_and_restarted_it_equals_a_clean_rebuild() {
     assert_eq!(restarted.records_behind, 0);
     projectord.kill9();
 
-    let mut clean = Projectord::spawn(&nats.url(), &data.path().join("views-b"), 4096);
+    let mut clean = Projectord::spawn_with(
+        &nats.url(),
+        &data.path().join("views-b"),
+        4096,
+        &["--ledger-vkey", &ledger_vkey],
+    );
     let rebuilt = caught_up(&client, size).await;
     assert_eq!(restarted.state_hash, rebuilt.state_hash);
     assert_eq!(rebuilt.state_hash.len(), 64);
