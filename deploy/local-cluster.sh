@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Starts a 3-node JetStream cluster and ledgerd (stream with 3 replicas) on loopback, runs a
-# smoke test as a clerk, checks the permissions and the replicated stream, and stops it all.
+# Starts a 3-node JetStream cluster, ledgerd (stream with 3 replicas) and projectord on
+# loopback, runs a smoke test as a clerk, checks the permissions, the replicated stream and the
+# views, and stops it all.
 # Usage: deploy/local-cluster.sh [--keep]   (--keep leaves it running and prints how to stop it)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -8,8 +9,8 @@ root=$(cd "$here/.." && pwd)
 keep=${1:-}
 
 bin="$root/target/release"
-if [ ! -x "$bin/ledgerd" ] || [ ! -x "$bin/probity" ]; then
-  (cd "$root" && cargo build --release -q -p probity-ledgerd -p probity-cli)
+if [ ! -x "$bin/ledgerd" ] || [ ! -x "$bin/probity" ] || [ ! -x "$bin/projectord" ]; then
+  (cd "$root" && cargo build --release -q -p probity-ledgerd -p probity-cli -p probity-projectord)
 fi
 command -v nats-server >/dev/null || { echo "nats-server is not installed (apt-get install -y nats-server)" >&2; exit 2; }
 
@@ -17,7 +18,7 @@ work=$(mktemp -d /tmp/probity-cluster.XXXXXX)
 pids=()
 stop() {
   local status=$?
-  # ledgerd first (it flushes and lets the stream catch up), then the NATS nodes.
+  # projectord and ledgerd first (ledgerd flushes and lets the stream catch up), then the NATS nodes.
   for pid in $(printf '%s\n' "${pids[@]}" | tac); do
     kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
@@ -26,7 +27,7 @@ stop() {
   if [ "$status" = 0 ]; then rm -rf "$work"; else echo "logs kept in $work" >&2; fi
 }
 [ "$keep" = "--keep" ] || trap stop EXIT
-trap 'echo "--- ledgerd log:"; tail -20 "$work/ledgerd.log" 2>/dev/null' ERR
+trap 'echo "--- ledgerd log:"; tail -20 "$work/ledgerd.log" 2>/dev/null; echo "--- projectord log:"; tail -20 "$work/projectord.log" 2>/dev/null' ERR
 
 echo "==> starting the 3-node NATS cluster (client ports 14222-14224) in $work"
 for n in 1 2 3; do
@@ -48,7 +49,8 @@ echo "==> creating a ledger and keys"
 cd "$work"
 "$P" keygen --out admin.key >/dev/null
 "$P" keygen --out clerk.key >/dev/null
-"$P" init --data "$work/ledger" --ledger city-hospital-3 --admin-key admin.key >/dev/null
+"$P" init --data "$work/ledger" --ledger city-hospital-3 --admin-key admin.key --json >init.json
+vkey=$(python3 -c 'import json,sys; print(json.load(open("init.json"))["ledger_vkey"])')
 "$P" enroll --data "$work/ledger" --key admin.key --public-key clerk.key.pub --role clerk --holder "Li Na" >/dev/null
 
 echo "==> starting ledgerd (stream replicas: 3)"
@@ -59,6 +61,11 @@ for _ in $(seq 150); do
   "$P" status --nats "$clerk" --ledger city-hospital-3 >/dev/null 2>&1 && break
   sleep 0.2
 done
+
+echo "==> starting projectord (node 3, the ledger key pinned)"
+"$bin/projectord" --nats "nats://projector:projector-trial-password@127.0.0.1:14224" --ledger city-hospital-3 \
+  --views "$work/views" --ledger-vkey "$vkey" >"$work/projectord.log" 2>&1 &
+pids+=($!)
 
 echo "==> smoke test: a clerk records a purchase request over NATS (node 2)"
 "$P" record --nats "nats://clerk:clerk-trial-password@127.0.0.1:14223" --ledger city-hospital-3 --key clerk.key \
@@ -100,6 +107,35 @@ print("ok   a clerk may not publish to probity.city-hospital-3.records")
 taken = violations("clerk", "clerk-trial-password", b"SUB probity.city-hospital-3.append 1\r\n")
 assert "Permissions Violation for Subscription" in taken, taken
 print("ok   a clerk may not take appends (subscribe to probity.city-hospital-3.append)")
+PY
+# The views: projectord verified the records (checked against the pinned key) and answers.
+for _ in $(seq 100); do
+  "$P" case CASE-SMOKE-1 --nats "$clerk" --ledger city-hospital-3 --json >case.json 2>/dev/null && break
+  sleep 0.2
+done
+python3 - <<'PY'
+import json
+case = json.load(open("case.json"))
+assert case["state"] == "requested", case
+print(f"ok   projectord: case CASE-SMOKE-1 is {case['state']!r}, signed by {case['detail']['timeline'][0]['signer_name']!r}")
+PY
+"$P" status --nats "$clerk" --ledger city-hospital-3 --json >status.json
+python3 - <<'PY'
+import json
+status = json.load(open("status.json"))
+views = status["projector"]
+assert views["applied"] == status["size"] and views["halted"] is None, status
+print(f"ok   views hold all {views['applied']} records, none refused")
+PY
+python3 - <<'PY'
+import socket, time
+s = socket.create_connection(("127.0.0.1", 14222))
+s.recv(4096)
+s.sendall(b'CONNECT {"verbose":false,"user":"clerk","pass":"clerk-trial-password"}\r\nSUB probity.city-hospital-3.query.blacklist 1\r\nPING\r\n')
+time.sleep(0.5)
+reply = s.recv(65536).decode()
+assert "Permissions Violation for Subscription" in reply, reply
+print("ok   a clerk may not answer queries (subscribe to probity.city-hospital-3.query.*)")
 PY
 if "$P" status --nats "nats://clerk:wrong-password@127.0.0.1:14222" --ledger city-hospital-3 >/dev/null 2>&1; then
   echo "FAIL a wrong password was accepted" >&2; exit 1

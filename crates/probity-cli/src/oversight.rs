@@ -8,7 +8,7 @@ use probity_core::time::RecordedAt;
 use probity_projectord::query::{self, ProjectorStatus};
 use probity_projectord::{embedded, ProjectError};
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::target::Target;
 use crate::Failure;
@@ -99,7 +99,7 @@ pub fn lag(target: &Target, data: Option<&Path>) -> Option<ProjectorStatus> {
             })
         }
         (Target::Nats { ledger, .. }, _) => target
-            .request::<Value, ProjectorStatus>(query::subject(ledger, "status"), &Value::Null)
+            .request::<Value, ProjectorStatus>(query::subject(ledger, "status"), &json!({}))
             .ok()?
             .ok(),
         _ => None,
