@@ -23,6 +23,7 @@ use probity_projectord::query::{BlacklistQuery, FindingsQuery, SubjectQuery};
 use serde_json::{json, Value};
 
 mod audit;
+mod demo;
 mod oversight;
 mod report;
 mod target;
@@ -110,6 +111,13 @@ impl Where {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Record a city hospital's half-year on a new ledger (embedded, no server), then show the
+    /// blacklist and the red flags, verify the chain, get a witnessed checkpoint and export.
+    Demo {
+        /// The data directory to create (must not exist or be empty).
+        #[arg(long, default_value = "probity-demo")]
+        data: PathBuf,
+    },
     /// Generate a key pair: FILE (private, mode 0600) and FILE.pub (public key, base64).
     Keygen {
         /// Where to write the private key.
@@ -322,6 +330,7 @@ fn out_json(value: &impl serde::Serialize) {
 
 fn run(command: Command) -> Result<(), Failure> {
     match command {
+        Command::Demo { data } => demo::run(&data),
         Command::Keygen {
             out: path,
             force,

@@ -145,18 +145,29 @@ impl Scenario {
         Ok(serde_json::from_str(json)?)
     }
 
-    /// Signs every event (genesis and enrolments first) and orders them for appending.
+    /// Signs every event (genesis and enrolments first) with the fixture keys
+    /// ([`actor_key`]) and orders them for appending.
     pub fn prepare(&self) -> Result<Prepared, ScenarioError> {
+        self.prepare_with_keys(|alias| actor_key(&self.ledger, alias))
+    }
+
+    /// As [`prepare`](Self::prepare), with the key of each alias (`ledger`, `admin` and the
+    /// actors) from `key_of` (e.g. freshly generated keys for a demo ledger someone will go
+    /// on using).
+    pub fn prepare_with_keys(
+        &self,
+        mut key_of: impl FnMut(&str) -> SecretKey,
+    ) -> Result<Prepared, ScenarioError> {
         let field = |event: &str, message: String| ScenarioError::Field {
             event: event.to_owned(),
             message,
         };
         let ledger = LedgerId::new(&self.ledger).map_err(|e| field("(scenario)", e.to_string()))?;
-        let ledger_key = actor_key(&self.ledger, "ledger");
+        let ledger_key = key_of("ledger");
         let mut keys: BTreeMap<String, SecretKey> = BTreeMap::new();
-        keys.insert("admin".into(), actor_key(&self.ledger, "admin"));
+        keys.insert("admin".into(), key_of("admin"));
         for alias in self.actors.keys() {
-            keys.insert(alias.clone(), actor_key(&self.ledger, alias));
+            keys.insert(alias.clone(), key_of(alias));
         }
 
         let mut timed = Vec::new();

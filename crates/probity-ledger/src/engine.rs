@@ -46,6 +46,35 @@ impl Clock for SystemClock {
     }
 }
 
+/// A clock set by hand: records get whatever time it says. For stories told after the fact
+/// (the scenario fixtures, `probity demo`) where each event must carry its own `recorded_at`.
+#[derive(Clone, Debug)]
+pub struct ManualClock(Arc<Mutex<RecordedAt>>);
+
+impl ManualClock {
+    /// A clock showing `at`.
+    pub fn new(at: RecordedAt) -> ManualClock {
+        ManualClock(Arc::new(Mutex::new(at)))
+    }
+
+    /// Moves the clock to `at`.
+    pub fn set(&self, at: RecordedAt) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = at;
+    }
+
+    /// Moves the clock forward by `micros`.
+    pub fn advance(&self, micros: i64) {
+        let mut now = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        *now = RecordedAt::from_unix_micros(now.unix_micros() + micros);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> RecordedAt {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// Engine settings.
 #[derive(Clone, Debug)]
 pub struct EngineConfig {

@@ -44,11 +44,12 @@ mod engine;
 mod error;
 pub mod keyfile;
 mod layout;
+pub mod scenario;
 pub mod wire;
 
 pub use book::{Book, NodeError};
 pub use engine::{
-    check_stateless, open_sled, AppendRequest, Clock, EngineConfig, Ledger, ProofError, Status,
-    SystemClock,
+    check_stateless, open_sled, AppendRequest, Clock, EngineConfig, Ledger, ManualClock,
+    ProofError, Status, SystemClock,
 };
 pub use error::{AppendError, LedgerError};

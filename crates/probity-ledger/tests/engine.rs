@@ -12,7 +12,7 @@ use probity_core::merkle::{verify_consistency, verify_inclusion};
 use probity_core::prelude::*;
 use probity_events::role_matrix;
 use probity_ledger::{AppendError, AppendRequest, EngineConfig, Ledger, LedgerError};
-use probity_testkit::{malleate, Hospital, TestClock};
+use probity_testkit::{clock_at, malleate, Hospital, TestClock};
 use serde_json::json;
 
 fn config() -> EngineConfig {
@@ -25,7 +25,7 @@ fn config() -> EngineConfig {
 
 fn setup(dir: &std::path::Path) -> (Ledger, Hospital, TestClock) {
     let h = Hospital::default();
-    let clock = TestClock::at("2026-01-02T02:00:00Z");
+    let clock = clock_at("2026-01-02T02:00:00Z");
     let (ledger, receipt) = Ledger::create(
         dir,
         h.genesis(),
@@ -77,7 +77,7 @@ fn appends_survive_reopen_and_the_chain_verifies() {
     ledger.close();
     drop(ledger);
 
-    let clock = TestClock::at("2026-01-03T02:00:00Z");
+    let clock = clock_at("2026-01-03T02:00:00Z");
     let ledger = Ledger::open(dir.path(), h.ledger_key.clone(), config(), Arc::new(clock)).unwrap();
     assert_eq!(ledger.size(), 29);
     assert_eq!(ledger.root_at(29).unwrap(), root);

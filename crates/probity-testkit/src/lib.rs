@@ -1,10 +1,7 @@
 //! Test support: a fixture hospital (keys, genesis, enrolments, valid events), a clock tests
 //! can set, and malleated signatures. Dev-only: never a dependency of a shipped crate.
 
-use std::sync::{Arc, Mutex};
-
 use probity_core::prelude::*;
-use probity_ledger::Clock;
 use serde_json::{json, Value};
 
 pub mod ledgerd;
@@ -17,40 +14,12 @@ pub const LEDGER: &str = "test-hospital";
 pub const ORIGIN: &str = "probity.example/test-hospital";
 
 /// A clock the test sets; `recorded_at` is whatever it says.
-#[derive(Debug, Clone)]
-pub struct TestClock(Arc<Mutex<RecordedAt>>);
+pub type TestClock = probity_ledger::ManualClock;
 
-impl TestClock {
-    /// Starts at `at`.
-    pub fn at(at: &str) -> TestClock {
-        // Invariant: tests pass valid RFC 3339 literals.
-        TestClock(Arc::new(Mutex::new(
-            RecordedAt::parse(at).expect("valid RFC 3339"),
-        )))
-    }
-
-    /// Moves the clock.
-    pub fn set(&self, at: RecordedAt) {
-        if let Ok(mut now) = self.0.lock() {
-            *now = at;
-        }
-    }
-
-    /// Moves the clock forward by `micros`.
-    pub fn advance(&self, micros: i64) {
-        if let Ok(mut now) = self.0.lock() {
-            *now = RecordedAt::from_unix_micros(now.unix_micros() + micros);
-        }
-    }
-}
-
-impl Clock for TestClock {
-    fn now(&self) -> RecordedAt {
-        self.0
-            .lock()
-            .map(|now| *now)
-            .unwrap_or(RecordedAt::from_unix_micros(0))
-    }
+/// A clock showing `at` (an RFC 3339 literal).
+pub fn clock_at(at: &str) -> TestClock {
+    // Invariant: tests pass valid RFC 3339 literals.
+    TestClock::new(RecordedAt::parse(at).expect("valid RFC 3339"))
 }
 
 /// The keys of the fixture hospital.

@@ -7,9 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use probity_events::scenario::{Prepared, Scenario};
-use probity_ledger::{keyfile, AppendRequest, EngineConfig, Ledger};
-
-use crate::TestClock;
+use probity_ledger::{keyfile, EngineConfig, Ledger};
 
 /// The scenario `name`, signed.
 pub fn prepared(name: &str) -> Prepared {
@@ -28,23 +26,7 @@ pub fn data_dir(name: &str) -> tempfile::TempDir {
     let prepared = prepared(name);
     let dir = tempfile::tempdir().unwrap();
     keyfile::write_key(&dir.path().join("ledger.key"), &prepared.ledger_key, false).unwrap();
-    let clock = TestClock::at("2000-01-01T00:00:00Z");
-    let mut events = prepared.events.into_iter();
-    let (genesis, at) = events.next().unwrap();
-    clock.set(at);
-    let (ledger, _) = Ledger::create(
-        &dir.path().join("book"),
-        genesis,
-        prepared.ledger_key,
-        EngineConfig::default(),
-        Arc::new(clock.clone()),
-    )
-    .unwrap();
-    for (event, at) in events {
-        clock.set(at);
-        ledger.append(AppendRequest::new(event)).unwrap();
-    }
-    ledger.close();
+    probity_ledger::scenario::record(&dir.path().join("book"), prepared).unwrap();
     dir
 }
 

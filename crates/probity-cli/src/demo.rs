@@ -1,0 +1,176 @@
+//! `probity demo`: a city hospital's ledger on the embedded default — its first half-year of
+//! suppliers, reps and purchases recorded as signed events (each at its own `recorded_at`),
+//! then the blacklist and the red flags, a full verification, a witnessed checkpoint and an
+//! export, all in one data directory every other command can read with `--data DIR`.
+
+use std::path::Path;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use probity_core::checkpoint::{Checkpoint, Cosigner, WitnessPolicy};
+use probity_core::keys::SecretKey;
+use probity_events::scenario::Scenario;
+use probity_ledger::keyfile;
+
+use crate::target::{book_dir, ledger_key_path, Target};
+use crate::{audit, blacklist, findings, input, out, Failure, Where};
+
+/// The story: `tests/scenarios/demo-hospital` (its expected findings are checked there).
+const STORY: &str = include_str!("../../../tests/scenarios/demo-hospital/events.json");
+
+/// The auditor's witness, as it names itself in cosignatures.
+const WITNESS: &str = "audit.example/city-hospital-witness";
+
+fn step(text: &str) {
+    out(&format!("\n==> {text}"));
+}
+
+/// Writes `key` to `dir/<name>.key` (mode 0600) and its public key beside it.
+fn write_key(dir: &Path, name: &str, key: &SecretKey) -> Result<(), Failure> {
+    let path = dir.join(format!("{name}.key"));
+    keyfile::write_key(&path, key, false).map_err(|e| Failure::Input(e.to_string()))?;
+    let public = dir.join(format!("{name}.key.pub"));
+    std::fs::write(&public, format!("{}\n", key.public_key().to_base64()))
+        .map_err(input(&public.display().to_string()))
+}
+
+/// Runs the demo into `data`, which must not exist yet (or be empty).
+pub fn run(data: &Path) -> Result<(), Failure> {
+    let started = Instant::now();
+    if std::fs::read_dir(data).is_ok_and(|mut entries| entries.next().is_some()) {
+        return Err(Failure::Input(format!(
+            "{} already holds files; choose another --data DIR or remove it",
+            data.display()
+        )));
+    }
+    let scenario = Scenario::parse(STORY).map_err(|e| Failure::Input(e.to_string()))?;
+    let keys_dir = data.join("keys");
+    std::fs::create_dir_all(&keys_dir).map_err(input(&keys_dir.display().to_string()))?;
+
+    out(&format!(
+        "Probity demo: {} — a city hospital's first half-year, recorded in {}",
+        scenario.ledger,
+        data.display()
+    ));
+    step(&format!(
+        "1. keys for the ledger, the administrator and {} staff (fresh, mode 0600, in {})",
+        scenario.actors.len(),
+        keys_dir.display()
+    ));
+    for (alias, role) in &scenario.actors {
+        out(&format!("    {alias:<14} {role}"));
+    }
+    let prepared = scenario
+        .prepare_with_keys(|_| SecretKey::generate(&mut rand_core::OsRng))
+        .map_err(|e| Failure::Input(e.to_string()))?;
+    keyfile::write_key(&ledger_key_path(data), &prepared.ledger_key, false)
+        .map_err(|e| Failure::Input(e.to_string()))?;
+    for (alias, key) in &prepared.keys {
+        write_key(&keys_dir, alias, key)?;
+    }
+
+    step(&format!(
+        "2. recording {} signed events: suppliers admitted and sanctioned, reps registered, \
+         visits booked and refused, an equipment tender, consumables inquiries",
+        prepared.events.len()
+    ));
+    let size = probity_ledger::scenario::record(&book_dir(data), prepared)
+        .map_err(|e| Failure::Input(format!("recording the demo: {e}")))?;
+    let target = Target::embedded(data)?;
+    let Target::Embedded(ledger) = &target else {
+        return Err(Failure::Input("the demo ledger did not open".into()));
+    };
+    let (checkpoint_size, checkpoint) = ledger
+        .latest_checkpoint()
+        .ok_or_else(|| Failure::Input("the ledger signed no checkpoint".into()))?;
+    out(&format!(
+        "    {size} records, hash-chained; Merkle root {}; checkpoint signed by the ledger at size {checkpoint_size}",
+        ledger.root_at(size).map_err(|e| Failure::Input(e.to_string()))?
+    ));
+
+    step(
+        "3. verifying the whole chain (every hash, link, strict signature, key, role, checkpoint)",
+    );
+    let report = audit::verify_book(ledger, &audit::Trust::default())?;
+    if !report.is_intact() {
+        return Err(Failure::Input(format!(
+            "the demo ledger does not verify: {:?}",
+            report.findings
+        )));
+    }
+    out(&format!(
+        "    intact: {} records, {} checkpoints checked",
+        report.records, report.checkpoints_checked
+    ));
+
+    step("4. a witnessed checkpoint: the auditor's witness checks it, cosigns, and keeps it");
+    let witness_key = SecretKey::generate(&mut rand_core::OsRng);
+    write_key(&keys_dir, "witness", &witness_key)?;
+    let witness = Cosigner::new(WITNESS, witness_key);
+    let policy = WitnessPolicy {
+        log: ledger.verifier_key(),
+        witnesses: vec![witness.verifier_key()],
+        quorum: 1,
+    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut witnessed = checkpoint.clone();
+    witnessed.signatures.push(witness.cosign(&checkpoint, now));
+    let verified = policy
+        .verify(&witnessed)
+        .map_err(|e| Failure::Input(format!("witnessed checkpoint: {e}")))?;
+    let kept = data.join("checkpoint.witnessed");
+    std::fs::write(&kept, witnessed.to_bytes()).map_err(input(&kept.display().to_string()))?;
+    let vkey_path = keys_dir.join("witness.vkey");
+    std::fs::write(&vkey_path, format!("{}\n", witness.verifier_key()))
+        .map_err(input(&vkey_path.display().to_string()))?;
+    let Checkpoint { size: cp_size, .. } = verified.checkpoint;
+    out(&format!(
+        "    size {cp_size}, ledger key and 1 of 1 witness → {}",
+        kept.display()
+    ));
+
+    step("5. an export for investigators and auditors (records, keys, checkpoints)");
+    let export = data.join("export.jsonl");
+    let exported = audit::export(ledger, &export)?;
+    out(&format!("    {exported} records → {}", export.display()));
+    target.close();
+
+    let view = Where {
+        data: Some(data.to_path_buf()),
+        nats: None,
+        ledger: None,
+        json: false,
+    };
+    step("6. the blacklist today (verified views, kept in DIR/views)");
+    blacklist(&view, None, None)?;
+    step("7. red flags, each with the records that prove it");
+    findings(&view, None, None)?;
+
+    out(&format!(
+        "\ndone in {:.1} s. Try, on this data:",
+        started.elapsed().as_secs_f64()
+    ));
+    let d = shell_path(data);
+    for line in [
+        format!("probity verify --data {d} --trusted-checkpoint {d}/checkpoint.witnessed --json"),
+        format!("probity verify {d}/export.jsonl"),
+        format!("probity findings --data {d} --rule split-purchase"),
+        format!("probity blacklist --data {d} --known-at 2026-04-01T00:00:00+08:00"),
+        format!("probity supplier 91330100MA2H0007XM --data {d}"),
+        format!("probity rep REP-R7 --data {d}"),
+        format!("probity status --data {d}"),
+    ] {
+        out(&format!("  {line}"));
+    }
+    Ok(())
+}
+
+fn shell_path(path: &Path) -> String {
+    let text = path.display().to_string();
+    if text.contains(char::is_whitespace) {
+        format!("'{text}'")
+    } else {
+        text
+    }
+}
