@@ -131,3 +131,111 @@ impl Drop for NatsServer {
         self.kill();
     }
 }
+
+/// A JetStream cluster of real `nats-server`s on loopback: free client and route ports, each
+/// node with its own store, all killed on drop.
+#[derive(Debug)]
+pub struct NatsCluster {
+    nodes: Vec<ClusterNode>,
+    routes: String,
+}
+
+#[derive(Debug)]
+struct ClusterNode {
+    child: Option<Child>,
+    name: String,
+    port: u16,
+    route_port: u16,
+    store: tempfile::TempDir,
+}
+
+impl NatsCluster {
+    /// Starts `size` nodes and waits until each accepts clients (JetStream may still be
+    /// electing its leader: callers retry, as ledgerd does).
+    pub fn start(size: usize) -> NatsCluster {
+        let nodes: Vec<ClusterNode> = (0..size)
+            .map(|i| ClusterNode {
+                child: None,
+                name: format!("n{}", i + 1),
+                port: free_port(),
+                route_port: free_port(),
+                store: tempfile::tempdir().expect("temp dir for a node's store"),
+            })
+            .collect();
+        let routes = nodes
+            .iter()
+            .map(|n| format!("nats://127.0.0.1:{}", n.route_port))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut cluster = NatsCluster { nodes, routes };
+        for i in 0..size {
+            cluster.spawn(i);
+        }
+        cluster
+    }
+
+    fn spawn(&mut self, i: usize) {
+        let node = &mut self.nodes[i];
+        let log = node.store.path().join("nats.log");
+        let child = Command::new(nats_server_binary())
+            .args(["-a", "127.0.0.1", "-p", &node.port.to_string(), "-js", "-n"])
+            .arg(&node.name)
+            .arg("-sd")
+            .arg(node.store.path().join("js"))
+            .args(["--cluster_name", "probity-test", "--cluster"])
+            .arg(format!("nats://127.0.0.1:{}", node.route_port))
+            .args(["--routes", &self.routes])
+            .arg("-l")
+            .arg(&log)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start nats-server ({e}); install it: apt-get install -y nats-server")
+            });
+        node.child = Some(child);
+        assert!(
+            wait_for_port(node.port, Duration::from_secs(10)),
+            "node {} did not start; log: {}",
+            node.name,
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+    }
+
+    /// Every node's client URL, comma-separated (what ledgerd and `probity` take).
+    pub fn urls(&self) -> String {
+        self.nodes
+            .iter()
+            .map(|n| format!("nats://127.0.0.1:{}", n.port))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Node `i`'s client port.
+    pub fn port(&self, i: usize) -> u16 {
+        self.nodes[i].port
+    }
+
+    /// Kills node `i` (SIGKILL); its store stays.
+    pub fn kill(&mut self, i: usize) {
+        if let Some(mut child) = self.nodes[i].child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts node `i` again on its ports and store.
+    pub fn restart(&mut self, i: usize) {
+        self.kill(i);
+        self.spawn(i);
+    }
+}
+
+impl Drop for NatsCluster {
+    fn drop(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.kill(i);
+        }
+    }
+}
