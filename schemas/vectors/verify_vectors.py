@@ -236,6 +236,24 @@ def main() -> int:
                              bytes.fromhex(con["root1"]), bytes.fromhex(con["root2"])),
           "consistency proof")
 
+    # Proof bundle (schemas/PROOF.md): C2SP tlog-proof with the record on the extra line.
+    bundle = (HERE / "record-1.tlog-proof").read_text()
+    head, _, bundle_note = bundle.partition("\n\n")
+    lines = head.split("\n")
+    check(lines[0] == "c2sp.org/tlog-proof@v1", "proof bundle header")
+    proven = json.loads(base64.b64decode(lines[1].removeprefix("extra ")))
+    index = int(lines[2].removeprefix("index "))
+    path = [base64.b64decode(line) for line in lines[3:]]
+    check(bundle_note == note, "proof bundle carries the checkpoint verbatim")
+    check(proven == records[index], "proof bundle record is the ledger's record")
+    penv = proven["event"]
+    proven_leaf = h(b"\x00" + leaf_bytes(proven, base64.b64decode(penv["payload"]),
+                                         bytes.fromhex(penv["signatures"][0]["keyid"]),
+                                         base64.b64decode(penv["signatures"][0]["sig"])))
+    check(proven_leaf.hex() == proven["hash"], "proof bundle record hash recomputed")
+    check(verify_inclusion(proven_leaf, index, size, path, root),
+          "proof bundle inclusion proof leads to the checkpoint root")
+
     rec = json.loads((HERE / "receipt.json").read_text())
     r = rec["receipt"]
     message = (b"probity/receipt/v1\n" + r["origin"].encode() + b"\n" + struct.pack(">Q", r["seq"])

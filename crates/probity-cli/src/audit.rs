@@ -5,13 +5,16 @@
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
 
-use probity_core::checkpoint::{Checkpoint, SignedNote, VerifierKey};
+use probity_core::checkpoint::{Checkpoint, SignedNote, VerifierKey, WitnessPolicy};
+use probity_core::envelope::AuthenticEvent;
 use probity_core::ids::Seq;
+use probity_core::proof::ProofBundle;
 use probity_core::record::Record;
 use probity_core::verify::{ChainVerifier, VerifyReport};
 use probity_ledger::Ledger;
 use serde::{Deserialize, Serialize};
 
+use crate::target::Target;
 use crate::Failure;
 
 /// The format name of the export's header line.
@@ -186,4 +189,101 @@ pub fn verify_book(ledger: &Ledger, trust: &Trust) -> Result<VerifyReport, Failu
         from = to;
     }
     Ok(verifier.finish())
+}
+
+/// Writes the proof bundle of record `seq` (against the latest checkpoint, signing one first if
+/// records were added since) to `out`, or stdout.
+pub fn prove(data: &Path, seq: u64, out: Option<&Path>) -> Result<(), Failure> {
+    let Target::Embedded(ledger) = Target::embedded(data)? else {
+        return Err(Failure::Input("not a data directory".into()));
+    };
+    let bundle = proof_bundle(&ledger, seq);
+    ledger.close();
+    let text = bundle?.to_text();
+    match out {
+        Some(path) => std::fs::write(path, text).map_err(io_error(path)),
+        None => {
+            crate::out(text.trim_end_matches('\n'));
+            Ok(())
+        }
+    }
+}
+
+/// The proof bundle of record `seq` against the latest checkpoint (signing one first if the
+/// record is past it).
+pub fn proof_bundle(ledger: &Ledger, seq: u64) -> Result<ProofBundle, Failure> {
+    let fail = |e: &dyn std::fmt::Display| Failure::Input(e.to_string());
+    let record = ledger
+        .record(Seq(seq))
+        .map_err(|e| fail(&e))?
+        .ok_or_else(|| {
+            Failure::Input(format!("no record {seq}: the ledger has {}", ledger.size()))
+        })?;
+    let mut checkpoint = ledger.latest_checkpoint();
+    if checkpoint.as_ref().is_none_or(|(size, _)| *size <= seq) {
+        ledger.checkpoint_now().map_err(|e| fail(&e))?;
+        checkpoint = ledger.latest_checkpoint();
+    }
+    let (size, checkpoint) =
+        checkpoint.ok_or_else(|| Failure::Input("the ledger signed no checkpoint".into()))?;
+    let proof = ledger
+        .inclusion_proof(Seq(seq), size)
+        .map_err(|e| fail(&e))?;
+    Ok(ProofBundle {
+        index: seq,
+        record,
+        proof,
+        checkpoint,
+    })
+}
+
+/// Checks a proof bundle offline and prints what it proves.
+pub fn verify_proof(path: &Path, policy: &WitnessPolicy, json: bool) -> Result<(), Failure> {
+    let text = std::fs::read_to_string(path).map_err(io_error(path))?;
+    let bundle = ProofBundle::parse(&text)
+        .map_err(|e| Failure::Input(format!("{}: {e}", path.display())))?;
+    match bundle.verify(policy) {
+        Ok(proven) => {
+            let body = bundle.record.event.open().map(AuthenticEvent::into_body);
+            if json {
+                let mut value = serde_json::to_value(&proven).unwrap_or_default();
+                value["proven"] = true.into();
+                if let Ok(body) = &body {
+                    value["event"] = serde_json::json!({"id": body.id, "type": body.event_type,
+                        "occurred_at": body.occurred_at, "signer": body.signer.key_id()});
+                }
+                value["recorded_at"] = serde_json::json!(bundle.record.recorded_at);
+                crate::out(&value.to_string());
+            } else {
+                crate::out(&format!(
+                    "proven: record {} ({}) is in the ledger's tree of {} records, root {}",
+                    proven.seq, proven.hash, proven.checkpoint_size, proven.checkpoint_root
+                ));
+                if let Ok(body) = body {
+                    crate::out(&format!(
+                        "event  {} {} signed by key {}, occurred {}, recorded {}",
+                        body.event_type,
+                        body.id,
+                        body.signer.key_id(),
+                        body.occurred_at,
+                        bundle.record.recorded_at
+                    ));
+                }
+                for (witness, at) in &proven.witnesses {
+                    crate::out(&format!("witness {witness} cosigned at {at}"));
+                }
+            }
+            Ok(())
+        }
+        Err(e) => {
+            if json {
+                crate::out(
+                    &serde_json::json!({"proven": false, "error": e.to_string()}).to_string(),
+                );
+            } else {
+                crate::out(&format!("NOT proven: {e}"));
+            }
+            Err(Failure::Findings(1))
+        }
+    }
 }

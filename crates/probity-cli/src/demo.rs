@@ -17,6 +17,9 @@ use crate::{audit, blacklist, findings, input, out, Failure, Where};
 /// The story: `tests/scenarios/demo-hospital` (its expected findings are checked there).
 const STORY: &str = include_str!("../../../tests/scenarios/demo-hospital/events.json");
 
+/// The event that blacklists the supplier whose rep kept visiting wards.
+const BLACKLISTING: &str = "city-hospital-demo-0001";
+
 /// The auditor's witness, as it names itself in cosignatures.
 const WITNESS: &str = "audit.example/city-hospital-witness";
 
@@ -121,6 +124,9 @@ pub fn run(data: &Path) -> Result<(), Failure> {
         .map_err(|e| Failure::Input(format!("witnessed checkpoint: {e}")))?;
     let kept = data.join("checkpoint.witnessed");
     std::fs::write(&kept, witnessed.to_bytes()).map_err(input(&kept.display().to_string()))?;
+    let ledger_vkey = data.join("ledger.vkey");
+    std::fs::write(&ledger_vkey, format!("{}\n", ledger.verifier_key()))
+        .map_err(input(&ledger_vkey.display().to_string()))?;
     let vkey_path = keys_dir.join("witness.vkey");
     std::fs::write(&vkey_path, format!("{}\n", witness.verifier_key()))
         .map_err(input(&vkey_path.display().to_string()))?;
@@ -130,10 +136,27 @@ pub fn run(data: &Path) -> Result<(), Failure> {
         kept.display()
     ));
 
-    step("5. an export for investigators and auditors (records, keys, checkpoints)");
+    step("5. an export for investigators and auditors (records, keys, checkpoints), and a proof");
     let export = data.join("export.jsonl");
     let exported = audit::export(ledger, &export)?;
     out(&format!("    {exported} records → {}", export.display()));
+    // And an offline proof of the blacklisting: the record, its inclusion proof, the checkpoint.
+    let blacklisting = ledger
+        .book()
+        .seq_of_event(BLACKLISTING)
+        .map_err(|e| Failure::Input(e.to_string()))?
+        .ok_or_else(|| Failure::Input(format!("no {BLACKLISTING} in the demo")))?;
+    let proof = data.join("blacklisting.tlog-proof");
+    let mut bundle = audit::proof_bundle(ledger, blacklisting.0)?;
+    if bundle.checkpoint.text == witnessed.text {
+        bundle.checkpoint = witnessed.clone();
+    }
+    std::fs::write(&proof, bundle.to_text()).map_err(input(&proof.display().to_string()))?;
+    out(&format!(
+        "    proof that record {} (the blacklisting) is in the ledger → {}",
+        blacklisting.0,
+        proof.display()
+    ));
     target.close();
 
     let view = Where {
@@ -155,6 +178,7 @@ pub fn run(data: &Path) -> Result<(), Failure> {
     for line in [
         format!("probity verify --data {d} --trusted-checkpoint {d}/checkpoint.witnessed --json"),
         format!("probity verify {d}/export.jsonl"),
+        format!("probity verify-proof {d}/blacklisting.tlog-proof --ledger-vkey {d}/ledger.vkey --witness {d}/keys/witness.vkey --quorum 1"),
         format!("probity findings --data {d} --rule split-purchase"),
         format!("probity blacklist --data {d} --known-at 2026-04-01T00:00:00+08:00"),
         format!("probity supplier 91330100MA2H0007XM --data {d}"),

@@ -229,6 +229,38 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write an offline proof that record SEQ is in the ledger: the record, its inclusion proof
+    /// and a ledger-signed checkpoint (C2SP tlog-proof layout, `schemas/PROOF.md`).
+    Prove {
+        /// The ledger's data directory.
+        #[arg(long, env = "PROBITY_DATA_DIR")]
+        data: PathBuf,
+        /// The record's sequence number.
+        #[arg(long)]
+        seq: u64,
+        /// Where to write the bundle (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Check a proof bundle offline: the checkpoint's signatures against the ledger key you pin
+    /// (and witnesses), the record's hash, the inclusion proof, the event's strict signature.
+    /// Exit 0 proven, 1 not proven, 2 usage or I/O error.
+    VerifyProof {
+        /// The bundle (`probity prove --out`).
+        file: PathBuf,
+        /// The ledger's checkpoint key (C2SP vkey, or a file holding it).
+        #[arg(long)]
+        ledger_vkey: String,
+        /// A witness's cosigner vkey (repeatable).
+        #[arg(long = "witness")]
+        witnesses: Vec<String>,
+        /// How many of the witnesses must have cosigned the checkpoint.
+        #[arg(long, default_value_t = 0)]
+        quorum: usize,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Red-flag findings, each with its rule, severity and evidence records.
     Findings {
         #[command(flatten)]
@@ -420,6 +452,24 @@ fn run(command: Command) -> Result<(), Failure> {
             quorum,
             json,
         ),
+        Command::Prove { data, seq, out } => audit::prove(&data, seq, out.as_deref()),
+        Command::VerifyProof {
+            file,
+            ledger_vkey,
+            witnesses,
+            quorum,
+            json,
+        } => {
+            let policy = probity_core::checkpoint::WitnessPolicy {
+                log: vkey_arg("--ledger-vkey", &ledger_vkey)?,
+                witnesses: witnesses
+                    .iter()
+                    .map(|w| vkey_arg("--witness", w))
+                    .collect::<Result<_, _>>()?,
+                quorum,
+            };
+            audit::verify_proof(&file, &policy, json)
+        }
         Command::Findings {
             target,
             rule,

@@ -86,6 +86,22 @@ fn the_demo_leaves_a_ledger_every_command_reads() {
     let witness_name = witness_name.split('+').next().unwrap();
     assert!(note.contains(&format!("— {witness_name} ")), "{note}");
 
+    let (code, stdout, stderr) = probity(&[
+        "verify-proof",
+        &format!("{data}/blacklisting.tlog-proof"),
+        "--ledger-vkey",
+        &format!("{data}/ledger.vkey"),
+        "--witness",
+        &witness,
+        "--quorum",
+        "1",
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("supplier.sanction_imposed city-hospital-demo-0001"),
+        "{stdout}"
+    );
+
     // Private keys are the user's to go on with, and only theirs.
     for key in ["ledger.key", "keys/clerk-zhou.key", "keys/witness.key"] {
         let mode = std::fs::metadata(format!("{data}/{key}"))

@@ -50,6 +50,7 @@ pub mod ids;
 pub mod keys;
 pub mod merkle;
 pub mod par;
+pub mod proof;
 pub mod receipt;
 pub mod record;
 pub mod registry;

@@ -187,6 +187,13 @@ fn expected_files() -> Vec<(&'static str, String)> {
         "message_hex": hex::encode(probity_core::receipt::receipt_message(ORIGIN, receipt.seq, receipt.recorded_at, &receipt.hash)),
     });
 
+    let bundle = probity_core::proof::ProofBundle {
+        index: 1,
+        record: ledger.records()[1].clone(),
+        proof: ledger.inclusion_proof(Seq(1), size).unwrap(),
+        checkpoint: note.clone(),
+    };
+
     let pretty = |v: &Value| format!("{}\n", serde_json::to_string_pretty(v).unwrap());
     vec![
         ("keys.json", pretty(&keys_json)),
@@ -199,6 +206,7 @@ fn expected_files() -> Vec<(&'static str, String)> {
         ("inclusion-proof.json", pretty(&inclusion)),
         ("consistency-proof.json", pretty(&consistency)),
         ("receipt.json", pretty(&receipt)),
+        ("record-1.tlog-proof", bundle.to_text()),
     ]
 }
 
