@@ -27,6 +27,7 @@ mod demo;
 mod oversight;
 mod report;
 mod target;
+mod witness;
 
 use target::{book_dir, ledger_key_path, Target};
 
@@ -261,6 +262,45 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Ask a witness to cosign: the ledger's latest checkpoint with a consistency proof from
+    /// the size the witness last cosigned (a C2SP tlog-witness add-checkpoint request).
+    WitnessRequest {
+        /// The ledger's data directory.
+        #[arg(long, env = "PROBITY_DATA_DIR")]
+        data: PathBuf,
+        /// The size the witness last cosigned (0 the first time).
+        #[arg(long)]
+        old: u64,
+        /// Where to write the request (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Act as a witness (an auditor's command): check an add-checkpoint request against the
+    /// ledger key and the checkpoint you last cosigned (kept in --state), and cosign it
+    /// (cosignature/v1). Exit 0 cosigned, 1 refused (conflict, rollback, fork, bad proof or
+    /// signature), 2 usage or I/O error.
+    Witness {
+        /// The request (`probity witness-request`).
+        request: PathBuf,
+        /// Your witness private key (mode 0600; `probity keygen`).
+        #[arg(long)]
+        key: PathBuf,
+        /// Your witness name, e.g. audit.example/witness-1.
+        #[arg(long)]
+        name: String,
+        /// The ledger's checkpoint key (C2SP vkey, or a file holding it).
+        #[arg(long)]
+        ledger_vkey: String,
+        /// The file where the witness keeps the last checkpoint it cosigned per ledger.
+        #[arg(long)]
+        state: PathBuf,
+        /// Also write the cosigned checkpoint (a note to keep, e.g. for --trusted-checkpoint).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Red-flag findings, each with its rule, severity and evidence records.
     Findings {
         #[command(flatten)]
@@ -470,6 +510,24 @@ fn run(command: Command) -> Result<(), Failure> {
             };
             audit::verify_proof(&file, &policy, json)
         }
+        Command::WitnessRequest { data, old, out } => witness::request(&data, old, out.as_deref()),
+        Command::Witness {
+            request,
+            key,
+            name,
+            ledger_vkey,
+            state,
+            out,
+            json,
+        } => witness::cosign(&witness::Cosign {
+            request,
+            key,
+            name,
+            log: vkey_arg("--ledger-vkey", &ledger_vkey)?,
+            state,
+            out,
+            json,
+        }),
         Command::Findings {
             target,
             rule,

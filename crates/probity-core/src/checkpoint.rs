@@ -149,7 +149,8 @@ pub struct NoteSignature {
 }
 
 impl NoteSignature {
-    fn to_line(&self) -> String {
+    /// The signature line: `— <name> <base64(key id ‖ data)>` and a newline.
+    pub fn to_line(&self) -> String {
         let mut raw = self.key_id.to_be_bytes().to_vec();
         raw.extend_from_slice(&self.data);
         format!("\u{2014} {} {}\n", self.name, B64.encode(raw))

@@ -59,6 +59,7 @@ pub mod roles;
 pub mod schema;
 pub mod time;
 pub mod verify;
+pub mod witness;
 
 /// The types most callers need.
 pub mod prelude {
