@@ -51,14 +51,14 @@ pub fn supplier(r: &SupplierReport) -> String {
         "eligible     {} at {}",
         match &r.ineligible {
             None => "yes".to_owned(),
-            Some(why) => format!("NO: {why:?}"),
+            Some(why) => format!("NO: {why}"),
         },
         when(r.at)
     );
     for x in &s.sanctions {
         let _ = writeln!(
             text,
-            "sanction     {} {:?} from {} until {}{} (record {})",
+            "sanction     {} {} from {} until {}{} (record {})",
             x.sanction,
             x.kind,
             when(x.from),

@@ -347,6 +347,19 @@ pub enum SanctionKind {
     Blacklist,
 }
 
+impl std::fmt::Display for SanctionKind {
+    /// The name used in events (`product_suspension`, …).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SanctionKind::Warning => "warning",
+            SanctionKind::Interview => "interview",
+            SanctionKind::ProductSuspension => "product_suspension",
+            SanctionKind::SupplierSuspension => "supplier_suspension",
+            SanctionKind::Blacklist => "blacklist",
+        })
+    }
+}
+
 impl SanctionKind {
     /// Whether the sanction makes the supplier (or some products) ineligible.
     pub fn blocks_purchases(&self) -> bool {

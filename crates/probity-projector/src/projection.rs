@@ -178,6 +178,18 @@ pub enum Ineligibility {
     },
 }
 
+impl std::fmt::Display for Ineligibility {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Ineligibility::NotAdmitted => f.write_str("not admitted"),
+            Ineligibility::Sanctioned { kind, seq } => {
+                write!(f, "{kind} sanction in force (record {seq})")
+            }
+            Ineligibility::Listed { list, seq } => write!(f, "listed on {list} (record {seq})"),
+        }
+    }
+}
+
 impl SupplierView {
     /// Why the supplier was not eligible for `product` at true time `t`, as known at `k`.
     pub fn ineligible(&self, product: Option<&str>, t: Micros, k: Micros) -> Option<Ineligibility> {
