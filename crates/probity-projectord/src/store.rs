@@ -8,7 +8,8 @@
 //! * `i/<u64 big-endian>` → the event ids first seen in the batch that starts at that record:
 //!   24-byte entries, each a 16-byte id digest and the record (u64 big-endian) that carried it
 //!   (one value per batch rather than one per record: sled inserts are the costly part);
-//! * `cursor` → [`Cursor`] as JSON.
+//! * `cursor` → [`Cursor`] as JSON;
+//! * `format` → `probity-views/2`: a store of any other layout is emptied on open and rebuilt.
 
 use std::path::Path;
 
@@ -21,6 +22,9 @@ use sha2::{Digest, Sha256};
 const ROW_PREFIX: &[u8] = b"v/";
 const ID_PREFIX: &[u8] = b"i/";
 const CURSOR_KEY: &[u8] = b"cursor";
+const FORMAT_KEY: &[u8] = b"format";
+/// The layout of this store; another one is rebuilt on open.
+const FORMAT: &[u8] = b"probity-views/2";
 /// An event id digest and its record's seq.
 const ID_ENTRY: usize = 16 + 8;
 
@@ -75,9 +79,18 @@ pub struct Batch {
 impl ViewStore {
     /// Opens (or creates) the views in `dir`.
     pub fn open(dir: &Path) -> Result<ViewStore, StoreError> {
-        Ok(ViewStore {
-            db: probity_ledger::open_sled(dir)?,
-        })
+        let db = probity_ledger::open_sled(dir)?;
+        if db.get(FORMAT_KEY)?.as_deref() != Some(FORMAT) {
+            // Views are derived from the ledger: a store of another layout (or none yet) is
+            // emptied and rebuilt from record 0 rather than misread.
+            if !db.is_empty() {
+                tracing::warn!(dir = %dir.display(), "views of another format: rebuilding them from the ledger");
+                db.clear()?;
+            }
+            db.insert(FORMAT_KEY, FORMAT)?;
+            db.flush()?;
+        }
+        Ok(ViewStore { db })
     }
 
     /// The cursor, `None` for new views.

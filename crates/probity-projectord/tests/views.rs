@@ -117,6 +117,33 @@ fn catch_up_is_incremental_and_a_second_run_applies_nothing() {
     assert_eq!(again.store().state_hash().unwrap(), hash);
 }
 
+#[test]
+fn views_of_an_older_layout_are_rebuilt_not_misread() {
+    let data = data_dir("domain-example");
+    let ledger = open(data.path(), "domain-example");
+    let dir = embedded::views_dir(data.path());
+    let mut projector = embedded::open(&dir, &ledger).unwrap();
+    embedded::catch_up(&mut projector, &ledger).unwrap();
+    let hash = projector.store().state_hash().unwrap();
+    projector.close();
+    // What the first layout left: one event id per key, no format marker.
+    {
+        let db = probity_ledger::open_sled(&dir).unwrap();
+        db.remove("format").unwrap();
+        let mut old_key = b"i/".to_vec();
+        old_key.extend_from_slice(&[7u8; 16]);
+        db.insert(old_key, &5u64.to_be_bytes()).unwrap();
+        db.flush().unwrap();
+    }
+    let mut reopened = embedded::open(&dir, &ledger).unwrap();
+    assert_eq!(reopened.applied(), 0, "the old views were not dropped");
+    assert_eq!(
+        embedded::catch_up(&mut reopened, &ledger).unwrap(),
+        ledger.size()
+    );
+    assert_eq!(reopened.store().state_hash().unwrap(), hash);
+}
+
 fn tampered(all: &[Record], at: usize) -> Vec<Record> {
     let mut copy = all.to_vec();
     // Re-sign nothing: change the signed body's bytes and re-chain honestly from there, as a
