@@ -29,11 +29,9 @@ fn step(text: &str) {
 
 /// Writes `key` to `dir/<name>.key` (mode 0600) and its public key beside it.
 fn write_key(dir: &Path, name: &str, key: &SecretKey) -> Result<(), Failure> {
-    let path = dir.join(format!("{name}.key"));
-    keyfile::write_key(&path, key, false).map_err(|e| Failure::Input(e.to_string()))?;
-    let public = dir.join(format!("{name}.key.pub"));
-    std::fs::write(&public, format!("{}\n", key.public_key().to_base64()))
-        .map_err(input(&public.display().to_string()))
+    keyfile::write_key_pair(&dir.join(format!("{name}.key")), key, false)
+        .map(drop)
+        .map_err(|e| Failure::Input(e.to_string()))
 }
 
 /// Runs the demo into `data`, which must not exist yet (or be empty).

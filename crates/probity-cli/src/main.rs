@@ -773,11 +773,9 @@ fn subject(kind: &str, args: &SubjectArgs) -> Result<(), Failure> {
 
 fn keygen(path: &Path, force: bool, json: bool) -> Result<(), Failure> {
     let key = SecretKey::generate(&mut rand_core::OsRng);
-    keyfile::write_key(path, &key, force).map_err(|e| Failure::Input(e.to_string()))?;
+    let pub_path =
+        keyfile::write_key_pair(path, &key, force).map_err(|e| Failure::Input(e.to_string()))?;
     let public = key.public_key();
-    let pub_path = PathBuf::from(format!("{}.pub", path.display()));
-    std::fs::write(&pub_path, format!("{}\n", public.to_base64()))
-        .map_err(input(&pub_path.display().to_string()))?;
     if json {
         out_json(
             &json!({"private_key_file": path, "public_key_file": pub_path,

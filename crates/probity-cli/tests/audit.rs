@@ -8,25 +8,12 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use base64::Engine as _;
-use common::{data_dir, open, prepared};
+use common::{data_dir, open, prepared, probity};
 use probity_core::prelude::*;
 use probity_ledger::AppendRequest;
 use serde_json::Value;
-
-fn probity(args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_probity"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8(output.stdout).unwrap(),
-        String::from_utf8(output.stderr).unwrap(),
-    )
-}
 
 fn export(dir: &Path, out: &Path) -> Vec<Value> {
     let (code, _, stderr) = probity(&[

@@ -5,22 +5,8 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::data_dir;
+use common::{data_dir, probity};
 use serde_json::Value;
-
-fn probity(args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_probity"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8(output.stdout).unwrap(),
-        String::from_utf8(output.stderr).unwrap(),
-    )
-}
 
 #[test]
 fn findings_of_the_domain_example() {

@@ -6,22 +6,8 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::{data_dir, open};
+use common::{data_dir, open, probity};
 use serde_json::Value;
-
-fn probity(args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_probity"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8(output.stdout).unwrap(),
-        String::from_utf8(output.stderr).unwrap(),
-    )
-}
 
 #[test]
 fn a_proof_bundle_verifies_offline_and_every_change_is_caught() {

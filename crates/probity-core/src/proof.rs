@@ -86,12 +86,7 @@ impl ProofBundle {
             B64.encode(self.record.to_json()),
             self.index
         );
-        for hash in &self.proof {
-            text.push_str(&B64.encode(hash.0));
-            text.push('\n');
-        }
-        text.push('\n');
-        text.push_str(&String::from_utf8_lossy(&self.checkpoint.to_bytes()));
+        push_hashes_and_note(&mut text, &self.proof, &self.checkpoint);
         text
     }
 
@@ -122,14 +117,7 @@ impl ProofBundle {
         let index: u64 = index_text
             .parse()
             .map_err(|_| bad("the index is not a number"))?;
-        let proof = lines
-            .map(|line| {
-                let bytes = B64
-                    .decode(line)
-                    .map_err(|_| bad("a proof line is not base64"))?;
-                Hash::from_slice(&bytes).map_err(|_| bad("a proof line is not 32 bytes"))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let proof = parse_hashes(lines).map_err(bad)?;
         let checkpoint = SignedNote::parse(note.as_bytes())?;
         Ok(ProofBundle {
             index,
@@ -140,8 +128,9 @@ impl ProofBundle {
     }
 
     /// Checks the bundle against `policy` (the ledger's key and the witnesses required): the
-    /// index against the record's seq, the checkpoint's signatures, the record's hash against its content, the inclusion proof
-    /// against the checkpoint's root (RFC 9162 §2.1.3.2), and the event's strict signature.
+    /// index against the record's seq, the checkpoint's signatures, the record's hash against
+    /// its content, the inclusion proof against the checkpoint's root (RFC 9162 §2.1.3.2), and
+    /// the event's strict signature.
     pub fn verify(&self, policy: &WitnessPolicy) -> Result<ProvenRecord, BundleError> {
         if self.index != self.record.seq.0 {
             return Err(BundleError::IndexMismatch {
@@ -168,4 +157,26 @@ impl ProofBundle {
             witnesses: verified.witnesses,
         })
     }
+}
+
+/// Parses proof lines (C2SP tlog-proof and tlog-witness): one base64 SHA-256 hash per line.
+pub(crate) fn parse_hashes<'a>(
+    lines: impl Iterator<Item = &'a str>,
+) -> Result<Vec<Hash>, &'static str> {
+    lines
+        .map(|line| {
+            let bytes = B64.decode(line).map_err(|_| "a proof line is not base64")?;
+            Hash::from_slice(&bytes).map_err(|_| "a proof line is not 32 bytes")
+        })
+        .collect()
+}
+
+/// Appends proof lines, the empty line and the signed note: how both C2SP texts end.
+pub(crate) fn push_hashes_and_note(text: &mut String, hashes: &[Hash], note: &SignedNote) {
+    for hash in hashes {
+        text.push_str(&B64.encode(hash.0));
+        text.push('\n');
+    }
+    text.push('\n');
+    text.push_str(&String::from_utf8_lossy(&note.to_bytes()));
 }

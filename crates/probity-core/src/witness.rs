@@ -12,13 +12,12 @@
 //! <the new checkpoint, a signed note>
 //! ```
 
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{NoteError, SignedNote, WitnessPolicy};
 use crate::hash::Hash;
 use crate::merkle::{self, ProofError};
+use crate::proof::{parse_hashes, push_hashes_and_note};
 
 /// What a witness remembers of a log: the last checkpoint it cosigned.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,14 +118,7 @@ impl AddCheckpoint {
             .ok_or_else(|| bad("the first line is not `old <size>`"))?
             .parse()
             .map_err(|_| bad("the old size is not a number"))?;
-        let proof = lines
-            .map(|line| {
-                let bytes = B64
-                    .decode(line)
-                    .map_err(|_| bad("a proof line is not base64"))?;
-                Hash::from_slice(&bytes).map_err(|_| bad("a proof line is not 32 bytes"))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let proof = parse_hashes(lines).map_err(bad)?;
         let checkpoint = SignedNote::parse(note.as_bytes())?;
         Ok(AddCheckpoint {
             old,
@@ -138,12 +130,7 @@ impl AddCheckpoint {
     /// The request as text.
     pub fn to_text(&self) -> String {
         let mut text = format!("old {}\n", self.old);
-        for hash in &self.proof {
-            text.push_str(&B64.encode(hash.0));
-            text.push('\n');
-        }
-        text.push('\n');
-        text.push_str(&String::from_utf8_lossy(&self.checkpoint.to_bytes()));
+        push_hashes_and_note(&mut text, &self.proof, &self.checkpoint);
         text
     }
 

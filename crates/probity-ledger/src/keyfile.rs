@@ -2,7 +2,7 @@
 //! refuses a file others can read. Also public verifier keys given inline or as a file.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use probity_core::checkpoint::VerifierKey;
 use probity_core::keys::SecretKey;
@@ -68,6 +68,19 @@ pub fn read_vkey(given: &str) -> Result<VerifierKey, KeyFileError> {
         given: given.to_owned(),
         reason: e.to_string(),
     })
+}
+
+/// Writes `key` to `path` as [`write_key`] does, and its public key (base64) to `path.pub`;
+/// returns the public key's path.
+pub fn write_key_pair(
+    path: &Path,
+    key: &SecretKey,
+    overwrite: bool,
+) -> Result<PathBuf, KeyFileError> {
+    write_key(path, key, overwrite)?;
+    let public = PathBuf::from(format!("{}.pub", path.display()));
+    std::fs::write(&public, format!("{}\n", key.public_key().to_base64())).map_err(io(&public))?;
+    Ok(public)
 }
 
 /// Reads a private key file.

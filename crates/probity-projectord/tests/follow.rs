@@ -104,13 +104,12 @@ fn ledger_vkey(data: &DataDir) -> String {
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_checkpoint_not_signed_by_the_pinned_key_halts_the_catch_up() {
+/// A nats-server, the fixture ledger (with its checkpoint key, as `probity init` prints it),
+/// ledgerd serving it with a checkpoint every 50 records, and a ready client.
+async fn ledger_service() -> (NatsServer, DataDir, String, Ledgerd, async_nats::Client) {
     let nats = NatsServer::start();
     let data = DataDir::init();
-    let h = data.hospital.clone();
-    let right = ledger_vkey(&data);
-    let origin = right.split('+').next().unwrap().to_owned();
+    let vkey = ledger_vkey(&data);
     let ledgerd = Ledgerd::spawn(
         sibling_binary("ledgerd").to_str().unwrap(),
         data.path(),
@@ -119,6 +118,14 @@ async fn a_checkpoint_not_signed_by_the_pinned_key_halts_the_catch_up() {
     );
     let client = connect(&nats.url()).await;
     wait_ready(&client, &ledgerd).await;
+    (nats, data, vkey, ledgerd, client)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkpoint_not_signed_by_the_pinned_key_halts_the_catch_up() {
+    let (nats, data, right, ledgerd, client) = ledger_service().await;
+    let h = data.hospital.clone();
+    let origin = right.split('+').next().unwrap().to_owned();
     let mut size = 0;
     for i in 0..120 {
         let event = h.request(&format!("r-{i}"), "CASE-1", &h.clerk);
@@ -177,18 +184,8 @@ async fn halted(client: &async_nats::Client, views: &Path) -> probity_projectord
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_mid_stream_and_restarted_it_equals_a_clean_rebuild() {
-    let nats = NatsServer::start();
-    let data = DataDir::init();
+    let (nats, data, ledger_vkey, ledgerd, client) = ledger_service().await;
     let h = data.hospital.clone();
-    let ledger_vkey = ledger_vkey(&data);
-    let ledgerd = Ledgerd::spawn(
-        sibling_binary("ledgerd").to_str().unwrap(),
-        data.path(),
-        &nats.url(),
-        &["--checkpoint-every", "50"],
-    );
-    let client = connect(&nats.url()).await;
-    wait_ready(&client, &ledgerd).await;
 
     let views = data.path().join("views-a");
     // Small batches so the kill lands between many commits.

@@ -7,6 +7,31 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Starts nats-server with JetStream on `port`, its store under `store` and its log in `log`,
+/// plus `extra` arguments, and waits until it accepts clients. Panics, saying what to install,
+/// when `nats-server` is missing.
+fn spawn_server(port: u16, store: &Path, log: &Path, extra: &[&str]) -> Child {
+    let child = Command::new(nats_server_binary())
+        .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+        .arg(store.join("js"))
+        .arg("-l")
+        .arg(log)
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("cannot start nats-server ({e}); install it: apt-get install -y nats-server")
+        });
+    assert!(
+        wait_for_port(port, Duration::from_secs(10)),
+        "nats-server did not start on port {port}; log: {}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+    child
+}
+
 /// A running nats-server with JetStream.
 #[derive(Debug)]
 pub struct NatsServer {
@@ -73,32 +98,7 @@ impl NatsServer {
     }
 
     fn spawn(&mut self) {
-        let child = Command::new(nats_server_binary())
-            .args([
-                "-a",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-js",
-                "-sd",
-            ])
-            .arg(self.store.path().join("js"))
-            .arg("-l")
-            .arg(&self.log)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start nats-server ({e}); install it: apt-get install -y nats-server")
-            });
-        self.child = Some(child);
-        assert!(
-            wait_for_port(self.port, Duration::from_secs(10)),
-            "nats-server did not start on port {}; log: {}",
-            self.port,
-            std::fs::read_to_string(&self.log).unwrap_or_default()
-        );
+        self.child = Some(spawn_server(self.port, self.store.path(), &self.log, &[]));
     }
 
     /// `nats://127.0.0.1:<port>`.
@@ -176,31 +176,19 @@ impl NatsCluster {
 
     fn spawn(&mut self, i: usize) {
         let node = &mut self.nodes[i];
+        let route = format!("nats://127.0.0.1:{}", node.route_port);
+        let cluster = [
+            "-n",
+            &node.name,
+            "--cluster_name",
+            "probity-test",
+            "--cluster",
+            &route,
+            "--routes",
+            &self.routes,
+        ];
         let log = node.store.path().join("nats.log");
-        let child = Command::new(nats_server_binary())
-            .args(["-a", "127.0.0.1", "-p", &node.port.to_string(), "-js", "-n"])
-            .arg(&node.name)
-            .arg("-sd")
-            .arg(node.store.path().join("js"))
-            .args(["--cluster_name", "probity-test", "--cluster"])
-            .arg(format!("nats://127.0.0.1:{}", node.route_port))
-            .args(["--routes", &self.routes])
-            .arg("-l")
-            .arg(&log)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start nats-server ({e}); install it: apt-get install -y nats-server")
-            });
-        node.child = Some(child);
-        assert!(
-            wait_for_port(node.port, Duration::from_secs(10)),
-            "node {} did not start; log: {}",
-            node.name,
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
+        node.child = Some(spawn_server(node.port, node.store.path(), &log, &cluster));
     }
 
     /// Every node's client URL, comma-separated (what ledgerd and `probity` take).
