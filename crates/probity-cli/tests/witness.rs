@@ -101,6 +101,35 @@ fn a_witness_cosigns_only_consistent_growth() {
     ]);
     assert_eq!(code, 0, "{stderr}");
 
+    // Not a request at all: a usage error, state unchanged.
+    let junk = dir.path().join("junk.req");
+    std::fs::write(&junk, "old zero\n\nnot a note\n").unwrap();
+    let (code, _, stderr) = probity(&[
+        "witness",
+        junk.to_str().unwrap(),
+        "--key",
+        witness.key,
+        "--name",
+        "audit.example/w1",
+        "--ledger-vkey",
+        &vkey,
+        "--state",
+        witness.state,
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("not an add-checkpoint request"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&state).unwrap(), remembered);
+    // A request from beyond the ledger's end cannot be made.
+    let (code, _, stderr) = probity(&[
+        "witness-request",
+        "--data",
+        data,
+        "--old",
+        &(size + 100).to_string(),
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("beyond the ledger"), "{stderr}");
+
     // A stale request (from 0 again) is a conflict naming the size to prove from.
     let stale = dir.path().join("stale.req");
     request(data, 0, &stale);

@@ -54,6 +54,13 @@ async fn main() -> anyhow::Result<()> {
     } else {
         tracing_subscriber::fmt().with_env_filter(filter).init();
     }
+    // Settings first: a bad one fails at once, before any connection.
+    let ledger_vkey = args
+        .ledger_vkey
+        .as_deref()
+        .map(probity_ledger::keyfile::read_vkey)
+        .transpose()
+        .context("--ledger-vkey")?;
     let (servers, credentials) = wire::split_credentials(&args.nats);
     let mut options = async_nats::ConnectOptions::new()
         .name("projectord")
@@ -72,12 +79,7 @@ async fn main() -> anyhow::Result<()> {
         .await
         .context("connecting to NATS")?;
     let mut config = FollowConfig::new(&args.ledger, args.views);
-    config.ledger_vkey = args
-        .ledger_vkey
-        .as_deref()
-        .map(probity_ledger::keyfile::read_vkey)
-        .transpose()
-        .context("--ledger-vkey")?;
+    config.ledger_vkey = ledger_vkey;
     config.max_batch = args.max_batch.max(1);
     config.retry_halted = args.retry_halted;
     if let Some(stream) = args.stream {

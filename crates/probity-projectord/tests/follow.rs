@@ -242,3 +242,28 @@ async fn killed_mid_stream_and_restarted_it_equals_a_clean_rebuild() {
     clean.kill9();
     drop(ledgerd);
 }
+
+#[test]
+fn a_malformed_ledger_vkey_is_refused_before_connecting() {
+    let views = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_projectord"))
+        .args([
+            "--nats",
+            "nats://127.0.0.1:1",
+            "--ledger",
+            LEDGER,
+            "--views",
+        ])
+        .arg(views.path().join("views"))
+        .args(["--ledger-vkey", "not-a-vkey"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("--ledger-vkey"), "{stderr}");
+    assert!(stderr.contains("not a verifier key"), "{stderr}");
+    assert!(
+        !views.path().join("views").exists(),
+        "views created for a refused start"
+    );
+}
