@@ -19,13 +19,14 @@ use probity_core::time::{OccurredAt, RecordedAt};
 use probity_events::catalogue::implied_subjects;
 use probity_ledger::wire::AppendMessage;
 use probity_ledger::{keyfile, EngineConfig, Ledger, SystemClock};
+use probity_projector::render;
 use probity_projectord::query::{BlacklistQuery, FindingsQuery, SubjectQuery};
 use serde_json::{json, Value};
 
 mod audit;
 mod demo;
 mod oversight;
-mod report;
+
 mod target;
 mod witness;
 
@@ -688,36 +689,9 @@ fn findings(target: &Where, rule: Option<String>, since: Option<String>) -> Resu
         out("no findings");
     }
     for f in selected {
-        out(&format!(
-            "[{}] {:?}{} — {}",
-            f.rule,
-            f.severity,
-            if f.knowable {
-                ""
-            } else {
-                ", not knowable at the time"
-            },
-            f.summary
-        ));
-        out(&format!(
-            "    detectable at {}; evidence: records {}",
-            f.detectable_at,
-            seqs(&f.evidence)
-        ));
+        out(&render::finding(&f));
     }
     Ok(())
-}
-
-fn seqs(list: &[probity_core::ids::Seq]) -> String {
-    list.iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// A full UTC instant (a bare date would shift by the hospital's offset).
-fn instant(t: i64) -> String {
-    RecordedAt::from_unix_micros(t).to_string()
 }
 
 fn blacklist(target: &Where, at: Option<String>, known_at: Option<String>) -> Result<(), Failure> {
@@ -733,15 +707,7 @@ fn blacklist(target: &Where, at: Option<String>, known_at: Option<String>) -> Re
         out("no supplier is under a whole-firm ban");
     }
     for e in entries {
-        out(&format!(
-            "{}  {}  {} from {} until {} (record {})",
-            e.uscc,
-            e.name.as_deref().unwrap_or("-"),
-            e.reason,
-            instant(e.from),
-            e.until.map_or("further notice".to_owned(), instant),
-            e.seq
-        ));
+        out(&render::blacklist_entry(&e));
     }
     Ok(())
 }
@@ -761,10 +727,10 @@ fn subject(kind: &str, args: &SubjectArgs) -> Result<(), Failure> {
         let bad =
             |e: serde_json::Error| Failure::Unreachable(format!("unexpected {kind} answer: {e}"));
         Ok(match kind {
-            "supplier" => report::supplier(&serde_json::from_value(value).map_err(bad)?),
-            "rep" => report::rep(&serde_json::from_value(value).map_err(bad)?),
-            "case" => report::case(&serde_json::from_value(value).map_err(bad)?),
-            _ => report::staff(&serde_json::from_value(value).map_err(bad)?),
+            "supplier" => render::supplier(&serde_json::from_value(value).map_err(bad)?),
+            "rep" => render::rep(&serde_json::from_value(value).map_err(bad)?),
+            "case" => render::case(&serde_json::from_value(value).map_err(bad)?),
+            _ => render::staff(&serde_json::from_value(value).map_err(bad)?),
         })
     };
     out(&text(raw)?);

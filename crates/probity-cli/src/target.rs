@@ -1,13 +1,12 @@
 //! Where a command sends its requests: the book in a data directory (embedded, no server) or
 //! a running ledgerd over NATS. Both speak the same request and reply types.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 use std::time::Duration;
 
 use probity_core::receipt::Receipt;
 use probity_ledger::wire::{self, AppendMessage, Reply, WireError};
-use probity_ledger::{keyfile, EngineConfig, Ledger, Status, SystemClock};
+use probity_ledger::{datadir, Ledger, Status};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -28,32 +27,18 @@ pub enum Target {
     },
 }
 
-/// Where the book of a data directory lives.
-pub fn book_dir(data: &Path) -> PathBuf {
-    data.join("book")
-}
-
-/// Where the ledger key of a data directory lives.
-pub fn ledger_key_path(data: &Path) -> PathBuf {
-    data.join("ledger.key")
-}
+pub use probity_ledger::datadir::{book_dir, ledger_key_path};
 
 impl Target {
     /// Opens the book in `data`.
     pub fn embedded(data: &Path) -> Result<Target, Failure> {
-        let key =
-            keyfile::read_key(&ledger_key_path(data)).map_err(|e| Failure::Input(e.to_string()))?;
-        let ledger = Ledger::open(
-            &book_dir(data),
-            key,
-            EngineConfig::default(),
-            Arc::new(SystemClock),
-        )
-        .map_err(|e| match e {
-            probity_ledger::LedgerError::Storage(e) => Failure::Unreachable(format!(
-                "cannot open {} ({e}); is ledgerd running on it? Use --nats then",
-                data.display()
-            )),
+        let ledger = datadir::open(data).map_err(|e| match e {
+            datadir::OpenError::Ledger(probity_ledger::LedgerError::Storage(e)) => {
+                Failure::Unreachable(format!(
+                    "cannot open {} ({e}); is ledgerd running on it? Use --nats then",
+                    data.display()
+                ))
+            }
             other => Failure::Input(other.to_string()),
         })?;
         Ok(Target::Embedded(ledger))

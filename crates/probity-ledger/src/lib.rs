@@ -40,6 +40,7 @@
 //! ```
 
 mod book;
+pub mod datadir;
 mod engine;
 mod error;
 pub mod keyfile;

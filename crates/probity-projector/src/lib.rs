@@ -9,6 +9,7 @@
 
 mod findings;
 mod projection;
+pub mod render;
 mod report;
 mod rows;
 mod table;
@@ -20,5 +21,5 @@ pub use projection::{
     Request, SanctionView, SupplierView, TimelineEntry, VisitView,
 };
 pub use report::{CaseReport, CaseRole, RepReport, StaffReport, SupplierReport, VisitLine};
-pub use rows::POLICIES_KEY;
+pub use rows::{POLICIES_KEY, TABLES};
 pub use table::{RowError, Table};

@@ -33,21 +33,127 @@ fn restore<V: DeserializeOwned>(
     Ok(())
 }
 
+/// The tables of a projection, by name (the first part of a row key).
+pub const TABLES: [&str; 10] = [
+    "suppliers",
+    "reps",
+    "visits",
+    "meetings",
+    "cases",
+    "decisions",
+    "split_groups",
+    "near_threshold",
+    "findings",
+    "signers",
+];
+
+/// Runs `$body` with `$table` bound to each table of the projection and `$name` to its name.
+macro_rules! each_table {
+    ($p:expr, |$name:ident, $table:ident| $body:expr) => {{
+        {
+            let ($name, $table) = ("suppliers", &mut $p.suppliers);
+            $body
+        }
+        {
+            let ($name, $table) = ("reps", &mut $p.reps);
+            $body
+        }
+        {
+            let ($name, $table) = ("visits", &mut $p.visits);
+            $body
+        }
+        {
+            let ($name, $table) = ("meetings", &mut $p.meetings);
+            $body
+        }
+        {
+            let ($name, $table) = ("cases", &mut $p.cases);
+            $body
+        }
+        {
+            let ($name, $table) = ("decisions", &mut $p.decisions);
+            $body
+        }
+        {
+            let ($name, $table) = ("split_groups", &mut $p.split_groups);
+            $body
+        }
+        {
+            let ($name, $table) = ("near_threshold", &mut $p.near_threshold);
+            $body
+        }
+        {
+            let ($name, $table) = ("findings", &mut $p.findings);
+            $body
+        }
+        {
+            let ($name, $table) = ("signers", &mut $p.signers);
+            $body
+        }
+    }};
+}
+
 impl Projection {
+    /// An empty projection of partial tables (see [`Table`]): rows are restored into it on
+    /// demand, and [`take_missed`](Self::take_missed) says which ones applying records wanted.
+    /// Policies are not partial: restore their row before applying.
+    pub fn partial() -> Self {
+        let mut p = Projection::new();
+        each_table!(p, |_name, table| *table = Table::partial());
+        p
+    }
+
+    /// The row keys (`<table>/<row>`) asked for since the last call that a partial projection
+    /// neither held nor knew absent.
+    pub fn take_missed(&mut self) -> Vec<String> {
+        let mut missed = Vec::new();
+        each_table!(self, |name, table| missed.extend(
+            table
+                .take_missed()
+                .into_iter()
+                .map(|k| format!("{name}/{k}"))
+        ));
+        missed
+    }
+
+    /// Whether the projection holds the row `<table>/<row>`.
+    pub fn holds_row(&mut self, key: &str) -> bool {
+        let Some((name, row)) = key.split_once('/') else {
+            return false;
+        };
+        let mut held = false;
+        each_table!(self, |table_name, table| if table_name == name {
+            held = table.holds(row);
+        });
+        held
+    }
+
+    /// Records that the row `<table>/<row>` does not exist (in a partial projection).
+    pub fn restore_absent(&mut self, key: &str) -> Result<(), RowError> {
+        let (name, row) = key.split_once('/').ok_or_else(|| RowError {
+            key: key.to_owned(),
+            message: "no table name".to_owned(),
+        })?;
+        let mut known = false;
+        each_table!(self, |table_name, table| if table_name == name {
+            table.restore_absent(row.to_owned());
+            known = true;
+        });
+        if known {
+            Ok(())
+        } else {
+            Err(RowError {
+                key: key.to_owned(),
+                message: "unknown table".to_owned(),
+            })
+        }
+    }
+
     /// Hands every row changed since the last call to `each` as (key, JSON), and the policy
     /// row when policies changed.
     pub fn drain_changes(&mut self, mut each: impl FnMut(String, Vec<u8>)) {
         let each = &mut each;
-        drain("suppliers", &mut self.suppliers, each);
-        drain("reps", &mut self.reps, each);
-        drain("visits", &mut self.visits, each);
-        drain("meetings", &mut self.meetings, each);
-        drain("cases", &mut self.cases, each);
-        drain("decisions", &mut self.decisions, each);
-        drain("split_groups", &mut self.split_groups, each);
-        drain("near_threshold", &mut self.near_threshold, each);
-        drain("findings", &mut self.findings, each);
-        drain("signers", &mut self.signers, each);
+        each_table!(self, |name, table| drain(name, table, each));
         if std::mem::take(&mut self.policies_changed).0 {
             let json = serde_json::to_vec(&self.policies)
                 .unwrap_or_else(|e| panic!("{POLICIES_KEY}: {e}"));
@@ -65,19 +171,24 @@ impl Projection {
             self.policies = serde_json::from_slice(json).map_err(|e| bad(&e.to_string()))?;
             return Ok(());
         }
-        let (table, row) = key.split_once('/').ok_or_else(|| bad("no table name"))?;
-        match table {
-            "suppliers" => restore(&mut self.suppliers, key, row, json),
-            "reps" => restore(&mut self.reps, key, row, json),
-            "visits" => restore(&mut self.visits, key, row, json),
-            "meetings" => restore(&mut self.meetings, key, row, json),
-            "cases" => restore(&mut self.cases, key, row, json),
-            "decisions" => restore(&mut self.decisions, key, row, json),
-            "split_groups" => restore(&mut self.split_groups, key, row, json),
-            "near_threshold" => restore(&mut self.near_threshold, key, row, json),
-            "findings" => restore(&mut self.findings, key, row, json),
-            "signers" => restore(&mut self.signers, key, row, json),
-            _ => Err(bad("unknown table")),
-        }
+        let (name, row) = key.split_once('/').ok_or_else(|| bad("no table name"))?;
+        let mut restored = None;
+        each_table!(self, |table_name, table| if table_name == name {
+            restored = Some(restore(table, key, row, json));
+        });
+        restored.unwrap_or_else(|| Err(bad("unknown table")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_lists_every_table() {
+        let mut names = Vec::new();
+        let mut p = Projection::new();
+        each_table!(p, |name, _table| names.push(name));
+        assert_eq!(names, TABLES);
     }
 }

@@ -2,6 +2,7 @@
 //! durable store can write only those rows, in the same batch as the records they came from.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
@@ -9,12 +10,54 @@ use serde::{Deserialize, Serialize};
 ///
 /// Any mutable access marks the row: a row borrowed mutably but left unchanged is merely
 /// written again, never missed.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+///
+/// A *partial* table ([`Table::partial`]) holds only the rows someone restored into it (from
+/// a snapshot, say) and remembers every key asked for that it neither holds nor knows to be
+/// absent: a replay applies records to such a table, loads the missed rows, and starts again
+/// until nothing is missed, so that it reads only the rows those records touch.
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Table<V> {
     rows: BTreeMap<String, V>,
     #[serde(skip)]
     dirty: BTreeSet<String>,
+    #[serde(skip)]
+    partial: Option<Partial>,
+}
+
+/// What a partial table knows beyond its rows.
+#[derive(Debug, Default)]
+struct Partial {
+    /// Keys known to have no row.
+    absent: BTreeSet<String>,
+    /// Keys asked for but neither held nor known absent. A mutex, not a cell: readers take
+    /// `&self`, and projections are shared between threads.
+    missed: Mutex<BTreeSet<String>>,
+}
+
+impl Clone for Partial {
+    fn clone(&self) -> Self {
+        Partial {
+            absent: self.absent.clone(),
+            missed: Mutex::new(lock(&self.missed).clone()),
+        }
+    }
+}
+
+fn lock(set: &Mutex<BTreeSet<String>>) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
+    // A poisoned set of key names is still a valid set of key names.
+    set.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl<V: Clone> Clone for Table<V> {
+    fn clone(&self) -> Self {
+        Table {
+            rows: self.rows.clone(),
+            dirty: self.dirty.clone(),
+            partial: self.partial.clone(),
+        }
+    }
 }
 
 impl<V> Default for Table<V> {
@@ -22,6 +65,7 @@ impl<V> Default for Table<V> {
         Table {
             rows: BTreeMap::new(),
             dirty: BTreeSet::new(),
+            partial: None,
         }
     }
 }
@@ -35,12 +79,57 @@ impl<V: PartialEq> PartialEq for Table<V> {
 impl<V: Eq> Eq for Table<V> {}
 
 impl<V> Table<V> {
+    /// An empty partial table: see [`Table`].
+    pub fn partial() -> Self {
+        Table {
+            partial: Some(Partial::default()),
+            ..Table::default()
+        }
+    }
+
+    /// Whether this is a partial table.
+    pub fn is_partial(&self) -> bool {
+        self.partial.is_some()
+    }
+
+    /// Notes, in a partial table, that `key` was asked for and is not known here.
+    fn ask(&self, key: &str) {
+        if let Some(partial) = &self.partial {
+            if !self.rows.contains_key(key) && !partial.absent.contains(key) {
+                lock(&partial.missed).insert(key.to_owned());
+            }
+        }
+    }
+
+    /// Records, in a partial table, that `key` has no row.
+    pub fn restore_absent(&mut self, key: String) {
+        if let Some(partial) = &mut self.partial {
+            partial.absent.insert(key);
+        }
+    }
+
+    /// The keys asked for that this partial table neither held nor knew absent, forgotten
+    /// as they are handed out.
+    pub fn take_missed(&mut self) -> BTreeSet<String> {
+        self.partial
+            .as_mut()
+            .map(|p| std::mem::take(&mut *lock(&p.missed)))
+            .unwrap_or_default()
+    }
+
+    /// Whether the table holds a row for `key` (a partial table: whether it was restored or
+    /// made here), without counting as asking for it.
+    pub fn holds(&self, key: &str) -> bool {
+        self.rows.contains_key(key)
+    }
+
     /// The row of `key`.
     pub fn get(&self, key: &str) -> Option<&V> {
+        self.ask(key);
         self.rows.get(key)
     }
 
-    /// Rows in key order.
+    /// Rows in key order (of a partial table: the rows it holds).
     pub fn iter(&self) -> impl Iterator<Item = (&String, &V)> {
         self.rows.iter()
     }
@@ -62,6 +151,7 @@ impl<V> Table<V> {
 
     /// The row of `key`, to change.
     pub fn get_mut(&mut self, key: &str) -> Option<&mut V> {
+        self.ask(key);
         let row = self.rows.get_mut(key)?;
         self.dirty.insert(key.to_owned());
         Some(row)
@@ -72,12 +162,14 @@ impl<V> Table<V> {
     where
         V: Default,
     {
+        self.ask(key);
         self.dirty.insert(key.to_owned());
         self.rows.entry(key.to_owned()).or_default()
     }
 
     /// The row of `key`, made by `make` if missing, to change.
     pub fn entry_or_insert_with(&mut self, key: &str, make: impl FnOnce() -> V) -> &mut V {
+        self.ask(key);
         self.dirty.insert(key.to_owned());
         self.rows.entry(key.to_owned()).or_insert_with(make)
     }

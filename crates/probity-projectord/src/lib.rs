@@ -11,8 +11,10 @@
 
 pub mod embedded;
 pub mod follow;
+pub mod history;
 mod projector;
 pub mod query;
+pub mod replay;
 mod store;
 
 pub use projector::{ProjectError, Projector};

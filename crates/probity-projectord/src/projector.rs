@@ -17,6 +17,9 @@ use probity_core::roles::RoleMatrix;
 use probity_core::verify::{event_id_key, ChainVerifier, VerifierState};
 use probity_projector::{Applied, Projection};
 
+use probity_projector::time;
+
+use crate::history::{Times, SNAPSHOT_EVERY};
 use crate::store::{Batch, Cursor, Halt, StoreError, ViewStore};
 
 fn matrix() -> &'static RoleMatrix {
@@ -45,6 +48,7 @@ pub struct Projector {
     projection: Projection,
     verifier: ChainVerifier<'static>,
     cursor: Cursor,
+    snapshot_every: u64,
 }
 
 impl Projector {
@@ -63,6 +67,8 @@ impl Projector {
             last_recorded_at: 0,
             verifier: ChainVerifier::new(matrix()).state(),
             halted: None,
+            max_times: Times::default(),
+            last_snapshot: 0,
         });
         projection.applied = cursor.applied;
         let ids = store.event_ids()?;
@@ -72,7 +78,14 @@ impl Projector {
             projection,
             verifier,
             cursor,
+            snapshot_every: SNAPSHOT_EVERY,
         })
+    }
+
+    /// Takes a snapshot for `replay` at the end of the first batch at least `records` after
+    /// the last one (default [`SNAPSHOT_EVERY`]).
+    pub fn snapshot_every(&mut self, records: u64) {
+        self.snapshot_every = records.max(1);
     }
 
     /// Checks checkpoints against `key` rather than the key genesis names.
@@ -161,6 +174,25 @@ impl Projector {
             match event {
                 Ok((body, event)) => {
                     batch.event_ids.push((event_id_key(&body.id), record.seq));
+                    let times = Times {
+                        occurred_at: time::of(body.occurred_at.datetime()),
+                        recorded_at: time::known(record.recorded_at),
+                    };
+                    batch.times.push(times);
+                    self.cursor.max_times = self.cursor.max_times.max(times);
+                    let subjects = &body.subjects;
+                    for (kind, ids) in [
+                        ("supplier", &subjects.supplier),
+                        ("rep", &subjects.rep),
+                        ("case", &subjects.case),
+                        ("staff", &subjects.staff),
+                    ] {
+                        for id in ids {
+                            batch
+                                .subjects
+                                .push((format!("{kind}:{}", id.as_str()), record.seq));
+                        }
+                    }
                     self.projection.apply(Applied {
                         seq: record.seq,
                         recorded_at: record.recorded_at,
@@ -192,6 +224,10 @@ impl Projector {
         }
         self.cursor.verifier = self.verifier.state();
         self.cursor.halted = halt.clone();
+        if self.cursor.applied >= self.cursor.last_snapshot + self.snapshot_every {
+            batch.snapshot = true;
+            self.cursor.last_snapshot = self.cursor.applied;
+        }
         self.projection
             .drain_changes(|key, json| batch.rows.push((key, json)));
         self.store.commit(batch, &self.cursor)?;

@@ -9,7 +9,10 @@
 //!   24-byte entries, each a 16-byte id digest and the record (u64 big-endian) that carried it
 //!   (one value per batch rather than one per record: sled inserts are the costly part);
 //! * `cursor` → [`Cursor`] as JSON;
-//! * `format` → `probity-views/2`: a store of any other layout is emptied on open and rebuilt.
+//! * `format` → `probity-views/3`: a store of any other layout is emptied on open and rebuilt;
+//! * `h/`, `p/`, `s/`, `t/`, `x/`: the history that `replay` reads (snapshots of the rows,
+//!   each record's two times, the records naming each subject), written in the same batches;
+//!   see the `history` module.
 
 use std::path::Path;
 
@@ -24,7 +27,7 @@ const ID_PREFIX: &[u8] = b"i/";
 const CURSOR_KEY: &[u8] = b"cursor";
 const FORMAT_KEY: &[u8] = b"format";
 /// The layout of this store; another one is rebuilt on open.
-const FORMAT: &[u8] = b"probity-views/2";
+const FORMAT: &[u8] = b"probity-views/3";
 /// An event id digest and its record's seq.
 const ID_ENTRY: usize = 16 + 8;
 
@@ -59,12 +62,18 @@ pub struct Cursor {
     pub verifier: VerifierState,
     /// The first record refused, if any: nothing after it is applied.
     pub halted: Option<Halt>,
+    /// The latest `occurred_at` and `recorded_at` (µs) among the applied records.
+    #[serde(default)]
+    pub max_times: crate::history::Times,
+    /// Records applied when the last snapshot was taken.
+    #[serde(default)]
+    pub last_snapshot: u64,
 }
 
 /// The views' sled database.
 #[derive(Clone, Debug)]
 pub struct ViewStore {
-    db: sled::Db,
+    pub(crate) db: sled::Db,
 }
 
 /// One batch to write.
@@ -74,6 +83,12 @@ pub struct Batch {
     pub rows: Vec<(String, Vec<u8>)>,
     /// Event ids first seen in the batch.
     pub event_ids: Vec<([u8; 16], Seq)>,
+    /// Each record's times, in record order (the records continue the stored ones).
+    pub times: Vec<crate::history::Times>,
+    /// The subjects each record names (`<kind>:<id>`) and the record.
+    pub subjects: Vec<(String, Seq)>,
+    /// Take a snapshot of the views as of the cursor.
+    pub snapshot: bool,
 }
 
 impl ViewStore {
@@ -137,6 +152,7 @@ impl ViewStore {
     /// Writes `batch` and `cursor` atomically, and makes them durable before returning.
     pub fn commit(&self, batch: Batch, cursor: &Cursor) -> Result<(), StoreError> {
         let mut writes = sled::Batch::default();
+        self.write_history(&batch, cursor, &mut writes)?;
         for (key, json) in batch.rows {
             let mut k = ROW_PREFIX.to_vec();
             k.extend_from_slice(key.as_bytes());

@@ -1,12 +1,54 @@
-//! Readable text for the supplier, rep, case and staff reports (`--json` prints them whole).
+//! Readable text for people: the supplier, rep, case and staff reports, findings and
+//! blacklist entries, as `probity` and `replay` print them (`--json` prints the values whole).
 
 use std::fmt::Write;
 
+use probity_core::ids::Seq;
 use probity_core::time::RecordedAt;
-use probity_projector::{CaseReport, Finding, RepReport, StaffReport, SupplierReport};
 
-fn when(t: i64) -> String {
+use crate::{BlacklistEntry, CaseReport, Finding, RepReport, StaffReport, SupplierReport};
+
+/// A full UTC instant (a bare date would shift by the hospital's offset).
+pub fn when(t: i64) -> String {
     RecordedAt::from_unix_micros(t).to_string()
+}
+
+/// Record numbers, comma-separated.
+pub fn seqs(list: &[Seq]) -> String {
+    list.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A finding in two lines: what, then when it was detectable and the evidence.
+pub fn finding(f: &Finding) -> String {
+    format!(
+        "[{}] {:?}{} — {}\n    detectable at {}; evidence: records {}",
+        f.rule,
+        f.severity,
+        if f.knowable {
+            ""
+        } else {
+            ", not knowable at the time"
+        },
+        f.summary,
+        f.detectable_at,
+        seqs(&f.evidence)
+    )
+}
+
+/// A blacklist entry in one line.
+pub fn blacklist_entry(e: &BlacklistEntry) -> String {
+    format!(
+        "{}  {}  {} from {} until {} (record {})",
+        e.uscc,
+        e.name.as_deref().unwrap_or("-"),
+        e.reason,
+        when(e.from),
+        e.until.map_or("further notice".to_owned(), when),
+        e.seq
+    )
 }
 
 fn findings(text: &mut String, list: &[Finding]) {

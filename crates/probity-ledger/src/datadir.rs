@@ -1,0 +1,41 @@
+//! A data directory: the embedded default's layout on disk. `book/` holds the ledger (sled),
+//! `ledger.key` the ledger's signing key (mode 0600); the views keep their own directory
+//! beside them (`views/`, see projectord).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::keyfile::{self, KeyFileError};
+use crate::{EngineConfig, Ledger, LedgerError, SystemClock};
+
+/// Where the book of a data directory lives.
+pub fn book_dir(data: &Path) -> PathBuf {
+    data.join("book")
+}
+
+/// Where the ledger key of a data directory lives.
+pub fn ledger_key_path(data: &Path) -> PathBuf {
+    data.join("ledger.key")
+}
+
+/// Why a data directory did not open.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The ledger key could not be read.
+    #[error(transparent)]
+    Key(#[from] KeyFileError),
+    /// The book could not be opened.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+/// Opens the ledger of the data directory `data` in this process.
+pub fn open(data: &Path) -> Result<Ledger, OpenError> {
+    let key = keyfile::read_key(&ledger_key_path(data))?;
+    Ok(Ledger::open(
+        &book_dir(data),
+        key,
+        EngineConfig::default(),
+        Arc::new(SystemClock),
+    )?)
+}

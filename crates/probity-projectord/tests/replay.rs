@@ -1,0 +1,178 @@
+//! Replay from snapshots and partial projections gives exactly the projection of the records
+//! the moment includes, for every record count and every time in the scenarios, in both
+//! senses; the timeline of a subject lists its records up to the moment.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use probity_core::ids::Seq;
+use probity_core::record::Record;
+use probity_projector::{time, Applied, Projection, TABLES};
+use probity_projectord::replay::{Moment, Replayer};
+use probity_projectord::{embedded, Projector};
+use probity_testkit::scenario::{data_dir, open};
+
+const SCENARIOS: [&str; 3] = ["demo-hospital", "bitemporal-sanction", "domain-example"];
+
+struct Opened {
+    record: Record,
+    occurred_at: i64,
+    recorded_at: i64,
+}
+
+fn opened(records: Vec<Record>) -> Vec<Opened> {
+    records
+        .into_iter()
+        .map(|record| {
+            let body = record.event.open().unwrap().into_body();
+            Opened {
+                occurred_at: time::of(body.occurred_at.datetime()),
+                recorded_at: record.recorded_at.unix_micros(),
+                record,
+            }
+        })
+        .collect()
+}
+
+/// The plain projection of the records `keep` selects, in ledger order.
+fn pure<'a>(records: impl Iterator<Item = &'a Opened>) -> Projection {
+    let mut p = Projection::new();
+    for r in records {
+        let body = r.record.event.open().unwrap().into_body();
+        let event = probity_events::validate_body(&body).unwrap();
+        p.apply(Applied {
+            seq: r.record.seq,
+            recorded_at: r.record.recorded_at,
+            body: &body,
+            event: &event,
+        });
+    }
+    p
+}
+
+/// Views built in small batches with a snapshot every 5 records.
+fn views(data: &std::path::Path, ledger: &probity_ledger::Ledger, records: &[Opened]) -> Projector {
+    let mut projector = embedded::open(&data.join("views"), ledger).unwrap();
+    projector.snapshot_every(5);
+    let plain: Vec<Record> = records.iter().map(|r| r.record.clone()).collect();
+    for batch in plain.chunks(3) {
+        projector.apply(batch).unwrap();
+    }
+    projector
+}
+
+fn replayed_whole(replayer: &Replayer<'_>, moment: Moment) -> Projection {
+    let mut replayed = replayer.replay(moment).unwrap();
+    for table in TABLES {
+        replayer
+            .complete(&mut replayed.projection, table, replayed.snapshot)
+            .unwrap();
+    }
+    replayed.projection
+}
+
+#[test]
+fn replay_equals_the_projection_of_the_records_the_moment_includes() {
+    for name in SCENARIOS {
+        let data = data_dir(name);
+        let ledger = open(data.path(), name);
+        let records = opened(
+            ledger
+                .book()
+                .records(Seq(0), Seq(ledger.size()))
+                .collect::<Result<_, _>>()
+                .unwrap(),
+        );
+        let projector = views(data.path(), &ledger, &records);
+        let replayer = Replayer::new(projector.store(), ledger.book()).unwrap();
+        assert_eq!(replayer.held(), records.len() as u64);
+
+        let (mut from_snapshots, mut with_misses) = (0, 0);
+        for n in 0..=records.len() {
+            let replayed = replayer.replay(Moment::Records(n as u64)).unwrap();
+            from_snapshots += usize::from(replayed.snapshot > 0);
+            with_misses += usize::from(replayed.rounds > 1);
+            assert!(
+                replayed.applied < 5 + 3,
+                "{name}@{n}: replayed from far back"
+            );
+            assert_eq!(
+                replayed_whole(&replayer, Moment::Records(n as u64)),
+                pure(records[..n].iter()),
+                "{name}: first {n} records"
+            );
+        }
+        assert!(
+            from_snapshots > 0 && with_misses > 0,
+            "{name}: snapshots unused"
+        );
+
+        // Every time at which something changes, and just before it.
+        let mut instants: Vec<i64> = records
+            .iter()
+            .flat_map(|r| [r.occurred_at, r.recorded_at])
+            .flat_map(|t| [t - 1, t])
+            .collect();
+        instants.sort_unstable();
+        instants.dedup();
+        for t in instants {
+            assert_eq!(
+                replayed_whole(&replayer, Moment::KnownAt(t)),
+                pure(records.iter().filter(|r| r.recorded_at <= t)),
+                "{name}: known at {t}"
+            );
+            assert_eq!(
+                replayed_whole(&replayer, Moment::TrueAt(t)),
+                pure(records.iter().filter(|r| r.occurred_at <= t)),
+                "{name}: true at {t}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_subject_timeline_lists_its_records_up_to_the_moment() {
+    let name = "domain-example";
+    let data = data_dir(name);
+    let ledger = open(data.path(), name);
+    let records = opened(
+        ledger
+            .book()
+            .records(Seq(0), Seq(ledger.size()))
+            .collect::<Result<_, _>>()
+            .unwrap(),
+    );
+    let projector = views(data.path(), &ledger, &records);
+    let replayer = Replayer::new(projector.store(), ledger.book()).unwrap();
+    let full = replayer
+        .replay(Moment::Records(records.len() as u64))
+        .unwrap();
+    let (case, _) = full.projection.cases.iter().next().expect("a case");
+    let subject = format!("case:{case}");
+    let naming = |n: usize| -> Vec<u64> {
+        records[..n]
+            .iter()
+            .filter(|r| {
+                let body = r.record.event.open().unwrap().into_body();
+                body.subjects.case.iter().any(|c| c.as_str() == case)
+            })
+            .map(|r| r.record.seq.0)
+            .collect()
+    };
+    for n in [0, records.len() / 2, records.len()] {
+        let replayed = replayer.replay(Moment::Records(n as u64)).unwrap();
+        let steps = replayer.timeline(&replayed, &subject).unwrap();
+        assert_eq!(
+            steps.iter().map(|s| s.seq.0).collect::<Vec<_>>(),
+            naming(n),
+            "{subject} at {n}"
+        );
+        for step in &steps {
+            assert!(
+                step.signer_name.is_some(),
+                "record {} signer unnamed",
+                step.seq
+            );
+        }
+    }
+    let _ = embedded::views_dir(data.path());
+}

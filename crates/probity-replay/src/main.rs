@@ -1,0 +1,450 @@
+//! `replay`: what the ledger said, and what was true, at any moment.
+//!
+//! An investigator's tool. It rebuilds the views as of a record (`--seq N`), as known at a
+//! time (`--known-at T`: the records the ledger had recorded by then) or as true at a time
+//! (`--true-at T`: what had happened by then, as known now), optionally for one supplier, rep,
+//! case or staff member, and prints the timeline, the blacklist and the findings at that
+//! moment. `--diff T1 T2` shows what changed in the blacklist and the findings between two
+//! moments. Output is deterministic; `--json` prints the same as one JSON document.
+//!
+//! Replays start from the nearest snapshot of the views (kept in the data directory's views
+//! store), so a replay to any moment of a large ledger applies at most one snapshot interval
+//! of records.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{ArgGroup, Parser, ValueEnum};
+use probity_core::time::{OccurredAt, RecordedAt};
+use probity_ledger::{datadir, Ledger};
+use probity_projector::{render, BlacklistEntry, Finding};
+use probity_projectord::embedded;
+use probity_projectord::replay::{Moment, ReplayError, Replayed, Replayer, Step};
+use serde::Serialize;
+use serde_json::Value;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "replay",
+    version,
+    about = "The views of a ledger as of any record or moment, in both time senses",
+    group(ArgGroup::new("moment").required(true).args(["seq", "known_at", "true_at", "diff"])),
+    group(ArgGroup::new("subject").args(["supplier", "rep", "case", "staff"])),
+    after_help = "Times are RFC 3339 with an offset, e.g. 2026-03-10T09:00:00+08:00.\n\
+                  Exit status: 0 done; 2 bad usage, unreadable data, or a moment past the ledger."
+)]
+struct Args {
+    /// The data directory (embedded; e.g. the one `probity demo` made).
+    #[arg(long)]
+    data: PathBuf,
+    /// As of record N: records 0 to N inclusive.
+    #[arg(long, value_name = "N")]
+    seq: Option<u64>,
+    /// As the ledger stood at T: the records recorded at or before T.
+    #[arg(long, value_name = "T")]
+    known_at: Option<String>,
+    /// As things were at T, by what is known now: the records of events that happened at or
+    /// before T.
+    #[arg(long, value_name = "T")]
+    true_at: Option<String>,
+    /// What changed in the blacklist and the findings from T1 to T2.
+    #[arg(long, num_args = 2, value_names = ["T1", "T2"])]
+    diff: Option<Vec<String>>,
+    /// The time sense of `--diff`.
+    #[arg(long, value_enum, default_value_t = Sense::Known, requires = "diff")]
+    sense: Sense,
+    /// Only this supplier (USCC): its timeline and its view.
+    #[arg(long, value_name = "USCC")]
+    supplier: Option<String>,
+    /// Only this rep (filing number).
+    #[arg(long, value_name = "FILING_NUMBER")]
+    rep: Option<String>,
+    /// Only this purchase case.
+    #[arg(long, value_name = "CASE")]
+    case: Option<String>,
+    /// Only this staff member.
+    #[arg(long, value_name = "STAFF")]
+    staff: Option<String>,
+    /// Without a subject: how many of the latest events to list.
+    #[arg(long, default_value_t = 20, value_name = "COUNT")]
+    events: usize,
+    /// One JSON document instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Sense {
+    /// By `recorded_at`: what the ledger said.
+    Known,
+    /// By `occurred_at`: what was true, as known now.
+    True,
+}
+
+/// What went wrong, for people; always exit status 2.
+#[derive(Debug)]
+struct Failure(String);
+
+impl From<ReplayError> for Failure {
+    fn from(e: ReplayError) -> Self {
+        Failure(e.to_string())
+    }
+}
+
+/// The views at one moment, as printed.
+#[derive(Debug, Serialize)]
+struct View {
+    moment: Moment,
+    /// True time the views are read at (RFC 3339), when the moment has one.
+    true_at: Option<String>,
+    /// Known time the views are read at (RFC 3339); `None`: everything known now.
+    known_at: Option<String>,
+    /// Records the moment includes, of the ledger's.
+    records: u64,
+    ledger_records: u64,
+    /// `<kind>:<id>` of the subject, if one was asked for.
+    subject: Option<String>,
+    timeline: Vec<Step>,
+    blacklist: Vec<BlacklistEntry>,
+    findings: Vec<Finding>,
+    /// The subject's view (as `probity supplier|rep|case|staff --json` prints it).
+    view: Option<Value>,
+}
+
+/// What changed between two moments.
+#[derive(Debug, Serialize)]
+struct Diff {
+    from: Moment,
+    to: Moment,
+    blacklist_added: Vec<BlacklistEntry>,
+    blacklist_removed: Vec<BlacklistEntry>,
+    findings_added: Vec<Finding>,
+    findings_removed: Vec<Finding>,
+    /// Findings present at both moments whose evidence or summary changed: (before, after).
+    findings_changed: Vec<(Finding, Finding)>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(text) => {
+            print(&text);
+            ExitCode::SUCCESS
+        }
+        Err(Failure(message)) => {
+            eprintln!("replay: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[allow(clippy::print_stdout)]
+fn print(text: &str) {
+    println!("{text}");
+}
+
+fn instant(flag: &str, text: &str) -> Result<i64, Failure> {
+    OccurredAt::parse(text)
+        .map(|t| t.unix_micros())
+        .map_err(|e| Failure(format!("{flag} {text}: {e}")))
+}
+
+fn when(t: i64) -> Option<String> {
+    (t != i64::MIN && t != i64::MAX).then(|| RecordedAt::from_unix_micros(t).to_string())
+}
+
+fn open(args: &Args) -> Result<Ledger, Failure> {
+    datadir::open(&args.data).map_err(|e| Failure(format!("{}: {e}", args.data.display())))
+}
+
+fn run(args: &Args) -> Result<String, Failure> {
+    let ledger = open(args)?;
+    // Bring the views (and their snapshots) up to date, verifying every new record.
+    let views = embedded::views_dir(&args.data);
+    let mut projector = embedded::open(&views, &ledger)
+        .map_err(|e| Failure(format!("{}: {e}", views.display())))?;
+    embedded::catch_up(&mut projector, &ledger).map_err(|e| Failure(e.to_string()))?;
+    let replayer = Replayer::new(projector.store(), ledger.book())?;
+    let out = match &args.diff {
+        Some(times) => {
+            let moment = |text: &str| -> Result<Moment, Failure> {
+                let t = instant("--diff", text)?;
+                Ok(match args.sense {
+                    Sense::Known => Moment::KnownAt(t),
+                    Sense::True => Moment::TrueAt(t),
+                })
+            };
+            let diff = diff(&replayer, moment(&times[0])?, moment(&times[1])?)?;
+            if args.json {
+                json(&diff)
+            } else {
+                diff_text(&diff)
+            }
+        }
+        None => {
+            let moment = if let Some(seq) = args.seq {
+                Moment::Records(seq.saturating_add(1))
+            } else if let Some(t) = &args.known_at {
+                Moment::KnownAt(instant("--known-at", t)?)
+            } else if let Some(t) = &args.true_at {
+                Moment::TrueAt(instant("--true-at", t)?)
+            } else {
+                return Err(Failure("no moment given".into()));
+            };
+            let view = view(args, &replayer, moment, ledger.size())?;
+            if args.json {
+                json(&view)
+            } else {
+                view_text(&view)
+            }
+        }
+    };
+    projector.close();
+    ledger.close();
+    Ok(out)
+}
+
+fn json(value: &impl Serialize) -> String {
+    // Invariant: the output types are plain data.
+    serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+fn subject(args: &Args) -> Option<(&'static str, &str)> {
+    [
+        ("supplier", &args.supplier),
+        ("rep", &args.rep),
+        ("case", &args.case),
+        ("staff", &args.staff),
+    ]
+    .into_iter()
+    .find_map(|(kind, id)| id.as_deref().map(|id| (kind, id)))
+}
+
+fn view(args: &Args, replayer: &Replayer<'_>, moment: Moment, size: u64) -> Result<View, Failure> {
+    let mut replayed = replayer.replay(moment)?;
+    let subject = subject(args);
+    let (timeline, view) = match subject {
+        None => (replayer.tail(&replayed, args.events)?, None),
+        Some((kind, id)) => {
+            let timeline = replayer.timeline(&replayed, &format!("{kind}:{id}"))?;
+            (timeline, subject_view(replayer, &mut replayed, kind, id)?)
+        }
+    };
+    Ok(View {
+        moment,
+        true_at: when(replayed.true_at),
+        known_at: when(replayed.known_at),
+        records: replayed.records,
+        ledger_records: size,
+        subject: subject.map(|(kind, id)| format!("{kind}:{id}")),
+        timeline,
+        blacklist: replayed.blacklist(),
+        findings: replayed.findings(),
+        view,
+    })
+}
+
+fn subject_view(
+    replayer: &Replayer<'_>,
+    replayed: &mut Replayed,
+    kind: &str,
+    id: &str,
+) -> Result<Option<Value>, Failure> {
+    let at = replayed.true_at;
+    let value = |v: Option<Result<Value, serde_json::Error>>| {
+        v.transpose()
+            .map_err(|e| Failure(format!("{kind} view: {e}")))
+    };
+    match kind {
+        "supplier" => value(replayer.settle(replayed, |p| {
+            p.supplier_report(id, at).map(serde_json::to_value)
+        })?),
+        "rep" => {
+            value(replayer.settle(replayed, |p| p.rep_report(id, at).map(serde_json::to_value))?)
+        }
+        "case" => {
+            value(replayer.settle(replayed, |p| p.case_report(id).map(serde_json::to_value))?)
+        }
+        _ => {
+            // The staff view looks through every case.
+            let snapshot = replayed.snapshot;
+            replayer.complete(&mut replayed.projection, "cases", snapshot)?;
+            value(replayer.settle(replayed, |p| p.staff_report(id).map(serde_json::to_value))?)
+        }
+    }
+}
+
+fn diff(replayer: &Replayer<'_>, from: Moment, to: Moment) -> Result<Diff, Failure> {
+    let before = replayer.replay(from)?;
+    let after = replayer.replay(to)?;
+    let (b0, b1) = (before.blacklist(), after.blacklist());
+    let f0: BTreeMap<String, Finding> = before
+        .findings()
+        .into_iter()
+        .map(|f| (f.id.clone(), f))
+        .collect();
+    let f1: BTreeMap<String, Finding> = after
+        .findings()
+        .into_iter()
+        .map(|f| (f.id.clone(), f))
+        .collect();
+    Ok(Diff {
+        from,
+        to,
+        blacklist_added: b1.iter().filter(|e| !b0.contains(e)).cloned().collect(),
+        blacklist_removed: b0.iter().filter(|e| !b1.contains(e)).cloned().collect(),
+        findings_added: f1
+            .values()
+            .filter(|f| !f0.contains_key(&f.id))
+            .cloned()
+            .collect(),
+        findings_removed: f0
+            .values()
+            .filter(|f| !f1.contains_key(&f.id))
+            .cloned()
+            .collect(),
+        findings_changed: f0
+            .values()
+            .filter_map(|a| {
+                f1.get(&a.id)
+                    .filter(|b| *b != a)
+                    .map(|b| (a.clone(), b.clone()))
+            })
+            .collect(),
+    })
+}
+
+fn moment_text(moment: Moment) -> String {
+    match moment {
+        Moment::Records(0) => "before the first record".to_owned(),
+        Moment::Records(n) => format!("as of record {}", n - 1),
+        Moment::KnownAt(t) => format!("as known at {}", when(t).unwrap_or_default()),
+        Moment::TrueAt(t) => format!("as true at {} (known now)", when(t).unwrap_or_default()),
+    }
+}
+
+fn step_line(s: &Step) -> String {
+    format!(
+        "  {:>6}  {:<40} happened {}  recorded {}  signed by {} ({})",
+        s.seq.0,
+        s.event_type,
+        render::when(s.occurred_at),
+        render::when(s.recorded_at),
+        s.signer_name.as_deref().unwrap_or("an unnamed key"),
+        &s.signer.to_hex()[..16]
+    )
+}
+
+fn view_text(v: &View) -> String {
+    let mut lines = vec![format!(
+        "Replay {}: {} of {} records",
+        moment_text(v.moment),
+        v.records,
+        v.ledger_records
+    )];
+    lines.push(String::new());
+    match &v.subject {
+        Some(subject) => lines.push(format!(
+            "Timeline of {subject} ({} events)",
+            v.timeline.len()
+        )),
+        None => lines.push(format!("Latest {} events", v.timeline.len())),
+    }
+    lines.extend(v.timeline.iter().map(step_line));
+    lines.push(String::new());
+    lines.push(format!("Blacklist ({} entries)", v.blacklist.len()));
+    lines.extend(
+        v.blacklist
+            .iter()
+            .map(|e| format!("  {}", render::blacklist_entry(e))),
+    );
+    match &v.subject {
+        None => {
+            lines.push(String::new());
+            lines.push(format!("Findings ({})", v.findings.len()));
+            lines.extend(v.findings.iter().map(|f| indent(&render::finding(f))));
+        }
+        // The subject's view lists the findings that name it.
+        Some(subject) => {
+            lines.push(String::new());
+            lines.push(match subject_text(subject, v.view.as_ref()) {
+                Some(text) => text,
+                None => format!("The ledger names no {subject} at this moment."),
+            });
+        }
+    }
+    lines.join("\n")
+}
+
+fn subject_text(subject: &str, view: Option<&Value>) -> Option<String> {
+    let view = view?.clone();
+    let kind = subject.split(':').next().unwrap_or_default();
+    Some(match kind {
+        "supplier" => render::supplier(&serde_json::from_value(view).ok()?),
+        "rep" => render::rep(&serde_json::from_value(view).ok()?),
+        "case" => render::case(&serde_json::from_value(view).ok()?),
+        _ => render::staff(&serde_json::from_value(view).ok()?),
+    })
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("  {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn diff_text(d: &Diff) -> String {
+    let mut lines = vec![format!(
+        "From {} to {}",
+        moment_text(d.from),
+        moment_text(d.to)
+    )];
+    let section = |lines: &mut Vec<String>, title: &str, items: Vec<String>| {
+        lines.push(String::new());
+        lines.push(format!("{title} ({})", items.len()));
+        lines.extend(items);
+    };
+    section(
+        &mut lines,
+        "Blacklisted",
+        d.blacklist_added
+            .iter()
+            .map(|e| format!("+ {}", render::blacklist_entry(e)))
+            .collect(),
+    );
+    section(
+        &mut lines,
+        "No longer blacklisted",
+        d.blacklist_removed
+            .iter()
+            .map(|e| format!("- {}", render::blacklist_entry(e)))
+            .collect(),
+    );
+    section(
+        &mut lines,
+        "New findings",
+        d.findings_added
+            .iter()
+            .map(|f| format!("+ {}", render::finding(f)))
+            .collect(),
+    );
+    section(
+        &mut lines,
+        "Findings gone",
+        d.findings_removed
+            .iter()
+            .map(|f| format!("- {}", render::finding(f)))
+            .collect(),
+    );
+    section(
+        &mut lines,
+        "Findings changed",
+        d.findings_changed
+            .iter()
+            .map(|(a, b)| format!("~ {}\n  now: {}", render::finding(a), render::finding(b)))
+            .collect(),
+    );
+    lines.join("\n")
+}

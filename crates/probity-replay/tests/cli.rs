@@ -1,0 +1,172 @@
+//! The `replay` binary on a real data directory (the demo hospital's ledger, each event at its
+//! own recorded time): both time senses, a subject's timeline, a diff, deterministic output,
+//! and bad usage refused with exit status 2.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use probity_testkit::scenario::data_dir;
+use serde_json::Value;
+
+fn replay(data: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_replay"))
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn json(data: &Path, args: &[&str]) -> Value {
+    let out = replay(data, &[args, &["--json"]].concat());
+    assert!(
+        out.status.success(),
+        "replay {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn blacklisted(view: &Value) -> Vec<&str> {
+    view["blacklist"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["uscc"].as_str().unwrap())
+        .collect()
+}
+
+const IMAGING: &str = "91330100MA2H0007XM";
+
+#[test]
+fn replay_answers_as_known_and_as_true_and_diffs_two_moments() {
+    let data = data_dir("demo-hospital");
+    let expected: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../tests/scenarios/demo-hospital/expected.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let blacklisting = expected["blacklist_at_last_record"][0]["seq"]
+        .as_u64()
+        .unwrap();
+
+    // Everything: the scenario's blessed findings and blacklist.
+    let now = json(data.path(), &["--known-at", "2026-12-31T00:00:00+08:00"]);
+    assert_eq!(now["findings"], expected["findings"]);
+    assert_eq!(blacklisted(&now), [IMAGING]);
+    assert_eq!(now["records"], now["ledger_records"]);
+
+    // Just before and just after the blacklisting record.
+    let before = json(data.path(), &["--seq", &(blacklisting - 1).to_string()]);
+    let after = json(data.path(), &["--seq", &blacklisting.to_string()]);
+    assert_eq!(before["records"].as_u64(), Some(blacklisting));
+    assert!(blacklisted(&before).is_empty());
+    assert_eq!(blacklisted(&after), [IMAGING]);
+    assert_eq!(
+        after["timeline"].as_array().unwrap().last().unwrap()["event_type"],
+        "supplier.sanction_imposed"
+    );
+
+    // As true in February, known now: the blacklist starts in April, so nobody is on it; the
+    // same moment as known then has fewer findings than as known now.
+    let feb_true = json(data.path(), &["--true-at", "2026-02-20T00:00:00+08:00"]);
+    let feb_known = json(data.path(), &["--known-at", "2026-02-20T00:00:00+08:00"]);
+    assert!(blacklisted(&feb_true).is_empty());
+    assert!(feb_known["records"].as_u64() <= feb_true["records"].as_u64());
+    assert!(
+        feb_known["findings"].as_array().unwrap().len() < now["findings"].as_array().unwrap().len()
+    );
+
+    // A supplier's timeline and view at the moment.
+    let supplier = json(
+        data.path(),
+        &["--seq", &blacklisting.to_string(), "--supplier", IMAGING],
+    );
+    let seqs: Vec<u64> = supplier["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["seq"].as_u64().unwrap())
+        .collect();
+    assert!(!seqs.is_empty() && seqs.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!(seqs.last(), Some(&blacklisting));
+    assert_eq!(supplier["view"]["uscc"], IMAGING);
+    assert!(
+        supplier["view"]["ineligible"].is_object(),
+        "{}",
+        supplier["view"]
+    );
+
+    // What changed between March and July (as known): the blacklisting, and new findings.
+    let diff = json(
+        data.path(),
+        &[
+            "--diff",
+            "2026-03-01T00:00:00+08:00",
+            "2026-07-01T00:00:00+08:00",
+        ],
+    );
+    let added: Vec<&str> = diff["blacklist_added"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["uscc"].as_str().unwrap())
+        .collect();
+    assert_eq!(added, [IMAGING]);
+    assert!(diff["blacklist_removed"].as_array().unwrap().is_empty());
+    assert!(!diff["findings_added"].as_array().unwrap().is_empty());
+    let rules: Vec<&str> = diff["findings_added"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    assert!(rules.contains(&"split-purchase"), "{rules:?}");
+
+    // Deterministic: the same question gives the same bytes.
+    let args = [
+        "--known-at",
+        "2026-04-15T00:00:00+08:00",
+        "--case",
+        "CASE-2",
+    ];
+    let (a, b) = (replay(data.path(), &args), replay(data.path(), &args));
+    assert!(a.status.success());
+    assert_eq!(a.stdout, b.stdout);
+    let text = String::from_utf8(a.stdout).unwrap();
+    assert!(text.contains("Timeline of case:CASE-2"), "{text}");
+    assert!(text.contains("signed by"), "{text}");
+}
+
+#[test]
+fn bad_usage_exits_2_with_a_reason() {
+    let data = data_dir("domain-example");
+    for (args, says) in [
+        (&["--seq", "100000"][..], "record 100000 is not among them"),
+        (&["--known-at", "yesterday"][..], "--known-at yesterday"),
+        (&["--true-at", "2026-13-01T00:00:00+08:00"][..], "--true-at"),
+        (&[][..], "required"),
+        (
+            &["--seq", "1", "--known-at", "2026-01-01T00:00:00Z"][..],
+            "cannot be used with",
+        ),
+        (
+            &["--seq", "1", "--case", "A", "--rep", "B"][..],
+            "cannot be used with",
+        ),
+    ] {
+        let out = replay(data.path(), args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+    let missing = data.path().join("nothing-here");
+    let out = replay(&missing, &["--seq", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing-here"));
+}
