@@ -8,10 +8,11 @@ use std::path::Path;
 use probity_core::checkpoint::{Checkpoint, SignedNote, VerifierKey, WitnessPolicy};
 use probity_core::envelope::AuthenticEvent;
 use probity_core::ids::Seq;
+use probity_core::investigation::Investigation;
 use probity_core::proof::ProofBundle;
 use probity_core::record::Record;
 use probity_core::verify::{ChainVerifier, VerifyReport};
-use probity_ledger::Ledger;
+use probity_ledger::{evidence, Ledger};
 use serde::{Deserialize, Serialize};
 
 use crate::target::Target;
@@ -212,29 +213,70 @@ pub fn prove(data: &Path, seq: u64, out: Option<&Path>) -> Result<(), Failure> {
 /// The proof bundle of record `seq` against the latest checkpoint (signing one first if the
 /// record is past it).
 pub fn proof_bundle(ledger: &Ledger, seq: u64) -> Result<ProofBundle, Failure> {
-    let fail = |e: &dyn std::fmt::Display| Failure::Input(e.to_string());
-    let record = ledger
-        .record(Seq(seq))
-        .map_err(|e| fail(&e))?
-        .ok_or_else(|| {
-            Failure::Input(format!("no record {seq}: the ledger has {}", ledger.size()))
-        })?;
-    let mut checkpoint = ledger.latest_checkpoint();
-    if checkpoint.as_ref().is_none_or(|(size, _)| *size <= seq) {
-        ledger.checkpoint_now().map_err(|e| fail(&e))?;
-        checkpoint = ledger.latest_checkpoint();
+    evidence::proof_bundles(ledger, &[seq])
+        .map_err(|e| Failure::Input(e.to_string()))?
+        .pop()
+        .ok_or_else(|| Failure::Input(format!("no record {seq}")))
+}
+
+/// The investigation bundle in `path`, if that is what the file holds (an export otherwise).
+pub fn read_investigation(path: &Path) -> Result<Option<Investigation>, Failure> {
+    let mut head = [0u8; 256];
+    let mut file = std::fs::File::open(path).map_err(io_error(path))?;
+    let n = std::io::Read::read(&mut file, &mut head).map_err(io_error(path))?;
+    if !String::from_utf8_lossy(&head[..n]).contains("\"probity-investigation/") {
+        return Ok(None);
     }
-    let (size, checkpoint) =
-        checkpoint.ok_or_else(|| Failure::Input("the ledger signed no checkpoint".into()))?;
-    let proof = ledger
-        .inclusion_proof(Seq(seq), size)
-        .map_err(|e| fail(&e))?;
-    Ok(ProofBundle {
-        index: seq,
-        record,
-        proof,
-        checkpoint,
+    let text = std::fs::read_to_string(path).map_err(io_error(path))?;
+    serde_json::from_str(&text).map(Some).map_err(|e| {
+        Failure::Input(format!(
+            "{}: not an investigation bundle: {e}",
+            path.display()
+        ))
     })
+}
+
+/// Checks an investigation bundle offline and prints what it proves.
+pub fn verify_investigation(
+    bundle: &Investigation,
+    trust: &Trust,
+    json: bool,
+) -> Result<(), Failure> {
+    let Some(log) = trust.ledger_vkey.clone() else {
+        return Err(Failure::Input(
+            "an investigation bundle is checked against the ledger key you hold: give --ledger-vkey"
+                .into(),
+        ));
+    };
+    if trust.trusted_checkpoint.is_some() {
+        return Err(Failure::Input(
+            "--trusted-checkpoint applies to a whole ledger, not to a bundle".into(),
+        ));
+    }
+    let policy = WitnessPolicy {
+        log,
+        witnesses: trust.witnesses.clone(),
+        quorum: trust.quorum,
+    };
+    let report = bundle.verify(&policy, &probity_events::role_matrix());
+    if json {
+        crate::out_json(&report);
+    } else if report.is_intact() {
+        let (size, root) = report.checkpoint.unwrap_or_default();
+        crate::out(&format!(
+            "intact: {} records proven in the ledger's checkpoint of {size} records (root {root}), each signer checked against the key records carried",
+            report.records.len()
+        ));
+    } else {
+        for p in &report.problems {
+            crate::out(&format!("[{}] {}", p.code, p.message));
+        }
+    }
+    if report.is_intact() {
+        Ok(())
+    } else {
+        Err(Failure::Findings(report.problems.len().max(1)))
+    }
 }
 
 /// Checks a proof bundle offline and prints what it proves.

@@ -179,6 +179,8 @@ pub fn run(data: &Path) -> Result<(), Failure> {
         format!("probity verify-proof {d}/blacklisting.tlog-proof --ledger-vkey {d}/ledger.vkey --witness {d}/keys/witness.vkey --quorum 1"),
         format!("probity findings --data {d} --rule split-purchase"),
         format!("probity blacklist --data {d} --known-at 2026-04-01T00:00:00+08:00"),
+        format!("replay --data {d} --known-at 2026-03-20T00:00:00+08:00 --case CASE-2"),
+        format!("replay --data {d} --diff 2026-03-01T00:00:00+08:00 2026-07-01T00:00:00+08:00"),
         format!("probity supplier 91330100MA2H0007XM --data {d}"),
         format!("probity rep REP-R7 --data {d}"),
         format!("probity status --data {d}"),

@@ -210,7 +210,7 @@ enum Command {
     /// Merkle roots against every checkpoint, checkpoint signatures and witnesses, and
     /// consistency with a checkpoint you kept. Exit 0 intact, 1 findings, 2 usage or I/O error.
     Verify {
-        /// An export file (or use --data).
+        /// An export file or an investigation bundle (`replay --bundle`), or use --data.
         file: Option<PathBuf>,
         /// A data directory instead of an export.
         #[arg(long, conflicts_with = "file")]
@@ -627,6 +627,11 @@ fn verify(
             probity_core::checkpoint::SignedNote::parse(&bytes)
                 .map_err(input("--trusted-checkpoint"))?,
         );
+    }
+    if let Some(file) = &file {
+        if let Some(bundle) = audit::read_investigation(file)? {
+            return audit::verify_investigation(&bundle, &trust, json);
+        }
     }
     let report = match (file, data) {
         (Some(file), None) => audit::verify_export(&file, &trust)?,

@@ -47,6 +47,7 @@ pub mod checkpoint;
 pub mod envelope;
 pub mod hash;
 pub mod ids;
+pub mod investigation;
 pub mod keys;
 pub mod merkle;
 pub mod par;

@@ -124,7 +124,7 @@ impl Book {
     }
 
     /// Sequence numbers of the records that change keys.
-    pub(crate) fn governance_seqs(&self) -> impl Iterator<Item = Result<Seq, LedgerError>> + '_ {
+    pub fn governance_seqs(&self) -> impl Iterator<Item = Result<Seq, LedgerError>> + '_ {
         self.db.scan_prefix([b'g']).map(|item| {
             let (key, _) = item?;
             layout::read_u64(&key[1..])

@@ -43,6 +43,7 @@ mod book;
 pub mod datadir;
 mod engine;
 mod error;
+pub mod evidence;
 pub mod keyfile;
 mod layout;
 pub mod scenario;

@@ -7,11 +7,12 @@ use probity_core::ids::Seq;
 use probity_ledger::Ledger;
 
 use crate::projector::{ProjectError, Projector};
-use crate::store::StoreError;
+use crate::store::{StoreError, ViewStore};
 
 /// Records read from the book per batch (per durable commit): large, because a batch re-writes
-/// each view row it touches once, however many of its records touched it.
-const CHUNK: u64 = 32768;
+/// each view row it touches once, however many of its records touched it; but not so large
+/// that replay, which starts from the snapshot taken at the end of a batch, has far to go.
+const CHUNK: u64 = 2 * crate::history::SNAPSHOT_EVERY;
 
 /// Where a data directory keeps its views.
 pub fn views_dir(data: &Path) -> PathBuf {
@@ -50,6 +51,22 @@ pub fn catch_up(projector: &mut Projector, ledger: &Ledger) -> Result<u64, Proje
         projector.apply(&records)?;
     }
     Ok(projector.applied() - start)
+}
+
+/// The views of `ledger` in `dir`, brought up to date (every new record verified first), as a
+/// store to read from. Up-to-date views are not loaded: reading them is then as cheap as
+/// opening sled, which is what lets `replay` answer quickly on a large ledger.
+pub fn current_store(dir: &Path, ledger: &Ledger) -> Result<ViewStore, ProjectError> {
+    let store = ViewStore::open(dir)?;
+    let cursor = store.cursor()?;
+    if cursor.is_some_and(|c| c.applied == ledger.size() && c.halted.is_none()) {
+        return Ok(store);
+    }
+    // sled locks its directory: let go before the projector opens it.
+    drop(store);
+    let mut projector = open(dir, ledger)?;
+    catch_up(&mut projector, ledger)?;
+    Ok(projector.into_store())
 }
 
 fn book(e: probity_ledger::LedgerError) -> ProjectError {

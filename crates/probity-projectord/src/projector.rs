@@ -272,6 +272,11 @@ impl Projector {
         Ok(ChainVerifier::resume(matrix(), state, ids))
     }
 
+    /// Lets go of the projection and keeps the store, to read.
+    pub fn into_store(self) -> ViewStore {
+        self.store
+    }
+
     /// Flushes and closes the views.
     pub fn close(self) {
         self.store.close();

@@ -16,8 +16,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{ArgGroup, Parser, ValueEnum};
+use probity_core::investigation::Investigation;
 use probity_core::time::{OccurredAt, RecordedAt};
-use probity_ledger::{datadir, Ledger};
+use probity_ledger::{datadir, evidence, Ledger};
 use probity_projector::{render, BlacklistEntry, Finding};
 use probity_projectord::embedded;
 use probity_projectord::replay::{Moment, ReplayError, Replayed, Replayer, Step};
@@ -69,6 +70,12 @@ struct Args {
     /// Without a subject: how many of the latest events to list.
     #[arg(long, default_value_t = 20, value_name = "COUNT")]
     events: usize,
+    /// Also write an investigation bundle to OUT: the records shown (timeline, the findings'
+    /// evidence, the blacklist entries) and the key records before them, each with its
+    /// inclusion proof in one ledger checkpoint; `probity verify OUT --ledger-vkey KEY`
+    /// checks it offline.
+    #[arg(long, value_name = "OUT", conflicts_with = "diff")]
+    bundle: Option<PathBuf>,
     /// One JSON document instead of text.
     #[arg(long)]
     json: bool,
@@ -162,10 +169,9 @@ fn run(args: &Args) -> Result<String, Failure> {
     let ledger = open(args)?;
     // Bring the views (and their snapshots) up to date, verifying every new record.
     let views = embedded::views_dir(&args.data);
-    let mut projector = embedded::open(&views, &ledger)
+    let store = embedded::current_store(&views, &ledger)
         .map_err(|e| Failure(format!("{}: {e}", views.display())))?;
-    embedded::catch_up(&mut projector, &ledger).map_err(|e| Failure(e.to_string()))?;
-    let replayer = Replayer::new(projector.store(), ledger.book())?;
+    let replayer = Replayer::new(&store, ledger.book())?;
     let out = match &args.diff {
         Some(times) => {
             let moment = |text: &str| -> Result<Moment, Failure> {
@@ -193,16 +199,53 @@ fn run(args: &Args) -> Result<String, Failure> {
                 return Err(Failure("no moment given".into()));
             };
             let view = view(args, &replayer, moment, ledger.size())?;
-            if args.json {
+            let mut text = if args.json {
                 json(&view)
             } else {
                 view_text(&view)
+            };
+            if let Some(out) = &args.bundle {
+                let proven = write_bundle(&ledger, &view, out)?;
+                if !args.json {
+                    text.push_str(&format!(
+                        "\n\nInvestigation bundle: {proven} records with their inclusion proofs → {}",
+                        out.display()
+                    ));
+                }
             }
+            text
         }
     };
-    projector.close();
+    store.close();
     ledger.close();
     Ok(out)
+}
+
+/// Writes the investigation bundle of `view` to `out`; returns how many records it proves.
+fn write_bundle(ledger: &Ledger, view: &View, out: &std::path::Path) -> Result<usize, Failure> {
+    let findings = view.findings.iter().filter(|f| match &view.subject {
+        Some(subject) => f.subjects.contains(subject),
+        None => true,
+    });
+    let mut seqs: Vec<u64> = view
+        .timeline
+        .iter()
+        .map(|s| s.seq.0)
+        .chain(findings.flat_map(|f| f.evidence.iter().map(|s| s.0)))
+        .chain(view.blacklist.iter().map(|e| e.seq.0))
+        .collect();
+    let end = seqs.iter().max().map_or(1, |last| last + 1);
+    seqs.extend(evidence::key_records(ledger, end).map_err(|e| Failure(e.to_string()))?);
+    seqs.sort_unstable();
+    seqs.dedup();
+    let proofs = evidence::proof_bundles(ledger, &seqs).map_err(|e| Failure(e.to_string()))?;
+    let bundle = Investigation {
+        format: probity_core::investigation::FORMAT.to_owned(),
+        question: serde_json::json!({"moment": view.moment, "subject": view.subject}),
+        proofs: proofs.iter().map(|p| p.to_text()).collect(),
+    };
+    std::fs::write(out, json(&bundle)).map_err(|e| Failure(format!("{}: {e}", out.display())))?;
+    Ok(seqs.len())
 }
 
 fn json(value: &impl Serialize) -> String {

@@ -170,3 +170,51 @@ fn bad_usage_exits_2_with_a_reason() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nothing-here"));
 }
+
+#[test]
+fn the_bundle_proves_what_the_replay_showed() {
+    let data = data_dir("demo-hospital");
+    let out = data.path().join("case-2.investigation.json");
+    let view = json(
+        data.path(),
+        &[
+            "--known-at",
+            "2026-04-15T00:00:00+08:00",
+            "--case",
+            "CASE-2",
+            "--bundle",
+            out.to_str().unwrap(),
+        ],
+    );
+    let bundle: probity_core::investigation::Investigation =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(bundle.question["subject"], "case:CASE-2");
+
+    let ledger = probity_ledger::datadir::open(data.path()).unwrap();
+    let policy = probity_core::checkpoint::WitnessPolicy {
+        log: ledger.verifier_key(),
+        witnesses: vec![],
+        quorum: 0,
+    };
+    ledger.close();
+    let report = bundle.verify(&policy, &probity_events::role_matrix());
+    assert!(report.is_intact(), "{:?}", report.problems);
+    // Every record of the timeline, every piece of evidence of the case's findings, and the
+    // genesis are proven.
+    let shown = view["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["seq"].as_u64().unwrap())
+        .chain(
+            view["view"]["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|f| f["evidence"].as_array().unwrap().iter())
+                .map(|s| s.as_u64().unwrap()),
+        );
+    for seq in shown.chain([0]) {
+        assert!(report.records.contains(&seq), "record {seq} not proven");
+    }
+}

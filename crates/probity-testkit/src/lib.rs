@@ -163,11 +163,17 @@ impl Hospital {
             "supplier.sanction_imposed",
             signer,
             "2026-01-02T10:00:00+08:00",
-            json!({"sanction": format!("SAN-{id}"), "uscc": SUPPLIER, "kind": "blacklist",
-                   "effective_from": "2026-01-02T00:00:00+08:00", "duration": {"unit": "years", "count": 2},
-                   "conditions": [], "decision": "DI-1", "reason": "kickbacks"}),
+            sanction_payload(id),
         )
     }
+}
+
+/// A valid `supplier.sanction_imposed` payload: a two-year blacklisting of the fixture
+/// supplier, decision `SAN-<id>`.
+pub fn sanction_payload(id: &str) -> Value {
+    json!({"sanction": format!("SAN-{id}"), "uscc": SUPPLIER, "kind": "blacklist",
+           "effective_from": "2026-01-02T00:00:00+08:00", "duration": {"unit": "years", "count": 2},
+           "conditions": [], "decision": "DI-1", "reason": "kickbacks"})
 }
 
 /// A valid `purchase.requested` payload.
