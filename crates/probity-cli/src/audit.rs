@@ -2,7 +2,7 @@
 //! records; `schemas/EXPORT.md`) and `verify` (an export file or a data directory, on all
 //! cores, reporting every finding).
 
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 
 use probity_core::checkpoint::{Checkpoint, SignedNote, VerifierKey, WitnessPolicy};
@@ -10,44 +10,12 @@ use probity_core::envelope::AuthenticEvent;
 use probity_core::ids::Seq;
 use probity_core::investigation::Investigation;
 use probity_core::proof::ProofBundle;
-use probity_core::record::Record;
 use probity_core::verify::{ChainVerifier, VerifyReport};
+use probity_ledger::export::{self, Line, FORMAT};
 use probity_ledger::{evidence, Ledger};
-use serde::{Deserialize, Serialize};
 
 use crate::target::Target;
 use crate::Failure;
-
-/// The format name of the export's header line.
-pub const EXPORT_FORMAT: &str = "probity-export/v1";
-
-/// One line of an export.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub enum Line {
-    /// First line.
-    Header {
-        /// [`EXPORT_FORMAT`].
-        format: String,
-        /// Ledger id.
-        ledger: String,
-        /// Checkpoint origin.
-        origin: String,
-        /// The ledger's note verifier key, as the exporter states it (auditors pin their own).
-        ledger_vkey: String,
-        /// Records in the export.
-        size: u64,
-    },
-    /// A signed checkpoint (all of them come before the records).
-    Checkpoint {
-        /// Its tree size.
-        size: u64,
-        /// The signed note text.
-        note: String,
-    },
-    /// A record, in sequence order.
-    Record(Record),
-}
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> Failure + '_ {
     move |e| Failure::Input(format!("{}: {e}", path.display()))
@@ -55,36 +23,24 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> Failure + '_ {
 
 /// Writes the whole ledger to `out`.
 pub fn export(ledger: &Ledger, out: &Path) -> Result<u64, Failure> {
-    let file = std::fs::File::create(out).map_err(io_error(out))?;
-    let mut w = BufWriter::new(file);
-    let size = ledger.size();
-    let mut line = |value: &Line| -> Result<(), Failure> {
-        serde_json::to_writer(&mut w, value).map_err(|e| Failure::Input(e.to_string()))?;
-        w.write_all(b"\n").map_err(io_error(out))
-    };
-    line(&Line::Header {
-        format: EXPORT_FORMAT.into(),
-        ledger: ledger.ledger_id().into(),
-        origin: ledger.origin().into(),
-        ledger_vkey: ledger.verifier_key().to_string(),
-        size,
-    })?;
-    for checkpoint in ledger.book().checkpoints() {
-        let (cp_size, note) = checkpoint.map_err(|e| Failure::Input(e.to_string()))?;
-        if cp_size <= size {
-            line(&Line::Checkpoint {
-                size: cp_size,
-                note: String::from_utf8_lossy(&note.to_bytes()).into_owned(),
-            })?;
+    export::write(ledger, out).map_err(|e| Failure::Input(e.to_string()))
+}
+
+/// Imports the export `from` into the new data directory `data`, verifying as it goes.
+pub fn import(
+    from: &Path,
+    data: &Path,
+    ledger_vkey: Option<VerifierKey>,
+) -> Result<export::Imported, Failure> {
+    export::import(from, data, ledger_vkey).map_err(|e| match e {
+        export::ExportError::Findings(report) => {
+            for finding in &report.findings {
+                crate::out(&format!("[{}] {finding}", finding.code()));
+            }
+            Failure::Findings(report.findings.len())
         }
-    }
-    for record in ledger.book().records(Seq(0), Seq(size)) {
-        line(&Line::Record(
-            record.map_err(|e| Failure::Input(e.to_string()))?,
-        ))?;
-    }
-    w.flush().map_err(io_error(out))?;
-    Ok(size)
+        other => Failure::Input(other.to_string()),
+    })
 }
 
 /// What the auditor trusts, from outside the ledger.
@@ -130,9 +86,9 @@ pub fn verify_export(path: &Path, trust: &Trust) -> Result<VerifyReport, Failure
         let line = line.map_err(io_error(path))?;
         match serde_json::from_str::<Line>(&line) {
             Ok(Line::Header { format, .. }) if number == 0 => {
-                if format != EXPORT_FORMAT {
+                if format != FORMAT {
                     return Err(Failure::Input(format!(
-                        "{}: format {format:?} is not {EXPORT_FORMAT}",
+                        "{}: format {format:?} is not {FORMAT}",
                         path.display()
                     )));
                 }
@@ -155,7 +111,7 @@ pub fn verify_export(path: &Path, trust: &Trust) -> Result<VerifyReport, Failure
             }
             Err(_) if number == 0 => {
                 return Err(Failure::Input(format!(
-                    "{} is not a Probity export (no {EXPORT_FORMAT} header)",
+                    "{} is not a Probity export (no {FORMAT} header)",
                     path.display()
                 )));
             }

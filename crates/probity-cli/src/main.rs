@@ -206,6 +206,23 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Rebuild a data directory from an export, verifying every record and checkpoint on the
+    /// way in (nothing is kept if anything fails). The copy has no ledger key: it answers every
+    /// reading command (views, findings, replay, proofs) but takes no appends. Exit 0 imported,
+    /// 1 the export does not verify, 2 usage or I/O error.
+    Import {
+        /// The export file.
+        file: PathBuf,
+        /// The new data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// Pin the ledger's key (C2SP vkey, or a file holding it) instead of trusting genesis.
+        #[arg(long)]
+        ledger_vkey: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Verify a ledger: every hash, link, strict signature, key and role, event-id uniqueness,
     /// Merkle roots against every checkpoint, checkpoint signatures and witnesses, and
     /// consistency with a checkpoint you kept. Exit 0 intact, 1 findings, 2 usage or I/O error.
@@ -474,6 +491,27 @@ fn run(command: Command) -> Result<(), Failure> {
                 written?,
                 path.display()
             ));
+            Ok(())
+        }
+        Command::Import {
+            file,
+            data,
+            ledger_vkey,
+            json,
+        } => {
+            let key = ledger_vkey
+                .map(|v| vkey_arg("--ledger-vkey", &v))
+                .transpose()?;
+            let imported = audit::import(&file, &data, key)?;
+            if json {
+                out_json(&imported);
+            } else {
+                out(&format!(
+                    "imported and verified {} records into {} (read-only: no ledger key)",
+                    imported.records,
+                    data.display()
+                ));
+            }
             Ok(())
         }
         Command::Verify {

@@ -283,3 +283,101 @@ fn verify_usage_errors_exit_2() {
     assert_eq!(code, 2);
     assert!(stderr.contains("--quorum"), "{stderr}");
 }
+
+#[test]
+fn import_rebuilds_a_read_only_data_directory_and_refuses_a_tampered_export() {
+    let dir = data_dir("domain-example");
+    let data = dir.path().to_str().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let export_path = work.path().join("export.jsonl");
+    let original = export(dir.path(), &export_path);
+    let copy = work.path().join("copy");
+    let copy_str = copy.to_str().unwrap();
+
+    let (code, stdout, stderr) = probity(&[
+        "import",
+        export_path.to_str().unwrap(),
+        "--data",
+        copy_str,
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let imported: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        imported["records"].as_u64(),
+        Some(
+            original.len() as u64
+                - original
+                    .iter()
+                    .filter(|l| l.get("record").is_none())
+                    .count() as u64
+        )
+    );
+
+    // The copy answers like the original: status (size, root, checkpoint), findings.
+    for args in [&["status", "--json"][..], &["findings", "--json"][..]] {
+        let (a, out_a, _) = probity(&[args, &["--data", data]].concat());
+        let (b, out_b, err_b) = probity(&[args, &["--data", copy_str]].concat());
+        assert_eq!((a, b), (0, 0), "{args:?}: {err_b}");
+        let (mut a, mut b): (Value, Value) = (
+            serde_json::from_str(&out_a).unwrap(),
+            serde_json::from_str(&out_b).unwrap(),
+        );
+        // The views' lag depends on the moment asked.
+        for v in [&mut a, &mut b] {
+            if let Some(o) = v.as_object_mut() {
+                o.remove("views");
+            }
+        }
+        assert_eq!(a, b, "{args:?}");
+    }
+    // It verifies, and a re-export is the same file.
+    let (code, _, stderr) = probity(&["verify", "--data", copy_str]);
+    assert_eq!(code, 0, "{stderr}");
+    let again = export(&copy, &work.path().join("again.jsonl"));
+    assert_eq!(again, original);
+
+    // It takes no appends.
+    let key = work.path().join("clerk.key");
+    probity(&["keygen", "--out", key.to_str().unwrap()]);
+    let payload = probity_testkit::request_payload("CASE-COPY").to_string();
+    let (code, _, stderr) = probity(&[
+        "record",
+        "--data",
+        copy_str,
+        "--key",
+        key.to_str().unwrap(),
+        "--type",
+        "purchase.requested",
+        "--payload",
+        &payload,
+    ]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("read-only"), "{stderr}");
+
+    // Into a directory that holds a ledger: refused.
+    let (code, _, stderr) = probity(&["import", export_path.to_str().unwrap(), "--data", copy_str]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("already holds a ledger"), "{stderr}");
+
+    // A tampered export: the finding, exit 1, and nothing left behind.
+    let mut lines = original.clone();
+    let at = record_index(&lines, 40);
+    let payload = lines[at]["record"]["event"]["payload"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    lines[at]["record"]["event"]["payload"] = flip_base64(&payload, 200).into();
+    let tampered = work.path().join("tampered.jsonl");
+    write(&tampered, &lines);
+    let target = work.path().join("tampered-copy");
+    let (code, stdout, _) = probity(&[
+        "import",
+        tampered.to_str().unwrap(),
+        "--data",
+        target.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("40"), "{stdout}");
+    assert!(!target.exists(), "a refused import leaves nothing");
+}

@@ -1,6 +1,7 @@
 //! A data directory: the embedded default's layout on disk. `book/` holds the ledger (sled),
 //! `ledger.key` the ledger's signing key (mode 0600); the views keep their own directory
-//! beside them (`views/`, see projectord).
+//! beside them (`views/`, see projectord). A directory imported from an export has no key but
+//! an `IMPORTED` note, and opens read-only.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -29,9 +30,14 @@ pub enum OpenError {
     Ledger(#[from] LedgerError),
 }
 
-/// Opens the ledger of the data directory `data` in this process.
+/// Opens the ledger of the data directory `data` in this process: with its key, or read-only
+/// when the directory was imported from an export (and so has none).
 pub fn open(data: &Path) -> Result<Ledger, OpenError> {
-    let key = keyfile::read_key(&ledger_key_path(data))?;
+    let key_path = ledger_key_path(data);
+    if !key_path.exists() && crate::export::marker_path(data).exists() {
+        return Ok(Ledger::open_read_only(&book_dir(data))?);
+    }
+    let key = keyfile::read_key(&key_path)?;
     Ok(Ledger::open(
         &book_dir(data),
         key,

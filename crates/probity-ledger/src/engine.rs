@@ -147,7 +147,9 @@ enum Command {
 struct Shared {
     book: Book,
     origin: String,
-    ledger_key: SecretKey,
+    /// `None` for a read-only copy (imported from an export): nothing is appended or signed.
+    ledger_key: Option<SecretKey>,
+    ledger_public: PublicKey,
     committed: watch::Sender<u64>,
     latest_checkpoint: RwLock<Option<(u64, SignedNote)>>,
     failed: AtomicBool,
@@ -253,7 +255,7 @@ impl Ledger {
             head,
             KeyRegistry::new(),
             Frontier::new(),
-            ledger_key,
+            (Some(ledger_key), payload.ledger_key),
             config,
             clock,
         )?;
@@ -267,6 +269,21 @@ impl Ledger {
     pub fn open(
         dir: &Path,
         ledger_key: SecretKey,
+        config: EngineConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Ledger, LedgerError> {
+        Self::open_with(dir, Some(ledger_key), config, clock)
+    }
+
+    /// Opens the ledger in `dir` to read only, without its key (a copy imported from an
+    /// export): appends are refused and no checkpoint is signed.
+    pub fn open_read_only(dir: &Path) -> Result<Ledger, LedgerError> {
+        Self::open_with(dir, None, EngineConfig::default(), Arc::new(SystemClock))
+    }
+
+    fn open_with(
+        dir: &Path,
+        ledger_key: Option<SecretKey>,
         config: EngineConfig,
         clock: Arc<dyn Clock>,
     ) -> Result<Ledger, LedgerError> {
@@ -312,7 +329,10 @@ impl Ledger {
             .genesis()
             .cloned()
             .ok_or_else(|| LedgerError::Corrupt("no genesis".into()))?;
-        if genesis.ledger_key != ledger_key.public_key() {
+        if ledger_key
+            .as_ref()
+            .is_some_and(|key| genesis.ledger_key != key.public_key())
+        {
             return Err(LedgerError::WrongLedgerKey);
         }
         let frontier = Frontier::restore(head.next_seq.0, &book)
@@ -328,7 +348,7 @@ impl Ledger {
             head,
             registry,
             frontier,
-            ledger_key,
+            (ledger_key, genesis.ledger_key),
             config,
             clock,
         )
@@ -342,7 +362,7 @@ impl Ledger {
         head: Head,
         registry: KeyRegistry,
         frontier: Frontier,
-        ledger_key: SecretKey,
+        (ledger_key, ledger_public): (Option<SecretKey>, PublicKey),
         config: EngineConfig,
         clock: Arc<dyn Clock>,
     ) -> Result<Ledger, LedgerError> {
@@ -360,11 +380,22 @@ impl Ledger {
             book,
             origin: origin.clone(),
             ledger_key: ledger_key.clone(),
+            ledger_public,
             committed,
             latest_checkpoint: RwLock::new(latest.clone()),
             failed: AtomicBool::new(false),
         });
         let (commands, receiver) = mpsc::channel();
+        let Some(ledger_key) = ledger_key else {
+            // Read-only: no writer; every command finds the channel closed.
+            drop(receiver);
+            return Ok(Ledger {
+                shared,
+                commands,
+                writer: Arc::new(Mutex::new(None)),
+                ledger_id,
+            });
+        };
         let writer = Writer {
             shared: shared.clone(),
             matrix: role_matrix(),
@@ -395,7 +426,7 @@ impl Ledger {
             .submit(request)?
             .blocking_recv()
             .map_err(|_| AppendError::Unavailable("the writer stopped"))??;
-        Ok(self.receipt(outcome))
+        self.receipt(outcome)
     }
 
     /// [`Ledger::append`] for async callers.
@@ -404,13 +435,21 @@ impl Ledger {
             .submit(request)?
             .await
             .map_err(|_| AppendError::Unavailable("the writer stopped"))??;
-        Ok(self.receipt(outcome))
+        self.receipt(outcome)
+    }
+
+    /// Whether this is a read-only copy (no ledger key: imported from an export).
+    pub fn is_read_only(&self) -> bool {
+        self.shared.ledger_key.is_none()
     }
 
     fn submit(
         &self,
         request: AppendRequest,
     ) -> Result<oneshot::Receiver<Result<Outcome, AppendError>>, AppendError> {
+        if self.is_read_only() {
+            return Err(READ_ONLY);
+        }
         if self.shared.failed.load(Ordering::Acquire) {
             return Err(AppendError::Unavailable(
                 "stopped after a storage failure; restart to recover",
@@ -431,19 +470,19 @@ impl Ledger {
         Ok(rx)
     }
 
-    fn receipt(&self, outcome: Outcome) -> Receipt {
-        match outcome {
-            Outcome::New(record) => {
-                Receipt::sign(&self.shared.origin, &record, &self.shared.ledger_key, false)
-            }
-            Outcome::Duplicate(record) => {
-                Receipt::sign(&self.shared.origin, &record, &self.shared.ledger_key, true)
-            }
-        }
+    fn receipt(&self, outcome: Outcome) -> Result<Receipt, AppendError> {
+        let key = self.shared.ledger_key.as_ref().ok_or(READ_ONLY)?;
+        Ok(match outcome {
+            Outcome::New(record) => Receipt::sign(&self.shared.origin, &record, key, false),
+            Outcome::Duplicate(record) => Receipt::sign(&self.shared.origin, &record, key, true),
+        })
     }
 
     /// Signs a checkpoint now if records were added since the last one; returns the latest.
     pub fn checkpoint_now(&self) -> Result<Option<SignedNote>, AppendError> {
+        if self.is_read_only() {
+            return Ok(self.latest_checkpoint().map(|(_, note)| note));
+        }
         let (tx, rx) = oneshot::channel();
         self.commands
             .send(Command::Checkpoint(tx))
@@ -479,15 +518,12 @@ impl Ledger {
 
     /// The ledger's public key.
     pub fn ledger_public_key(&self) -> PublicKey {
-        self.shared.ledger_key.public_key()
+        self.shared.ledger_public
     }
 
     /// The ledger's note verifier key (C2SP vkey).
     pub fn verifier_key(&self) -> VerifierKey {
-        VerifierKey::ed25519(
-            self.shared.origin.clone(),
-            self.shared.ledger_key.public_key(),
-        )
+        VerifierKey::ed25519(self.shared.origin.clone(), self.shared.ledger_public)
     }
 
     /// The latest signed checkpoint.
@@ -601,6 +637,11 @@ impl Drop for Shared {
     }
 }
 
+/// What appending to a read-only copy gets.
+const READ_ONLY: AppendError = AppendError::Unavailable(
+    "this is a read-only copy imported from an export: record on the ledger itself",
+);
+
 /// Why a proof could not be produced.
 #[derive(Debug, thiserror::Error)]
 pub enum ProofError {
@@ -646,8 +687,32 @@ fn check_stream_name(stream: &str) -> Result<(), AppendError> {
     }
 }
 
-fn streams_of(event: &AuthenticEvent) -> Vec<String> {
-    let s = &event.body().subjects;
+/// Stages the writes of one sealed record: the record, its event-id index entry, its marker if
+/// it is a key record (genesis, enrolment, revocation), and the interior Merkle nodes it
+/// completes. Shared by the writer and the importer, so both lay a book out alike.
+pub(crate) fn stage_record(
+    batch: &mut sled::Batch,
+    record: &Record,
+    event_id: &str,
+    key_record: bool,
+    frontier: &mut Frontier,
+) {
+    if key_record {
+        batch.insert(&layout::governance(record.seq)[..], &[][..]);
+    }
+    batch.insert(&layout::record(record.seq)[..], record.to_json());
+    batch.insert(layout::event_id(event_id), &record.seq.0.to_be_bytes()[..]);
+    // Level-0 nodes are the record hashes, already stored in the records: keep only the
+    // interior nodes (one key fewer per record on the hot path).
+    frontier.push_reporting(record.hash, |level, index, hash| {
+        if level > 0 {
+            batch.insert(&layout::node(level, index)[..], &hash.0[..]);
+        }
+    });
+}
+
+pub(crate) fn streams_of(body: &probity_core::envelope::EventBody) -> Vec<String> {
+    let s = &body.subjects;
     let named = |kind: &str, ids: &[probity_core::ids::SubjectId]| {
         ids.iter()
             .map(|id| format!("{kind}:{id}"))
@@ -832,7 +897,7 @@ impl Writer {
                 });
             }
         }
-        let streams = streams_of(&event);
+        let streams = streams_of(event.body());
         let is_governance = matches!(
             event.body().event_type.as_str(),
             GENESIS | KEY_ENROLLED | KEY_REVOKED
@@ -852,27 +917,15 @@ impl Writer {
         let record = admitted.record;
 
         // Checked: from here on nothing fails; stage the writes and advance the state.
-        if !matches!(admitted.effect, KeyEffect::None) || is_governance {
-            staged
-                .batch
-                .insert(&layout::governance(record.seq)[..], &[][..]);
-        }
+        let key_record = !matches!(admitted.effect, KeyEffect::None) || is_governance;
         self.registry.apply(record.seq, admitted.effect);
-        staged
-            .batch
-            .insert(&layout::record(record.seq)[..], record.to_json());
-        staged
-            .batch
-            .insert(layout::event_id(&id), &record.seq.0.to_be_bytes()[..]);
-        let batch = &mut staged.batch;
-        // Level-0 nodes are the record hashes, already stored in the records: keep only the
-        // interior nodes (one key fewer per record on the hot path).
-        self.frontier
-            .push_reporting(record.hash, |level, index, hash| {
-                if level > 0 {
-                    batch.insert(&layout::node(level, index)[..], &hash.0[..]);
-                }
-            });
+        stage_record(
+            &mut staged.batch,
+            &record,
+            &id,
+            key_record,
+            &mut self.frontier,
+        );
         for stream in streams {
             let version = self.version(&stream, staged)? + 1;
             staged

@@ -44,6 +44,7 @@ pub mod datadir;
 mod engine;
 mod error;
 pub mod evidence;
+pub mod export;
 pub mod keyfile;
 mod layout;
 pub mod scenario;

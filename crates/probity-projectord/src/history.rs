@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::store::{Batch, Cursor, StoreError, ViewStore};
 
 /// Records between snapshots (at least; a snapshot waits for the end of a batch).
-pub const SNAPSHOT_EVERY: u64 = 4096;
+pub const SNAPSHOT_EVERY: u64 = 16384;
 
 const HISTORY_PREFIX: &[u8] = b"h/";
 const PENDING_PREFIX: &[u8] = b"p/";

@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use clap::{ArgGroup, Parser, ValueEnum};
 use probity_core::investigation::Investigation;
 use probity_core::time::{OccurredAt, RecordedAt};
-use probity_ledger::{datadir, evidence, Ledger};
+use probity_ledger::{datadir, evidence, export, keyfile, Ledger};
 use probity_projector::{render, BlacklistEntry, Finding};
 use probity_projectord::embedded;
 use probity_projectord::replay::{Moment, ReplayError, Replayed, Replayer, Step};
@@ -36,9 +36,18 @@ use serde_json::Value;
                   Exit status: 0 done; 2 bad usage, unreadable data, or a moment past the ledger."
 )]
 struct Args {
+    /// An export file (`probity export`) to replay instead of a data directory: it is imported
+    /// once, verified on the way in, into `<EXPORT>.replay/` beside it, and re-imported if the
+    /// file changes.
+    #[arg(conflicts_with = "data", required_unless_present = "data")]
+    export: Option<PathBuf>,
     /// The data directory (embedded; e.g. the one `probity demo` made).
     #[arg(long)]
-    data: PathBuf,
+    data: Option<PathBuf>,
+    /// With an export: pin the ledger's key (C2SP vkey, or a file holding it) for the import's
+    /// verification, instead of trusting the key the genesis names.
+    #[arg(long, requires = "export", value_name = "VKEY")]
+    ledger_vkey: Option<String>,
     /// As of record N: records 0 to N inclusive.
     #[arg(long, value_name = "N")]
     seq: Option<u64>,
@@ -161,14 +170,50 @@ fn when(t: i64) -> Option<String> {
     (t != i64::MIN && t != i64::MAX).then(|| RecordedAt::from_unix_micros(t).to_string())
 }
 
-fn open(args: &Args) -> Result<Ledger, Failure> {
-    datadir::open(&args.data).map_err(|e| Failure(format!("{}: {e}", args.data.display())))
+/// The data directory to replay: `--data`, or the import of the export file (made or renewed
+/// as needed).
+fn data_dir(args: &Args) -> Result<PathBuf, Failure> {
+    let Some(file) = &args.export else {
+        return args
+            .data
+            .clone()
+            .ok_or_else(|| Failure("give an export file or --data DIR".into()));
+    };
+    let cache = PathBuf::from(format!("{}.replay", file.display()));
+    let fail = |e: &dyn std::fmt::Display| Failure(e.to_string());
+    let stamp = export::file_stamp(file).map_err(|e| fail(&e))?;
+    let current = std::fs::read(export::marker_path(&cache))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<export::Imported>(&bytes).ok())
+        .is_some_and(|imported| (imported.bytes, imported.modified) == stamp);
+    if !current {
+        if cache.exists() {
+            std::fs::remove_dir_all(&cache)
+                .map_err(|e| fail(&format!("{}: {e}", cache.display())))?;
+        }
+        let key = args
+            .ledger_vkey
+            .as_deref()
+            .map(keyfile::read_vkey)
+            .transpose()
+            .map_err(|e| fail(&format!("--ledger-vkey: {e}")))?;
+        export::import(file, &cache, key).map_err(|e| match e {
+            export::ExportError::Findings(_) => Failure(format!(
+                "{}: {e}; `probity verify {}` lists the findings",
+                file.display(),
+                file.display()
+            )),
+            other => fail(&other),
+        })?;
+    }
+    Ok(cache)
 }
 
 fn run(args: &Args) -> Result<String, Failure> {
-    let ledger = open(args)?;
+    let data = data_dir(args)?;
+    let ledger = datadir::open(&data).map_err(|e| Failure(format!("{}: {e}", data.display())))?;
     // Bring the views (and their snapshots) up to date, verifying every new record.
-    let views = embedded::views_dir(&args.data);
+    let views = embedded::views_dir(&data);
     let store = embedded::current_store(&views, &ledger)
         .map_err(|e| Failure(format!("{}: {e}", views.display())))?;
     let replayer = Replayer::new(&store, ledger.book())?;

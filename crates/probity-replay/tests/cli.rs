@@ -218,3 +218,58 @@ fn the_bundle_proves_what_the_replay_showed() {
         assert!(report.records.contains(&seq), "record {seq} not proven");
     }
 }
+
+#[test]
+fn an_export_file_replays_like_its_data_directory() {
+    let data = data_dir("demo-hospital");
+    let ledger = probity_ledger::datadir::open(data.path()).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("ledger.jsonl");
+    probity_ledger::export::write(&ledger, &file).unwrap();
+    ledger.close();
+    drop(ledger);
+
+    let from_export = |args: &[&str]| -> Value {
+        let out = Command::new(env!("CARGO_BIN_EXE_replay"))
+            .arg(&file)
+            .args(args)
+            .arg("--json")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let args = [
+        "--true-at",
+        "2026-04-20T00:00:00+08:00",
+        "--supplier",
+        IMAGING,
+    ];
+    assert_eq!(from_export(&args), json(data.path(), &args));
+    // The import is kept beside the file and reused while the file is unchanged.
+    let marker = work.path().join("ledger.jsonl.replay").join("IMPORTED");
+    let stamp = std::fs::metadata(&marker).unwrap().modified().unwrap();
+    let args = ["--seq", "50"];
+    assert_eq!(from_export(&args), json(data.path(), &args));
+    assert_eq!(
+        std::fs::metadata(&marker).unwrap().modified().unwrap(),
+        stamp
+    );
+
+    // A tampered export is not replayed.
+    let text = std::fs::read_to_string(&file).unwrap();
+    let tampered = work.path().join("tampered.jsonl");
+    std::fs::write(&tampered, text.replacen("\"seq\":40,", "\"seq\":41,", 1)).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_replay"))
+        .arg(&tampered)
+        .args(["--seq", "10"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("does not verify"), "{err}");
+}

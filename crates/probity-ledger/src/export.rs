@@ -1,0 +1,335 @@
+//! The export format (`schemas/EXPORT.md`): writing one from a ledger, and importing one into a
+//! new data directory, verifying every record and checkpoint on the way in.
+//!
+//! An imported data directory holds the book exactly as the ledger laid it out (records, event
+//! ids, key-record markers, Merkle nodes, checkpoints, subject versions, head) but not the
+//! ledger's key: it opens read-only ([`Ledger::open_read_only`]), and every reading command
+//! (queries, views, `replay`, proofs against its checkpoints) works on it as on the original.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use probity_core::checkpoint::{SignedNote, VerifierKey};
+use probity_core::envelope::EventBody;
+use probity_core::ids::Seq;
+use probity_core::merkle::Frontier;
+use probity_core::record::Record;
+use probity_core::verify::{ChainVerifier, VerifyReport};
+use serde::{Deserialize, Serialize};
+
+use crate::datadir;
+use crate::engine::{open_sled, stage_record, streams_of};
+use crate::layout::{self, Head};
+use crate::{Ledger, LedgerError};
+
+/// The format name of an export's header line.
+pub const FORMAT: &str = "probity-export/v1";
+
+/// Records read, verified and written per batch on import.
+const BATCH: usize = 4096;
+
+/// One line of an export.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Line {
+    /// First line.
+    Header {
+        /// [`FORMAT`].
+        format: String,
+        /// Ledger id.
+        ledger: String,
+        /// Checkpoint origin.
+        origin: String,
+        /// The ledger's note verifier key, as the exporter states it (auditors pin their own).
+        ledger_vkey: String,
+        /// Records in the export.
+        size: u64,
+    },
+    /// A signed checkpoint (all of them come before the records).
+    Checkpoint {
+        /// Its tree size.
+        size: u64,
+        /// The signed note text.
+        note: String,
+    },
+    /// A record, in sequence order.
+    Record(Record),
+}
+
+/// Why an export could not be written or imported.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// A file could not be read or written.
+    #[error("{}: {source}", .path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What failed.
+        source: std::io::Error,
+    },
+    /// The file is not an export.
+    #[error("{}: {message}", .path.display())]
+    NotAnExport {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+    /// The target directory already holds a ledger.
+    #[error("{} already holds a ledger; import into a new directory", .0.display())]
+    Exists(PathBuf),
+    /// The export does not verify: nothing was imported.
+    #[error("the export does not verify ({} findings, the first at record {}): nothing imported", .0.findings.len(), .0.findings.first().map_or(0, |f| f.seq()))]
+    Findings(Box<VerifyReport>),
+    /// The book could not be read or written.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ExportError + '_ {
+    move |source| ExportError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Writes the whole ledger to `out`; returns the number of records.
+pub fn write(ledger: &Ledger, out: &Path) -> Result<u64, ExportError> {
+    let file = std::fs::File::create(out).map_err(io(out))?;
+    let mut w = BufWriter::new(file);
+    let size = ledger.size();
+    let mut line = |value: &Line| -> Result<(), ExportError> {
+        serde_json::to_writer(&mut w, value).map_err(|e| io(out)(e.into()))?;
+        w.write_all(b"\n").map_err(io(out))
+    };
+    line(&Line::Header {
+        format: FORMAT.into(),
+        ledger: ledger.ledger_id().into(),
+        origin: ledger.origin().into(),
+        ledger_vkey: ledger.verifier_key().to_string(),
+        size,
+    })?;
+    for checkpoint in ledger.book().checkpoints() {
+        let (cp_size, note) = checkpoint?;
+        if cp_size <= size {
+            line(&Line::Checkpoint {
+                size: cp_size,
+                note: String::from_utf8_lossy(&note.to_bytes()).into_owned(),
+            })?;
+        }
+    }
+    for record in ledger.book().records(Seq(0), Seq(size)) {
+        line(&Line::Record(record?))?;
+    }
+    w.flush().map_err(io(out))?;
+    Ok(size)
+}
+
+/// Where an imported data directory notes where it came from; its presence is what lets the
+/// directory open without a ledger key.
+pub fn marker_path(data: &Path) -> PathBuf {
+    data.join("IMPORTED")
+}
+
+/// What an imported data directory notes about its source.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Imported {
+    /// The export file, as given.
+    pub from: String,
+    /// Its length in bytes and modification time (s since the epoch) when imported, so that a
+    /// cache of it can tell it changed.
+    pub bytes: u64,
+    /// Modification time.
+    pub modified: u64,
+    /// Records imported.
+    pub records: u64,
+}
+
+/// The length and modification time of `path`.
+pub fn file_stamp(path: &Path) -> Result<(u64, u64), ExportError> {
+    let meta = std::fs::metadata(path).map_err(io(path))?;
+    let modified = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs());
+    Ok((meta.len(), modified))
+}
+
+/// Imports the export `from` into the new data directory `data`, verifying as it goes with
+/// the chain verifier (every record's hash, link, strict signature, key and role, event-id
+/// uniqueness, every checkpoint's signature — against `ledger_vkey` if pinned, else the key
+/// the genesis names — and root). A batch is written only once it verified; if anything fails,
+/// the directory is removed and the findings returned.
+pub fn import(
+    from: &Path,
+    data: &Path,
+    ledger_vkey: Option<VerifierKey>,
+) -> Result<Imported, ExportError> {
+    let book_dir = datadir::book_dir(data);
+    if book_dir.exists() || marker_path(data).exists() {
+        return Err(ExportError::Exists(data.to_owned()));
+    }
+    let created = !data.exists();
+    std::fs::create_dir_all(data).map_err(io(data))?;
+    let result = import_into(from, &book_dir, ledger_vkey);
+    let result = result.and_then(|records| {
+        let (bytes, modified) = file_stamp(from)?;
+        let imported = Imported {
+            from: from.display().to_string(),
+            bytes,
+            modified,
+            records,
+        };
+        // Invariant: the marker is plain data.
+        let json = serde_json::to_vec_pretty(&imported).unwrap_or_default();
+        std::fs::write(marker_path(data), json).map_err(io(data))?;
+        Ok(imported)
+    });
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&book_dir);
+        if created {
+            let _ = std::fs::remove_dir_all(data);
+        }
+    }
+    result
+}
+
+fn import_into(
+    from: &Path,
+    book_dir: &Path,
+    ledger_vkey: Option<VerifierKey>,
+) -> Result<u64, ExportError> {
+    let not_export = |message: String| ExportError::NotAnExport {
+        path: from.to_owned(),
+        message,
+    };
+    let file = std::fs::File::open(from).map_err(io(from))?;
+    let db = open_sled(book_dir).map_err(LedgerError::from)?;
+    let matrix = probity_events::role_matrix();
+    let mut verifier = ChainVerifier::new(&matrix);
+    if let Some(key) = ledger_vkey {
+        verifier.pin_log_key(key);
+    }
+    let mut checkpoints: Vec<(u64, SignedNote)> = Vec::new();
+    let mut writer = BookWriter::default();
+    let mut batch = Vec::with_capacity(BATCH);
+    for (number, line) in BufReader::new(file).lines().enumerate() {
+        let line = line.map_err(io(from))?;
+        let parsed: Line = serde_json::from_str(&line)
+            .map_err(|e| not_export(format!("line {}: {e}", number + 1)))?;
+        match parsed {
+            Line::Header { format, .. } if number == 0 => {
+                if format != FORMAT {
+                    return Err(not_export(format!("format {format:?} is not {FORMAT}")));
+                }
+            }
+            _ if number == 0 => return Err(not_export(format!("no {FORMAT} header"))),
+            Line::Header { .. } => {
+                return Err(not_export(format!("line {}: a second header", number + 1)))
+            }
+            Line::Checkpoint { size, note } => {
+                let note = SignedNote::parse(note.as_bytes())
+                    .map_err(|e| not_export(format!("line {}: checkpoint: {e}", number + 1)))?;
+                verifier.add_checkpoint(note.clone(), size);
+                checkpoints.push((size, note));
+            }
+            Line::Record(record) => {
+                batch.push(record);
+                if batch.len() == BATCH {
+                    if !writer.verify_and_write(&db, &mut verifier, &batch)? {
+                        batch.clear();
+                        break;
+                    }
+                    batch.clear();
+                }
+            }
+        }
+    }
+    if !batch.is_empty() {
+        writer.verify_and_write(&db, &mut verifier, &batch)?;
+    }
+    let report = verifier.finish();
+    if !report.is_intact() {
+        return Err(ExportError::Findings(Box::new(report)));
+    }
+    writer.finish(&db, &checkpoints)?;
+    Ok(report.records)
+}
+
+/// Lays out verified records as the engine does.
+#[derive(Default)]
+struct BookWriter {
+    frontier: Frontier,
+    versions: HashMap<String, u64>,
+    head: Option<Head>,
+}
+
+impl BookWriter {
+    fn verify_and_write(
+        &mut self,
+        db: &sled::Db,
+        verifier: &mut ChainVerifier<'_>,
+        records: &[Record],
+    ) -> Result<bool, ExportError> {
+        verifier.push_batch(records);
+        if !verifier.finish_peek().is_empty() {
+            // Nothing of a batch with a finding is written; the caller stops.
+            return Ok(false);
+        }
+        let mut batch = sled::Batch::default();
+        for record in records {
+            // Invariant: a record that verified opens.
+            let body = EventBody::parse(record.event.body_bytes())
+                .map_err(|e| LedgerError::Corrupt(format!("record {}: {e}", record.seq)))?;
+            let key_record = matches!(
+                body.event_type.as_str(),
+                probity_core::roles::GENESIS
+                    | probity_core::roles::KEY_ENROLLED
+                    | probity_core::roles::KEY_REVOKED
+            );
+            stage_record(
+                &mut batch,
+                record,
+                body.id.as_str(),
+                key_record,
+                &mut self.frontier,
+            );
+            for stream in streams_of(&body) {
+                *self.versions.entry(stream).or_default() += 1;
+            }
+            self.head = Some(Head {
+                next_seq: record.seq.next(),
+                last_hash: record.hash,
+                last_recorded_at: record.recorded_at,
+            });
+        }
+        db.apply_batch(batch).map_err(LedgerError::from)?;
+        Ok(true)
+    }
+
+    fn finish(self, db: &sled::Db, checkpoints: &[(u64, SignedNote)]) -> Result<(), ExportError> {
+        let Some(head) = self.head else {
+            return Err(LedgerError::Corrupt("the export holds no records".into()).into());
+        };
+        let mut batch = sled::Batch::default();
+        for (stream, version) in &self.versions {
+            batch.insert(layout::stream_version(stream), &version.to_be_bytes()[..]);
+        }
+        let size = head.next_seq.0;
+        let mut latest = None;
+        for (cp_size, note) in checkpoints.iter().filter(|(s, _)| *s <= size) {
+            batch.insert(&layout::checkpoint(*cp_size)[..], note.to_bytes());
+            latest = Some(*cp_size);
+        }
+        if let Some(latest) = latest {
+            batch.insert(layout::LATEST_CHECKPOINT, &latest.to_be_bytes()[..]);
+        }
+        // The head last: a book without it does not open.
+        batch.insert(layout::HEAD, &head.encode()[..]);
+        db.apply_batch(batch).map_err(LedgerError::from)?;
+        db.flush().map_err(LedgerError::from)?;
+        Ok(())
+    }
+}
