@@ -120,6 +120,10 @@ pub fn run(data: &Path) -> Result<(), Failure> {
     let verified = policy
         .verify(&witnessed)
         .map_err(|e| Failure::Input(format!("witnessed checkpoint: {e}")))?;
+    // The ledger keeps the cosignature with its checkpoint, so every proof against it carries it.
+    ledger
+        .attach_cosignatures(&witnessed, &[witness.verifier_key()])
+        .map_err(|e| Failure::Input(format!("attaching the cosignature: {e}")))?;
     let kept = data.join("checkpoint.witnessed");
     std::fs::write(&kept, witnessed.to_bytes()).map_err(input(&kept.display().to_string()))?;
     let ledger_vkey = data.join("ledger.vkey");
@@ -145,10 +149,7 @@ pub fn run(data: &Path) -> Result<(), Failure> {
         .map_err(|e| Failure::Input(e.to_string()))?
         .ok_or_else(|| Failure::Input(format!("no {BLACKLISTING} in the demo")))?;
     let proof = data.join("blacklisting.tlog-proof");
-    let mut bundle = audit::proof_bundle(ledger, blacklisting.0)?;
-    if bundle.checkpoint.text == witnessed.text {
-        bundle.checkpoint = witnessed.clone();
-    }
+    let bundle = audit::proof_bundle(ledger, blacklisting.0)?;
     std::fs::write(&proof, bundle.to_text()).map_err(input(&proof.display().to_string()))?;
     out(&format!(
         "    proof that record {} (the blacklisting) is in the ledger → {}",

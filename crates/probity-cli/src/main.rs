@@ -17,7 +17,7 @@ use probity_core::receipt::Receipt;
 use probity_core::roles::{Role, GENESIS, KEY_ENROLLED, KEY_REVOKED};
 use probity_core::time::{OccurredAt, RecordedAt};
 use probity_events::catalogue::implied_subjects;
-use probity_ledger::wire::AppendMessage;
+use probity_ledger::wire::{self, AppendMessage};
 use probity_ledger::{keyfile, EngineConfig, Ledger, SystemClock};
 use probity_projector::render;
 use probity_projectord::query::{BlacklistQuery, FindingsQuery, SubjectQuery};
@@ -205,6 +205,19 @@ enum Command {
         /// The export file to write.
         #[arg(long)]
         out: PathBuf,
+    },
+    /// Attach witnesses' cosignatures to the ledger's checkpoint they cosigned (the output of
+    /// `probity witness`, or any C2SP note carrying cosignature/v1 lines). With --data, give the
+    /// witnesses whose cosignatures to keep; over NATS, ledgerd keeps those of the witnesses it
+    /// is configured with. Cosignatures that do not verify are never kept.
+    Cosign {
+        /// The cosigned checkpoint.
+        note: PathBuf,
+        #[command(flatten)]
+        at: Where,
+        /// A witness's cosigner vkey (repeatable; with --data).
+        #[arg(long = "witness")]
+        witnesses: Vec<String>,
     },
     /// Rebuild a data directory from an export, verifying every record and checkpoint on the
     /// way in (nothing is kept if anything fails). The copy has no ledger key: it answers every
@@ -493,6 +506,11 @@ fn run(command: Command) -> Result<(), Failure> {
             ));
             Ok(())
         }
+        Command::Cosign {
+            note,
+            at,
+            witnesses,
+        } => cosign(&note, &at, &witnesses),
         Command::Import {
             file,
             data,
@@ -700,6 +718,70 @@ fn verify(
     } else {
         Err(Failure::Findings(report.findings.len()))
     }
+}
+
+fn cosign(note: &Path, at: &Where, witnesses: &[String]) -> Result<(), Failure> {
+    let text = std::fs::read(note).map_err(input(&note.display().to_string()))?;
+    let parsed = probity_core::checkpoint::SignedNote::parse(&text)
+        .map_err(|e| Failure::Input(format!("{}: {e}", note.display())))?;
+    let target = at.connect()?;
+    let reply = match &target {
+        Target::Embedded(ledger) => {
+            if witnesses.is_empty() {
+                return Err(Failure::Input(
+                    "give the witnesses whose cosignatures to keep: --witness VKEY".into(),
+                ));
+            }
+            let keys = witnesses
+                .iter()
+                .map(|w| vkey_arg("--witness", w))
+                .collect::<Result<Vec<_>, _>>()?;
+            let (size, attached) = ledger
+                .attach_cosignatures(&parsed, &keys)
+                .map_err(|e| Failure::Refused(e.code().into(), e.to_string()))?;
+            let stored = ledger
+                .book()
+                .checkpoint(size)
+                .map_err(|e| Failure::Input(e.to_string()))?
+                .map(|n| String::from_utf8_lossy(&n.to_bytes()).into_owned())
+                .unwrap_or_default();
+            Ok(wire::CosignReply {
+                size,
+                attached,
+                note: stored,
+            })
+        }
+        Target::Nats { ledger, .. } => {
+            if !witnesses.is_empty() {
+                return Err(Failure::Input(
+                    "over NATS, ledgerd keeps the cosignatures of the witnesses it is configured with; drop --witness".into(),
+                ));
+            }
+            target.request(
+                wire::cosign_subject(ledger),
+                &wire::CosignRequest {
+                    note: String::from_utf8_lossy(&text).into_owned(),
+                },
+            )?
+        }
+    };
+    target.close();
+    let reply = reply.map_err(|e| Failure::Refused(e.code, e.message))?;
+    if at.json {
+        out_json(&reply);
+    } else if reply.attached.is_empty() {
+        out(&format!(
+            "nothing new: the checkpoint of {} records already carries every cosignature here that verifies",
+            reply.size
+        ));
+    } else {
+        out(&format!(
+            "attached to the checkpoint of {} records: {}",
+            reply.size,
+            reply.attached.join(", ")
+        ));
+    }
+    Ok(())
 }
 
 fn ask<T: serde::de::DeserializeOwned>(

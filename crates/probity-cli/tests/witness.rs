@@ -203,3 +203,105 @@ fn a_witness_cosigns_only_consistent_growth() {
         "{answer}"
     );
 }
+
+#[test]
+fn a_cosignature_is_attached_to_the_ledgers_checkpoint_and_proofs_carry_it() {
+    let dir = data_dir("domain-example");
+    let data = dir.path().to_str().unwrap();
+    let ledger = open(dir.path(), "domain-example");
+    let vkey = ledger.verifier_key().to_string();
+    ledger.close();
+    drop(ledger);
+    let key = dir.path().join("witness.key");
+    assert_eq!(probity(&["keygen", "--out", key.to_str().unwrap()]).0, 0);
+    let req = dir.path().join("first.req");
+    request(data, 0, &req);
+    let cosigned = dir.path().join("cosigned.note");
+    let (code, stdout, stderr) = probity(&[
+        "witness",
+        req.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "--name",
+        "audit.example/w1",
+        "--ledger-vkey",
+        &vkey,
+        "--state",
+        dir.path().join("state.json").to_str().unwrap(),
+        "--out",
+        cosigned.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let witness_vkey = serde_json::from_str::<Value>(&stdout).unwrap()["witness_vkey"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Without naming the witness: refused (nothing unverifiable is kept).
+    let (code, _, stderr) = probity(&["cosign", cosigned.to_str().unwrap(), "--data", data]);
+    assert_eq!(code, 2, "{stderr}");
+
+    let (code, stdout, stderr) = probity(&[
+        "cosign",
+        cosigned.to_str().unwrap(),
+        "--data",
+        data,
+        "--witness",
+        &witness_vkey,
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let reply: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(reply["attached"], serde_json::json!(["audit.example/w1"]));
+
+    // A proof made now carries the cosignature: it meets a one-witness policy.
+    let proof = dir.path().join("record-3.tlog-proof");
+    let (code, _, stderr) = probity(&[
+        "prove",
+        "--data",
+        data,
+        "--seq",
+        "3",
+        "--out",
+        proof.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, stdout, stderr) = probity(&[
+        "verify-proof",
+        proof.to_str().unwrap(),
+        "--ledger-vkey",
+        &vkey,
+        "--witness",
+        &witness_vkey,
+        "--quorum",
+        "1",
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+
+    // Attached again: nothing new. A note of another text: refused.
+    let (code, stdout, _) = probity(&[
+        "cosign",
+        cosigned.to_str().unwrap(),
+        "--data",
+        data,
+        "--witness",
+        &witness_vkey,
+    ]);
+    assert_eq!(code, 0);
+    assert!(stdout.starts_with("nothing new"), "{stdout}");
+    let text = std::fs::read_to_string(&cosigned).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines[1] = "1";
+    let forged = dir.path().join("forged.note");
+    std::fs::write(&forged, lines.join("\n") + "\n").unwrap();
+    let (code, _, stderr) = probity(&[
+        "cosign",
+        forged.to_str().unwrap(),
+        "--data",
+        data,
+        "--witness",
+        &witness_vkey,
+    ]);
+    assert_eq!(code, 1, "{stderr}");
+}

@@ -335,7 +335,7 @@ impl VerifierKey {
     }
 
     /// Verifies a cosignature/v1 over `text`; returns its timestamp.
-    fn verify_cosignature(&self, text: &str, sig: &NoteSignature) -> Option<u64> {
+    pub fn verify_cosignature(&self, text: &str, sig: &NoteSignature) -> Option<u64> {
         if self.sig_type != SIG_TYPE_COSIGNATURE_V1
             || sig.name != self.name
             || sig.key_id != self.key_id()

@@ -152,6 +152,8 @@ struct Shared {
     ledger_public: PublicKey,
     committed: watch::Sender<u64>,
     latest_checkpoint: RwLock<Option<(u64, SignedNote)>>,
+    /// Held while cosignatures are merged into a stored checkpoint (read, merge, write).
+    cosigning: Mutex<()>,
     failed: AtomicBool,
 }
 
@@ -383,6 +385,7 @@ impl Ledger {
             ledger_public,
             committed,
             latest_checkpoint: RwLock::new(latest.clone()),
+            cosigning: Mutex::new(()),
             failed: AtomicBool::new(false),
         });
         let (commands, receiver) = mpsc::channel();
@@ -489,6 +492,66 @@ impl Ledger {
             .map_err(|_| AppendError::Unavailable("the ledger is closed"))?;
         rx.blocking_recv()
             .map_err(|_| AppendError::Unavailable("the writer stopped"))?
+    }
+
+    /// Attaches to the stored checkpoint of the same size the cosignatures in `cosigned` that
+    /// verify under one of `witnesses` (C2SP cosignature/v1), durably; returns the checkpoint's
+    /// size and the witnesses whose cosignature it now carries that it did not before. The
+    /// note's text must be the stored checkpoint's, byte for byte. Signatures by other keys,
+    /// or that do not verify, are ignored: only what a verifier can check is kept.
+    pub fn attach_cosignatures(
+        &self,
+        cosigned: &SignedNote,
+        witnesses: &[VerifierKey],
+    ) -> Result<(u64, Vec<String>), CosignError> {
+        if self.is_read_only() {
+            return Err(CosignError::ReadOnly);
+        }
+        let size = Checkpoint::from_text(&cosigned.text)
+            .map_err(|e| CosignError::Malformed(e.to_string()))?
+            .size;
+        let _guard = self
+            .shared
+            .cosigning
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut stored = self
+            .shared
+            .book
+            .checkpoint(size)?
+            .ok_or(CosignError::NoCheckpoint(size))?;
+        if stored.text != cosigned.text {
+            return Err(CosignError::OtherCheckpoint(size));
+        }
+        let mut added = Vec::new();
+        for witness in witnesses {
+            let Some(sig) = cosigned
+                .signatures
+                .iter()
+                .find(|s| witness.verify_cosignature(&cosigned.text, s).is_some())
+            else {
+                continue;
+            };
+            if !stored.signatures.contains(sig) {
+                stored.add_signature(sig.clone());
+                added.push(witness.name.clone());
+            }
+        }
+        if added.is_empty() {
+            return Ok((size, added));
+        }
+        let db = self.shared.book.db();
+        db.insert(layout::checkpoint(size), stored.to_bytes())
+            .and_then(|_| db.flush().map(|_| ()))
+            .map_err(LedgerError::from)?;
+        if let Ok(mut latest) = self.shared.latest_checkpoint.write() {
+            if let Some((latest_size, note)) = latest.as_mut() {
+                if *latest_size == size {
+                    *note = stored;
+                }
+            }
+        }
+        Ok((size, added))
     }
 
     /// Read access to the book (bounded by [`Ledger::size`] for committed records).
@@ -634,6 +697,39 @@ impl Ledger {
 impl Drop for Shared {
     fn drop(&mut self) {
         let _ = self.book.db().flush();
+    }
+}
+
+/// Why cosignatures could not be attached.
+#[derive(Debug, thiserror::Error)]
+pub enum CosignError {
+    /// The note is not a checkpoint.
+    #[error("not a checkpoint: {0}")]
+    Malformed(String),
+    /// The ledger signed no checkpoint of that size.
+    #[error("the ledger signed no checkpoint of {0} records")]
+    NoCheckpoint(u64),
+    /// The note's text is not the ledger's checkpoint of that size.
+    #[error("the note is not the ledger's checkpoint of {0} records (its text differs)")]
+    OtherCheckpoint(u64),
+    /// A read-only copy keeps the checkpoints it was given.
+    #[error("a read-only copy cannot take cosignatures; send them to the ledger itself")]
+    ReadOnly,
+    /// The book could not be read or written.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+impl CosignError {
+    /// A stable code for the wire.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CosignError::Malformed(_) => "malformed-request",
+            CosignError::NoCheckpoint(_) => "no-checkpoint",
+            CosignError::OtherCheckpoint(_) => "other-checkpoint",
+            CosignError::ReadOnly => "read-only",
+            CosignError::Ledger(_) => "storage",
+        }
     }
 }
 

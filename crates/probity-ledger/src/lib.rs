@@ -52,7 +52,7 @@ pub mod wire;
 
 pub use book::{Book, NodeError};
 pub use engine::{
-    check_stateless, open_sled, AppendRequest, Clock, EngineConfig, Ledger, ManualClock,
-    ProofError, Status, SystemClock,
+    check_stateless, open_sled, AppendRequest, Clock, CosignError, EngineConfig, Ledger,
+    ManualClock, ProofError, Status, SystemClock,
 };
 pub use error::{AppendError, LedgerError};

@@ -31,6 +31,10 @@ pub fn inclusion_subject(ledger: &str) -> String {
 pub fn consistency_subject(ledger: &str) -> String {
     format!("probity.{ledger}.proof.consistency")
 }
+/// `probity.<ledger>.cosign`: witnesses' cosignatures handed to ledgerd.
+pub fn cosign_subject(ledger: &str) -> String {
+    format!("probity.{ledger}.cosign")
+}
 /// `probity.<ledger>.records`: the JetStream subject committed records are published on.
 pub fn records_subject(ledger: &str) -> String {
     format!("probity.{ledger}.records")
@@ -154,6 +158,26 @@ pub struct CheckpointReply {
     /// Its tree size.
     pub size: u64,
     /// The signed note, as text.
+    pub note: String,
+}
+
+/// A cosigned checkpoint handed to ledgerd (`probity.<ledger>.cosign`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CosignRequest {
+    /// The ledger's checkpoint, as text, with one or more witnesses' cosignature lines.
+    pub note: String,
+}
+
+/// What ledgerd kept of it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CosignReply {
+    /// The checkpoint's size.
+    pub size: u64,
+    /// Witnesses (configured in ledgerd) whose cosignature was attached now.
+    pub attached: Vec<String>,
+    /// The checkpoint as stored now, with every signature it carries.
     pub note: String,
 }
 

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use probity_core::checkpoint::VerifierKey;
 use serde::Deserialize;
 
 /// The file's shape; every field optional so that env and flags can fill or override it.
@@ -48,6 +49,10 @@ pub struct CheckpointConfig {
     pub every_records: Option<u64>,
     /// … or every this many milliseconds with new records (default 1000).
     pub every_ms: Option<u64>,
+    /// Witnesses whose cosignatures ledgerd attaches to its checkpoints (C2SP vkeys of type
+    /// cosignature/v1, or files holding them).
+    #[serde(default)]
+    pub witnesses: Vec<String>,
 }
 
 /// `[limits]`.
@@ -115,6 +120,8 @@ pub struct Settings {
     pub max_clock_skew_secs: i64,
     /// Appends in flight.
     pub max_in_flight: usize,
+    /// Witnesses whose cosignatures are attached to checkpoints.
+    pub witnesses: Vec<VerifierKey>,
 }
 
 impl FileConfig {
@@ -159,7 +166,19 @@ impl FileConfig {
                 })
             }
         };
+        let witnesses = self
+            .checkpoints
+            .witnesses
+            .iter()
+            .map(|w| {
+                probity_ledger::keyfile::read_vkey(w).map_err(|e| ConfigError::Invalid {
+                    name: "checkpoints.witnesses",
+                    message: e.to_string(),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Settings {
+            witnesses,
             ledger_key_file: self
                 .ledger_key_file
                 .unwrap_or_else(|| data_dir.join("ledger.key")),

@@ -40,6 +40,9 @@ struct Args {
     /// … or every this many milliseconds.
     #[arg(long, env = "PROBITY_CHECKPOINT_MS")]
     checkpoint_ms: Option<u64>,
+    /// A witness whose cosignatures are attached to checkpoints (repeatable; vkey or file).
+    #[arg(long = "witness")]
+    witnesses: Vec<String>,
     /// Log as JSON lines instead of text.
     #[arg(long, env = "PROBITY_LOG_JSON")]
     log_json: bool,
@@ -99,6 +102,9 @@ async fn run(args: Args) -> Result<(), Failure> {
     file.stream.replicas = args.replicas.or(file.stream.replicas);
     file.checkpoints.every_records = args.checkpoint_every.or(file.checkpoints.every_records);
     file.checkpoints.every_ms = args.checkpoint_ms.or(file.checkpoints.every_ms);
+    file.checkpoints
+        .witnesses
+        .extend(args.witnesses.iter().cloned());
     let settings = file.settle().map_err(|e| Failure::Setup(e.into()))?;
 
     let key = keyfile::read_key(&settings.ledger_key_file)
@@ -149,6 +155,7 @@ async fn run(args: Args) -> Result<(), Failure> {
             .unwrap_or_else(|| wire::default_stream_name(ledger.ledger_id())),
         replicas: settings.replicas,
         max_in_flight: settings.max_in_flight,
+        witnesses: settings.witnesses.clone(),
     };
     serve(ledger, client, config, shutdown_signal())
         .await

@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use async_nats::{Client, Message};
 use futures_util::StreamExt;
+use probity_core::checkpoint::{SignedNote, VerifierKey};
 use probity_ledger::wire::{
     self, AppendMessage, CheckpointReply, CheckpointRequest, ConsistencyProof, ConsistencyRequest,
-    InclusionProof, InclusionRequest, Reply, WireError,
+    CosignReply, CosignRequest, InclusionProof, InclusionRequest, Reply, WireError,
 };
 use probity_ledger::Ledger;
 use serde::de::DeserializeOwned;
@@ -26,6 +27,8 @@ pub struct ServiceConfig {
     pub replicas: usize,
     /// Appends in flight at once.
     pub max_in_flight: usize,
+    /// Witnesses whose cosignatures (`probity.<ledger>.cosign`) are attached to checkpoints.
+    pub witnesses: Vec<VerifierKey>,
 }
 
 /// Why the service stopped abnormally.
@@ -105,7 +108,12 @@ async fn handle_append(ledger: Ledger, client: Client, message: Message) {
     respond(&client, &message, into_reply(result)).await;
 }
 
-fn query(ledger: &Ledger, subject: &str, payload: &[u8]) -> Result<serde_json::Value, WireError> {
+fn query(
+    ledger: &Ledger,
+    witnesses: &[VerifierKey],
+    subject: &str,
+    payload: &[u8],
+) -> Result<serde_json::Value, WireError> {
     let ledger_id = ledger.ledger_id();
     let internal = |e: &dyn std::fmt::Display| error("internal", e.to_string());
     if subject == wire::status_subject(ledger_id) {
@@ -184,6 +192,27 @@ fn query(ledger: &Ledger, subject: &str, payload: &[u8]) -> Result<serde_json::V
             proof,
         });
     }
+    if subject == wire::cosign_subject(ledger_id) {
+        let request: CosignRequest = parse(payload)?;
+        let note = SignedNote::parse(request.note.as_bytes())
+            .map_err(|e| error("malformed-request", format!("note: {e}")))?;
+        let (size, attached) = ledger
+            .attach_cosignatures(&note, witnesses)
+            .map_err(|e| error(e.code(), e.to_string()))?;
+        if !attached.is_empty() {
+            tracing::info!(size, witnesses = ?attached, "cosignatures attached");
+        }
+        let stored = ledger
+            .book()
+            .checkpoint(size)
+            .map_err(|e| internal(&e))?
+            .ok_or_else(|| error("no-checkpoint", format!("no checkpoint at size {size}")))?;
+        return json(&CosignReply {
+            size,
+            attached,
+            note: String::from_utf8_lossy(&stored.to_bytes()).into_owned(),
+        });
+    }
     Err(error("unknown-subject", format!("no query on {subject}")))
 }
 
@@ -191,13 +220,19 @@ fn json<T: Serialize>(value: &T) -> Result<serde_json::Value, WireError> {
     serde_json::to_value(value).map_err(|e| error("internal", e.to_string()))
 }
 
-async fn handle_query(ledger: Ledger, client: Client, message: Message) {
+async fn handle_query(
+    ledger: Ledger,
+    witnesses: Arc<Vec<VerifierKey>>,
+    client: Client,
+    message: Message,
+) {
     let subject = message.subject.to_string();
     let payload = message.payload.clone();
     let lookup = ledger.clone();
-    let result = tokio::task::spawn_blocking(move || query(&lookup, &subject, &payload))
-        .await
-        .unwrap_or_else(|e| Err(error("internal", e.to_string())));
+    let result =
+        tokio::task::spawn_blocking(move || query(&lookup, &witnesses, &subject, &payload))
+            .await
+            .unwrap_or_else(|e| Err(error("internal", e.to_string())));
     respond(&client, &message, into_reply(result)).await;
 }
 
@@ -265,6 +300,10 @@ async fn start(
             .subscribe(wire::consistency_subject(&ledger_id))
             .await
             .map_err(nats)?,
+        client
+            .subscribe(wire::cosign_subject(&ledger_id))
+            .await
+            .map_err(nats)?,
     ]);
     client
         .flush()
@@ -306,6 +345,7 @@ pub async fn serve(
     tracing::info!(ledger = %ledger_id, size = ledger.size(), "ledgerd ready");
 
     let in_flight = Arc::new(Semaphore::new(config.max_in_flight));
+    let witnesses = Arc::new(config.witnesses.clone());
     loop {
         tokio::select! {
             message = appends.next() => {
@@ -319,7 +359,7 @@ pub async fn serve(
             }
             message = queries.next() => {
                 let Some(message) = message else { break };
-                tokio::spawn(handle_query(ledger.clone(), client.clone(), message));
+                tokio::spawn(handle_query(ledger.clone(), witnesses.clone(), client.clone(), message));
             }
             () = &mut shutdown => {
                 tracing::info!("shutting down: no new requests");

@@ -9,7 +9,9 @@ mod common;
 use common::*;
 use probity_core::merkle::{verify_consistency, verify_inclusion};
 use probity_core::prelude::*;
-use probity_ledger::wire::{self, CheckpointReply, ConsistencyProof, InclusionProof, Reply};
+use probity_ledger::wire::{
+    self, CheckpointReply, ConsistencyProof, CosignReply, InclusionProof, Reply,
+};
 use probity_testkit::nats::NatsServer;
 use probity_testkit::{malleate, request_payload, LEDGER};
 use serde_json::json;
@@ -266,4 +268,102 @@ async fn checkpoints_and_proofs_are_served() {
         matches!(beyond, Reply::Error(ref e) if e.code == "bad-proof-request"),
         "{beyond:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn witness_cosignatures_are_attached_to_checkpoints() {
+    let nats = NatsServer::start();
+    let data = DataDir::init();
+    let witness = Cosigner::new("audit.example/w1", SecretKey::from_seed(&[41; 32]));
+    let stranger = Cosigner::new("audit.example/w2", SecretKey::from_seed(&[42; 32]));
+    let witness_vkey = witness.verifier_key().to_string();
+    let ledgerd = spawn_ledgerd(
+        data.path(),
+        &nats.url(),
+        &["--checkpoint-every", "4", "--witness", &witness_vkey],
+    );
+    let client = connect(&nats.url()).await;
+    wait_ready(&client, &ledgerd).await;
+    let h = &data.hospital;
+    for i in 0..6 {
+        let reply = append(
+            &client,
+            h.request(&format!("w{i}"), &format!("CASE-{i}"), &h.clerk),
+        )
+        .await
+        .unwrap();
+        assert!(matches!(reply, Reply::Ok(_)), "{reply:?}");
+    }
+    let Reply::Ok(checkpoint) =
+        request_raw::<CheckpointReply>(&client, wire::checkpoint_subject(LEDGER), b"{}".to_vec())
+            .await
+            .unwrap()
+    else {
+        panic!("no checkpoint")
+    };
+    let mut note = SignedNote::parse(checkpoint.note.as_bytes()).unwrap();
+    note.add_signature(witness.cosign(&note, 1_790_000_000));
+    note.add_signature(stranger.cosign(&note, 1_790_000_000));
+    let cosign = |note: &SignedNote| {
+        let body = serde_json::to_vec(&json!({"note": String::from_utf8_lossy(&note.to_bytes())}))
+            .unwrap();
+        request_raw::<CosignReply>(&client, wire::cosign_subject(LEDGER), body)
+    };
+
+    // The configured witness's cosignature is kept, the stranger's ignored.
+    let Reply::Ok(reply) = cosign(&note).await.unwrap() else {
+        panic!("cosign refused")
+    };
+    assert_eq!(reply.size, checkpoint.size);
+    assert_eq!(reply.attached, ["audit.example/w1"]);
+    // Sent again: nothing new.
+    let Reply::Ok(again) = cosign(&note).await.unwrap() else {
+        panic!("cosign refused")
+    };
+    assert!(again.attached.is_empty());
+
+    // The stored checkpoint now meets a one-witness policy.
+    let Reply::Ok(stored) = request_raw::<CheckpointReply>(
+        &client,
+        wire::checkpoint_subject(LEDGER),
+        serde_json::to_vec(&json!({"size": checkpoint.size})).unwrap(),
+    )
+    .await
+    .unwrap() else {
+        panic!("no checkpoint")
+    };
+    let policy = WitnessPolicy {
+        log: VerifierKey::ed25519(probity_testkit::ORIGIN, h.ledger_key.public_key()),
+        witnesses: vec![witness.verifier_key()],
+        quorum: 1,
+    };
+    let verified = policy
+        .verify(&SignedNote::parse(stored.note.as_bytes()).unwrap())
+        .unwrap();
+    assert_eq!(
+        verified.witnesses,
+        [("audit.example/w1".to_owned(), 1_790_000_000)]
+    );
+    assert!(!stored.note.contains("audit.example/w2"));
+
+    // A note whose text is not the ledger's checkpoint is refused.
+    let mut forged = note.clone();
+    forged.text = forged.text.replacen(&checkpoint.size.to_string(), "1", 1);
+    match cosign(&forged).await.unwrap() {
+        Reply::Error(e) => assert!(
+            ["other-checkpoint", "no-checkpoint"].contains(&e.code.as_str()),
+            "{e:?}"
+        ),
+        Reply::Ok(r) => panic!("forged note accepted: {r:?}"),
+    }
+    match cosign(&SignedNote {
+        text: "not a checkpoint\n".into(),
+        signatures: vec![],
+    })
+    .await
+    .unwrap()
+    {
+        Reply::Error(e) => assert_eq!(e.code, "malformed-request", "{e:?}"),
+        Reply::Ok(r) => panic!("junk accepted: {r:?}"),
+    }
 }
