@@ -12,7 +12,7 @@ use probity_core::investigation::Investigation;
 use probity_core::proof::ProofBundle;
 use probity_core::verify::{ChainVerifier, VerifyReport};
 use probity_ledger::export::{self, Line, FORMAT};
-use probity_ledger::{evidence, Ledger};
+use probity_ledger::{evidence, wire, Ledger};
 
 use crate::target::Target;
 use crate::Failure;
@@ -123,6 +123,80 @@ pub fn verify_export(path: &Path, trust: &Trust) -> Result<VerifyReport, Failure
         }
     }
     verifier.push_batch(&batch);
+    Ok(verifier.finish())
+}
+
+/// How long `verify --nats` waits for the next record from the stream.
+const STREAM_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Verifies a live ledger over NATS: the records from its JetStream copy (`stream`, by default
+/// `PROBITY_<LEDGER>`), up to the size ledgerd reports, against ledgerd's latest checkpoint —
+/// the auditor's own copy of the stream, not ledgerd's word.
+pub fn verify_nats(
+    target: &Target,
+    stream: Option<&str>,
+    trust: &Trust,
+) -> Result<VerifyReport, Failure> {
+    use futures_util::StreamExt as _;
+    let Target::Nats {
+        client,
+        ledger,
+        runtime,
+    } = target
+    else {
+        return Err(Failure::Input("not connected to NATS".into()));
+    };
+    let size = target.status()?.size;
+    let matrix = probity_events::role_matrix();
+    let mut verifier = verifier(&matrix, trust)?;
+    let checkpoint: Result<wire::CheckpointReply, _> =
+        target.request(wire::checkpoint_subject(ledger), &serde_json::json!({}))?;
+    if let Ok(checkpoint) = checkpoint {
+        match SignedNote::parse(checkpoint.note.as_bytes()) {
+            Ok(note) => {
+                verifier.add_checkpoint(note, checkpoint.size);
+            }
+            Err(e) => verifier.push_unreadable(format!("ledgerd's checkpoint: {e}")),
+        }
+    }
+    let name = stream.map_or_else(|| wire::default_stream_name(ledger), str::to_owned);
+    let unreachable =
+        |e: &dyn std::fmt::Display| Failure::Unreachable(format!("stream {name}: {e}"));
+    runtime.block_on(async {
+        let js = async_nats::jetstream::new(client.clone());
+        let stream = js.get_stream(&name).await.map_err(|e| unreachable(&e))?;
+        let consumer = stream
+            .create_consumer(async_nats::jetstream::consumer::pull::OrderedConfig::default())
+            .await
+            .map_err(|e| unreachable(&e))?;
+        let mut messages = consumer.messages().await.map_err(|e| unreachable(&e))?;
+        let mut batch = Vec::with_capacity(BATCH);
+        let mut read = 0u64;
+        while read < size {
+            let next = tokio::time::timeout(STREAM_WAIT, messages.next())
+                .await
+                .map_err(|_| unreachable(&format!("no record {read} after {STREAM_WAIT:?}")))?;
+            let Some(message) = next else {
+                return Err(unreachable(&format!("ended before record {read}")));
+            };
+            let message = message.map_err(|e| unreachable(&e))?;
+            match serde_json::from_slice::<probity_core::record::Record>(&message.payload) {
+                Ok(record) => batch.push(record),
+                Err(e) => {
+                    verifier.push_batch(&batch);
+                    batch.clear();
+                    verifier.push_unreadable(format!("stream message {}: {e}", read + 1));
+                }
+            }
+            read += 1;
+            if batch.len() == BATCH {
+                verifier.push_batch(&batch);
+                batch.clear();
+            }
+        }
+        verifier.push_batch(&batch);
+        Ok(())
+    })?;
     Ok(verifier.finish())
 }
 

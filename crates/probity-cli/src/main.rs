@@ -240,11 +240,21 @@ enum Command {
     /// Merkle roots against every checkpoint, checkpoint signatures and witnesses, and
     /// consistency with a checkpoint you kept. Exit 0 intact, 1 findings, 2 usage or I/O error.
     Verify {
-        /// An export file or an investigation bundle (`replay --bundle`), or use --data.
+        /// An export file or an investigation bundle (`replay --bundle`), or use --data / --nats.
         file: Option<PathBuf>,
         /// A data directory instead of an export.
         #[arg(long, conflicts_with = "file")]
         data: Option<PathBuf>,
+        /// A live ledger: the records of its JetStream copy, against ledgerd's latest
+        /// checkpoint (with --ledger).
+        #[arg(long, conflicts_with_all = ["file", "data"], requires = "ledger")]
+        nats: Option<String>,
+        /// The ledger id (with --nats).
+        #[arg(long, env = "PROBITY_LEDGER")]
+        ledger: Option<String>,
+        /// The JetStream stream (with --nats; default `PROBITY_<LEDGER>`).
+        #[arg(long, requires = "nats")]
+        stream: Option<String>,
         /// Pin the ledger's key (C2SP vkey, or a file holding it) instead of trusting genesis.
         #[arg(long)]
         ledger_vkey: Option<String>,
@@ -535,14 +545,20 @@ fn run(command: Command) -> Result<(), Failure> {
         Command::Verify {
             file,
             data,
+            nats,
+            ledger,
+            stream,
             ledger_vkey,
             trusted_checkpoint,
             witnesses,
             quorum,
             json,
         } => verify(
-            file,
-            data,
+            Source {
+                file,
+                data,
+                nats: nats.map(|url| (url, ledger.unwrap_or_default(), stream)),
+            },
             ledger_vkey,
             trusted_checkpoint,
             witnesses,
@@ -653,9 +669,16 @@ fn vkey_arg(name: &str, text: &str) -> Result<probity_core::checkpoint::Verifier
 }
 
 #[allow(clippy::too_many_arguments)]
-fn verify(
+/// What `verify` reads.
+struct Source {
     file: Option<PathBuf>,
     data: Option<PathBuf>,
+    /// URL, ledger id, stream name.
+    nats: Option<(String, String, Option<String>)>,
+}
+
+fn verify(
+    Source { file, data, nats }: Source,
     ledger_vkey: Option<String>,
     trusted_checkpoint: Option<PathBuf>,
     witnesses: Vec<String>,
@@ -690,6 +713,13 @@ fn verify(
         }
     }
     let report = match (file, data) {
+        (None, None) if nats.is_some() => {
+            let (url, ledger, stream) = nats.unwrap_or_default();
+            let target = Target::nats(&url, &ledger)?;
+            let report = audit::verify_nats(&target, stream.as_deref(), &trust);
+            target.close();
+            report?
+        }
         (Some(file), None) => audit::verify_export(&file, &trust)?,
         (None, Some(dir)) => {
             let Target::Embedded(ledger) = Target::embedded(&dir)? else {
@@ -699,7 +729,11 @@ fn verify(
             ledger.close();
             report?
         }
-        _ => return Err(Failure::Input("give an export FILE or --data DIR".into())),
+        _ => {
+            return Err(Failure::Input(
+                "give an export FILE, --data DIR or --nats URL --ledger ID".into(),
+            ))
+        }
     };
     if json {
         out_json(&report);

@@ -431,39 +431,93 @@ async fn a_clerk_records_through_ledgerd_over_nats() {
     .await
     .unwrap();
     assert_eq!(receipt["seq"], 2);
-    let (status, refused) = tokio::task::spawn_blocking(move || {
-        let status = json(&probity(
-            &path,
-            &[
-                "status",
-                "--nats",
-                &url,
-                "--ledger",
-                "test-hospital",
-                "--json",
-            ],
-        ));
-        let refused = probity(
-            &path,
-            &[
-                "record",
-                "--nats",
-                &url,
-                "--ledger",
-                "test-hospital",
-                "--key",
-                "admin.key",
-                "--type",
-                "purchase.requested",
-                "--payload",
-                REQUEST,
-            ],
-        );
-        (status, refused)
+    let (status, refused) = tokio::task::spawn_blocking({
+        let (path, url) = (path.clone(), url.clone());
+        move || {
+            let status = json(&probity(
+                &path,
+                &[
+                    "status",
+                    "--nats",
+                    &url,
+                    "--ledger",
+                    "test-hospital",
+                    "--json",
+                ],
+            ));
+            let refused = probity(
+                &path,
+                &[
+                    "record",
+                    "--nats",
+                    &url,
+                    "--ledger",
+                    "test-hospital",
+                    "--key",
+                    "admin.key",
+                    "--type",
+                    "purchase.requested",
+                    "--payload",
+                    REQUEST,
+                ],
+            );
+            (status, refused)
+        }
     })
     .await
     .unwrap();
     assert_eq!(status["size"], 3);
     assert_eq!(refused.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("wrong-role"));
+
+    // An auditor verifies the live ledger from its JetStream copy, against ledgerd's checkpoint
+    // and the ledger key they hold; another ledger's key finds the checkpoint's signature bad.
+    let (verified, wrong_key) = tokio::task::spawn_blocking(move || {
+        let ledger_key =
+            probity_ledger::keyfile::read_key(&path.join("h").join("ledger.key")).unwrap();
+        let ledger_vkey = probity_core::checkpoint::VerifierKey::ed25519(
+            "probity.example/test-hospital",
+            ledger_key.public_key(),
+        )
+        .to_string();
+        let nats = [
+            "verify",
+            "--nats",
+            &url,
+            "--ledger",
+            "test-hospital",
+            "--json",
+        ];
+        let verified = probity(
+            &path,
+            &[&nats[..], &["--ledger-vkey", &ledger_vkey]].concat(),
+        );
+        let other = probity_core::checkpoint::VerifierKey::ed25519(
+            "probity.example/test-hospital",
+            probity_core::keys::SecretKey::from_seed(&[99; 32]).public_key(),
+        )
+        .to_string();
+        let wrong_key = probity(&path, &[&nats[..], &["--ledger-vkey", &other]].concat());
+        (verified, wrong_key)
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        verified.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
+    let report: Value = serde_json::from_slice(&verified.stdout).unwrap();
+    assert_eq!(report["records"], 3);
+    assert!(
+        report["checkpoints_checked"].as_u64() >= Some(1),
+        "{report}"
+    );
+    assert_eq!(wrong_key.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&wrong_key.stdout).unwrap();
+    assert_eq!(
+        report["findings"][0]["code"], "checkpoint-signature",
+        "{report}"
+    );
 }
