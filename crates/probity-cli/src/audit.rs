@@ -5,6 +5,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 
+use indicatif::{ProgressBar, ProgressStyle};
 use probity_core::checkpoint::{Checkpoint, SignedNote, VerifierKey, WitnessPolicy};
 use probity_core::envelope::AuthenticEvent;
 use probity_core::ids::Seq;
@@ -82,10 +83,12 @@ pub fn verify_export(path: &Path, trust: &Trust) -> Result<VerifyReport, Failure
     let matrix = probity_events::role_matrix();
     let mut verifier = verifier(&matrix, trust)?;
     let mut batch = Vec::with_capacity(BATCH);
+    let mut bar = ProgressBar::hidden();
     for (number, line) in BufReader::new(file).lines().enumerate() {
         let line = line.map_err(io_error(path))?;
         match serde_json::from_str::<Line>(&line) {
-            Ok(Line::Header { format, .. }) if number == 0 => {
+            Ok(Line::Header { format, size, .. }) if number == 0 => {
+                bar = progress(size, "verifying");
                 if format != FORMAT {
                     return Err(Failure::Input(format!(
                         "{}: format {format:?} is not {FORMAT}",
@@ -103,6 +106,7 @@ pub fn verify_export(path: &Path, trust: &Trust) -> Result<VerifyReport, Failure
                 batch.push(record);
                 if batch.len() == BATCH {
                     verifier.push_batch(&batch);
+                    bar.inc(BATCH as u64);
                     batch.clear();
                 }
             }
@@ -124,6 +128,23 @@ pub fn verify_export(path: &Path, trust: &Trust) -> Result<VerifyReport, Failure
     }
     verifier.push_batch(&batch);
     Ok(verifier.finish())
+}
+
+/// A progress bar on standard error when it is a terminal; hidden otherwise, so that pipes,
+/// scripts and `--json` readers see nothing of it.
+fn progress(total: u64, what: &str) -> ProgressBar {
+    use std::io::IsTerminal as _;
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total);
+    if let Ok(style) = ProgressStyle::with_template(
+        "{msg} {wide_bar} {human_pos}/{human_len} records ({eta} left)",
+    ) {
+        bar.set_style(style);
+    }
+    bar.set_message(what.to_owned());
+    bar
 }
 
 /// How long `verify --nats` waits for the next record from the stream.
@@ -172,6 +193,7 @@ pub fn verify_nats(
         let mut messages = consumer.messages().await.map_err(|e| unreachable(&e))?;
         let mut batch = Vec::with_capacity(BATCH);
         let mut read = 0u64;
+        let bar = progress(size, "verifying the stream");
         while read < size {
             let next = tokio::time::timeout(STREAM_WAIT, messages.next())
                 .await
@@ -191,10 +213,12 @@ pub fn verify_nats(
             read += 1;
             if batch.len() == BATCH {
                 verifier.push_batch(&batch);
+                bar.set_position(read);
                 batch.clear();
             }
         }
         verifier.push_batch(&batch);
+        bar.finish_and_clear();
         Ok(())
     })?;
     Ok(verifier.finish())
@@ -209,6 +233,7 @@ pub fn verify_book(ledger: &Ledger, trust: &Trust) -> Result<VerifyReport, Failu
         let (cp_size, note) = checkpoint.map_err(|e| Failure::Input(e.to_string()))?;
         verifier.add_checkpoint(note, cp_size);
     }
+    let bar = progress(size, "verifying");
     let mut from = 0;
     while from < size {
         let to = (from + BATCH as u64).min(size);
@@ -217,8 +242,10 @@ pub fn verify_book(ledger: &Ledger, trust: &Trust) -> Result<VerifyReport, Failu
             .records_parallel(Seq(from), Seq(to))
             .map_err(|e| Failure::Input(e.to_string()))?;
         verifier.push_batch(&records);
+        bar.set_position(to);
         from = to;
     }
+    bar.finish_and_clear();
     Ok(verifier.finish())
 }
 

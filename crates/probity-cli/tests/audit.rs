@@ -331,9 +331,14 @@ fn import_rebuilds_a_read_only_data_directory_and_refuses_a_tampered_export() {
         }
         assert_eq!(a, b, "{args:?}");
     }
-    // It verifies, and a re-export is the same file.
-    let (code, _, stderr) = probity(&["verify", "--data", copy_str]);
+    // It verifies, and a re-export is the same file. (No progress bar when standard error is
+    // not a terminal: pipes see only the verdict.)
+    let (code, stdout, stderr) = probity(&["verify", "--data", copy_str]);
     assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.starts_with("intact:") && stderr.is_empty(),
+        "{stdout}{stderr}"
+    );
     let again = export(&copy, &work.path().join("again.jsonl"));
     assert_eq!(again, original);
 
