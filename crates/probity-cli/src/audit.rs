@@ -27,6 +27,11 @@ pub fn export(ledger: &Ledger, out: &Path) -> Result<u64, Failure> {
     export::write(ledger, out).map_err(|e| Failure::Input(e.to_string()))
 }
 
+/// Writes records `from..to` to `out` (a range export when `from` > 0).
+pub fn export_range(ledger: &Ledger, out: &Path, from: u64, to: u64) -> Result<u64, Failure> {
+    export::write_range(ledger, out, from, to).map_err(|e| Failure::Input(e.to_string()))
+}
+
 /// Imports the export `from` into the new data directory `data`, verifying as it goes.
 pub fn import(
     from: &Path,
@@ -61,7 +66,13 @@ fn verifier<'m>(
     matrix: &'m probity_core::roles::RoleMatrix,
     trust: &Trust,
 ) -> Result<ChainVerifier<'m>, Failure> {
-    let mut verifier = ChainVerifier::new(matrix);
+    configured(ChainVerifier::new(matrix), trust)
+}
+
+fn configured<'m>(
+    mut verifier: ChainVerifier<'m>,
+    trust: &Trust,
+) -> Result<ChainVerifier<'m>, Failure> {
     if let Some(key) = &trust.ledger_vkey {
         verifier.pin_log_key(key.clone());
     }
@@ -77,31 +88,78 @@ fn verifier<'m>(
 
 const BATCH: usize = 4096;
 
-/// Verifies an export file.
+/// Verifies an export file: a whole ledger's (v1) or a range's (v2, resumed from the key
+/// records and the chain state it carries).
 pub fn verify_export(path: &Path, trust: &Trust) -> Result<VerifyReport, Failure> {
     let file = std::fs::File::open(path).map_err(io_error(path))?;
     let matrix = probity_events::role_matrix();
     let mut verifier = verifier(&matrix, trust)?;
     let mut batch = Vec::with_capacity(BATCH);
     let mut bar = ProgressBar::hidden();
+    let mut from = 0;
+    let mut checkpoints = Vec::new();
+    let mut key_records = Vec::new();
     for (number, line) in BufReader::new(file).lines().enumerate() {
         let line = line.map_err(io_error(path))?;
         match serde_json::from_str::<Line>(&line) {
-            Ok(Line::Header { format, size, .. }) if number == 0 => {
-                bar = progress(size, "verifying");
-                if format != FORMAT {
+            Ok(Line::Header {
+                format,
+                size,
+                from: start,
+                ..
+            }) if number == 0 => {
+                let whole = format == FORMAT && start == 0;
+                let range = format == export::RANGE_FORMAT && start > 0;
+                if !(whole || range) {
                     return Err(Failure::Input(format!(
-                        "{}: format {format:?} is not {FORMAT}",
-                        path.display()
+                        "{}: format {format:?} from record {start} is not {FORMAT} (whole) or {} (a range)",
+                        path.display(),
+                        export::RANGE_FORMAT
                     )));
                 }
+                if let Some(note) = &trust.trusted_checkpoint {
+                    let kept = Checkpoint::from_text(&note.text).map_or(0, |c| c.size);
+                    if kept < start {
+                        return Err(Failure::Input(format!(
+                            "--trusted-checkpoint of {kept} records predates this range (from record {start}); verify an export that includes it"
+                        )));
+                    }
+                }
+                from = start;
+                bar = progress(size.saturating_sub(start), "verifying");
             }
             Ok(Line::Checkpoint { size, note }) => match SignedNote::parse(note.as_bytes()) {
                 Ok(note) => {
+                    checkpoints.push((size, note.clone()));
                     verifier.add_checkpoint(note, size);
                 }
                 Err(e) => verifier.push_unreadable(format!("line {}: checkpoint: {e}", number + 1)),
             },
+            Ok(Line::KeyRecord {
+                record,
+                tree_size,
+                proof,
+            }) if from > 0 => key_records.push((record, tree_size, proof)),
+            Ok(Line::Start {
+                prev_hash,
+                frontier,
+            }) if from > 0 => {
+                let (state, problems) = export::range_state(
+                    from,
+                    &key_records,
+                    &checkpoints,
+                    prev_hash,
+                    frontier,
+                    &matrix,
+                );
+                verifier = configured(ChainVerifier::resume(&matrix, state, []), trust)?;
+                for (size, note) in &checkpoints {
+                    verifier.add_checkpoint(note.clone(), *size);
+                }
+                for problem in problems {
+                    verifier.push_unreadable(problem);
+                }
+            }
             Ok(Line::Record(record)) => {
                 batch.push(record);
                 if batch.len() == BATCH {
@@ -110,8 +168,8 @@ pub fn verify_export(path: &Path, trust: &Trust) -> Result<VerifyReport, Failure
                     batch.clear();
                 }
             }
-            Ok(Line::Header { .. }) => {
-                verifier.push_unreadable(format!("line {}: a second header", number + 1))
+            Ok(Line::Header { .. } | Line::KeyRecord { .. } | Line::Start { .. }) => {
+                verifier.push_unreadable(format!("line {}: not expected here", number + 1))
             }
             Err(_) if number == 0 => {
                 return Err(Failure::Input(format!(
@@ -127,6 +185,7 @@ pub fn verify_export(path: &Path, trust: &Trust) -> Result<VerifyReport, Failure
         }
     }
     verifier.push_batch(&batch);
+    bar.finish_and_clear();
     Ok(verifier.finish())
 }
 

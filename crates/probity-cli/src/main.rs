@@ -205,6 +205,14 @@ enum Command {
         /// The export file to write.
         #[arg(long)]
         out: PathBuf,
+        /// Only records from this one (a range export: with the key records before it and
+        /// the chain's state there, verifiable on its own).
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+        /// Only records before this one (default: all); a range must end at or after a
+        /// checkpoint.
+        #[arg(long)]
+        to: Option<u64>,
     },
     /// Attach witnesses' cosignatures to the ledger's checkpoint they cosigned (the output of
     /// `probity witness`, or any C2SP note carrying cosignature/v1 lines). With --data, give the
@@ -503,11 +511,21 @@ fn run(command: Command) -> Result<(), Failure> {
             )
         }
         Command::Record(args) => record(args),
-        Command::Export { data, out: path } => {
+        Command::Export {
+            data,
+            out: path,
+            from,
+            to,
+        } => {
             let Target::Embedded(ledger) = Target::embedded(&data)? else {
                 return Err(Failure::Input("not a data directory".into()));
             };
-            let written = audit::export(&ledger, &path);
+            let written = if from == 0 && to.is_none() {
+                audit::export(&ledger, &path)
+            } else {
+                let to = to.unwrap_or_else(|| ledger.size());
+                audit::export_range(&ledger, &path, from, to)
+            };
             ledger.close();
             out(&format!(
                 "exported {} records to {}",

@@ -386,3 +386,118 @@ fn import_rebuilds_a_read_only_data_directory_and_refuses_a_tampered_export() {
     assert!(stdout.contains("40"), "{stdout}");
     assert!(!target.exists(), "a refused import leaves nothing");
 }
+
+#[test]
+fn a_range_export_verifies_on_its_own_and_tampering_is_found() {
+    let dir = data_dir("domain-example");
+    let data = dir.path().to_str().unwrap();
+    let ledger = open(dir.path(), "domain-example");
+    let vkey = ledger.verifier_key().to_string();
+    let size = ledger.size();
+    ledger.close();
+    drop(ledger);
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("range.jsonl");
+    let (code, _, stderr) = probity(&[
+        "export",
+        "--data",
+        data,
+        "--out",
+        out.to_str().unwrap(),
+        "--from",
+        "40",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let lines: Vec<Value> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["header"]["format"], "probity-export/v2");
+    assert_eq!(lines[0]["header"]["from"], 40);
+    let records: Vec<u64> = lines
+        .iter()
+        .filter_map(|l| l["record"]["seq"].as_u64())
+        .collect();
+    assert_eq!(records, (40..size).collect::<Vec<_>>());
+    assert!(lines.iter().any(|l| l.get("start").is_some()));
+    let keys: Vec<usize> = (0..lines.len())
+        .filter(|&i| lines[i].get("key_record").is_some())
+        .collect();
+    assert!(keys.len() >= 2, "genesis and enrolments");
+
+    let file = work.path().join("checked.jsonl");
+    let pinned = ["--ledger-vkey", vkey.as_str()];
+    let (code, findings) = verify(&file, &lines, &pinned);
+    assert_eq!(
+        (code, findings.len()),
+        (0, 0),
+        "the untouched range verifies"
+    );
+
+    // A payload byte inside the range.
+    let mut tampered = lines.clone();
+    let at = record_index(&tampered, 45);
+    let payload = tampered[at]["record"]["event"]["payload"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    tampered[at]["record"]["event"]["payload"] = flip_base64(&payload, 100).into();
+    let (code, findings) = verify(&file, &tampered, &pinned);
+    assert_eq!(code, 1);
+    assert_found(&findings, "hash-mismatch", 45, "payload in range");
+
+    // The stated previous hash.
+    let mut tampered = lines.clone();
+    let start = tampered
+        .iter()
+        .position(|l| l.get("start").is_some())
+        .unwrap();
+    tampered[start]["start"]["prev_hash"] = "00".repeat(32).into();
+    let (code, findings) = verify(&file, &tampered, &pinned);
+    assert_eq!(code, 1);
+    assert_found(&findings, "broken-link", 40, "previous hash");
+
+    // The key records left out: the signers in the range are unknown.
+    let bare: Vec<Value> = lines
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !keys[1..].contains(i))
+        .map(|(_, l)| l.clone())
+        .collect();
+    let (code, findings) = verify(&file, &bare, &pinned);
+    assert_eq!(code, 1);
+    assert!(
+        findings.iter().any(|(c, _)| c == "unknown-key"),
+        "{findings:?}"
+    );
+
+    // A key record that is not in the checkpoint.
+    let mut forged = lines.clone();
+    forged[keys[1]]["key_record"]["proof"] = serde_json::json!([]);
+    let (code, findings) = verify(&file, &forged, &pinned);
+    assert_eq!(code, 1, "{findings:?}");
+
+    // A range cannot be imported; a range with no checkpoint to anchor it is not written.
+    let (code, _, stderr) = probity(&[
+        "import",
+        out.to_str().unwrap(),
+        "--data",
+        work.path().join("copy").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("range"), "{stderr}");
+    let (code, _, stderr) = probity(&[
+        "export",
+        "--data",
+        data,
+        "--out",
+        work.path().join("x.jsonl").to_str().unwrap(),
+        "--from",
+        "40",
+        "--to",
+        "41",
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("anchors"), "{stderr}");
+}

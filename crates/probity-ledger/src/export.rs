@@ -23,8 +23,12 @@ use crate::engine::{open_sled, stage_record, streams_of};
 use crate::layout::{self, Head};
 use crate::{Ledger, LedgerError};
 
-/// The format name of an export's header line.
+/// The format name of a whole ledger's export.
 pub const FORMAT: &str = "probity-export/v1";
+
+/// The format name of a range's export (`from` > 0): v1 plus the key records before the range
+/// with inclusion proofs, and the chain's state where the range starts.
+pub const RANGE_FORMAT: &str = "probity-export/v2";
 
 /// Records read, verified and written per batch on import.
 const BATCH: usize = 4096;
@@ -35,7 +39,7 @@ const BATCH: usize = 4096;
 pub enum Line {
     /// First line.
     Header {
-        /// [`FORMAT`].
+        /// [`FORMAT`], or [`RANGE_FORMAT`] for a range.
         format: String,
         /// Ledger id.
         ledger: String,
@@ -43,7 +47,10 @@ pub enum Line {
         origin: String,
         /// The ledger's note verifier key, as the exporter states it (auditors pin their own).
         ledger_vkey: String,
-        /// Records in the export.
+        /// The first record of a range (v2 only).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        from: u64,
+        /// The end of the records in the export (records `from..size`).
         size: u64,
     },
     /// A signed checkpoint (all of them come before the records).
@@ -53,8 +60,30 @@ pub enum Line {
         /// The signed note text.
         note: String,
     },
+    /// A key record (genesis, enrolment, revocation) from before a range (v2), with its
+    /// inclusion proof in the export's checkpoint of `tree_size` records.
+    KeyRecord {
+        /// The record.
+        record: Record,
+        /// The tree size of the checkpoint the proof leads to (one of the export's).
+        tree_size: u64,
+        /// Sibling hashes, leaf to root (RFC 6962).
+        proof: Vec<probity_core::hash::Hash>,
+    },
+    /// Where a range starts (v2): the hash of the record before it and the Merkle tree's right
+    /// edge at its first record. Not trusted: a checkpoint in the range checks both.
+    Start {
+        /// Hash of record `from - 1`.
+        prev_hash: probity_core::hash::Hash,
+        /// The right edge of the tree of the first `from` records.
+        frontier: Frontier,
+    },
     /// A record, in sequence order.
     Record(Record),
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Why an export could not be written or imported.
@@ -108,6 +137,7 @@ pub fn write(ledger: &Ledger, out: &Path) -> Result<u64, ExportError> {
         ledger: ledger.ledger_id().into(),
         origin: ledger.origin().into(),
         ledger_vkey: ledger.verifier_key().to_string(),
+        from: 0,
         size,
     })?;
     for checkpoint in ledger.book().checkpoints() {
@@ -124,6 +154,160 @@ pub fn write(ledger: &Ledger, out: &Path) -> Result<u64, ExportError> {
     }
     w.flush().map_err(io(out))?;
     Ok(size)
+}
+
+/// Writes records `from..to` of the ledger to `out` (`to` at most its size). With `from` 0
+/// this is a whole export up to `to`; otherwise a range export (v2), which needs a checkpoint
+/// in `from + 1 ..= to` to anchor the range (one is signed if `to` is the ledger's size).
+pub fn write_range(ledger: &Ledger, out: &Path, from: u64, to: u64) -> Result<u64, ExportError> {
+    let size = ledger.size();
+    let bad = |message: String| ExportError::NotAnExport {
+        path: out.to_owned(),
+        message,
+    };
+    if to > size || from >= to {
+        return Err(bad(format!(
+            "records {from}..{to}: the ledger holds 0..{size}, and a range holds at least one"
+        )));
+    }
+    let mut anchor = ledger
+        .book()
+        .checkpoints_between(from + 1, to)
+        .last()
+        .transpose()?;
+    if anchor.is_none() && to == size {
+        ledger
+            .checkpoint_now()
+            .map_err(|e| bad(format!("signing a checkpoint: {e}")))?;
+        anchor = ledger
+            .latest_checkpoint()
+            .filter(|(s, _)| *s > from && *s <= to);
+    }
+    let Some((tree_size, _)) = anchor else {
+        return Err(bad(format!(
+            "no checkpoint between {} and {to} anchors the range: end it at a checkpoint size",
+            from + 1
+        )));
+    };
+    let file = std::fs::File::create(out).map_err(io(out))?;
+    let mut w = BufWriter::new(file);
+    let mut line = |value: &Line| -> Result<(), ExportError> {
+        serde_json::to_writer(&mut w, value).map_err(|e| io(out)(e.into()))?;
+        w.write_all(b"\n").map_err(io(out))
+    };
+    line(&Line::Header {
+        format: if from == 0 { FORMAT } else { RANGE_FORMAT }.into(),
+        ledger: ledger.ledger_id().into(),
+        origin: ledger.origin().into(),
+        ledger_vkey: ledger.verifier_key().to_string(),
+        from,
+        size: to,
+    })?;
+    for checkpoint in ledger.book().checkpoints_between(from + 1, to) {
+        let (cp_size, note) = checkpoint?;
+        line(&Line::Checkpoint {
+            size: cp_size,
+            note: String::from_utf8_lossy(&note.to_bytes()).into_owned(),
+        })?;
+    }
+    if from > 0 {
+        for seq in crate::evidence::key_records(ledger, from)? {
+            let record = ledger
+                .record(Seq(seq))?
+                .ok_or_else(|| LedgerError::Corrupt(format!("key record {seq} missing")))?;
+            let proof = ledger
+                .inclusion_proof(Seq(seq), tree_size)
+                .map_err(|e| bad(format!("inclusion proof of record {seq}: {e}")))?;
+            line(&Line::KeyRecord {
+                record,
+                tree_size,
+                proof,
+            })?;
+        }
+        let prev = ledger
+            .record(Seq(from - 1))?
+            .ok_or_else(|| LedgerError::Corrupt(format!("record {} missing", from - 1)))?;
+        let frontier = Frontier::restore(from, ledger.book())
+            .map_err(|e| LedgerError::Corrupt(format!("Merkle edge at {from}: {e}")))?;
+        line(&Line::Start {
+            prev_hash: prev.hash,
+            frontier,
+        })?;
+    }
+    for record in ledger.book().records(Seq(from), Seq(to)) {
+        line(&Line::Record(record?))?;
+    }
+    w.flush().map_err(io(out))?;
+    Ok(to - from)
+}
+
+/// A key record of a range export, as read: the record, the tree size its proof leads to, the
+/// proof.
+pub type KeyRecord = (Record, u64, Vec<probity_core::hash::Hash>);
+
+/// The chain's state where a range export starts, for a verifier to resume from: the keys
+/// from the key records (each checked: hash, inclusion proof against the export's checkpoint
+/// of its tree size, strict signature, authorisation in order), the previous hash and the
+/// Merkle edge as stated. Returns the state and what did not check out (the verifier then
+/// reports each). The checkpoints' signatures and roots are checked by the verifier itself
+/// when it reaches their sizes, which also vouches for the stated edge and previous hash.
+pub fn range_state(
+    from: u64,
+    key_records: &[KeyRecord],
+    checkpoints: &[(u64, SignedNote)],
+    prev_hash: probity_core::hash::Hash,
+    frontier: Frontier,
+    matrix: &probity_core::roles::RoleMatrix,
+) -> (probity_core::verify::VerifierState, Vec<String>) {
+    let mut problems = Vec::new();
+    if frontier.size() != from {
+        problems.push(format!(
+            "the range starts at record {from} but its Merkle edge is of {} records",
+            frontier.size()
+        ));
+    }
+    let mut registry = probity_core::registry::KeyRegistry::new();
+    for (record, tree_size, proof) in key_records {
+        let seq = record.seq;
+        let computed = record.compute_hash();
+        if computed != record.hash || seq.0 >= from {
+            problems.push(format!("key record {seq}: its hash does not match its content, or it is not before the range"));
+            continue;
+        }
+        let root = checkpoints
+            .iter()
+            .find(|(size, _)| size == tree_size)
+            .and_then(|(_, note)| probity_core::checkpoint::Checkpoint::from_text(&note.text).ok())
+            .map(|c| c.root);
+        let Some(root) = root else {
+            problems.push(format!(
+                "key record {seq}: the export has no checkpoint of {tree_size} records"
+            ));
+            continue;
+        };
+        if let Err(e) =
+            probity_core::merkle::verify_inclusion(&computed, seq.0, *tree_size, proof, &root)
+        {
+            problems.push(format!(
+                "key record {seq}: not in the checkpoint of {tree_size} records: {e}"
+            ));
+            continue;
+        }
+        match record.event.open() {
+            Ok(event) => match registry.authorize(seq, event.body(), matrix) {
+                Ok(effect) => registry.apply(seq, effect),
+                Err(e) => problems.push(format!("key record {seq}: {e}")),
+            },
+            Err(e) => problems.push(format!("key record {seq}: {e}")),
+        }
+    }
+    let state = probity_core::verify::VerifierState {
+        next_seq: from,
+        last_hash: prev_hash,
+        registry,
+        frontier,
+    };
+    (state, problems)
 }
 
 /// Where an imported data directory notes where it came from; its presence is what lets the
@@ -220,14 +404,19 @@ fn import_into(
         let parsed: Line = serde_json::from_str(&line)
             .map_err(|e| not_export(format!("line {}: {e}", number + 1)))?;
         match parsed {
-            Line::Header { format, .. } if number == 0 => {
+            Line::Header { format, from, .. } if number == 0 => {
+                if format == RANGE_FORMAT || from > 0 {
+                    return Err(not_export(format!(
+                        "a range export (from record {from}) cannot be imported: the ledger before it is not there"
+                    )));
+                }
                 if format != FORMAT {
                     return Err(not_export(format!("format {format:?} is not {FORMAT}")));
                 }
             }
             _ if number == 0 => return Err(not_export(format!("no {FORMAT} header"))),
-            Line::Header { .. } => {
-                return Err(not_export(format!("line {}: a second header", number + 1)))
+            Line::Header { .. } | Line::KeyRecord { .. } | Line::Start { .. } => {
+                return Err(not_export(format!("line {}: unexpected here", number + 1)))
             }
             Line::Checkpoint { size, note } => {
                 let note = SignedNote::parse(note.as_bytes())
