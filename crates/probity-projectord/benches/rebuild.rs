@@ -9,12 +9,11 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use probity_core::ids::Seq;
 use probity_core::verify::ChainVerifier;
-use probity_ledger::{AppendRequest, EngineConfig, Ledger, SystemClock};
+use probity_ledger::AppendRequest;
 use probity_projectord::embedded;
 use probity_testkit::Hospital;
 
@@ -25,17 +24,7 @@ fn main() {
         .unwrap_or(20_000);
     let dir = tempfile::tempdir().unwrap();
     let h = Hospital::default();
-    let (ledger, _) = Ledger::create(
-        &dir.path().join("book"),
-        h.genesis(),
-        h.ledger_key.clone(),
-        EngineConfig::default(),
-        Arc::new(SystemClock),
-    )
-    .unwrap();
-    for event in h.enrolments() {
-        ledger.append(AppendRequest::new(event)).unwrap();
-    }
+    let ledger = h.create_ledger(&dir.path().join("book"));
     // Fill the book with 8 writers so group commit keeps it quick.
     std::thread::scope(|scope| {
         for w in 0..8 {

@@ -10,11 +10,10 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use probity_core::ids::Seq;
-use probity_ledger::{AppendRequest, EngineConfig, Ledger, SystemClock};
+use probity_ledger::AppendRequest;
 use probity_projector::time::Micros;
 use probity_projectord::embedded;
 use probity_projectord::replay::{Moment, Replayer};
@@ -50,17 +49,7 @@ fn main() {
     let (n, moments) = (env("RECORDS", 1_000_000), env("MOMENTS", 30));
     let dir = tempfile::tempdir().unwrap();
     let h = Hospital::default();
-    let (ledger, _) = Ledger::create(
-        &dir.path().join("book"),
-        h.genesis(),
-        h.ledger_key.clone(),
-        EngineConfig::default(),
-        Arc::new(SystemClock),
-    )
-    .unwrap();
-    for event in h.enrolments() {
-        ledger.append(AppendRequest::new(event)).unwrap();
-    }
+    let ledger = h.create_ledger(&dir.path().join("book"));
     let start = Instant::now();
     std::thread::scope(|scope| {
         for w in 0..8 {

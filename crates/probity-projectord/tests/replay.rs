@@ -60,6 +60,33 @@ fn views(data: &std::path::Path, ledger: &probity_ledger::Ledger, records: &[Ope
     projector
 }
 
+/// A scenario's data directory, its records and views built in small batches.
+struct Fixture {
+    _data: tempfile::TempDir,
+    ledger: probity_ledger::Ledger,
+    records: Vec<Opened>,
+    projector: Projector,
+}
+
+fn fixture(name: &str) -> Fixture {
+    let data = data_dir(name);
+    let ledger = open(data.path(), name);
+    let records = opened(
+        ledger
+            .book()
+            .records(Seq(0), Seq(ledger.size()))
+            .collect::<Result<_, _>>()
+            .unwrap(),
+    );
+    let projector = views(data.path(), &ledger, &records);
+    Fixture {
+        _data: data,
+        ledger,
+        records,
+        projector,
+    }
+}
+
 fn replayed_whole(replayer: &Replayer<'_>, moment: Moment) -> Projection {
     let mut replayed = replayer.replay(moment).unwrap();
     for table in TABLES {
@@ -73,16 +100,12 @@ fn replayed_whole(replayer: &Replayer<'_>, moment: Moment) -> Projection {
 #[test]
 fn replay_equals_the_projection_of_the_records_the_moment_includes() {
     for name in SCENARIOS {
-        let data = data_dir(name);
-        let ledger = open(data.path(), name);
-        let records = opened(
-            ledger
-                .book()
-                .records(Seq(0), Seq(ledger.size()))
-                .collect::<Result<_, _>>()
-                .unwrap(),
-        );
-        let projector = views(data.path(), &ledger, &records);
+        let Fixture {
+            ledger,
+            records,
+            projector,
+            _data: _dir,
+        } = fixture(name);
         let replayer = Replayer::new(projector.store(), ledger.book()).unwrap();
         assert_eq!(replayer.held(), records.len() as u64);
 
@@ -131,17 +154,12 @@ fn replay_equals_the_projection_of_the_records_the_moment_includes() {
 
 #[test]
 fn a_subject_timeline_lists_its_records_up_to_the_moment() {
-    let name = "domain-example";
-    let data = data_dir(name);
-    let ledger = open(data.path(), name);
-    let records = opened(
-        ledger
-            .book()
-            .records(Seq(0), Seq(ledger.size()))
-            .collect::<Result<_, _>>()
-            .unwrap(),
-    );
-    let projector = views(data.path(), &ledger, &records);
+    let Fixture {
+        ledger,
+        records,
+        projector,
+        _data: _dir,
+    } = fixture("domain-example");
     let replayer = Replayer::new(projector.store(), ledger.book()).unwrap();
     let full = replayer
         .replay(Moment::Records(records.len() as u64))
@@ -174,5 +192,4 @@ fn a_subject_timeline_lists_its_records_up_to_the_moment() {
             );
         }
     }
-    let _ = embedded::views_dir(data.path());
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::{Hospital, LEDGER};
 use probity_core::prelude::*;
 use probity_ledger::wire::{self, AppendMessage, Reply, WireError};
-use probity_ledger::{keyfile, AppendRequest, EngineConfig, Ledger, Status, SystemClock};
+use probity_ledger::{keyfile, EngineConfig, Ledger, Status, SystemClock};
 
 /// A data directory holding the fixture hospital's ledger (genesis and enrolments).
 #[derive(Debug)]
@@ -34,18 +34,7 @@ impl DataDir {
         let dir = tempfile::tempdir().unwrap();
         let hospital = Hospital::default();
         keyfile::write_key(&dir.path().join("ledger.key"), &hospital.ledger_key, false).unwrap();
-        let (ledger, _) = Ledger::create(
-            &dir.path().join("book"),
-            hospital.genesis(),
-            hospital.ledger_key.clone(),
-            EngineConfig::default(),
-            Arc::new(SystemClock),
-        )
-        .unwrap();
-        for event in hospital.enrolments() {
-            ledger.append(AppendRequest::new(event)).unwrap();
-        }
-        ledger.close();
+        hospital.create_ledger(&dir.path().join("book")).close();
         DataDir { dir, hospital }
     }
 

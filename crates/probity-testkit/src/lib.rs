@@ -136,6 +136,26 @@ impl Hospital {
         )
     }
 
+    /// A new ledger in `book` (a sled directory): genesis and [`Hospital::enrolments`],
+    /// recorded at the system clock's time.
+    pub fn create_ledger(&self, book: &std::path::Path) -> probity_ledger::Ledger {
+        use probity_ledger::{AppendRequest, EngineConfig, Ledger, SystemClock};
+        let (ledger, _) = Ledger::create(
+            book,
+            self.genesis(),
+            self.ledger_key.clone(),
+            EngineConfig::default(),
+            std::sync::Arc::new(SystemClock),
+        )
+        .expect("a new ledger");
+        for event in self.enrolments() {
+            ledger
+                .append(AppendRequest::new(event))
+                .expect("fixture enrolments are valid");
+        }
+        ledger
+    }
+
     /// The enrolments of the two clerks and the discipline office, in order.
     pub fn enrolments(&self) -> Vec<SignedEvent> {
         vec![
