@@ -169,6 +169,15 @@ pub fn run(data: &Path) -> Result<(), Failure> {
     step("7. red flags, each with the records that prove it");
     findings(&view, None, None)?;
 
+    step("8. an investigation bundle: the split purchase, offline-checkable by anyone");
+    let bundle_path = data.join("split-purchase.investigation.json");
+    let proven = investigation_bundle(data, &bundle_path)?;
+    out(&format!(
+        "    {proven} records (the split purchase's evidence, the blacklisting, and the keys that \
+         signed them), each with its inclusion proof in the witnessed checkpoint → {}",
+        bundle_path.display()
+    ));
+
     out(&format!(
         "\ndone in {:.1} s. Try, on this data:",
         started.elapsed().as_secs_f64()
@@ -178,6 +187,7 @@ pub fn run(data: &Path) -> Result<(), Failure> {
         format!("probity verify --data {d} --trusted-checkpoint {d}/checkpoint.witnessed --json"),
         format!("probity verify {d}/export.jsonl"),
         format!("probity verify-proof {d}/blacklisting.tlog-proof --ledger-vkey {d}/ledger.vkey --witness {d}/keys/witness.vkey --quorum 1"),
+        format!("probity verify {d}/split-purchase.investigation.json --ledger-vkey {d}/ledger.vkey --witness {d}/keys/witness.vkey --quorum 1"),
         format!("probity findings --data {d} --rule split-purchase"),
         format!("probity blacklist --data {d} --known-at 2026-04-01T00:00:00+08:00"),
         format!("replay --data {d} --known-at 2026-03-20T00:00:00+08:00 --case CASE-2"),
@@ -189,6 +199,40 @@ pub fn run(data: &Path) -> Result<(), Failure> {
         out(&format!("  {line}"));
     }
     Ok(())
+}
+
+/// Writes the investigation bundle of the split-purchase findings and the blacklisting to
+/// `out`; returns how many records it proves.
+fn investigation_bundle(data: &Path, out: &Path) -> Result<usize, Failure> {
+    let target = Target::embedded(data)?;
+    let Target::Embedded(ledger) = &target else {
+        return Err(Failure::Input("the demo ledger did not open".into()));
+    };
+    let views = probity_projectord::embedded::views_dir(data);
+    let mut projector = probity_projectord::embedded::open(&views, ledger)
+        .map_err(|e| Failure::Input(e.to_string()))?;
+    probity_projectord::embedded::catch_up(&mut projector, ledger)
+        .map_err(|e| Failure::Input(e.to_string()))?;
+    let projection = projector.projection();
+    let mut seqs: Vec<u64> = projection
+        .findings
+        .values()
+        .filter(|f| f.rule == probity_projector::Rule::SplitPurchase)
+        .flat_map(|f| f.evidence.iter().map(|s| s.0))
+        .collect();
+    let blacklisting = ledger
+        .book()
+        .seq_of_event(BLACKLISTING)
+        .map_err(|e| Failure::Input(e.to_string()))?;
+    seqs.extend(blacklisting.map(|s| s.0));
+    projector.close();
+    let question = serde_json::json!({"rule": "split-purchase", "and": BLACKLISTING});
+    let bundle = probity_ledger::evidence::investigation(ledger, &seqs, question)
+        .map_err(|e| Failure::Input(e.to_string()))?;
+    target.close();
+    let text = serde_json::to_string_pretty(&bundle).map_err(|e| Failure::Input(e.to_string()))?;
+    std::fs::write(out, text).map_err(input(&out.display().to_string()))?;
+    Ok(bundle.proofs.len())
 }
 
 fn shell_path(path: &Path) -> String {

@@ -92,6 +92,34 @@ fn the_demo_leaves_a_ledger_every_command_reads() {
         "{stdout}"
     );
 
+    // The investigation bundle: the split purchase's evidence and the blacklisting, proven in
+    // the witnessed checkpoint, signers checked.
+    let (code, stdout, stderr) = probity(&[
+        "verify",
+        &format!("{data}/split-purchase.investigation.json"),
+        "--ledger-vkey",
+        &format!("{data}/ledger.vkey"),
+        "--witness",
+        &witness,
+        "--quorum",
+        "1",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let proven: Vec<u64> = report["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_u64().unwrap())
+        .collect();
+    for seq in [0, 64, 86, 114, 132, 120] {
+        assert!(
+            proven.contains(&seq),
+            "record {seq} not in the bundle: {proven:?}"
+        );
+    }
+
     // Private keys are the user's to go on with, and only theirs.
     for key in ["ledger.key", "keys/clerk-zhou.key", "keys/witness.key"] {
         let mode = std::fs::metadata(format!("{data}/{key}"))

@@ -61,6 +61,26 @@ pub fn proof_bundles(ledger: &Ledger, seqs: &[u64]) -> Result<Vec<ProofBundle>, 
         .collect()
 }
 
+/// An investigation bundle (`schemas/PROOF.md`) of `seqs` and the key records before the last
+/// of them, each with its inclusion proof in one checkpoint; `question` says what was asked.
+pub fn investigation(
+    ledger: &Ledger,
+    seqs: &[u64],
+    question: serde_json::Value,
+) -> Result<probity_core::investigation::Investigation, EvidenceError> {
+    let mut all = seqs.to_vec();
+    let end = all.iter().max().map_or(1, |last| last + 1);
+    all.extend(key_records(ledger, end)?);
+    all.sort_unstable();
+    all.dedup();
+    let proofs = proof_bundles(ledger, &all)?;
+    Ok(probity_core::investigation::Investigation {
+        format: probity_core::investigation::FORMAT.to_owned(),
+        question,
+        proofs: proofs.iter().map(ProofBundle::to_text).collect(),
+    })
+}
+
 /// The records that change keys (genesis, enrolments, revocations) before `end`, ascending.
 pub fn key_records(ledger: &Ledger, end: u64) -> Result<Vec<u64>, LedgerError> {
     let mut seqs = Vec::new();

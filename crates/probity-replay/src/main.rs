@@ -16,7 +16,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{ArgGroup, Parser, ValueEnum};
-use probity_core::investigation::Investigation;
 use probity_core::time::{OccurredAt, RecordedAt};
 use probity_ledger::{datadir, evidence, export, keyfile, Ledger};
 use probity_projector::{render, BlacklistEntry, Finding};
@@ -272,25 +271,18 @@ fn write_bundle(ledger: &Ledger, view: &View, out: &std::path::Path) -> Result<u
         Some(subject) => f.subjects.contains(subject),
         None => true,
     });
-    let mut seqs: Vec<u64> = view
+    let seqs: Vec<u64> = view
         .timeline
         .iter()
         .map(|s| s.seq.0)
         .chain(findings.flat_map(|f| f.evidence.iter().map(|s| s.0)))
         .chain(view.blacklist.iter().map(|e| e.seq.0))
         .collect();
-    let end = seqs.iter().max().map_or(1, |last| last + 1);
-    seqs.extend(evidence::key_records(ledger, end).map_err(|e| Failure(e.to_string()))?);
-    seqs.sort_unstable();
-    seqs.dedup();
-    let proofs = evidence::proof_bundles(ledger, &seqs).map_err(|e| Failure(e.to_string()))?;
-    let bundle = Investigation {
-        format: probity_core::investigation::FORMAT.to_owned(),
-        question: serde_json::json!({"moment": view.moment, "subject": view.subject}),
-        proofs: proofs.iter().map(|p| p.to_text()).collect(),
-    };
+    let question = serde_json::json!({"moment": view.moment, "subject": view.subject});
+    let bundle =
+        evidence::investigation(ledger, &seqs, question).map_err(|e| Failure(e.to_string()))?;
     std::fs::write(out, json(&bundle)).map_err(|e| Failure(format!("{}: {e}", out.display())))?;
-    Ok(seqs.len())
+    Ok(bundle.proofs.len())
 }
 
 fn json(value: &impl Serialize) -> String {
