@@ -15,9 +15,7 @@ use probity_core::par::par_map;
 use probity_core::record::Record;
 use probity_core::roles::RoleMatrix;
 use probity_core::verify::{event_id_key, ChainVerifier, VerifierState};
-use probity_projector::{Applied, Projection};
-
-use probity_projector::time;
+use probity_projector::{time, Applied, Projection};
 
 use crate::history::{Times, SNAPSHOT_EVERY};
 use crate::store::{Batch, Cursor, Halt, StoreError, ViewStore};

@@ -289,13 +289,15 @@ impl<'a> Replayer<'a> {
 
     /// The timeline of `subject` (`<kind>:<id>`) at the replayed moment.
     pub fn timeline(&self, replayed: &Replayed, subject: &str) -> Result<Vec<Step>, ReplayError> {
-        let seqs: Vec<u64> = self
+        let mut seqs: Vec<u64> = self
             .store
             .subject_records(subject)?
             .into_iter()
             .map(|s| s.0)
             .filter(|&s| replayed.includes(s))
             .collect();
+        // A record naming the subject twice is listed once.
+        seqs.dedup();
         self.steps(replayed, &seqs)
     }
 
