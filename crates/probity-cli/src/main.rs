@@ -60,7 +60,7 @@ impl std::fmt::Display for Failure {
         match self {
             Failure::Refused(code, message) => write!(f, "refused ({code}): {message}"),
             Failure::Input(message) | Failure::Unreachable(message) => f.write_str(message),
-            Failure::Findings(n) => write!(f, "{n} finding(s): the ledger is NOT intact"),
+            Failure::Findings(n) => write!(f, "{n} finding(s), listed above: NOT verified"),
         }
     }
 }
