@@ -22,13 +22,9 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> Failure + '_ {
     move |e| Failure::Input(format!("{}: {e}", path.display()))
 }
 
-/// Writes the whole ledger to `out`.
-pub fn export(ledger: &Ledger, out: &Path) -> Result<u64, Failure> {
-    export::write(ledger, out).map_err(|e| Failure::Input(e.to_string()))
-}
-
-/// Writes records `from..to` to `out` (a range export when `from` > 0).
-pub fn export_range(ledger: &Ledger, out: &Path, from: u64, to: u64) -> Result<u64, Failure> {
+/// Writes records `from..to` to `out` (the whole ledger: `0..size`; a range export when
+/// `from` > 0).
+pub fn export(ledger: &Ledger, out: &Path, from: u64, to: u64) -> Result<u64, Failure> {
     export::write_range(ledger, out, from, to).map_err(|e| Failure::Input(e.to_string()))
 }
 

@@ -140,7 +140,7 @@ pub fn run(data: &Path) -> Result<(), Failure> {
 
     step("5. an export for investigators and auditors (records, keys, checkpoints), and a proof");
     let export = data.join("export.jsonl");
-    let exported = audit::export(ledger, &export)?;
+    let exported = audit::export(ledger, &export, 0, ledger.size())?;
     out(&format!("    {exported} records → {}", export.display()));
     // And an offline proof of the blacklisting: the record, its inclusion proof, the checkpoint.
     let blacklisting = ledger

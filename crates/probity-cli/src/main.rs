@@ -520,12 +520,8 @@ fn run(command: Command) -> Result<(), Failure> {
             let Target::Embedded(ledger) = Target::embedded(&data)? else {
                 return Err(Failure::Input("not a data directory".into()));
             };
-            let written = if from == 0 && to.is_none() {
-                audit::export(&ledger, &path)
-            } else {
-                let to = to.unwrap_or_else(|| ledger.size());
-                audit::export_range(&ledger, &path, from, to)
-            };
+            let to = to.unwrap_or_else(|| ledger.size());
+            let written = audit::export(&ledger, &path, from, to);
             ledger.close();
             out(&format!(
                 "exported {} records to {}",
@@ -788,19 +784,13 @@ fn cosign(note: &Path, at: &Where, witnesses: &[String]) -> Result<(), Failure> 
                 .iter()
                 .map(|w| vkey_arg("--witness", w))
                 .collect::<Result<Vec<_>, _>>()?;
-            let (size, attached) = ledger
+            let (size, attached, stored) = ledger
                 .attach_cosignatures(&parsed, &keys)
                 .map_err(|e| Failure::Refused(e.code().into(), e.to_string()))?;
-            let stored = ledger
-                .book()
-                .checkpoint(size)
-                .map_err(|e| Failure::Input(e.to_string()))?
-                .map(|n| String::from_utf8_lossy(&n.to_bytes()).into_owned())
-                .unwrap_or_default();
             Ok(wire::CosignReply {
                 size,
                 attached,
-                note: stored,
+                note: String::from_utf8_lossy(&stored.to_bytes()).into_owned(),
             })
         }
         Target::Nats { ledger, .. } => {

@@ -10,7 +10,7 @@ mod common;
 use std::path::Path;
 
 use base64::Engine as _;
-use common::{data_dir, open, prepared, probity};
+use common::{data_dir, open, prepared, probity, vkey_and_size};
 use probity_core::prelude::*;
 use probity_ledger::AppendRequest;
 use serde_json::Value;
@@ -391,11 +391,7 @@ fn import_rebuilds_a_read_only_data_directory_and_refuses_a_tampered_export() {
 fn a_range_export_verifies_on_its_own_and_tampering_is_found() {
     let dir = data_dir("domain-example");
     let data = dir.path().to_str().unwrap();
-    let ledger = open(dir.path(), "domain-example");
-    let vkey = ledger.verifier_key().to_string();
-    let size = ledger.size();
-    ledger.close();
-    drop(ledger);
+    let (vkey, size) = vkey_and_size(dir.path(), "domain-example");
     let work = tempfile::tempdir().unwrap();
     let out = work.path().join("range.jsonl");
     let (code, _, stderr) = probity(&[

@@ -6,18 +6,14 @@
 
 mod common;
 
-use common::{data_dir, open, probity};
+use common::{data_dir, probity, vkey_and_size};
 use serde_json::Value;
 
 #[test]
 fn a_proof_bundle_verifies_offline_and_every_change_is_caught() {
     let dir = data_dir("domain-example");
     let data = dir.path().to_str().unwrap();
-    let ledger = open(dir.path(), "domain-example");
-    let vkey = ledger.verifier_key().to_string();
-    let size = ledger.size();
-    ledger.close();
-    drop(ledger);
+    let (vkey, size) = vkey_and_size(dir.path(), "domain-example");
     let bundle = dir.path().join("record-30.tlog-proof");
     let bundle_path = bundle.to_str().unwrap();
 

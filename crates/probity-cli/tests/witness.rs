@@ -9,7 +9,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{data_dir, open, probity};
+use common::{data_dir, probity, vkey_and_size};
 use serde_json::Value;
 
 struct Witness<'a> {
@@ -55,11 +55,7 @@ fn request(data: &str, old: u64, path: &Path) {
 fn a_witness_cosigns_only_consistent_growth() {
     let dir = data_dir("domain-example");
     let data = dir.path().to_str().unwrap();
-    let ledger = open(dir.path(), "domain-example");
-    let vkey = ledger.verifier_key().to_string();
-    let size = ledger.size();
-    ledger.close();
-    drop(ledger);
+    let (vkey, size) = vkey_and_size(dir.path(), "domain-example");
     let key = dir.path().join("witness.key");
     assert_eq!(probity(&["keygen", "--out", key.to_str().unwrap()]).0, 0);
     let state = dir.path().join("witness-state.json");
@@ -208,10 +204,7 @@ fn a_witness_cosigns_only_consistent_growth() {
 fn a_cosignature_is_attached_to_the_ledgers_checkpoint_and_proofs_carry_it() {
     let dir = data_dir("domain-example");
     let data = dir.path().to_str().unwrap();
-    let ledger = open(dir.path(), "domain-example");
-    let vkey = ledger.verifier_key().to_string();
-    ledger.close();
-    drop(ledger);
+    let (vkey, _) = vkey_and_size(dir.path(), "domain-example");
     let key = dir.path().join("witness.key");
     assert_eq!(probity(&["keygen", "--out", key.to_str().unwrap()]).0, 0);
     let req = dir.path().join("first.req");

@@ -496,14 +496,15 @@ impl Ledger {
 
     /// Attaches to the stored checkpoint of the same size the cosignatures in `cosigned` that
     /// verify under one of `witnesses` (C2SP cosignature/v1), durably; returns the checkpoint's
-    /// size and the witnesses whose cosignature it now carries that it did not before. The
+    /// size, the witnesses whose cosignature it now carries that it did not before, and the
+    /// checkpoint as stored now. The
     /// note's text must be the stored checkpoint's, byte for byte. Signatures by other keys,
     /// or that do not verify, are ignored: only what a verifier can check is kept.
     pub fn attach_cosignatures(
         &self,
         cosigned: &SignedNote,
         witnesses: &[VerifierKey],
-    ) -> Result<(u64, Vec<String>), CosignError> {
+    ) -> Result<(u64, Vec<String>, SignedNote), CosignError> {
         if self.is_read_only() {
             return Err(CosignError::ReadOnly);
         }
@@ -538,7 +539,7 @@ impl Ledger {
             }
         }
         if added.is_empty() {
-            return Ok((size, added));
+            return Ok((size, added, stored));
         }
         let db = self.shared.book.db();
         db.insert(layout::checkpoint(size), stored.to_bytes())
@@ -547,11 +548,11 @@ impl Ledger {
         if let Ok(mut latest) = self.shared.latest_checkpoint.write() {
             if let Some((latest_size, note)) = latest.as_mut() {
                 if *latest_size == size {
-                    *note = stored;
+                    *note = stored.clone();
                 }
             }
         }
-        Ok((size, added))
+        Ok((size, added, stored))
     }
 
     /// Read access to the book (bounded by [`Ledger::size`] for committed records).

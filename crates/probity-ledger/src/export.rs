@@ -125,69 +125,32 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ExportError + '_ {
 
 /// Writes the whole ledger to `out`; returns the number of records.
 pub fn write(ledger: &Ledger, out: &Path) -> Result<u64, ExportError> {
-    let file = std::fs::File::create(out).map_err(io(out))?;
-    let mut w = BufWriter::new(file);
-    let size = ledger.size();
-    let mut line = |value: &Line| -> Result<(), ExportError> {
-        serde_json::to_writer(&mut w, value).map_err(|e| io(out)(e.into()))?;
-        w.write_all(b"\n").map_err(io(out))
-    };
-    line(&Line::Header {
-        format: FORMAT.into(),
-        ledger: ledger.ledger_id().into(),
-        origin: ledger.origin().into(),
-        ledger_vkey: ledger.verifier_key().to_string(),
-        from: 0,
-        size,
-    })?;
-    for checkpoint in ledger.book().checkpoints() {
-        let (cp_size, note) = checkpoint?;
-        if cp_size <= size {
-            line(&Line::Checkpoint {
-                size: cp_size,
-                note: String::from_utf8_lossy(&note.to_bytes()).into_owned(),
-            })?;
-        }
-    }
-    for record in ledger.book().records(Seq(0), Seq(size)) {
-        line(&Line::Record(record?))?;
-    }
-    w.flush().map_err(io(out))?;
-    Ok(size)
+    write_range(ledger, out, 0, ledger.size())
 }
 
 /// Writes records `from..to` of the ledger to `out` (`to` at most its size). With `from` 0
-/// this is a whole export up to `to`; otherwise a range export (v2), which needs a checkpoint
-/// in `from + 1 ..= to` to anchor the range (one is signed if `to` is the ledger's size).
+/// this is a whole export (v1) up to `to`; otherwise a range export (v2), which needs a
+/// checkpoint in `from + 1 ..= to` to anchor the range (one is signed if `to` is the ledger's
+/// size).
 pub fn write_range(ledger: &Ledger, out: &Path, from: u64, to: u64) -> Result<u64, ExportError> {
     let size = ledger.size();
     let bad = |message: String| ExportError::NotAnExport {
         path: out.to_owned(),
         message,
     };
-    if to > size || from >= to {
+    if from == 0 {
+        if to > size {
+            return Err(bad(format!("records 0..{to}: the ledger holds 0..{size}")));
+        }
+    } else if to > size || from >= to {
         return Err(bad(format!(
             "records {from}..{to}: the ledger holds 0..{size}, and a range holds at least one"
         )));
     }
-    let mut anchor = ledger
-        .book()
-        .checkpoints_between(from + 1, to)
-        .last()
-        .transpose()?;
-    if anchor.is_none() && to == size {
-        ledger
-            .checkpoint_now()
-            .map_err(|e| bad(format!("signing a checkpoint: {e}")))?;
-        anchor = ledger
-            .latest_checkpoint()
-            .filter(|(s, _)| *s > from && *s <= to);
-    }
-    let Some((tree_size, _)) = anchor else {
-        return Err(bad(format!(
-            "no checkpoint between {} and {to} anchors the range: end it at a checkpoint size",
-            from + 1
-        )));
+    let tree_size = if from == 0 {
+        0
+    } else {
+        anchor(ledger, from, to, &bad)?
     };
     let file = std::fs::File::create(out).map_err(io(out))?;
     let mut w = BufWriter::new(file);
@@ -308,6 +271,36 @@ pub fn range_state(
         frontier,
     };
     (state, problems)
+}
+
+/// The size of the checkpoint that anchors records `from..to`: the last one in `from + 1
+/// ..= to`, signed now if there is none and `to` is the ledger's size.
+fn anchor(
+    ledger: &Ledger,
+    from: u64,
+    to: u64,
+    bad: &dyn Fn(String) -> ExportError,
+) -> Result<u64, ExportError> {
+    let mut anchor = ledger
+        .book()
+        .checkpoints_between(from + 1, to)
+        .last()
+        .transpose()?;
+    if anchor.is_none() && to == ledger.size() {
+        ledger
+            .checkpoint_now()
+            .map_err(|e| bad(format!("signing a checkpoint: {e}")))?;
+        anchor = ledger
+            .latest_checkpoint()
+            .filter(|(s, _)| *s > from && *s <= to);
+    }
+    let Some((tree_size, _)) = anchor else {
+        return Err(bad(format!(
+            "no checkpoint between {} and {to} anchors the range: end it at a checkpoint size",
+            from + 1
+        )));
+    };
+    Ok(tree_size)
 }
 
 /// Where an imported data directory notes where it came from; its presence is what lets the

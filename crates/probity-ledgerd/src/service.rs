@@ -196,17 +196,12 @@ fn query(
         let request: CosignRequest = parse(payload)?;
         let note = SignedNote::parse(request.note.as_bytes())
             .map_err(|e| error("malformed-request", format!("note: {e}")))?;
-        let (size, attached) = ledger
+        let (size, attached, stored) = ledger
             .attach_cosignatures(&note, witnesses)
             .map_err(|e| error(e.code(), e.to_string()))?;
         if !attached.is_empty() {
             tracing::info!(size, witnesses = ?attached, "cosignatures attached");
         }
-        let stored = ledger
-            .book()
-            .checkpoint(size)
-            .map_err(|e| internal(&e))?
-            .ok_or_else(|| error("no-checkpoint", format!("no checkpoint at size {size}")))?;
         return json(&CosignReply {
             size,
             attached,

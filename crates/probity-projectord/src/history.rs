@@ -147,18 +147,17 @@ impl ViewStore {
             }
         }
         self.write_times(batch, cursor, writes)?;
-        let mut by_subject: BTreeMap<&str, Vec<u8>> = BTreeMap::new();
-        let mut first: BTreeMap<&str, u64> = BTreeMap::new();
+        // Per subject: the batch's first record naming it (the key's version) and all of them.
+        let mut by_subject: BTreeMap<&str, (u64, Vec<u8>)> = BTreeMap::new();
         for (subject, seq) in &batch.subjects {
-            first.entry(subject).or_insert(seq.0);
             by_subject
                 .entry(subject)
-                .or_default()
+                .or_insert_with(|| (seq.0, Vec::new()))
+                .1
                 .extend_from_slice(&seq.0.to_be_bytes());
         }
-        for (subject, seqs) in by_subject {
-            let version = first.get(subject).copied();
-            writes.insert(key(SUBJECT_PREFIX, subject.as_bytes(), version), seqs);
+        for (subject, (first, seqs)) in by_subject {
+            writes.insert(key(SUBJECT_PREFIX, subject.as_bytes(), Some(first)), seqs);
         }
         Ok(())
     }

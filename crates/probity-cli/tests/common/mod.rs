@@ -16,3 +16,12 @@ pub fn probity(args: &[&str]) -> (i32, String, String) {
         String::from_utf8(output.stderr).unwrap(),
     )
 }
+
+/// The ledger key (C2SP vkey) and size of the scenario data directory `dir` made by
+/// [`data_dir`], its book closed again so that `probity` can open it.
+pub fn vkey_and_size(dir: &std::path::Path, name: &str) -> (String, u64) {
+    let ledger = open(dir, name);
+    let found = (ledger.verifier_key().to_string(), ledger.size());
+    ledger.close();
+    found
+}
