@@ -385,6 +385,19 @@ fn import_rebuilds_a_read_only_data_directory_and_refuses_a_tampered_export() {
     assert_eq!(code, 1, "{stdout}");
     assert!(stdout.contains("40"), "{stdout}");
     assert!(!target.exists(), "a refused import leaves nothing");
+
+    // Not an export at all: a usage error, and nothing left behind either.
+    let junk = work.path().join("junk.jsonl");
+    std::fs::write(&junk, "{\"hello\": 1}\n").unwrap();
+    let (code, _, stderr) = probity(&[
+        "import",
+        junk.to_str().unwrap(),
+        "--data",
+        target.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("junk.jsonl"), "{stderr}");
+    assert!(!target.exists(), "a refused import leaves nothing");
 }
 
 #[test]
@@ -496,4 +509,18 @@ fn a_range_export_verifies_on_its_own_and_tampering_is_found() {
     ]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("anchors"), "{stderr}");
+    // An empty or inverted range.
+    let (code, _, stderr) = probity(&[
+        "export",
+        "--data",
+        data,
+        "--out",
+        work.path().join("y.jsonl").to_str().unwrap(),
+        "--from",
+        "50",
+        "--to",
+        "40",
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("at least one"), "{stderr}");
 }

@@ -231,6 +231,20 @@ fn a_cosignature_is_attached_to_the_ledgers_checkpoint_and_proofs_carry_it() {
         .unwrap()
         .to_owned();
 
+    // Not a note at all: a usage error naming the file.
+    let junk = dir.path().join("junk.note");
+    std::fs::write(&junk, "not a signed note").unwrap();
+    let (code, _, stderr) = probity(&[
+        "cosign",
+        junk.to_str().unwrap(),
+        "--data",
+        data,
+        "--witness",
+        &witness_vkey,
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("junk.note"), "{stderr}");
+
     // Without naming the witness: refused (nothing unverifiable is kept).
     let (code, _, stderr) = probity(&["cosign", cosigned.to_str().unwrap(), "--data", data]);
     assert_eq!(code, 2, "{stderr}");
