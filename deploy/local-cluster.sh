@@ -49,8 +49,8 @@ echo "==> creating a ledger and keys"
 cd "$work"
 "$P" keygen --out admin.key >/dev/null
 "$P" keygen --out clerk.key >/dev/null
-"$P" init --data "$work/ledger" --ledger city-hospital-3 --admin-key admin.key --json >init.json
-vkey=$(python3 -c 'import json,sys; print(json.load(open("init.json"))["ledger_vkey"])')
+"$P" init --data "$work/ledger" --ledger city-hospital-3 --admin-key admin.key >/dev/null
+vkey="$work/ledger/ledger.vkey"   # written by init; projectord pins it
 "$P" enroll --data "$work/ledger" --key admin.key --public-key clerk.key.pub --role clerk --holder "Li Na" >/dev/null
 
 echo "==> starting ledgerd (stream replicas: 3)"

@@ -124,11 +124,10 @@ pub fn run(data: &Path) -> Result<(), Failure> {
     ledger
         .attach_cosignatures(&witnessed, &[witness.verifier_key()])
         .map_err(|e| Failure::Input(format!("attaching the cosignature: {e}")))?;
+    probity_ledger::datadir::write_ledger_vkey(data, ledger)
+        .map_err(input(&data.display().to_string()))?;
     let kept = data.join("checkpoint.witnessed");
     std::fs::write(&kept, witnessed.to_bytes()).map_err(input(&kept.display().to_string()))?;
-    let ledger_vkey = data.join("ledger.vkey");
-    std::fs::write(&ledger_vkey, format!("{}\n", ledger.verifier_key()))
-        .map_err(input(&ledger_vkey.display().to_string()))?;
     let vkey_path = keys_dir.join("witness.vkey");
     std::fs::write(&vkey_path, format!("{}\n", witness.verifier_key()))
         .map_err(input(&vkey_path.display().to_string()))?;

@@ -1013,6 +1013,8 @@ fn init(
     )
     .map_err(|e| Failure::Input(e.to_string()))?;
     let vkey = ledger.verifier_key().to_string();
+    let vkey_file = probity_ledger::datadir::write_ledger_vkey(data, &ledger)
+        .map_err(input(&data.display().to_string()))?;
     ledger.close();
     if json {
         out_json(&json!({"data": data, "origin": origin, "ledger_vkey": vkey, "receipt": receipt}));
@@ -1024,7 +1026,8 @@ fn init(
         ));
         out(&format!("origin        {origin}"));
         out(&format!(
-            "ledger vkey   {vkey}  (give this to your auditors)"
+            "ledger vkey   {vkey}  (give this to your auditors; also in {})",
+            vkey_file.display()
         ));
         out(&format!(
             "ledger key    {} (mode 0600)",

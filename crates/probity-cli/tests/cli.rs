@@ -79,6 +79,11 @@ fn a_clerk_records_and_gets_a_receipt_embedded() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
     set_up(dir);
+    // init leaves the ledger's public key beside the book, for auditors to pin.
+    ok(&probity(
+        dir,
+        &["verify", "--data", "h", "--ledger-vkey", "h/ledger.vkey"],
+    ));
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

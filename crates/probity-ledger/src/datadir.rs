@@ -1,5 +1,6 @@
 //! A data directory: the embedded default's layout on disk. `book/` holds the ledger (sled),
-//! `ledger.key` the ledger's signing key (mode 0600); the views keep their own directory
+//! `ledger.key` the ledger's signing key (mode 0600), `ledger.vkey` its public verifier key
+//! (what auditors, witnesses and projectord pin); the views keep their own directory
 //! beside them (`views/`, see projectord). A directory imported from an export has no key but
 //! an `IMPORTED` note, and opens read-only.
 
@@ -17,6 +18,19 @@ pub fn book_dir(data: &Path) -> PathBuf {
 /// Where the ledger key of a data directory lives.
 pub fn ledger_key_path(data: &Path) -> PathBuf {
     data.join("ledger.key")
+}
+
+/// Where a data directory keeps the ledger's verifier key (C2SP vkey, public).
+pub fn ledger_vkey_path(data: &Path) -> PathBuf {
+    data.join("ledger.vkey")
+}
+
+/// Writes the ledger's verifier key to `ledger.vkey` in the data directory, so that whoever
+/// reads the directory can pin it (`--ledger-vkey DIR/ledger.vkey`); returns the path.
+pub fn write_ledger_vkey(data: &Path, ledger: &Ledger) -> std::io::Result<PathBuf> {
+    let path = ledger_vkey_path(data);
+    std::fs::write(&path, format!("{}\n", ledger.verifier_key()))?;
+    Ok(path)
 }
 
 /// Why a data directory did not open.

@@ -238,6 +238,28 @@ struct Started {
     queries: futures_util::stream::SelectAll<async_nats::Subscriber>,
 }
 
+/// Creates or checks the stream, reconciles it with the book and publishes what it lacks;
+/// returns the publisher and how many records it republished.
+async fn reconcile(
+    ledger: &Ledger,
+    js: &async_nats::jetstream::Context,
+    config: &ServiceConfig,
+    subject: &str,
+) -> Result<(Publisher, u64), ServiceError> {
+    let stream = ensure_stream(js, &config.stream_name, subject, config.replicas).await?;
+    let mut publisher = Publisher::reconcile(
+        js.clone(),
+        stream,
+        config.stream_name.clone(),
+        subject.to_owned(),
+        ledger.clone(),
+    )
+    .await?;
+    let backlog = ledger.size() - publisher.published();
+    publisher.publish_up_to(ledger.size()).await?;
+    Ok((publisher, backlog))
+}
+
 /// Reconciles the stream with the book and publishes what it lacks, then subscribes.
 async fn start(
     ledger: &Ledger,
@@ -247,30 +269,23 @@ async fn start(
     let ledger_id = ledger.ledger_id().to_owned();
     let js = async_nats::jetstream::new(client.clone());
     let subject = wire::records_subject(&ledger_id);
-    // A cluster that is still electing its JetStream leader answers nothing for a while.
+    // A cluster that is still electing its JetStream leaders answers nothing (or 503) for a
+    // while, also after the stream exists: retry NATS failures, never a divergence.
     let mut wait = Duration::from_millis(200);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    let stream = loop {
-        match ensure_stream(&js, &config.stream_name, &subject, config.replicas).await {
-            Ok(stream) => break stream,
-            Err(e) if tokio::time::Instant::now() < deadline => {
+    let (publisher, backlog) = loop {
+        match reconcile(ledger, &js, config, &subject).await {
+            Ok(reconciled) => break reconciled,
+            Err(e @ ServiceError::Nats(_) | e @ ServiceError::Publish(PublishError::Nats(_)))
+                if tokio::time::Instant::now() < deadline =>
+            {
                 tracing::warn!(error = %e, "JetStream not ready; retrying");
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(Duration::from_secs(5));
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(e),
         }
     };
-    let mut publisher = Publisher::reconcile(
-        js,
-        stream,
-        config.stream_name.clone(),
-        subject,
-        ledger.clone(),
-    )
-    .await?;
-    let backlog = ledger.size() - publisher.published();
-    publisher.publish_up_to(ledger.size()).await?;
     tracing::info!(stream = %config.stream_name, republished = backlog, "stream caught up with the book");
 
     let nats = |e: async_nats::SubscribeError| ServiceError::Nats(e.to_string());
