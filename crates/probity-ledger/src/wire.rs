@@ -15,6 +15,10 @@ use crate::engine::{AppendRequest, Status};
 pub fn append_subject(ledger: &str) -> String {
     format!("probity.{ledger}.append")
 }
+/// `probity.<ledger>.append.batch`: several events in one request.
+pub fn append_batch_subject(ledger: &str) -> String {
+    format!("probity.{ledger}.append.batch")
+}
 /// `probity.<ledger>.status`.
 pub fn status_subject(ledger: &str) -> String {
     format!("probity.{ledger}.status")
@@ -48,6 +52,13 @@ pub fn default_stream_name(ledger: &str) -> String {
 /// The largest request `ledgerd` reads; larger ones get `too-large` without being parsed.
 pub const MAX_REQUEST_BYTES: usize = 128 * 1024;
 
+/// The largest batch request `ledgerd` reads: under NATS's default `max_payload` (1 MiB), so
+/// that a larger one still arrives and gets `too-large`.
+pub const MAX_BATCH_BYTES: usize = 1000 * 1024;
+
+/// The most events one batch request may carry.
+pub const MAX_BATCH_EVENTS: usize = 256;
+
 /// Body of an append request.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -66,6 +77,15 @@ impl From<AppendMessage> for AppendRequest {
             expect: m.expect.into_iter().collect(),
         }
     }
+}
+
+/// Body of a batch append request: events appended in this order, each accepted or refused
+/// on its own; the reply holds one [`Reply`] per event, in the same order.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppendBatchMessage {
+    /// The events, each as its own append request.
+    pub events: Vec<AppendMessage>,
 }
 
 /// An error reply.

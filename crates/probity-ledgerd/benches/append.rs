@@ -2,7 +2,8 @@
 //! same run: strict Ed25519 verification on all cores, sled insert+flush, JetStream publish.
 //!
 //! `cargo bench -p probity-ledgerd --bench append` (env `EVENTS`, default 20000; `CLIENTS`,
-//! default 64; `RATE_SECS`, default 5). Needs `nats-server` on the PATH. Prints Markdown.
+//! default 64; `BATCH`, events per batch request, default 64; `BATCH_CLIENTS`, default 8;
+//! `RATE_SECS`, default 5). Needs `nats-server` on the PATH. Prints Markdown.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream::{self, message::PublishMessage, stream};
 use probity_core::prelude::*;
 use probity_ledger::wire::Reply;
-use probity_testkit::ledgerd::{append, connect, wait_ready, DataDir, Ledgerd};
+use probity_testkit::ledgerd::{append, append_batch, connect, wait_ready, DataDir, Ledgerd};
 use probity_testkit::nats::NatsServer;
 
 fn env(name: &str, default: usize) -> usize {
@@ -146,6 +147,52 @@ async fn run_clients(url: &str, events: Vec<SignedEvent>, clients: usize) -> (f6
     (rate, latencies)
 }
 
+/// `clients` clients each sending batches of `batch` events and waiting for each reply;
+/// the latency is a batch's.
+async fn run_batched(
+    url: &str,
+    events: Vec<SignedEvent>,
+    clients: usize,
+    batch: usize,
+) -> (f64, Vec<Duration>) {
+    let per = events.len().div_ceil(clients);
+    let mut tasks = Vec::new();
+    let start = Instant::now();
+    for part in events.chunks(per) {
+        let part = part.to_vec();
+        let client = connect(url).await;
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            for chunk in part.chunks(batch) {
+                let t = Instant::now();
+                match append_batch(&client, chunk.to_vec()).await.unwrap() {
+                    Reply::Ok(replies) => {
+                        assert_eq!(replies.len(), chunk.len());
+                        for reply in replies {
+                            if let Reply::Error(e) = reply {
+                                panic!("{e:?}");
+                            }
+                        }
+                        latencies.push(t.elapsed());
+                    }
+                    Reply::Error(e) => panic!("{e:?}"),
+                }
+            }
+            (part.len(), latencies)
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut appended = 0;
+    for task in tasks {
+        let (count, batch_latencies) = task.await.unwrap();
+        appended += count;
+        latencies.extend(batch_latencies);
+    }
+    let rate = appended as f64 / start.elapsed().as_secs_f64();
+    latencies.sort_unstable();
+    (rate, latencies)
+}
+
 async fn run_paced(url: &str, events: Vec<SignedEvent>, per_second: u64) -> Vec<Duration> {
     let client = connect(url).await;
     let interval = Duration::from_nanos(1_000_000_000 / per_second);
@@ -174,6 +221,8 @@ async fn run_paced(url: &str, events: Vec<SignedEvent>, per_second: u64) -> Vec<
 fn main() {
     let n = env("EVENTS", 20_000);
     let clients = env("CLIENTS", 64);
+    let batch = env("BATCH", 64);
+    let batch_clients = env("BATCH_CLIENTS", 8);
     let rate_secs = env("RATE_SECS", 5);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let data = DataDir::init();
@@ -191,6 +240,7 @@ fn main() {
             .collect()
     };
     let load = make("load", n);
+    let batched = make("batched", n);
     let paced = make("paced", 1000 * rate_secs);
     let record_len = Record::seal(Seq(0), RecordedAt::now(), Hash::ZERO, load[0].clone())
         .to_json()
@@ -212,13 +262,15 @@ fn main() {
         &nats.url(),
         &["--checkpoint-every", "1000"],
     );
-    let (through, latencies, paced_latencies) = runtime.block_on(async {
+    let (through, latencies, batched, paced_latencies) = runtime.block_on(async {
         let client = connect(&nats.url()).await;
         wait_ready(&client, &ledgerd).await;
         let (rate, latencies) = run_clients(&nats.url(), load, clients).await;
+        let batched = run_batched(&nats.url(), batched, batch_clients, batch).await;
         let paced = run_paced(&nats.url(), paced, 1000).await;
-        (rate, latencies, paced)
+        (rate, latencies, batched, paced)
     });
+    let (batched_rate, batch_latencies) = batched;
     assert_eq!(ledgerd.terminate(), Some(0));
     let ledger = data.open();
     let size = ledger.size();
@@ -239,6 +291,11 @@ fn main() {
         ms(percentile(&latencies, 0.99))
     );
     println!(
+        "| **ledgerd appends through NATS**, {batch_clients} clients, batches of {batch}, durable | **{batched_rate:.0}** | {} | {} |",
+        ms(percentile(&batch_latencies, 0.5)),
+        ms(percentile(&batch_latencies, 0.99))
+    );
+    println!(
         "| ledgerd at 1,000 events/s offered for {rate_secs} s | 1000 | {} | {} |",
         ms(percentile(&paced_latencies, 0.5)),
         ms(percentile(&paced_latencies, 0.99))
@@ -249,5 +306,10 @@ fn main() {
         through / verify_rate,
         through / js_rate,
         through / sled_each
+    );
+    println!(
+        "ratios, batched: appends / raw verify_strict = {:.2}; appends / raw JetStream publish = {:.2}",
+        batched_rate / verify_rate,
+        batched_rate / js_rate,
     );
 }

@@ -8,9 +8,10 @@ use async_nats::{Client, Message};
 use futures_util::StreamExt;
 use probity_core::checkpoint::{SignedNote, VerifierKey};
 use probity_ledger::wire::{
-    self, AppendMessage, CheckpointReply, CheckpointRequest, ConsistencyProof, ConsistencyRequest,
+    self, AppendBatchMessage, AppendMessage, CheckpointReply, CheckpointRequest, ConsistencyProof, ConsistencyRequest,
     CosignReply, CosignRequest, InclusionProof, InclusionRequest, Reply, WireError,
 };
+use probity_core::receipt::Receipt;
 use probity_ledger::Ledger;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -51,15 +52,19 @@ fn error(code: &str, message: impl Into<String>) -> WireError {
 
 /// Parses a request body, telling malformed JSON from a wrong shape.
 fn parse<T: DeserializeOwned>(payload: &[u8]) -> Result<T, WireError> {
-    if payload.len() > wire::MAX_REQUEST_BYTES {
-        return Err(error(
-            "too-large",
-            format!(
-                "request is {} bytes; the limit is {}",
-                payload.len(),
-                wire::MAX_REQUEST_BYTES
-            ),
-        ));
+    parse_within(payload, wire::MAX_REQUEST_BYTES)
+}
+
+fn too_large(what: &str, len: usize, limit: usize) -> WireError {
+    error(
+        "too-large",
+        format!("{what} is {len} bytes; the limit is {limit}"),
+    )
+}
+
+fn parse_within<T: DeserializeOwned>(payload: &[u8], limit: usize) -> Result<T, WireError> {
+    if payload.len() > limit {
+        return Err(too_large("request", payload.len(), limit));
     }
     let body: &[u8] = if payload.is_empty() { b"{}" } else { payload };
     serde_json::from_slice(body).map_err(|e| match e.classify() {
@@ -106,6 +111,52 @@ async fn handle_append(ledger: Ledger, client: Client, message: Message) {
         tracing::info!(code = %e.code, message = %e.message, "append refused");
     }
     respond(&client, &message, into_reply(result)).await;
+}
+
+/// A batch: every event checked and appended as a single append would be, one reply each.
+async fn handle_append_batch(ledger: Ledger, client: Client, message: Message) {
+    let result = match parse_within::<AppendBatchMessage>(&message.payload, wire::MAX_BATCH_BYTES)
+    {
+        Err(e) => Err(e),
+        Ok(batch) if batch.events.len() > wire::MAX_BATCH_EVENTS => Err(error(
+            "too-many",
+            format!(
+                "the batch holds {} events; the limit is {}",
+                batch.events.len(),
+                wire::MAX_BATCH_EVENTS
+            ),
+        )),
+        Ok(batch) => {
+            tokio::task::spawn_blocking(move || append_batch(&ledger, batch.events))
+                .await
+                .map_err(|e| error("internal", e.to_string()))
+        }
+    };
+    match &result {
+        Err(e) => tracing::info!(code = %e.code, message = %e.message, "batch refused"),
+        Ok(replies) => {
+            for e in replies.iter().filter_map(|reply| match reply {
+                Reply::Error(e) => Some(e),
+                Reply::Ok(_) => None,
+            }) {
+                tracing::info!(code = %e.code, message = %e.message, "append refused");
+            }
+        }
+    }
+    respond(&client, &message, into_reply(result)).await;
+}
+
+/// Appends the events of a batch: one reply per event, in order.
+fn append_batch(ledger: &Ledger, events: Vec<AppendMessage>) -> Vec<Reply<Receipt>> {
+    let requests = events.into_iter().map(Into::into).collect();
+    ledger
+        .append_batch(requests)
+        .into_iter()
+        .map(|appended| match appended {
+            Ok(receipt) => Reply::Ok(receipt),
+            Err(e) => Reply::Error(error(e.code(), e.to_string())),
+        })
+        .collect()
 }
 
 fn query(
@@ -234,7 +285,8 @@ async fn handle_query(
 /// What startup produces: the stream caught up, the subscriptions open.
 struct Started {
     publisher: Publisher,
-    appends: async_nats::Subscriber,
+    /// Single appends and batches.
+    appends: futures_util::stream::SelectAll<async_nats::Subscriber>,
     queries: futures_util::stream::SelectAll<async_nats::Subscriber>,
 }
 
@@ -289,10 +341,16 @@ async fn start(
     tracing::info!(stream = %config.stream_name, republished = backlog, "stream caught up with the book");
 
     let nats = |e: async_nats::SubscribeError| ServiceError::Nats(e.to_string());
-    let appends = client
-        .subscribe(wire::append_subject(&ledger_id))
-        .await
-        .map_err(nats)?;
+    let appends = futures_util::stream::select_all([
+        client
+            .subscribe(wire::append_subject(&ledger_id))
+            .await
+            .map_err(nats)?,
+        client
+            .subscribe(wire::append_batch_subject(&ledger_id))
+            .await
+            .map_err(nats)?,
+    ]);
     let queries = futures_util::stream::select_all([
         client
             .subscribe(wire::status_subject(&ledger_id))
@@ -355,15 +413,23 @@ pub async fn serve(
     tracing::info!(ledger = %ledger_id, size = ledger.size(), "ledgerd ready");
 
     let in_flight = Arc::new(Semaphore::new(config.max_in_flight));
+    let batch_subject = wire::append_batch_subject(&ledger_id);
     let witnesses = Arc::new(config.witnesses.clone());
     loop {
         tokio::select! {
             message = appends.next() => {
                 let Some(message) = message else { break };
-                let Ok(permit) = in_flight.clone().acquire_owned().await else { break };
+                let batch = message.subject.as_str() == batch_subject;
+                // A batch holds a permit per event it may carry (within the limit).
+                let permits = if batch { wire::MAX_BATCH_EVENTS.min(config.max_in_flight) } else { 1 };
+                let Ok(permit) = in_flight.clone().acquire_many_owned(permits as u32).await else { break };
                 let (ledger, client) = (ledger.clone(), client.clone());
                 tokio::spawn(async move {
-                    handle_append(ledger, client, message).await;
+                    if batch {
+                        handle_append_batch(ledger, client, message).await;
+                    } else {
+                        handle_append(ledger, client, message).await;
+                    }
                     drop(permit);
                 });
             }
@@ -377,7 +443,9 @@ pub async fn serve(
             }
         }
     }
-    let _ = appends.unsubscribe().await;
+    for subscription in appends.iter_mut() {
+        let _ = subscription.unsubscribe().await;
+    }
     drop(queries);
     // Wait for every append in flight to be answered.
     let _ = in_flight.acquire_many(config.max_in_flight as u32).await;

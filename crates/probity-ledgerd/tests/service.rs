@@ -1,6 +1,6 @@
 //! ledgerd as a process against a real nats-server: concurrent appends form one order and the
-//! stream equals the book; every bad input gets its specific error and changes nothing;
-//! queries serve checkpoints and proofs; SIGTERM shuts down cleanly.
+//! stream equals the book; every bad input gets its specific error and changes nothing (alone
+//! or in a batch); queries serve checkpoints and proofs; SIGTERM shuts down cleanly.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -187,6 +187,117 @@ async fn bad_input_gets_its_specific_error_and_changes_nothing() {
         Reply::Error(e) => panic!("{e:?}"),
     }
     assert_eq!(status(&client).await.unwrap(), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_appends_each_event_on_its_own_in_order() {
+    let nats = NatsServer::start();
+    let data = DataDir::init();
+    let mut ledgerd = spawn_ledgerd(data.path(), &nats.url(), &[]);
+    let client = connect(&nats.url()).await;
+    let before = wait_ready(&client, &ledgerd).await;
+    let h = &data.hospital;
+    let good = h.request("b-1", "CASE-B1", &h.clerk);
+    let mut huge = request_payload("CASE-B9");
+    huge["justification"] = json!("x".repeat(wire::MAX_REQUEST_BYTES / 2));
+    let events = vec![
+        good.clone(),
+        SignedEvent::from_parts(
+            good.body_bytes().to_vec(),
+            good.keyid(),
+            malleate(good.signature()),
+        ),
+        h.request("b-stranger", "CASE-B2", &h.stranger),
+        h.request("b-2", "CASE-B2", &h.clerk2),
+        h.request("b-1", "CASE-OTHER", &h.clerk),
+        good.clone(),
+        h.sanction("b-clerk-sanction", &h.clerk),
+        h.request("b-3", "CASE-B3", &h.clerk),
+    ];
+    let replies = match append_batch(&client, events).await.unwrap() {
+        Reply::Ok(replies) => replies,
+        Reply::Error(e) => panic!("the batch was refused whole: {e:?}"),
+    };
+    let outcome: Vec<String> = replies
+        .iter()
+        .map(|reply| match reply {
+            Reply::Ok(receipt) if receipt.duplicate => format!("duplicate of {}", receipt.seq.0),
+            Reply::Ok(receipt) => format!("seq {}", receipt.seq.0),
+            Reply::Error(e) => e.code.clone(),
+        })
+        .collect();
+    let first = before.size;
+    assert_eq!(
+        outcome,
+        [
+            format!("seq {first}"),
+            "bad-signature".into(),
+            "unknown-key".into(),
+            format!("seq {}", first + 1),
+            "id-conflict".into(),
+            format!("duplicate of {first}"),
+            "wrong-role".into(),
+            format!("seq {}", first + 2),
+        ]
+    );
+    for reply in &replies {
+        if let Reply::Ok(receipt) = reply {
+            receipt.verify(&h.ledger_key.public_key()).unwrap();
+        }
+    }
+    assert_eq!(status(&client).await.unwrap().size, first + 3);
+
+    // Refused whole, changing nothing: not JSON, not a batch, an event that is not one (here
+    // too large to be one), too many events, too many bytes.
+    let after = status(&client).await.unwrap();
+    let too_many = wire::AppendBatchMessage {
+        events: (0..=wire::MAX_BATCH_EVENTS)
+            .map(|i| wire::AppendMessage {
+                event: h.request(&format!("many-{i}"), "CASE-M", &h.clerk),
+                expect: Default::default(),
+            })
+            .collect(),
+    };
+    let huge_event = wire::AppendBatchMessage {
+        events: vec![wire::AppendMessage {
+            event: h.event(
+                "b-huge",
+                "purchase.requested",
+                &h.clerk,
+                "2026-01-02T09:00:00+08:00",
+                huge,
+            ),
+            expect: Default::default(),
+        }],
+    };
+    let mut too_large = br#"{"events": []}"#.to_vec();
+    too_large.extend(std::iter::repeat_n(b' ', wire::MAX_BATCH_BYTES));
+    for (code, payload) in [
+        ("malformed-json", br#"{"events": ["#.to_vec()),
+        ("malformed-request", br#"{"event": {}}"#.to_vec()),
+        ("malformed-request", serde_json::to_vec(&huge_event).unwrap()),
+        ("too-many", serde_json::to_vec(&too_many).unwrap()),
+        ("too-large", too_large),
+    ] {
+        let reply: Reply<Vec<Reply<Receipt>>> =
+            request_raw(&client, wire::append_batch_subject(LEDGER), payload)
+                .await
+                .unwrap();
+        match reply {
+            Reply::Error(e) => assert_eq!(e.code, code, "{e:?}"),
+            Reply::Ok(r) => panic!("{code}: accepted as {r:?}"),
+        }
+        assert_eq!(
+            status(&client).await.unwrap(),
+            after,
+            "{code} changed the ledger"
+        );
+    }
+
+    assert_eq!(ledgerd.terminate(), Some(0), "{}", ledgerd.log_text());
+    let ledger = data.open();
+    assert_stream_equals_book(&client, &ledger).await;
+    assert!(verify_book(&ledger).is_intact());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -158,6 +158,28 @@ pub async fn append(
     .await
 }
 
+/// Appends `events` in one batch request; the reply holds one reply per event.
+pub async fn append_batch(
+    client: &async_nats::Client,
+    events: Vec<SignedEvent>,
+) -> Result<Reply<Vec<Reply<Receipt>>>, String> {
+    let message = wire::AppendBatchMessage {
+        events: events
+            .into_iter()
+            .map(|event| AppendMessage {
+                event,
+                expect: Default::default(),
+            })
+            .collect(),
+    };
+    request_raw(
+        client,
+        wire::append_batch_subject(LEDGER),
+        serde_json::to_vec(&message).unwrap(),
+    )
+    .await
+}
+
 pub async fn status(client: &async_nats::Client) -> Result<Status, String> {
     match request_raw::<Status>(client, wire::status_subject(LEDGER), b"{}".to_vec()).await? {
         Reply::Ok(status) => Ok(status),
