@@ -404,6 +404,12 @@ struct RecordArgs {
     /// An event file: {"type", "payload", and optionally "id", "schema", "occurred_at", "subjects"}.
     #[arg(long, conflicts_with_all = ["event_type", "payload", "payload_file"])]
     file: Option<PathBuf>,
+    /// Many events: a JSON-lines file, one event file per line (as --file, plus an optional
+    /// "expect" object), each signed with your key and sent in batches of up to 256 — for
+    /// what was recorded offline, or a paper archive being digitised. Give each line an "id"
+    /// so that the whole file can be sent again safely.
+    #[arg(long, conflicts_with_all = ["file", "event_type", "payload", "payload_file", "id", "schema", "occurred_at", "subjects", "expect"])]
+    batch: Option<PathBuf>,
     /// The event type, e.g. purchase.requested.
     #[arg(long = "type")]
     event_type: Option<String>,
@@ -1047,7 +1053,49 @@ struct Extra {
     expect: Vec<String>,
 }
 
+/// Reads an event file's members into `extra` (flags given win); returns its type and payload.
+fn event_file(file: &Value, origin: &str, extra: &mut Extra) -> Result<(String, Value), Failure> {
+    let field = |name: &str| file.get(name).cloned();
+    let event_type = field("type")
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .ok_or_else(|| Failure::Input(format!("{origin}: missing \"type\"")))?;
+    let payload =
+        field("payload").ok_or_else(|| Failure::Input(format!("{origin}: missing \"payload\"")))?;
+    extra.id = extra
+        .id
+        .take()
+        .or_else(|| field("id").and_then(|v| v.as_str().map(str::to_owned)));
+    extra.schema = extra
+        .schema
+        .or_else(|| field("schema").and_then(|v| v.as_u64()).map(|v| v as u32));
+    extra.occurred_at = extra
+        .occurred_at
+        .take()
+        .or_else(|| field("occurred_at").and_then(|v| v.as_str().map(str::to_owned)));
+    if let Some(Value::Object(subjects)) = field("subjects") {
+        for (kind, ids) in subjects {
+            for id in ids
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
+                extra.subjects.push(format!("{kind}:{id}"));
+            }
+        }
+    }
+    if let Some(Value::Object(expect)) = field("expect") {
+        for (stream, version) in expect {
+            extra.expect.push(format!("{stream}={version}"));
+        }
+    }
+    Ok((event_type, payload))
+}
+
 fn record(args: RecordArgs) -> Result<(), Failure> {
+    if let Some(path) = &args.batch {
+        return record_batch(&args.at, &args.key, path);
+    }
     let mut extra = Extra {
         id: args.id,
         schema: args.schema,
@@ -1061,35 +1109,7 @@ fn record(args: RecordArgs) -> Result<(), Failure> {
                 std::fs::read_to_string(&path).map_err(input(&path.display().to_string()))?;
             let file: Value =
                 serde_json::from_str(&text).map_err(input(&path.display().to_string()))?;
-            let field = |name: &str| file.get(name).cloned();
-            let event_type = field("type")
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .ok_or_else(|| Failure::Input(format!("{}: missing \"type\"", path.display())))?;
-            let payload = field("payload").ok_or_else(|| {
-                Failure::Input(format!("{}: missing \"payload\"", path.display()))
-            })?;
-            extra.id = extra
-                .id
-                .or_else(|| field("id").and_then(|v| v.as_str().map(str::to_owned)));
-            extra.schema = extra
-                .schema
-                .or_else(|| field("schema").and_then(|v| v.as_u64()).map(|v| v as u32));
-            extra.occurred_at = extra
-                .occurred_at
-                .or_else(|| field("occurred_at").and_then(|v| v.as_str().map(str::to_owned)));
-            if let Some(Value::Object(subjects)) = field("subjects") {
-                for (kind, ids) in subjects {
-                    for id in ids
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(Value::as_str)
-                    {
-                        extra.subjects.push(format!("{kind}:{id}"));
-                    }
-                }
-            }
-            (event_type, payload)
+            event_file(&file, &path.display().to_string(), &mut extra)?
         }
         None => {
             let event_type = args.event_type.ok_or_else(|| {
@@ -1132,6 +1152,93 @@ fn submit(
     Ok(())
 }
 
+/// `record --batch`: every line signed first (a bad line stops everything before anything is
+/// sent), then sent in batches; one line of output per event.
+fn record_batch(at: &Where, key_path: &Path, path: &Path) -> Result<(), Failure> {
+    let key = read_key(key_path)?;
+    let text = std::fs::read_to_string(path).map_err(input(&path.display().to_string()))?;
+    let target = at.connect()?;
+    let result = sign_lines(&target, &key, path, &text).and_then(|messages| {
+        let mut results = Vec::with_capacity(messages.len());
+        for chunk in messages.chunks(wire::MAX_BATCH_EVENTS) {
+            results.extend(target.append_batch(chunk.to_vec())?);
+        }
+        Ok(results)
+    });
+    target.close();
+    let results = result?;
+    let refused = results.iter().filter(|r| r.is_err()).count();
+    let duplicates = results
+        .iter()
+        .filter(|r| r.as_ref().is_ok_and(|receipt| receipt.duplicate))
+        .count();
+    if at.json {
+        let entries: Vec<Value> = results
+            .iter()
+            .map(|result| match result {
+                Ok(receipt) => json!({"ok": receipt}),
+                Err(e) => json!({"error": e}),
+            })
+            .collect();
+        out_json(&entries);
+    } else {
+        for (line, result) in results.iter().enumerate() {
+            out(&match result {
+                Ok(receipt) => format!(
+                    "line {:<5} seq {} {}{}",
+                    line + 1,
+                    receipt.seq,
+                    receipt.hash,
+                    if receipt.duplicate {
+                        " (already recorded)"
+                    } else {
+                        ""
+                    }
+                ),
+                Err(e) => format!("line {:<5} refused ({}): {}", line + 1, e.code, e.message),
+            });
+        }
+        out(&format!(
+            "{} recorded ({duplicates} already before), {refused} refused",
+            results.len() - refused
+        ));
+    }
+    if refused > 0 {
+        return Err(Failure::Refused(
+            "batch".into(),
+            format!("{refused} of {} events refused (see above)", results.len()),
+        ));
+    }
+    Ok(())
+}
+
+/// Each non-empty line of a `--batch` file as a signed append request.
+fn sign_lines(
+    target: &Target,
+    key: &SecretKey,
+    path: &Path,
+    text: &str,
+) -> Result<Vec<AppendMessage>, Failure> {
+    let mut messages = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let origin = format!("{} line {}", path.display(), number + 1);
+        let file: Value = serde_json::from_str(line).map_err(input(&origin))?;
+        let mut extra = Extra::default();
+        let (event_type, payload) = event_file(&file, &origin, &mut extra)?;
+        messages.push(
+            build_message(target, key, &event_type, payload, &extra)
+                .map_err(|e| Failure::Input(format!("{origin}: {e}")))?,
+        );
+    }
+    if messages.is_empty() {
+        return Err(Failure::Input(format!("{}: no events", path.display())));
+    }
+    Ok(messages)
+}
+
 fn build_and_append(
     target: &Target,
     key: &SecretKey,
@@ -1139,6 +1246,20 @@ fn build_and_append(
     payload: Value,
     extra: &Extra,
 ) -> Result<Receipt, Failure> {
+    let message = build_message(target, key, event_type, payload, extra)?;
+    target
+        .append(message)?
+        .map_err(|e| Failure::Refused(e.code, e.message))
+}
+
+/// Signs an event built from flags or an event file, as an append request.
+fn build_message(
+    target: &Target,
+    key: &SecretKey,
+    event_type: &str,
+    payload: Value,
+    extra: &Extra,
+) -> Result<AppendMessage, Failure> {
     let mut subjects = Subjects::default();
     let mut add = |kind: &str, id: &str| -> Result<(), Failure> {
         let id = SubjectId::new(id).map_err(input("subject"))?;
@@ -1191,13 +1312,10 @@ fn build_and_append(
         signer: key.public_key(),
         payload: payload.into(),
     };
-    let message = AppendMessage {
+    Ok(AppendMessage {
         event: SignedEvent::sign(&body, key),
         expect,
-    };
-    target
-        .append(message)?
-        .map_err(|e| Failure::Refused(e.code, e.message))
+    })
 }
 
 fn print_receipt(receipt: &Receipt) {

@@ -130,6 +130,37 @@ impl Target {
         }
     }
 
+    /// Appends several events: one result per event, in order (`append.batch` over NATS).
+    pub fn append_batch(
+        &self,
+        messages: Vec<AppendMessage>,
+    ) -> Result<Vec<Result<Receipt, WireError>>, Failure> {
+        let wire_error = |e: probity_ledger::AppendError| WireError {
+            code: e.code().to_owned(),
+            message: e.to_string(),
+        };
+        match self {
+            Target::Embedded(ledger) => Ok(ledger
+                .append_batch(messages.into_iter().map(Into::into).collect())
+                .into_iter()
+                .map(|result| result.map_err(wire_error))
+                .collect()),
+            Target::Nats { ledger, .. } => {
+                let batch = wire::AppendBatchMessage { events: messages };
+                let replies: Vec<Reply<Receipt>> = self
+                    .request(wire::append_batch_subject(ledger), &batch)?
+                    .map_err(|e| Failure::Refused(e.code, e.message))?;
+                Ok(replies
+                    .into_iter()
+                    .map(|reply| match reply {
+                        Reply::Ok(receipt) => Ok(receipt),
+                        Reply::Error(e) => Err(e),
+                    })
+                    .collect())
+            }
+        }
+    }
+
     /// Status.
     pub fn status(&self) -> Result<Status, Failure> {
         match self {

@@ -477,33 +477,36 @@ async fn a_clerk_records_through_ledgerd_over_nats() {
 
     // An auditor verifies the live ledger from its JetStream copy, against ledgerd's checkpoint
     // and the ledger key they hold; another ledger's key finds the checkpoint's signature bad.
-    let (verified, wrong_key) = tokio::task::spawn_blocking(move || {
-        let ledger_key =
-            probity_ledger::keyfile::read_key(&path.join("h").join("ledger.key")).unwrap();
-        let ledger_vkey = probity_core::checkpoint::VerifierKey::ed25519(
-            "probity.example/test-hospital",
-            ledger_key.public_key(),
-        )
-        .to_string();
-        let nats = [
-            "verify",
-            "--nats",
-            &url,
-            "--ledger",
-            "test-hospital",
-            "--json",
-        ];
-        let verified = probity(
-            &path,
-            &[&nats[..], &["--ledger-vkey", &ledger_vkey]].concat(),
-        );
-        let other = probity_core::checkpoint::VerifierKey::ed25519(
-            "probity.example/test-hospital",
-            probity_core::keys::SecretKey::from_seed(&[99; 32]).public_key(),
-        )
-        .to_string();
-        let wrong_key = probity(&path, &[&nats[..], &["--ledger-vkey", &other]].concat());
-        (verified, wrong_key)
+    let (verified, wrong_key) = tokio::task::spawn_blocking({
+        let (path, url) = (path.clone(), url.clone());
+        move || {
+            let ledger_key =
+                probity_ledger::keyfile::read_key(&path.join("h").join("ledger.key")).unwrap();
+            let ledger_vkey = probity_core::checkpoint::VerifierKey::ed25519(
+                "probity.example/test-hospital",
+                ledger_key.public_key(),
+            )
+            .to_string();
+            let nats = [
+                "verify",
+                "--nats",
+                &url,
+                "--ledger",
+                "test-hospital",
+                "--json",
+            ];
+            let verified = probity(
+                &path,
+                &[&nats[..], &["--ledger-vkey", &ledger_vkey]].concat(),
+            );
+            let other = probity_core::checkpoint::VerifierKey::ed25519(
+                "probity.example/test-hospital",
+                probity_core::keys::SecretKey::from_seed(&[99; 32]).public_key(),
+            )
+            .to_string();
+            let wrong_key = probity(&path, &[&nats[..], &["--ledger-vkey", &other]].concat());
+            (verified, wrong_key)
+        }
     })
     .await
     .unwrap();
@@ -525,4 +528,110 @@ async fn a_clerk_records_through_ledgerd_over_nats() {
         report["findings"][0]["code"], "checkpoint-signature",
         "{report}"
     );
+
+    // A department that recorded offline sends its file in batches over NATS.
+    tokio::task::spawn_blocking(move || {
+        record_a_batch(&path, &["--nats", &url, "--ledger", "test-hospital"], 3)
+    })
+    .await
+    .unwrap();
+}
+
+/// `record --batch` at `at` (the ledger's next seq `first`): each line signed and sent, the bad
+/// one refused on its own; sent again, the good ones are duplicates; a file with a line that
+/// is not JSON sends nothing.
+fn record_a_batch(dir: &Path, at: &[&str], first: u64) {
+    let line = |id: &str, case: &str, quantity: Value, expect: Value| {
+        let mut payload: Value = serde_json::from_str(REQUEST).unwrap();
+        payload["case"] = case.into();
+        payload["quantity"] = quantity;
+        serde_json::json!({"type": "purchase.requested", "id": id, "payload": payload,
+            "occurred_at": "2026-03-02T09:00:00+08:00", "expect": expect})
+        .to_string()
+    };
+    let file = [
+        line("off-1", "CASE-OFF-1", 2.into(), serde_json::json!({})),
+        String::new(),
+        line("off-2", "CASE-OFF-2", "six".into(), serde_json::json!({})),
+        line(
+            "off-3",
+            "CASE-OFF-3",
+            1.into(),
+            serde_json::json!({"case:CASE-OFF-3": 0}),
+        ),
+    ]
+    .join("\n");
+    std::fs::write(dir.join("offline.jsonl"), file).unwrap();
+    let send = |name: &str| {
+        probity(
+            dir,
+            &[
+                &["record", "--key", "clerk.key", "--batch", name, "--json"][..],
+                at,
+            ]
+            .concat(),
+        )
+    };
+    let outcome = |output: &Output| -> Vec<String> {
+        let results: Value = serde_json::from_slice(&output.stdout).unwrap();
+        results
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| match (&r["ok"], &r["error"]) {
+                (Value::Object(ok), _) => {
+                    format!("seq {} duplicate {}", ok["seq"], ok["duplicate"])
+                }
+                (_, error) => error["code"].as_str().unwrap().to_owned(),
+            })
+            .collect()
+    };
+    let sent = send("offline.jsonl");
+    assert_eq!(
+        sent.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    assert_eq!(
+        outcome(&sent),
+        [
+            format!("seq {first} duplicate false"),
+            "schema-violation".into(),
+            format!("seq {} duplicate false", first + 1),
+        ]
+    );
+    let again = send("offline.jsonl");
+    assert_eq!(
+        outcome(&again),
+        [
+            format!("seq {first} duplicate true"),
+            "schema-violation".into(),
+            format!("seq {} duplicate true", first + 1),
+        ]
+    );
+    std::fs::write(
+        dir.join("broken.jsonl"),
+        format!(
+            "{}\n{{\"type\": ",
+            line("off-4", "CASE-OFF-4", 1.into(), Value::Null)
+        ),
+    )
+    .unwrap();
+    let broken = send("broken.jsonl");
+    assert_eq!(broken.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&broken.stderr).contains("broken.jsonl line 2"),
+        "{}",
+        String::from_utf8_lossy(&broken.stderr)
+    );
+    let status = json(&probity(dir, &[&["status", "--json"][..], at].concat()));
+    assert_eq!(status["size"], first + 2, "the broken file sent nothing");
+}
+
+#[test]
+fn a_department_records_a_batch_embedded() {
+    let dir = tempfile::tempdir().unwrap();
+    set_up(dir.path());
+    record_a_batch(dir.path(), &["--data", "h"], 2);
 }

@@ -7,11 +7,12 @@ use std::time::Duration;
 use async_nats::{Client, Message};
 use futures_util::StreamExt;
 use probity_core::checkpoint::{SignedNote, VerifierKey};
-use probity_ledger::wire::{
-    self, AppendBatchMessage, AppendMessage, CheckpointReply, CheckpointRequest, ConsistencyProof, ConsistencyRequest,
-    CosignReply, CosignRequest, InclusionProof, InclusionRequest, Reply, WireError,
-};
 use probity_core::receipt::Receipt;
+use probity_ledger::wire::{
+    self, AppendBatchMessage, AppendMessage, CheckpointReply, CheckpointRequest, ConsistencyProof,
+    ConsistencyRequest, CosignReply, CosignRequest, InclusionProof, InclusionRequest, Reply,
+    WireError,
+};
 use probity_ledger::Ledger;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -115,8 +116,7 @@ async fn handle_append(ledger: Ledger, client: Client, message: Message) {
 
 /// A batch: every event checked and appended as a single append would be, one reply each.
 async fn handle_append_batch(ledger: Ledger, client: Client, message: Message) {
-    let result = match parse_within::<AppendBatchMessage>(&message.payload, wire::MAX_BATCH_BYTES)
-    {
+    let result = match parse_within::<AppendBatchMessage>(&message.payload, wire::MAX_BATCH_BYTES) {
         Err(e) => Err(e),
         Ok(batch) if batch.events.len() > wire::MAX_BATCH_EVENTS => Err(error(
             "too-many",
@@ -126,11 +126,9 @@ async fn handle_append_batch(ledger: Ledger, client: Client, message: Message) {
                 wire::MAX_BATCH_EVENTS
             ),
         )),
-        Ok(batch) => {
-            tokio::task::spawn_blocking(move || append_batch(&ledger, batch.events))
-                .await
-                .map_err(|e| error("internal", e.to_string()))
-        }
+        Ok(batch) => tokio::task::spawn_blocking(move || append_batch(&ledger, batch.events))
+            .await
+            .map_err(|e| error("internal", e.to_string())),
     };
     match &result {
         Err(e) => tracing::info!(code = %e.code, message = %e.message, "batch refused"),

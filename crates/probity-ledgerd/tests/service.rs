@@ -275,7 +275,10 @@ async fn a_batch_appends_each_event_on_its_own_in_order() {
     for (code, payload) in [
         ("malformed-json", br#"{"events": ["#.to_vec()),
         ("malformed-request", br#"{"event": {}}"#.to_vec()),
-        ("malformed-request", serde_json::to_vec(&huge_event).unwrap()),
+        (
+            "malformed-request",
+            serde_json::to_vec(&huge_event).unwrap(),
+        ),
         ("too-many", serde_json::to_vec(&too_many).unwrap()),
         ("too-large", too_large),
     ] {
