@@ -15,6 +15,11 @@ use probity_ledgerd::config::FileConfig;
 use probity_ledgerd::service::{serve, ServiceConfig};
 use tracing_subscriber::EnvFilter;
 
+// sled copies a leaf node on every insert and async-nats allocates per message: with glibc's
+// allocator ~13 % of ledgerd's CPU went to malloc and free under load (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The Probity ledger as a NATS service.
 #[derive(Debug, Parser)]
 #[command(name = "ledgerd", version, about)]
