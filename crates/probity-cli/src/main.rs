@@ -32,6 +32,11 @@ mod witness;
 
 use target::{book_dir, ledger_key_path, Target};
 
+// Rebuilding views allocates per record and per row (parsing, serialising, sled's node copies):
+// mimalloc does that markedly faster than glibc's allocator (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// How a command failed, and so its exit code.
 #[derive(Debug)]
 pub enum Failure {

@@ -265,7 +265,11 @@ fn main() {
     let (through, latencies, batched, paced_latencies) = runtime.block_on(async {
         let client = connect(&nats.url()).await;
         wait_ready(&client, &ledgerd).await;
-        let (rate, latencies) = if std::env::var_os("SKIP_SINGLE").is_some() { (0.0, vec![]) } else { run_clients(&nats.url(), load, clients).await };
+        let (rate, latencies) = if std::env::var_os("SKIP_SINGLE").is_some() {
+            (0.0, vec![])
+        } else {
+            run_clients(&nats.url(), load, clients).await
+        };
         let batched = run_batched(&nats.url(), batched, batch_clients, batch).await;
         let paced = run_paced(&nats.url(), paced, 1000).await;
         (rate, latencies, batched, paced)

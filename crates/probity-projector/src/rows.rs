@@ -11,12 +11,21 @@ use crate::table::{RowError, Table};
 /// The key of the row holding the policies in force.
 pub const POLICIES_KEY: &str = "meta/policies";
 
-fn drain<V: Serialize>(name: &str, table: &mut Table<V>, each: &mut impl FnMut(String, Vec<u8>)) {
-    table.drain_changes(|key, row| {
+fn drain<V: Serialize + Sync>(
+    name: &str,
+    table: &mut Table<V>,
+    each: &mut impl FnMut(String, Vec<u8>),
+) {
+    let changed = table.drain_changes();
+    // Serialising is independent per row, and a batch may change thousands of large rows
+    // (case timelines): on all cores.
+    let jsons = probity_core::par::par_map(&changed, |(key, row)| {
         // Invariant: view rows are plain data (strings, numbers, maps with string keys).
-        let json = serde_json::to_vec(row).unwrap_or_else(|e| panic!("{name}/{key}: {e}"));
-        each(format!("{name}/{key}"), json);
+        serde_json::to_vec(row).unwrap_or_else(|e| panic!("{name}/{key}: {e}"))
     });
+    for ((key, _), json) in changed.into_iter().zip(jsons) {
+        each(format!("{name}/{key}"), json);
+    }
 }
 
 fn restore<V: DeserializeOwned>(

@@ -185,14 +185,16 @@ impl<V> Table<V> {
         self.rows.insert(key, row);
     }
 
-    /// Hands every row changed since the last call to `each`, in key order, and forgets
-    /// that they changed.
-    pub fn drain_changes(&mut self, mut each: impl FnMut(&str, &V)) {
-        for key in std::mem::take(&mut self.dirty) {
-            if let Some(row) = self.rows.get(&key) {
-                each(&key, row);
-            }
-        }
+    /// Every row changed since the last call, in key order; forgets that they changed.
+    pub fn drain_changes(&mut self) -> Vec<(String, &V)> {
+        let dirty = std::mem::take(&mut self.dirty);
+        dirty
+            .into_iter()
+            .filter_map(|key| {
+                let row = self.rows.get(&key)?;
+                Some((key, row))
+            })
+            .collect()
     }
 }
 

@@ -11,6 +11,10 @@
 
 use std::time::Instant;
 
+// As in the binaries that rebuild views (projectord, probity): see their main.rs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use probity_core::ids::Seq;
 use probity_core::verify::ChainVerifier;
 use probity_ledger::AppendRequest;

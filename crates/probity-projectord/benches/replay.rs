@@ -19,6 +19,10 @@ use probity_projectord::embedded;
 use probity_projectord::replay::{Moment, Replayer};
 use probity_testkit::{request_payload, sanction_payload, Hospital};
 
+// As in the replay binary.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const MINUTE: Micros = 60_000_000;
 
 /// A minute ago: events are recorded as they happen.

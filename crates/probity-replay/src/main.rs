@@ -24,6 +24,11 @@ use probity_projectord::replay::{Moment, ReplayError, Replayed, Replayer, Step};
 use serde::Serialize;
 use serde_json::Value;
 
+// Rebuilding views allocates per record and per row (parsing, serialising, sled's node copies):
+// mimalloc does that markedly faster than glibc's allocator (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "replay",
