@@ -303,6 +303,16 @@ pub struct VerifierState {
     pub frontier: Frontier,
 }
 
+/// The stateless part of [`ChainVerifier::push_covered`], on all cores: each record's
+/// recomputed hash and its event body, or `None` when the body does not parse or names a
+/// signer other than the envelope's key id.
+pub fn parse_covered(records: &[Record]) -> Vec<Option<(Hash, EventBody)>> {
+    par_map(records, |record| {
+        let body = EventBody::parse(record.event.body_bytes()).ok()?;
+        (body.signer.key_id() == record.event.keyid()).then_some((record.compute_hash(), body))
+    })
+}
+
 /// The 16-byte digest under which a verifier remembers an event id (to find duplicates).
 pub fn event_id_key(id: &EventId) -> [u8; 16] {
     let digest = Hash::digest_parts(&[id.as_str().as_bytes()]);
@@ -481,15 +491,25 @@ impl<'m> ChainVerifier<'m> {
     /// reported — when the records are not covered or any check fails; the caller then checks
     /// them with [`push_batch`](Self::push_batch), which names each failing record.
     pub fn push_covered(&mut self, records: &[Record]) -> Option<Vec<EventBody>> {
+        self.push_covered_parsed(records, parse_covered(records))
+    }
+
+    /// [`push_covered`](Self::push_covered) with the stateless part, [`parse_covered`],
+    /// done beforehand (by another thread, say, while the previous batch was applied).
+    /// `parsed` must be `parse_covered(records)`.
+    pub fn push_covered_parsed(
+        &mut self,
+        records: &[Record],
+        parsed: Vec<Option<(Hash, EventBody)>>,
+    ) -> Option<Vec<EventBody>> {
         let len = u64::try_from(records.len()).ok()?;
         let end = self.next_seq.checked_add(len)?;
-        if records.is_empty() || self.covering_checkpoint(len) != Some(end) {
+        if records.is_empty()
+            || parsed.len() != records.len()
+            || self.covering_checkpoint(len) != Some(end)
+        {
             return None;
         }
-        let parsed = par_map(records, |record| {
-            let body = EventBody::parse(record.event.body_bytes()).ok()?;
-            (body.signer.key_id() == record.event.keyid()).then_some((record.compute_hash(), body))
-        });
         // The chain and the checkpoints, on copies: nothing changes unless all of it holds.
         let mut frontier = self.frontier.clone();
         let mut last = self.last_hashes[0];

@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use probity_core::ids::Seq;
 use probity_ledger::Ledger;
 
-use crate::projector::{ProjectError, Projector};
+use probity_core::checkpoint::SignedNote;
+use probity_core::record::Record;
+
+use crate::projector::{prepare, Prepared, ProjectError, Projector};
 use crate::store::{StoreError, ViewStore};
 
 /// Records read from the book per batch (per durable commit): large, because a batch re-writes
@@ -29,30 +32,79 @@ pub fn open(dir: &Path, ledger: &Ledger) -> Result<Projector, StoreError> {
 }
 
 /// Applies every committed record the views lack; returns how many were applied.
+///
+/// Two stages overlap: a reader thread reads the next batch from the book and does the work
+/// that needs no state (parsing, hashing, decoding; [`prepare`]) while this thread verifies in
+/// order, applies and commits the current one, so the cores are not idle while a batch is
+/// applied or flushed.
 pub fn catch_up(projector: &mut Projector, ledger: &Ledger) -> Result<u64, ProjectError> {
     let start = projector.applied();
     let size = ledger.size();
-    while projector.applied() < size {
-        let from = projector.applied();
-        let mut to = (from + CHUNK).min(size);
-        // End the batch at the last checkpoint in it, so that every record before the book's
-        // latest checkpoint is covered by one (and needs no signature check of its own).
-        let mut last_checkpoint = None;
-        for checkpoint in ledger.book().checkpoints_between(from + 1, to) {
-            let (size, note) = checkpoint.map_err(book)?;
-            projector.add_checkpoint(note, size);
-            last_checkpoint = Some(size);
-        }
-        if let Some(checkpoint) = last_checkpoint {
-            to = checkpoint;
-        }
-        let records = ledger
-            .book()
-            .records_parallel(Seq(from), Seq(to))
-            .map_err(book)?;
-        projector.apply(&records)?;
+    if start >= size {
+        return Ok(0);
     }
-    Ok(projector.applied() - start)
+    std::thread::scope(|scope| {
+        // One batch ahead: enough to overlap, and memory for two batches at most.
+        let (batches, ready) = std::sync::mpsc::sync_channel(1);
+        scope.spawn(move || {
+            let mut from = start;
+            while from < size {
+                let batch = read_batch(ledger, from, size);
+                let next = batch.as_ref().map_or(size, |b| b.to);
+                // The projector hung up (it stopped on a refused record): stop reading.
+                if batches.send(batch).is_err() {
+                    break;
+                }
+                from = next;
+            }
+        });
+        for batch in ready {
+            let Batch {
+                checkpoints,
+                records,
+                prepared,
+                ..
+            } = batch?;
+            for (size, note) in checkpoints {
+                projector.add_checkpoint(note, size);
+            }
+            projector.apply_prepared(&records, Some(prepared))?;
+        }
+        Ok(projector.applied() - start)
+    })
+}
+
+/// One batch read from the book, prepared.
+struct Batch {
+    to: u64,
+    checkpoints: Vec<(u64, SignedNote)>,
+    records: Vec<Record>,
+    prepared: Prepared,
+}
+
+/// The records `from..` up to [`CHUNK`] of them, ending at the last ledger checkpoint among
+/// them (so that every record before the book's latest checkpoint is covered by one and
+/// needs no signature check of its own), with those checkpoints.
+fn read_batch(ledger: &Ledger, from: u64, size: u64) -> Result<Batch, ProjectError> {
+    let mut to = (from + CHUNK).min(size);
+    let mut checkpoints = Vec::new();
+    for checkpoint in ledger.book().checkpoints_between(from + 1, to) {
+        checkpoints.push(checkpoint.map_err(book)?);
+    }
+    if let Some((last, _)) = checkpoints.last() {
+        to = *last;
+    }
+    let records = ledger
+        .book()
+        .records_parallel(Seq(from), Seq(to))
+        .map_err(book)?;
+    let prepared = prepare(&records);
+    Ok(Batch {
+        to,
+        checkpoints,
+        records,
+        prepared,
+    })
 }
 
 /// The views of `ledger` in `dir`, brought up to date (every new record verified first), as a

@@ -134,6 +134,16 @@ impl Projector {
     /// then commits them with the cursor, durably, in one batch. When a record fails, the ones
     /// before it are still applied and committed, and the failure is stored and returned.
     pub fn apply(&mut self, records: &[Record]) -> Result<(), ProjectError> {
+        self.apply_prepared(records, None)
+    }
+
+    /// [`apply`](Self::apply) with the work that needs no state ([`prepare`]) done
+    /// beforehand: `prepared` must be `prepare(records)`.
+    pub fn apply_prepared(
+        &mut self,
+        records: &[Record],
+        prepared: Option<Prepared>,
+    ) -> Result<(), ProjectError> {
         if let Some(halt) = &self.cursor.halted {
             return Err(ProjectError::Halted(halt.clone()));
         }
@@ -141,7 +151,7 @@ impl Projector {
             return Ok(());
         }
         let before = self.verifier.finish_peek().len();
-        let opened = self.verify(records);
+        let (opened, mut decoded) = self.verify(records, prepared);
         let failed = self.verifier.finish_peek()[before..]
             .iter()
             .map(|f| (f.seq(), f.to_string()))
@@ -160,8 +170,13 @@ impl Projector {
                 (good, Some(Halt { seq, reason }))
             }
         };
-        // Decoding by the catalogue is independent per record: on all cores.
-        let decoded = par_map(&opened[..good.len()], decode);
+        // Decoding by the catalogue is independent per record: on all cores, unless prepared.
+        decoded.truncate(good.len());
+        if decoded.len() < good.len() {
+            decoded.extend(par_map(&opened[decoded.len()..good.len()], |body| {
+                decode(body.as_ref())
+            }));
+        }
         let mut batch = Batch::default();
         let mut applied = 0;
         for ((record, body), event) in good.iter().zip(opened).zip(decoded) {
@@ -242,18 +257,40 @@ impl Projector {
     /// the batch through the covered path (chain, Merkle root against the signed checkpoint,
     /// keys and roles; no per-event signature), the rest — and all of them if the covered
     /// checks fail — one signature at a time. Returns each record's event body if it opened.
-    fn verify(&mut self, records: &[Record]) -> Vec<Option<EventBody>> {
+    ///
+    /// Also returns the catalogue's decoding of the first records, as far as `prepared` had
+    /// it for records that the covered path verified (the caller decodes the rest).
+    fn verify(
+        &mut self,
+        records: &[Record],
+        prepared: Option<Prepared>,
+    ) -> (Vec<Option<EventBody>>, Vec<Decoded>) {
         let covered = self
             .verifier
             .covering_checkpoint(records.len() as u64)
             .map_or(0, |size| (size - self.verifier.next_seq()) as usize);
         let (head, tail) = records.split_at(covered);
-        let mut bodies: Vec<Option<EventBody>> = match self.verifier.push_covered(head) {
-            Some(bodies) => bodies.into_iter().map(Some).collect(),
-            None => self.push_signed(head),
+        let (parsed, mut decoded) = match prepared {
+            Some(Prepared {
+                mut parsed,
+                mut decoded,
+            }) if parsed.len() == records.len() => {
+                parsed.truncate(covered);
+                decoded.truncate(covered);
+                (parsed, decoded)
+            }
+            _ => (probity_core::verify::parse_covered(head), Vec::new()),
         };
+        let mut bodies: Vec<Option<EventBody>> =
+            match self.verifier.push_covered_parsed(head, parsed) {
+                Some(bodies) => bodies.into_iter().map(Some).collect(),
+                None => {
+                    decoded.clear();
+                    self.push_signed(head)
+                }
+            };
         bodies.extend(self.push_signed(tail));
-        bodies
+        (bodies, decoded)
     }
 
     fn push_signed(&mut self, records: &[Record]) -> Vec<Option<EventBody>> {
@@ -281,12 +318,31 @@ impl Projector {
     }
 }
 
+/// A record's event decoded by the catalogue, or why not.
+type Decoded = Result<probity_events::Event, String>;
+
+/// The part of applying a batch that needs no state: each record's recomputed hash and event
+/// body, and the body decoded by the catalogue. [`prepare`] it for the next batch on other
+/// cores while [`Projector::apply_prepared`] applies this one.
+#[derive(Debug)]
+pub struct Prepared {
+    parsed: Vec<Option<(probity_core::hash::Hash, EventBody)>>,
+    decoded: Vec<Decoded>,
+}
+
+/// The stateless work of a batch (see [`Prepared`]).
+pub fn prepare(records: &[Record]) -> Prepared {
+    let parsed = probity_core::verify::parse_covered(records);
+    let decoded = par_map(&parsed, |parsed| {
+        decode(parsed.as_ref().map(|(_, body)| body))
+    });
+    Prepared { parsed, decoded }
+}
+
 /// The event of a verified record, decoded by the catalogue.
-fn decode(opened: &Option<EventBody>) -> Result<probity_events::Event, String> {
+fn decode(opened: Option<&EventBody>) -> Decoded {
     // Invariant: a record that passed verification opened.
-    let body = opened
-        .as_ref()
-        .ok_or_else(|| "the event did not open".to_owned())?;
+    let body = opened.ok_or_else(|| "the event did not open".to_owned())?;
     probity_events::validate_body(body)
         .map_err(|e| format!("the event is not in the catalogue: {e}"))
 }
