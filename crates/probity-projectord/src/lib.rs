@@ -17,5 +17,5 @@ pub mod query;
 pub mod replay;
 mod store;
 
-pub use projector::{ProjectError, Projector};
+pub use projector::{prepare, Prepared, ProjectError, Projector};
 pub use store::{Batch, Cursor, Halt, StoreError, ViewStore};

@@ -8,7 +8,7 @@ use probity_core::ids::Seq;
 use probity_core::record::Record;
 use probity_ledger::Ledger;
 use probity_projector::{Applied, Projection};
-use probity_projectord::{embedded, query, ProjectError, Projector};
+use probity_projectord::{embedded, prepare, query, ProjectError, Projector};
 use probity_testkit::scenario::{data_dir, open};
 use serde_json::{json, Value};
 
@@ -185,6 +185,46 @@ fn a_record_that_does_not_verify_stops_the_projector_and_is_reported() {
         reopened.apply(&all[9..]),
         Err(ProjectError::Halted(_))
     ));
+}
+
+#[test]
+fn prepared_batches_apply_and_refuse_as_plain_ones() {
+    let data = data_dir("domain-example");
+    let ledger = open(data.path(), "domain-example");
+    let all = records(&ledger);
+    let checkpoints: Vec<_> = ledger
+        .book()
+        .checkpoints_between(1, ledger.size())
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(!checkpoints.is_empty());
+    let with_checkpoints = |dir: &str| {
+        let mut projector = embedded::open(&data.path().join(dir), &ledger).unwrap();
+        for (size, note) in &checkpoints {
+            projector.add_checkpoint(note.clone(), *size);
+        }
+        projector
+    };
+    // Covered by the ledger's checkpoint: verified without signatures, decoded beforehand.
+    let mut prepared = with_checkpoints("prepared");
+    prepared.apply_prepared(&all, Some(prepare(&all))).unwrap();
+    assert_eq!(prepared.projection(), &pure(&all));
+    // Prepared from other records (one differs): the covered check fails on it, and the
+    // records given are verified one signature at a time and decoded again.
+    let mut mismatched = with_checkpoints("mismatched");
+    mismatched
+        .apply_prepared(&all, Some(prepare(&tampered(&all, 9))))
+        .unwrap();
+    assert_eq!(mismatched.projection(), &pure(&all));
+
+    let bad = tampered(&all, 9);
+    let mut refused = with_checkpoints("refused");
+    match refused.apply_prepared(&bad, Some(prepare(&bad))) {
+        Err(ProjectError::Halted(halt)) => assert_eq!(halt.seq, 9, "{halt:?}"),
+        other => panic!("expected a halt at record 9, got {other:?}"),
+    }
+    assert_eq!(refused.applied(), 9);
+    assert_eq!(refused.projection(), &pure(&all[..9]));
 }
 
 #[test]
