@@ -84,12 +84,22 @@ fn main() {
     assert!(verifier.finish().is_intact());
     let raw = size as f64 / start.elapsed().as_secs_f64();
 
-    let start = Instant::now();
-    let mut projector = embedded::open(&dir.path().join("views"), &ledger).unwrap();
-    embedded::catch_up(&mut projector, &ledger).unwrap();
-    let rebuild = size as f64 / start.elapsed().as_secs_f64();
-    assert_eq!(projector.applied(), size);
-    projector.close();
+    // Five rebuilds into fresh views; the best and the median (this VM's disk and CPU vary
+    // from minute to minute, and the first round reads a cold book).
+    let mut rounds: Vec<f64> = (0..5)
+        .map(|round| {
+            let start = Instant::now();
+            let views = dir.path().join(format!("views-{round}"));
+            let mut projector = embedded::open(&views, &ledger).unwrap();
+            embedded::catch_up(&mut projector, &ledger).unwrap();
+            let rate = size as f64 / start.elapsed().as_secs_f64();
+            assert_eq!(projector.applied(), size);
+            projector.close();
+            rate
+        })
+        .collect();
+    rounds.sort_by(f64::total_cmp);
+    let (rebuild, median) = (rounds[4], rounds[2]);
 
     println!("| measurement ({size} records, {threads} threads) | records/s | ratio to hashing |");
     println!("|---|---:|---:|");
@@ -99,8 +109,12 @@ fn main() {
         raw / hashing
     );
     println!(
-        "| projectord rebuild from the book (read, verify, project, commit to sled) | {rebuild:.0} | {:.2} |",
+        "| projectord rebuild from the book (read, verify, project, commit to sled), best of 5 | {rebuild:.0} | {:.2} |",
         rebuild / hashing
+    );
+    println!(
+        "| projectord rebuild, median of 5 | {median:.0} | {:.2} |",
+        median / hashing
     );
     ledger.close();
 }
