@@ -50,21 +50,20 @@ impl Target {
             .enable_all()
             .build()
             .map_err(|e| Failure::Input(e.to_string()))?;
-        let (servers, credentials) = wire::split_credentials(url);
-        let mut options = async_nats::ConnectOptions::new()
-            .name("probity")
-            .connection_timeout(Duration::from_secs(5));
-        if let Some((user, password)) = credentials {
-            options = options.user_and_password(user, password);
-        }
-        let addresses = wire::server_list(&servers)
-            .iter()
-            .map(|s| s.parse::<async_nats::ServerAddr>())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| Failure::Input(format!("--nats {url}: {e}")))?;
+        let connection = probity_nats::Connection {
+            name: "probity",
+            urls: url.to_owned(),
+            credentials: None,
+            retry_initial: false,
+        };
         let client = runtime
-            .block_on(options.connect(addresses))
-            .map_err(|e| Failure::Unreachable(format!("cannot connect to NATS at {url}: {e}")))?;
+            .block_on(connection.connect())
+            .map_err(|e| match e {
+                probity_nats::ConnectError::BadUrl { .. } => Failure::Input(e.to_string()),
+                probity_nats::ConnectError::Unreachable { .. } => {
+                    Failure::Unreachable(e.to_string())
+                }
+            })?;
         Ok(Target::Nats {
             client,
             ledger: ledger.to_owned(),

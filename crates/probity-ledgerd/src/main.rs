@@ -5,7 +5,6 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
@@ -97,6 +96,12 @@ enum Failure {
 }
 
 async fn run(args: Args) -> Result<(), Failure> {
+    // SIGTERM is caught from here on, also while the book opens and NATS connects: a stop
+    // during startup closes the book cleanly rather than being a kill.
+    let stop = probity_nats::shutdown_signal()
+        .context("installing the signal handlers")
+        .map_err(Failure::Setup)?;
+    tokio::pin!(stop);
     let mut file = match &args.config {
         Some(path) => FileConfig::read(path).map_err(|e| Failure::Setup(e.into()))?,
         None => FileConfig::default(),
@@ -133,25 +138,23 @@ async fn run(args: Args) -> Result<(), Failure> {
     .map_err(Failure::Setup)?;
     tracing::info!(ledger = ledger.ledger_id(), size = ledger.size(), data = %settings.data_dir.display(), "book opened");
 
-    let mut options = async_nats::ConnectOptions::new()
-        .name("ledgerd")
-        .connection_timeout(Duration::from_secs(5))
-        .retry_on_initial_connect();
-    let (servers, url_credentials) = wire::split_credentials(&settings.nats_url);
-    if let Some((user, password)) = settings.nats_user_password.clone().or(url_credentials) {
-        options = options.user_and_password(user, password);
-    }
-    let addresses = wire::server_list(&servers)
-        .iter()
-        .map(|s| s.parse::<async_nats::ServerAddr>())
-        .collect::<Result<Vec<_>, _>>()
-        .with_context(|| format!("NATS URL {servers}"))
-        .map_err(Failure::Setup)?;
-    let client = options
-        .connect(addresses)
-        .await
-        .with_context(|| format!("connecting to NATS at {servers}"))
-        .map_err(Failure::Service)?;
+    let connection = probity_nats::Connection {
+        name: "ledgerd",
+        urls: settings.nats_url.clone(),
+        credentials: settings.nats_user_password.clone(),
+        retry_initial: true,
+    };
+    let client = tokio::select! {
+        client = connection.connect() => client.map_err(|e| match e {
+            probity_nats::ConnectError::BadUrl { .. } => Failure::Setup(e.into()),
+            probity_nats::ConnectError::Unreachable { .. } => Failure::Service(e.into()),
+        })?,
+        () = &mut stop => {
+            tracing::info!("stopped during startup");
+            let _ = tokio::task::spawn_blocking(move || ledger.close()).await;
+            return Ok(());
+        }
+    };
 
     let config = ServiceConfig {
         stream_name: settings
@@ -162,26 +165,7 @@ async fn run(args: Args) -> Result<(), Failure> {
         max_in_flight: settings.max_in_flight,
         witnesses: settings.witnesses.clone(),
     };
-    serve(ledger, client, config, shutdown_signal())
+    serve(ledger, client, config, stop)
         .await
         .map_err(|e| Failure::Service(e.into()))
-}
-
-/// Resolves on SIGTERM or SIGINT.
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
-        }
-        _ => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }

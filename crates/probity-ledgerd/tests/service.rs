@@ -72,6 +72,30 @@ async fn concurrent_clients_get_one_order_and_the_stream_equals_the_book() {
     assert!(report.is_intact(), "{:#?}", report.findings);
 }
 
+/// Sends each payload to `subject`: each must be refused with its code, leaving the ledger's
+/// status as `before`.
+async fn assert_each_refused<T: serde::de::DeserializeOwned + std::fmt::Debug>(
+    client: &async_nats::Client,
+    subject: String,
+    cases: Vec<(&str, Vec<u8>)>,
+    before: &probity_ledger::Status,
+) {
+    for (code, payload) in cases {
+        match request_raw::<T>(client, subject.clone(), payload)
+            .await
+            .unwrap()
+        {
+            Reply::Error(e) => assert_eq!(e.code, code, "{e:?}"),
+            Reply::Ok(r) => panic!("{code}: accepted as {r:?}"),
+        }
+        assert_eq!(
+            &status(client).await.unwrap(),
+            before,
+            "{code} changed the ledger"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_gets_its_specific_error_and_changes_nothing() {
     let nats = NatsServer::start();
@@ -164,20 +188,7 @@ async fn bad_input_gets_its_specific_error_and_changes_nothing() {
         ("unknown-event-type", append_bytes(&sign(unknown_type))),
         ("clock-skew", append_bytes(&sign(future))),
     ];
-    for (code, payload) in cases {
-        let reply: Reply<Receipt> = request_raw(&client, wire::append_subject(LEDGER), payload)
-            .await
-            .unwrap();
-        match reply {
-            Reply::Error(e) => assert_eq!(e.code, code, "{e:?}"),
-            Reply::Ok(r) => panic!("{code}: accepted as {r:?}"),
-        }
-        assert_eq!(
-            status(&client).await.unwrap(),
-            before,
-            "{code} changed the ledger"
-        );
-    }
+    assert_each_refused::<Receipt>(&client, wire::append_subject(LEDGER), cases, &before).await;
     // A retry of the first event is not an error: it gets the original receipt back.
     match append(&client, h.request("first", "CASE-1", &h.clerk))
         .await
@@ -272,7 +283,7 @@ async fn a_batch_appends_each_event_on_its_own_in_order() {
     };
     let mut too_large = br#"{"events": []}"#.to_vec();
     too_large.extend(std::iter::repeat_n(b' ', wire::MAX_BATCH_BYTES));
-    for (code, payload) in [
+    let cases = vec![
         ("malformed-json", br#"{"events": ["#.to_vec()),
         ("malformed-request", br#"{"event": {}}"#.to_vec()),
         (
@@ -281,21 +292,14 @@ async fn a_batch_appends_each_event_on_its_own_in_order() {
         ),
         ("too-many", serde_json::to_vec(&too_many).unwrap()),
         ("too-large", too_large),
-    ] {
-        let reply: Reply<Vec<Reply<Receipt>>> =
-            request_raw(&client, wire::append_batch_subject(LEDGER), payload)
-                .await
-                .unwrap();
-        match reply {
-            Reply::Error(e) => assert_eq!(e.code, code, "{e:?}"),
-            Reply::Ok(r) => panic!("{code}: accepted as {r:?}"),
-        }
-        assert_eq!(
-            status(&client).await.unwrap(),
-            after,
-            "{code} changed the ledger"
-        );
-    }
+    ];
+    assert_each_refused::<Vec<Reply<Receipt>>>(
+        &client,
+        wire::append_batch_subject(LEDGER),
+        cases,
+        &after,
+    )
+    .await;
 
     assert_eq!(ledgerd.terminate(), Some(0), "{}", ledgerd.log_text());
     let ledger = data.open();
@@ -480,4 +484,29 @@ async fn witness_cosignatures_are_attached_to_checkpoints() {
         Reply::Error(e) => assert_eq!(e.code, "malformed-request", "{e:?}"),
         Reply::Ok(r) => panic!("junk accepted: {r:?}"),
     }
+}
+
+#[test]
+fn sigterm_while_waiting_for_nats_closes_the_book_cleanly() {
+    let data = DataDir::init();
+    // Nothing listens on port 1: ledgerd keeps trying to connect until it is stopped.
+    let mut ledgerd = spawn_ledgerd(data.path(), "nats://127.0.0.1:1", &[]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !ledgerd.log_text().contains("book opened") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "ledgerd never opened the book:\n{}",
+            ledgerd.log_text()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(
+        ledgerd.terminate(),
+        Some(0),
+        "killed, not stopped:\n{}",
+        ledgerd.log_text()
+    );
+    assert!(ledgerd.log_text().contains("stopped during startup"));
+    // The book was let go and is intact.
+    assert!(verify_book(&data.open()).is_intact());
 }

@@ -2,11 +2,9 @@
 //! durable views, and answers `probity.<ledger>.query.*`.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use probity_ledger::wire;
 use probity_projectord::follow::{FollowConfig, Follower};
 
 // Rebuilding views allocates per record and per row (parsing, serialising, sled's node copies):
@@ -66,23 +64,23 @@ async fn main() -> anyhow::Result<()> {
         .map(probity_ledger::keyfile::read_vkey)
         .transpose()
         .context("--ledger-vkey")?;
-    let (servers, credentials) = wire::split_credentials(&args.nats);
-    let mut options = async_nats::ConnectOptions::new()
-        .name("projectord")
-        .retry_on_initial_connect()
-        .connection_timeout(Duration::from_secs(5));
-    if let Some((user, password)) = credentials {
-        options = options.user_and_password(user, password);
-    }
-    let addresses = wire::server_list(&servers)
-        .iter()
-        .map(|s| s.parse::<async_nats::ServerAddr>())
-        .collect::<Result<Vec<_>, _>>()
-        .context("--nats")?;
-    let client = options
-        .connect(addresses)
-        .await
-        .context("connecting to NATS")?;
+    // SIGTERM is caught from here on, also while connecting and starting: a stop during
+    // startup is a clean stop, not a kill.
+    let stop = probity_nats::shutdown_signal().context("installing the signal handlers")?;
+    tokio::pin!(stop);
+    let connection = probity_nats::Connection {
+        name: "projectord",
+        urls: args.nats.clone(),
+        credentials: None,
+        retry_initial: true,
+    };
+    let client = tokio::select! {
+        client = connection.connect() => client?,
+        () = &mut stop => {
+            tracing::info!("stopped during startup");
+            return Ok(());
+        }
+    };
     let mut config = FollowConfig::new(&args.ledger, args.views);
     config.ledger_vkey = ledger_vkey;
     config.max_batch = args.max_batch.max(1);
@@ -90,19 +88,14 @@ async fn main() -> anyhow::Result<()> {
     if let Some(stream) = args.stream {
         config.stream = stream;
     }
-    let follower = Follower::start(client, config).await?;
-    tracing::info!(ledger = %args.ledger, "projectord started");
-    follower.run(shutdown()).await?;
-    Ok(())
-}
-
-async fn shutdown() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(term) => term,
-        Err(_) => return std::future::pending().await,
+    let follower = tokio::select! {
+        follower = Follower::start(client, config) => follower?,
+        () = &mut stop => {
+            tracing::info!("stopped during startup");
+            return Ok(());
+        }
     };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
+    tracing::info!(ledger = %args.ledger, "projectord started");
+    follower.run(stop).await?;
+    Ok(())
 }

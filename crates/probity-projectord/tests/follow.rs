@@ -267,3 +267,38 @@ fn a_malformed_ledger_vkey_is_refused_before_connecting() {
         "views created for a refused start"
     );
 }
+
+#[test]
+fn sigterm_while_waiting_for_nats_is_a_clean_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("projectord.log");
+    // Nothing listens on port 1: projectord keeps trying to connect until it is stopped.
+    let mut projectord = Command::new(env!("CARGO_BIN_EXE_projectord"))
+        .args([
+            "--nats",
+            "nats://127.0.0.1:1",
+            "--ledger",
+            LEDGER,
+            "--views",
+        ])
+        .arg(dir.path().join("views"))
+        .env("RUST_LOG", "info")
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // It logs nothing while it retries; a second is ample to be past installing its handlers.
+    std::thread::sleep(Duration::from_secs(1));
+    Command::new("kill")
+        .args(["-TERM", &projectord.id().to_string()])
+        .status()
+        .unwrap();
+    let status = projectord.wait().unwrap();
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "killed, not stopped: {status:?}\n{log}"
+    );
+    assert!(log.contains("stopped during startup"), "{log}");
+}

@@ -75,6 +75,8 @@ impl Ledgerd {
                 .unwrap()
                 .as_nanos()
         ));
+        // ledgerd logs to stdout; stderr has whatever else it says (a panic, say).
+        let file = std::fs::File::create(&log).unwrap();
         let child = Command::new(binary)
             .arg("--data")
             .arg(data)
@@ -82,8 +84,8 @@ impl Ledgerd {
             .args(extra)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
             .spawn()
             .unwrap();
         Ledgerd { child, log }
