@@ -450,6 +450,9 @@ impl Ledger {
     pub fn append_batch(&self, requests: Vec<AppendRequest>) -> Vec<Result<Receipt, AppendError>> {
         // Signatures are checked (and receipts signed) 8 at a time per core.
         const PER_CORE: usize = 8;
+        if let Err(e) = self.ensure_writable() {
+            return requests.iter().map(|_| Err(e.clone())).collect();
+        }
         let checked = probity_core::par::par_map_by(&requests, PER_CORE, |request| {
             check_request(request).and_then(|()| check_stateless(&request.event))
         });
@@ -484,17 +487,14 @@ impl Ledger {
         &self,
         request: AppendRequest,
     ) -> Result<oneshot::Receiver<Result<Outcome, AppendError>>, AppendError> {
+        self.ensure_writable()?;
         check_request(&request)?;
         let authentic = check_stateless(&request.event)?;
         self.send_append(authentic, request.expect)
     }
 
-    /// Hands a checked event to the writer.
-    fn send_append(
-        &self,
-        event: AuthenticEvent,
-        expect: Vec<(String, u64)>,
-    ) -> Result<oneshot::Receiver<Result<Outcome, AppendError>>, AppendError> {
+    /// Refuses appends to a read-only copy, and after a storage failure.
+    fn ensure_writable(&self) -> Result<(), AppendError> {
         if self.is_read_only() {
             return Err(READ_ONLY);
         }
@@ -503,6 +503,17 @@ impl Ledger {
                 "stopped after a storage failure; restart to recover",
             ));
         }
+        Ok(())
+    }
+
+    /// Hands a checked event to the writer.
+    fn send_append(
+        &self,
+        event: AuthenticEvent,
+        expect: Vec<(String, u64)>,
+    ) -> Result<oneshot::Receiver<Result<Outcome, AppendError>>, AppendError> {
+        // Checked again: the writer may have failed since.
+        self.ensure_writable()?;
         let (tx, rx) = oneshot::channel();
         self.commands
             .send(Command::Append(Box::new(PendingAppend {
