@@ -53,17 +53,21 @@ fn main() {
         .unwrap();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
 
+    // One rebuild into fresh views; its rate.
+    let rebuild_round = |round: usize| {
+        let start = Instant::now();
+        let views = dir.path().join(format!("views-{round}"));
+        let mut projector = embedded::open(&views, &ledger).unwrap();
+        embedded::catch_up(&mut projector, &ledger).unwrap();
+        let rate = size as f64 / start.elapsed().as_secs_f64();
+        assert_eq!(projector.applied(), size);
+        projector.close();
+        rate
+    };
     if std::env::var_os("REBUILD_ONLY").is_some() {
         // For profiling the rebuild alone.
         for round in 0..5 {
-            let start = Instant::now();
-            let views = dir.path().join(format!("views-{round}"));
-            let mut projector = embedded::open(&views, &ledger).unwrap();
-            embedded::catch_up(&mut projector, &ledger).unwrap();
-            println!(
-                "rebuild: {:.0} rec/s",
-                size as f64 / start.elapsed().as_secs_f64()
-            );
+            println!("rebuild: {:.0} rec/s", rebuild_round(round));
         }
         return;
     }
@@ -86,18 +90,7 @@ fn main() {
 
     // Five rebuilds into fresh views; the best and the median (this VM's disk and CPU vary
     // from minute to minute, and the first round reads a cold book).
-    let mut rounds: Vec<f64> = (0..5)
-        .map(|round| {
-            let start = Instant::now();
-            let views = dir.path().join(format!("views-{round}"));
-            let mut projector = embedded::open(&views, &ledger).unwrap();
-            embedded::catch_up(&mut projector, &ledger).unwrap();
-            let rate = size as f64 / start.elapsed().as_secs_f64();
-            assert_eq!(projector.applied(), size);
-            projector.close();
-            rate
-        })
-        .collect();
+    let mut rounds: Vec<f64> = (0..5).map(rebuild_round).collect();
     rounds.sort_by(f64::total_cmp);
     let (rebuild, median) = (rounds[4], rounds[2]);
 
