@@ -1,5 +1,5 @@
-//! `probity demo`: a city hospital's ledger on the embedded default — its first half-year of
-//! suppliers, reps and purchases recorded as signed events (each at its own `recorded_at`),
+//! `probity demo`: a city hospital's ledger on the embedded default — its first month (March 2026)
+//! of suppliers, reps and purchases recorded as signed events (each at its own `recorded_at`),
 //! then the blacklist and the red flags, a full verification, a witnessed checkpoint and an
 //! export, all in one data directory every other command can read with `--data DIR`.
 
@@ -48,7 +48,7 @@ pub fn run(data: &Path) -> Result<(), Failure> {
     std::fs::create_dir_all(&keys_dir).map_err(input(&keys_dir.display().to_string()))?;
 
     out(&format!(
-        "Probity demo: {} — a city hospital's first half-year, recorded in {}",
+        "Probity demo: {} — a city hospital's March, recorded in {}",
         scenario.ledger,
         data.display()
     ));
@@ -71,7 +71,7 @@ pub fn run(data: &Path) -> Result<(), Failure> {
 
     step(&format!(
         "2. recording {} signed events: suppliers admitted and sanctioned, reps registered, \
-         visits booked and refused, an equipment tender, consumables inquiries",
+         visits booked and refused, an equipment purchase by price inquiry, consumables inquiries",
         prepared.events.len()
     ));
     let size = probity_ledger::scenario::record(&book_dir(data), prepared)
@@ -188,9 +188,9 @@ pub fn run(data: &Path) -> Result<(), Failure> {
         format!("probity verify-proof {d}/blacklisting.tlog-proof --ledger-vkey {d}/ledger.vkey --witness {d}/keys/witness.vkey --quorum 1"),
         format!("probity verify {d}/split-purchase.investigation.json --ledger-vkey {d}/ledger.vkey --witness {d}/keys/witness.vkey --quorum 1"),
         format!("probity findings --data {d} --rule split-purchase"),
-        format!("probity blacklist --data {d} --known-at 2026-04-01T00:00:00+08:00"),
+        format!("probity blacklist --data {d} --known-at 2026-03-20T00:00:00+08:00"),
         format!("replay --data {d} --known-at 2026-03-20T00:00:00+08:00 --case CASE-2"),
-        format!("replay --data {d} --diff 2026-03-01T00:00:00+08:00 2026-07-01T00:00:00+08:00"),
+        format!("replay --data {d} --diff 2026-03-15T00:00:00+08:00 2026-04-01T00:00:00+08:00"),
         format!("probity supplier 91330100MA2H0007XM --data {d}"),
         format!("probity rep REP-R7 --data {d}"),
         format!("probity status --data {d}"),

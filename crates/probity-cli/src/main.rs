@@ -118,7 +118,7 @@ impl Where {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Record a city hospital's half-year on a new ledger (embedded, no server), then show the
+    /// Record a city hospital's month on a new ledger (embedded, no server), then show the
     /// blacklist and the red flags, verify the chain, get a witnessed checkpoint and export.
     Demo {
         /// The data directory to create (must not exist or be empty).

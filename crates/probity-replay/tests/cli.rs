@@ -72,14 +72,14 @@ fn replay_answers_as_known_and_as_true_and_diffs_two_moments() {
         "supplier.sanction_imposed"
     );
 
-    // As true in February, known now: the blacklist starts in April, so nobody is on it; the
-    // same moment as known then has fewer findings than as known now.
-    let feb_true = json(data.path(), &["--true-at", "2026-02-20T00:00:00+08:00"]);
-    let feb_known = json(data.path(), &["--known-at", "2026-02-20T00:00:00+08:00"]);
-    assert!(blacklisted(&feb_true).is_empty());
-    assert!(feb_known["records"].as_u64() <= feb_true["records"].as_u64());
+    // As true on 20 March, known now: the blacklisting starts on the 23rd, so nobody is on it;
+    // the same moment as known then has fewer findings than as known now.
+    let mid_true = json(data.path(), &["--true-at", "2026-03-20T00:00:00+08:00"]);
+    let mid_known = json(data.path(), &["--known-at", "2026-03-20T00:00:00+08:00"]);
+    assert!(blacklisted(&mid_true).is_empty());
+    assert!(mid_known["records"].as_u64() <= mid_true["records"].as_u64());
     assert!(
-        feb_known["findings"].as_array().unwrap().len() < now["findings"].as_array().unwrap().len()
+        mid_known["findings"].as_array().unwrap().len() < now["findings"].as_array().unwrap().len()
     );
 
     // A supplier's timeline and view at the moment.
@@ -102,13 +102,13 @@ fn replay_answers_as_known_and_as_true_and_diffs_two_moments() {
         supplier["view"]
     );
 
-    // What changed between March and July (as known): the blacklisting, and new findings.
+    // What changed in the second half of March (as known): the blacklisting, and new findings.
     let diff = json(
         data.path(),
         &[
             "--diff",
-            "2026-03-01T00:00:00+08:00",
-            "2026-07-01T00:00:00+08:00",
+            "2026-03-15T00:00:00+08:00",
+            "2026-04-01T00:00:00+08:00",
         ],
     );
     let added: Vec<&str> = diff["blacklist_added"]
@@ -179,7 +179,7 @@ fn the_bundle_proves_what_the_replay_showed() {
         data.path(),
         &[
             "--known-at",
-            "2026-04-15T00:00:00+08:00",
+            "2026-03-20T00:00:00+08:00",
             "--case",
             "CASE-2",
             "--bundle",
@@ -245,7 +245,7 @@ fn an_export_file_replays_like_its_data_directory() {
     };
     let args = [
         "--true-at",
-        "2026-04-20T00:00:00+08:00",
+        "2026-03-24T00:00:00+08:00",
         "--supplier",
         IMAGING,
     ];
