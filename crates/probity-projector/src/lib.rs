@@ -20,6 +20,8 @@ pub use projection::{
     Applied, BlacklistEntry, CaseView, Ineligibility, ListingView, Projection, RepMeeting, RepView,
     Request, SanctionView, SupplierView, TimelineEntry, VisitView,
 };
-pub use report::{CaseReport, CaseRole, RepReport, StaffReport, SupplierReport, VisitLine};
+pub use report::{
+    CaseDetail, CaseReport, CaseRole, RepReport, StaffReport, SupplierReport, VisitLine,
+};
 pub use rows::{POLICIES_KEY, TABLES};
 pub use table::{RowError, Table};

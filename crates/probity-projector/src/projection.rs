@@ -297,8 +297,29 @@ pub struct CaseView {
     pub acceptance: Option<(String, Seq)>,
     /// Supervised steps: event type → supervision record.
     pub supervised: BTreeMap<String, Seq>,
-    /// Every record of the case, in order, with who signed it and its supervision.
-    pub timeline: Vec<TimelineEntry>,
+}
+
+/// Timeline entries per stored chunk. A case's timeline grows with every record naming it;
+/// kept in one row, every batch touching the case would write the whole timeline again (on a
+/// long-lived case, most of what a rebuild writes). In chunks, a batch writes only the chunks
+/// it appended to or changed.
+pub const TIMELINE_CHUNK: u64 = 16;
+
+/// What the rules and reports need to know of a case's timeline without reading it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Steps {
+    /// Entries in the timeline.
+    pub len: u64,
+    /// The first record of each event type in the timeline.
+    pub first: BTreeMap<String, Seq>,
+    /// The last purchase step recorded (supervision records aside).
+    pub state: Option<String>,
+}
+
+/// The key of chunk `n` of `case`'s timeline (case ids have no `/`, so a case's chunks sort
+/// together and in order).
+fn chunk_key(case: &str, n: u64) -> String {
+    format!("{case}/{n:08}")
 }
 
 /// One record in a case's timeline.
@@ -435,6 +456,10 @@ pub struct Projection {
     pub meetings: Table<Vec<RepMeeting>>,
     /// Cases by id.
     pub cases: Table<CaseView>,
+    /// Each case's timeline at a glance, by case id.
+    pub(crate) steps: Table<Steps>,
+    /// Each case's timeline, in chunks of [`TIMELINE_CHUNK`] entries: `<case>/<chunk>`.
+    pub(crate) timelines: Table<Vec<TimelineEntry>>,
     pub(crate) decisions: Table<Vec<Decision>>,
     pub(crate) split_groups: Table<Vec<(String, u64, Seq)>>,
     pub(crate) near_threshold: Table<Vec<(Micros, Seq)>>,
@@ -518,10 +543,9 @@ impl Projection {
         let signer = KeyId::of(&r.body.signer);
         for case in &r.body.subjects.case {
             let signer_name = self.signers.get(&signer.to_hex()).cloned();
-            self.cases
-                .entry(case.as_str())
-                .timeline
-                .push(TimelineEntry {
+            self.push_step(
+                case.as_str(),
+                TimelineEntry {
                     seq: r.seq,
                     event_type: r.body.event_type.to_string(),
                     occurred_at: t,
@@ -529,7 +553,8 @@ impl Projection {
                     signer,
                     signer_name,
                     supervised_by: None,
-                });
+                },
+            );
         }
         match r.event {
             Event::PolicySet(p) => {
@@ -838,16 +863,11 @@ impl Projection {
                 self.decide(r, t, k, &case_id, "payment", e.supplier.as_str(), None);
             }
             Event::SupervisionRecorded(e) => {
-                let case = self.cases.entry(e.case.as_str());
-                case.supervised.insert(e.step.to_string(), r.seq);
-                if let Some(step) = case
-                    .timeline
-                    .iter_mut()
-                    .rev()
-                    .find(|s| s.event_type == e.step.as_str() && s.supervised_by.is_none())
-                {
-                    step.supervised_by = Some(r.seq);
-                }
+                self.cases
+                    .entry(e.case.as_str())
+                    .supervised
+                    .insert(e.step.to_string(), r.seq);
+                self.mark_supervised(e.case.as_str(), e.step.as_str(), r.seq);
             }
             Event::Genesis(g) => {
                 for admin in &g.admins {
@@ -1104,11 +1124,7 @@ impl Projection {
     }
 
     fn step_order(&mut self, r: Applied<'_>, case: &str, what: &str) {
-        let mut evidence: Vec<Seq> = self
-            .cases
-            .get(case)
-            .map(|c| c.timeline.iter().map(|e| e.seq).collect())
-            .unwrap_or_default();
+        let mut evidence: Vec<Seq> = self.timeline(case).iter().map(|e| e.seq).collect();
         evidence.push(r.seq);
         self.raise_case(
             r,
@@ -1120,16 +1136,77 @@ impl Projection {
         );
     }
 
+    /// Appends `entry` to `case`'s timeline (creating the case when this is its first record).
+    fn push_step(&mut self, case: &str, entry: TimelineEntry) {
+        if self.cases.get(case).is_none() {
+            self.cases.entry(case);
+        }
+        let steps = self.steps.entry(case);
+        let at = steps.len;
+        steps.len += 1;
+        // Cloning the type only when it is new here: this runs for every record of a case.
+        if !steps.first.contains_key(&entry.event_type) {
+            steps.first.insert(entry.event_type.clone(), entry.seq);
+        }
+        if entry.event_type.starts_with("purchase.")
+            && entry.event_type != "purchase.supervision_recorded"
+            && steps.state.as_deref() != Some(entry.event_type.as_str())
+        {
+            steps.state = Some(entry.event_type.clone());
+        }
+        self.timelines
+            .entry(&chunk_key(case, at / TIMELINE_CHUNK))
+            .push(entry);
+    }
+
+    /// Marks the latest entry of `step` in `case`'s timeline not yet supervised as supervised
+    /// by `seq`. Supervision follows its step closely, so this reads the last chunk or two.
+    fn mark_supervised(&mut self, case: &str, step: &str, seq: Seq) {
+        let len = self.steps.get(case).map_or(0, |s| s.len);
+        for n in (0..len.div_ceil(TIMELINE_CHUNK)).rev() {
+            let key = chunk_key(case, n);
+            let found = self.timelines.get(&key).and_then(|entries| {
+                entries
+                    .iter()
+                    .rposition(|e| e.event_type == step && e.supervised_by.is_none())
+            });
+            if let Some(i) = found {
+                if let Some(entries) = self.timelines.get_mut(&key) {
+                    entries[i].supervised_by = Some(seq);
+                }
+                return;
+            }
+        }
+    }
+
+    /// Every record of `case`, in order, with who signed it and its supervision.
+    pub fn timeline(&self, case: &str) -> Vec<TimelineEntry> {
+        let len = self.steps.get(case).map_or(0, |s| s.len);
+        (0..len.div_ceil(TIMELINE_CHUNK))
+            .flat_map(|n| {
+                self.timelines
+                    .get(&chunk_key(case, n))
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+
+    /// The last purchase step recorded in `case` (supervision records aside).
+    pub fn case_state(&self, case: &str) -> Option<&str> {
+        self.steps.get(case)?.state.as_deref()
+    }
+
     /// A later step shows whether the earlier step it follows was supervised.
     fn check_supervised(&mut self, r: Applied<'_>, case: &str, step: &str) {
         let Some(c) = self.cases.get(case) else {
             return;
         };
-        let step_seq = c
-            .timeline
-            .iter()
-            .find(|e| e.event_type == step)
-            .map(|e| e.seq);
+        let step_seq = self
+            .steps
+            .get(case)
+            .and_then(|s| s.first.get(step))
+            .copied();
         if let Some(step_seq) = step_seq {
             if !c.supervised.contains_key(step) {
                 self.raise_case(

@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::findings::Finding;
 use crate::projection::{
-    CaseView, Ineligibility, Projection, RepMeeting, RepView, SupplierView, VisitView,
+    CaseView, Ineligibility, Projection, RepMeeting, RepView, SupplierView, TimelineEntry,
+    VisitView,
 };
 use crate::time::{Micros, DAY};
 
@@ -67,9 +68,26 @@ pub struct CaseReport {
     /// The last purchase step recorded, e.g. `award_decided`.
     pub state: String,
     /// The view (timeline, quotes, panel, award, …).
-    pub detail: CaseView,
+    pub detail: CaseDetail,
     /// Findings that name the case.
     pub findings: Vec<Finding>,
+}
+
+/// A case's view with its timeline.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseDetail {
+    /// The view.
+    #[serde(flatten)]
+    pub view: CaseView,
+    /// Every record of the case, in order, with who signed it and its supervision.
+    pub timeline: Vec<TimelineEntry>,
+}
+
+impl std::ops::Deref for CaseDetail {
+    type Target = CaseView;
+    fn deref(&self) -> &CaseView {
+        &self.view
+    }
 }
 
 /// A staff member: rep meetings, roles in cases, recusals, findings.
@@ -163,20 +181,19 @@ impl Projection {
 
     /// The purchase case `case`.
     pub fn case_report(&self, case: &str) -> Option<CaseReport> {
-        let detail = self.cases.get(case)?.clone();
-        let state = detail
-            .timeline
-            .iter()
-            .rev()
-            .map(|e| e.event_type.as_str())
-            .find(|t| t.starts_with("purchase.") && *t != "purchase.supervision_recorded")
+        let view = self.cases.get(case)?.clone();
+        let state = self
+            .case_state(case)
             .map_or("none", |t| t.trim_start_matches("purchase."))
             .to_owned();
         Some(CaseReport {
             case: case.to_owned(),
             state,
             findings: findings_about(self, &format!("case:{case}")),
-            detail,
+            detail: CaseDetail {
+                view,
+                timeline: self.timeline(case),
+            },
         })
     }
 

@@ -18,7 +18,7 @@ fn drain<V: Serialize + Sync>(
 ) {
     let changed = table.drain_changes();
     // Serialising is independent per row, and a batch may change thousands of large rows
-    // (case timelines): on all cores.
+    // (case timeline chunks): on all cores.
     let jsons = probity_core::par::par_map(&changed, |(key, row)| {
         // Invariant: view rows are plain data (strings, numbers, maps with string keys).
         serde_json::to_vec(row).unwrap_or_else(|e| panic!("{name}/{key}: {e}"))
@@ -43,12 +43,14 @@ fn restore<V: DeserializeOwned>(
 }
 
 /// The tables of a projection, by name (the first part of a row key).
-pub const TABLES: [&str; 10] = [
+pub const TABLES: [&str; 12] = [
     "suppliers",
     "reps",
     "visits",
     "meetings",
     "cases",
+    "steps",
+    "timelines",
     "decisions",
     "split_groups",
     "near_threshold",
@@ -77,6 +79,14 @@ macro_rules! each_table {
         }
         {
             let ($name, $table) = ("cases", &mut $p.cases);
+            $body
+        }
+        {
+            let ($name, $table) = ("steps", &mut $p.steps);
+            $body
+        }
+        {
+            let ($name, $table) = ("timelines", &mut $p.timelines);
             $body
         }
         {

@@ -149,12 +149,21 @@ impl<V> Table<V> {
         self.rows.is_empty()
     }
 
+    /// Marks `key` changed. Rows are touched once per record that concerns them, mostly rows
+    /// already marked in the batch: the key is copied only when it is new here.
+    fn mark(&mut self, key: &str) {
+        if !self.dirty.contains(key) {
+            self.dirty.insert(key.to_owned());
+        }
+    }
+
     /// The row of `key`, to change.
     pub fn get_mut(&mut self, key: &str) -> Option<&mut V> {
         self.ask(key);
-        let row = self.rows.get_mut(key)?;
-        self.dirty.insert(key.to_owned());
-        Some(row)
+        if self.rows.contains_key(key) {
+            self.mark(key);
+        }
+        self.rows.get_mut(key)
     }
 
     /// The row of `key`, created empty if missing, to change.
@@ -162,16 +171,22 @@ impl<V> Table<V> {
     where
         V: Default,
     {
-        self.ask(key);
-        self.dirty.insert(key.to_owned());
-        self.rows.entry(key.to_owned()).or_default()
+        self.entry_or_insert_with(key, V::default)
     }
 
     /// The row of `key`, made by `make` if missing, to change.
     pub fn entry_or_insert_with(&mut self, key: &str, make: impl FnOnce() -> V) -> &mut V {
         self.ask(key);
-        self.dirty.insert(key.to_owned());
-        self.rows.entry(key.to_owned()).or_insert_with(make)
+        self.mark(key);
+        // Looked up twice rather than through `BTreeMap::entry`, which takes an owned key:
+        // a copy of the key for every access to a row that exists nearly every time.
+        if !self.rows.contains_key(key) {
+            self.rows.insert(key.to_owned(), make());
+        }
+        match self.rows.get_mut(key) {
+            Some(row) => row,
+            None => unreachable!("the row of {key:?} was inserted above"),
+        }
     }
 
     /// Sets the row of `key`.

@@ -337,3 +337,71 @@ fn every_query_answers_from_the_views() {
         Err("not-found".into())
     );
 }
+
+/// A case's timeline is stored in chunks: a record appended to a long case writes its last
+/// chunk only, and a supervision recorded late finds the step it supervises in an earlier
+/// chunk, as the report shows.
+#[test]
+fn a_long_timeline_is_written_a_chunk_at_a_time() {
+    let h = probity_testkit::Hospital::default();
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = h.create_ledger(&dir.path().join("book"));
+    let append = |event| {
+        ledger
+            .append(probity_ledger::AppendRequest::new(event))
+            .unwrap();
+    };
+    for i in 0..40 {
+        append(h.request(&format!("r-{i}"), "CASE-LONG", &h.clerk));
+    }
+    let supervision = |id: &str| {
+        h.event(
+            id,
+            "purchase.supervision_recorded",
+            &h.discipline,
+            "2026-01-03T09:00:00+08:00",
+            json!({"case": "CASE-LONG", "step": "purchase.requested", "inspector": "S-CHEN",
+                   "opinion": "no_objection"}),
+        )
+    };
+    append(supervision("sup-1"));
+    let views = dir.path().join("views");
+    let mut projector = embedded::open(&views, &ledger).unwrap();
+    embedded::catch_up(&mut projector, &ledger).unwrap();
+
+    let before = rows(&projector);
+    append(h.request("r-40", "CASE-LONG", &h.clerk));
+    append(supervision("sup-2"));
+    embedded::catch_up(&mut projector, &ledger).unwrap();
+    let after = rows(&projector);
+    let changed: Vec<&str> = after
+        .iter()
+        .filter(|row| !before.contains(row))
+        .map(|(key, _)| key.as_str())
+        .filter(|key| key.starts_with("timelines/"))
+        .collect();
+    // 43 entries: chunks 0..=2; the new request and the supervision of it land in chunk 2.
+    assert_eq!(changed, ["timelines/CASE-LONG/00000002"]);
+
+    let case = ask(projector.projection(), "case", json!({"id": "CASE-LONG"})).unwrap();
+    let timeline = case["detail"]["timeline"].as_array().unwrap();
+    let seqs: Vec<u64> = timeline
+        .iter()
+        .map(|e| e["seq"].as_u64().unwrap())
+        .collect();
+    let first = seqs[0];
+    assert_eq!(seqs, (first..first + 43).collect::<Vec<_>>());
+    // sup-1 (entry 40) covers the latest request then (entry 39); sup-2 (entry 42) covers r-40
+    // (entry 41). The earlier requests stay unsupervised.
+    let supervised: Vec<(usize, u64)> = timeline
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| Some((i, e["supervised_by"].as_u64()?)))
+        .collect();
+    assert_eq!(supervised, [(39, first + 40), (41, first + 42)]);
+    assert_eq!(
+        case["state"], "requested",
+        "supervision records are not steps"
+    );
+    projector.close();
+}
