@@ -303,17 +303,17 @@ pub struct CaseView {
 /// kept in one row, every batch touching the case would write the whole timeline again (on a
 /// long-lived case, most of what a rebuild writes). In chunks, a batch writes only the chunks
 /// it appended to or changed.
-pub const TIMELINE_CHUNK: u64 = 16;
+pub(crate) const TIMELINE_CHUNK: u64 = 16;
 
 /// What the rules and reports need to know of a case's timeline without reading it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Steps {
+pub(crate) struct Steps {
     /// Entries in the timeline.
-    pub len: u64,
+    pub(crate) len: u64,
     /// The first record of each event type in the timeline.
-    pub first: BTreeMap<String, Seq>,
+    pub(crate) first: BTreeMap<String, Seq>,
     /// The last purchase step recorded (supervision records aside).
-    pub state: Option<String>,
+    pub(crate) state: Option<String>,
 }
 
 /// The key of chunk `n` of `case`'s timeline (case ids have no `/`, so a case's chunks sort
