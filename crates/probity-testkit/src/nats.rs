@@ -8,10 +8,17 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Starts nats-server with JetStream on `port`, its store under `store` and its log in `log`,
-/// plus `extra` arguments, and waits until it accepts clients. Panics, saying what to install,
-/// when `nats-server` is missing.
-fn spawn_server(port: u16, store: &Path, log: &Path, extra: &[&str]) -> Child {
-    let child = Command::new(nats_server_binary())
+/// plus `extra` arguments, and waits until it greets clients (and, for a cluster node, accepts
+/// connections on `route_port`). Panics, saying what to install, when `nats-server` is
+/// missing; `Err` with its log when it exits or does not come up within 10 s.
+fn try_spawn_server(
+    port: u16,
+    route_port: Option<u16>,
+    store: &Path,
+    log: &Path,
+    extra: &[&str],
+) -> Result<Child, String> {
+    let mut child = Command::new(nats_server_binary())
         .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
         .arg(store.join("js"))
         .arg("-l")
@@ -24,12 +31,49 @@ fn spawn_server(port: u16, store: &Path, log: &Path, extra: &[&str]) -> Child {
         .unwrap_or_else(|e| {
             panic!("cannot start nats-server ({e}); install it: apt-get install -y nats-server")
         });
-    assert!(
-        wait_for_port(port, Duration::from_secs(10)),
-        "nats-server did not start on port {port}; log: {}",
-        std::fs::read_to_string(log).unwrap_or_default()
-    );
-    child
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        // A server that could not bind a port exits: no need to wait out the deadline.
+        let exited = matches!(child.try_wait(), Ok(Some(_)));
+        if exited || Instant::now() >= deadline {
+            break;
+        }
+        let routes_listen = route_port.is_none_or(|p| TcpStream::connect(("127.0.0.1", p)).is_ok());
+        if greets(port) && routes_listen {
+            return Ok(child);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    Err(std::fs::read_to_string(log).unwrap_or_default())
+}
+
+/// Whether a failed start's log says a port was taken. Ports come from [`free_port`], which
+/// lets go of them before nats-server binds them; in between, another test's connection can
+/// be given the same number as its local port. The cure is another port, or a moment.
+fn port_taken(log: &str) -> bool {
+    log.contains("address already in use")
+}
+
+/// How many times a start whose port was taken is tried again, with new ports.
+const START_ATTEMPTS: usize = 5;
+
+/// How many times a restart on the same ports is tried, 100 ms apart.
+const RESTART_ATTEMPTS: usize = 50;
+
+/// Starts a server again on the ports it had, waiting for them if they are taken.
+fn respawn(mut start: impl FnMut() -> Result<Child, String>) -> Child {
+    let mut failure = String::new();
+    for _ in 0..RESTART_ATTEMPTS {
+        match start() {
+            Ok(child) => return child,
+            Err(log) if port_taken(&log) => failure = log,
+            Err(log) => panic!("nats-server did not start again; log: {log}"),
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("nats-server found its port taken {RESTART_ATTEMPTS} times; last log: {failure}")
 }
 
 /// A running nats-server with JetStream.
@@ -68,16 +112,22 @@ fn nats_server_binary() -> PathBuf {
 pub fn wait_for_port(port: u16, within: Duration) -> bool {
     let deadline = Instant::now() + within;
     while Instant::now() < deadline {
-        if let Ok(stream) = TcpStream::connect(("127.0.0.1", port)) {
-            let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
-            let mut line = String::new();
-            if BufReader::new(stream).read_line(&mut line).is_ok() && line.starts_with("INFO") {
-                return true;
-            }
+        if greets(port) {
+            return true;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
     false
+}
+
+/// Whether `port` accepts a connection and greets with NATS `INFO`.
+fn greets(port: u16) -> bool {
+    let Ok(stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line).is_ok() && line.starts_with("INFO")
 }
 
 impl NatsServer {
@@ -85,20 +135,29 @@ impl NatsServer {
     /// `nats-server` is missing.
     pub fn start() -> NatsServer {
         let store = tempfile::tempdir().expect("temp dir for the JetStream store");
-        let port = free_port();
         let log = store.path().join("nats.log");
-        let mut server = NatsServer {
-            child: None,
-            port,
-            store,
-            log,
-        };
-        server.spawn();
-        server
+        let mut failure = String::new();
+        for _ in 0..START_ATTEMPTS {
+            let port = free_port();
+            match try_spawn_server(port, None, store.path(), &log, &[]) {
+                Ok(child) => {
+                    return NatsServer {
+                        child: Some(child),
+                        port,
+                        store,
+                        log,
+                    }
+                }
+                Err(log) if port_taken(&log) => failure = log,
+                Err(log) => panic!("nats-server did not start on port {port}; log: {log}"),
+            }
+        }
+        panic!("nats-server found its port taken {START_ATTEMPTS} times; last log: {failure}")
     }
 
     fn spawn(&mut self) {
-        self.child = Some(spawn_server(self.port, self.store.path(), &self.log, &[]));
+        let (port, store, log) = (self.port, self.store.path(), &self.log);
+        self.child = Some(respawn(|| try_spawn_server(port, None, store, log, &[])));
     }
 
     /// `nats://127.0.0.1:<port>`.
@@ -153,29 +212,39 @@ impl NatsCluster {
     /// Starts `size` nodes and waits until each accepts clients (JetStream may still be
     /// electing its leader: callers retry, as ledgerd does).
     pub fn start(size: usize) -> NatsCluster {
-        let nodes: Vec<ClusterNode> = (0..size)
-            .map(|i| ClusterNode {
-                child: None,
-                name: format!("n{}", i + 1),
-                port: free_port(),
-                route_port: free_port(),
-                store: tempfile::tempdir().expect("temp dir for a node's store"),
-            })
-            .collect();
-        let routes = nodes
-            .iter()
-            .map(|n| format!("nats://127.0.0.1:{}", n.route_port))
-            .collect::<Vec<_>>()
-            .join(",");
-        let mut cluster = NatsCluster { nodes, routes };
-        for i in 0..size {
-            cluster.spawn(i);
+        let mut failure = String::new();
+        for _ in 0..START_ATTEMPTS {
+            let nodes: Vec<ClusterNode> = (0..size)
+                .map(|i| ClusterNode {
+                    child: None,
+                    name: format!("n{}", i + 1),
+                    port: free_port(),
+                    route_port: free_port(),
+                    store: tempfile::tempdir().expect("temp dir for a node's store"),
+                })
+                .collect();
+            let routes = nodes
+                .iter()
+                .map(|n| format!("nats://127.0.0.1:{}", n.route_port))
+                .collect::<Vec<_>>()
+                .join(",");
+            let mut cluster = NatsCluster { nodes, routes };
+            // Every node names every route port: a taken one means new ports for all.
+            let started = (0..size).try_for_each(|i| -> Result<(), String> {
+                cluster.nodes[i].child = Some(cluster.try_spawn(i)?);
+                Ok(())
+            });
+            match started {
+                Ok(()) => return cluster,
+                Err(log) if port_taken(&log) => failure = log,
+                Err(log) => panic!("a cluster node did not start; log: {log}"),
+            }
         }
-        cluster
+        panic!("a cluster node found its port taken {START_ATTEMPTS} times; last log: {failure}")
     }
 
-    fn spawn(&mut self, i: usize) {
-        let node = &mut self.nodes[i];
+    fn try_spawn(&self, i: usize) -> Result<Child, String> {
+        let node = &self.nodes[i];
         let route = format!("nats://127.0.0.1:{}", node.route_port);
         let cluster = [
             "-n",
@@ -188,7 +257,13 @@ impl NatsCluster {
             &self.routes,
         ];
         let log = node.store.path().join("nats.log");
-        node.child = Some(spawn_server(node.port, node.store.path(), &log, &cluster));
+        try_spawn_server(
+            node.port,
+            Some(node.route_port),
+            node.store.path(),
+            &log,
+            &cluster,
+        )
     }
 
     /// Every node's client URL, comma-separated (what ledgerd and `probity` take).
@@ -213,10 +288,12 @@ impl NatsCluster {
         }
     }
 
-    /// Starts node `i` again on its ports and store.
+    /// Starts node `i` again on its ports and store (the others route to it, clients
+    /// reconnect to it: it keeps its ports, waiting for them if they are taken).
     pub fn restart(&mut self, i: usize) {
         self.kill(i);
-        self.spawn(i);
+        let child = respawn(|| self.try_spawn(i));
+        self.nodes[i].child = Some(child);
     }
 }
 
@@ -225,5 +302,27 @@ impl Drop for NatsCluster {
         for i in 0..self.nodes.len() {
             self.kill(i);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A port someone else holds is told apart from other failures (so a start tries new
+    /// ports), without waiting out the start deadline.
+    #[test]
+    fn a_taken_port_is_reported_as_taken_at_once() {
+        let holder = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = holder.local_addr().expect("address").port();
+        let store = tempfile::tempdir().expect("temp dir");
+        let started = Instant::now();
+        let log = try_spawn_server(port, None, store.path(), &store.path().join("log"), &[])
+            .expect_err("the port is held");
+        assert!(port_taken(&log), "{log}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+
+        let server = NatsServer::start();
+        assert!(greets(server.port()));
     }
 }
