@@ -83,6 +83,7 @@ pub struct CaseDetail {
     pub timeline: Vec<TimelineEntry>,
 }
 
+/// The detail reads as the view it extends (renderers take `detail.award`, `detail.timeline`).
 impl std::ops::Deref for CaseDetail {
     type Target = CaseView;
     fn deref(&self) -> &CaseView {
