@@ -243,10 +243,11 @@ async fn killed_mid_stream_and_restarted_it_equals_a_clean_rebuild() {
     drop(ledgerd);
 }
 
-#[test]
-fn a_malformed_ledger_vkey_is_refused_before_connecting() {
-    let views = tempfile::tempdir().unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_projectord"))
+/// projectord for `views`, pointed at a NATS address where nothing listens (port 1): it
+/// keeps trying to connect until it is stopped.
+fn projectord_without_nats(views: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_projectord"));
+    command
         .args([
             "--nats",
             "nats://127.0.0.1:1",
@@ -254,7 +255,14 @@ fn a_malformed_ledger_vkey_is_refused_before_connecting() {
             LEDGER,
             "--views",
         ])
-        .arg(views.path().join("views"))
+        .arg(views);
+    command
+}
+
+#[test]
+fn a_malformed_ledger_vkey_is_refused_before_connecting() {
+    let views = tempfile::tempdir().unwrap();
+    let output = projectord_without_nats(&views.path().join("views"))
         .args(["--ledger-vkey", "not-a-vkey"])
         .output()
         .unwrap();
@@ -272,16 +280,7 @@ fn a_malformed_ledger_vkey_is_refused_before_connecting() {
 fn sigterm_while_waiting_for_nats_is_a_clean_stop() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("projectord.log");
-    // Nothing listens on port 1: projectord keeps trying to connect until it is stopped.
-    let mut projectord = Command::new(env!("CARGO_BIN_EXE_projectord"))
-        .args([
-            "--nats",
-            "nats://127.0.0.1:1",
-            "--ledger",
-            LEDGER,
-            "--views",
-        ])
-        .arg(dir.path().join("views"))
+    let mut projectord = projectord_without_nats(&dir.path().join("views"))
         .env("RUST_LOG", "info")
         .stdout(std::fs::File::create(&log).unwrap())
         .stderr(Stdio::null())
