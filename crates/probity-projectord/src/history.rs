@@ -2,31 +2,31 @@
 //! store and written in the same atomic batches as the views themselves.
 //!
 //! * **Snapshots.** Every [`SNAPSHOT_EVERY`] records or so (at a batch end, which the embedded
-//!   reader puts at a ledger checkpoint) the rows changed since the previous snapshot are
-//!   copied to `h/<row key> 0xFF <size, u64 big-endian>`, and `s/<size>` notes the snapshot.
+//!   reader puts at a ledger checkpoint) the rows changed since the previous snapshot become
+//!   versions `h/<row key> 0xFF <size, u64 big-endian>`, and `s/<size>` notes the snapshot.
 //!   The view of a row as of snapshot `S` is its version with the greatest size ≤ `S` (none:
-//!   the row did not exist yet). Rows changed since the last snapshot are marked
-//!   `p/<row key>` until the next one. Only changed rows are copied, so the history costs about
-//!   as much as the rows themselves, not one full copy per snapshot. (`0xFF` never occurs in
-//!   UTF-8, so no row key is a prefix of another's history key.)
+//!   the row did not exist yet). Between snapshots a changed row is kept in `v/<row key>`; at
+//!   the next snapshot it moves to its version there. A row's current value is therefore its
+//!   `v/` entry if it has one, else its latest version. Each change is written once: the
+//!   history costs no second copy of the views. (`0xFF` never occurs in UTF-8, so no row key is
+//!   a prefix of another's history key, and a row's versions are adjacent.)
 //! * **Times.** `t/<chunk, u64 big-endian>` holds, for records `chunk·1024 …`, each record's
 //!   `occurred_at` and `recorded_at` (µs, i64 big-endian, 16 bytes a record), so that a replay
 //!   can pick the records true or known at a moment without opening them.
 //! * **Subjects.** `x/<kind>:<id> 0xFF <first seq>` → the records (u64 big-endian each) of one
 //!   batch that name the subject, for the timeline of one supplier, rep, case or staff member.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashSet};
 
 use probity_core::ids::Seq;
 use serde::{Deserialize, Serialize};
 
-use crate::store::{Batch, Cursor, StoreError, ViewStore};
+use crate::store::{Batch, Cursor, StoreError, ViewStore, ROW_PREFIX};
 
 /// Records between snapshots (at least; a snapshot waits for the end of a batch).
 pub const SNAPSHOT_EVERY: u64 = 16384;
 
 const HISTORY_PREFIX: &[u8] = b"h/";
-const PENDING_PREFIX: &[u8] = b"p/";
 const SNAPSHOT_PREFIX: &[u8] = b"s/";
 const TIMES_PREFIX: &[u8] = b"t/";
 const SUBJECT_PREFIX: &[u8] = b"x/";
@@ -94,6 +94,16 @@ fn key(prefix: &[u8], name: &[u8], version: Option<u64>) -> Vec<u8> {
     k
 }
 
+/// A history key's row name and version (the part after the prefix).
+fn split_version(name: &[u8]) -> Result<(&[u8], u64), StoreError> {
+    let at = name
+        .len()
+        .checked_sub(9)
+        .filter(|&at| name[at] == SEPARATOR)
+        .ok_or_else(|| StoreError::Corrupt("history key without a version".into()))?;
+    Ok((&name[..at], u64_at(&name[at + 1..])))
+}
+
 fn u64_at(bytes: &[u8]) -> u64 {
     let mut b = [0u8; 8];
     b.copy_from_slice(&bytes[..8]);
@@ -107,7 +117,47 @@ fn i64_at(bytes: &[u8]) -> i64 {
 }
 
 impl ViewStore {
-    /// Adds the history of `batch` (committed with `cursor`) to `writes`.
+    /// Adds the changed rows of `batch` (committed with `cursor`) to `writes`: between
+    /// snapshots to `v/`; at a snapshot as versions of it, together with the rows `v/` holds
+    /// (changed since the last snapshot), which move out of `v/`. Each changed row is written
+    /// once, whichever way.
+    pub(crate) fn write_rows(
+        &self,
+        rows: Vec<(String, Vec<u8>)>,
+        snapshot: Option<u64>,
+        writes: &mut sled::Batch,
+    ) -> Result<(), StoreError> {
+        let Some(size) = snapshot else {
+            for (row, json) in rows {
+                writes.insert(key(ROW_PREFIX, row.as_bytes(), None), json);
+            }
+            return Ok(());
+        };
+        let mut pending = Vec::new();
+        for item in self.db.scan_prefix(ROW_PREFIX) {
+            pending.push(item?);
+        }
+        // Rebuilding from the book, every batch ends with a snapshot and nothing is pending.
+        let changed: HashSet<&str> = if pending.is_empty() {
+            HashSet::new()
+        } else {
+            rows.iter().map(|(row, _)| row.as_str()).collect()
+        };
+        for (stored, json) in pending {
+            let row = &stored[ROW_PREFIX.len()..];
+            if !std::str::from_utf8(row).is_ok_and(|row| changed.contains(row)) {
+                writes.insert(key(HISTORY_PREFIX, row, Some(size)), json);
+            }
+            writes.remove(stored);
+        }
+        for (row, json) in rows {
+            writes.insert(key(HISTORY_PREFIX, row.as_bytes(), Some(size)), json);
+        }
+        Ok(())
+    }
+
+    /// Adds the history of `batch` (committed with `cursor`) to `writes`, its rows aside
+    /// ([`write_rows`](Self::write_rows)).
     pub(crate) fn write_history(
         &self,
         batch: &Batch,
@@ -116,24 +166,6 @@ impl ViewStore {
     ) -> Result<(), StoreError> {
         if batch.snapshot {
             let size = cursor.applied;
-            let mut copied = BTreeSet::new();
-            for (row, json) in &batch.rows {
-                writes.insert(
-                    key(HISTORY_PREFIX, row.as_bytes(), Some(size)),
-                    json.clone(),
-                );
-                copied.insert(row.as_bytes());
-            }
-            for item in self.db.scan_prefix(PENDING_PREFIX) {
-                let (pending, _) = item?;
-                let row = &pending[PENDING_PREFIX.len()..];
-                if !copied.contains(row) {
-                    if let Some(json) = self.db.get(key(b"v/", row, None))? {
-                        writes.insert(key(HISTORY_PREFIX, row, Some(size)), json);
-                    }
-                }
-                writes.remove(pending);
-            }
             let snapshot = Snapshot {
                 size,
                 max_times: cursor.max_times,
@@ -141,10 +173,6 @@ impl ViewStore {
             // Invariant: a snapshot is plain data.
             let json = serde_json::to_vec(&snapshot).unwrap_or_else(|e| panic!("snapshot: {e}"));
             writes.insert(key(SNAPSHOT_PREFIX, &size.to_be_bytes(), None), json);
-        } else {
-            for (row, _) in &batch.rows {
-                writes.insert(key(PENDING_PREFIX, row.as_bytes(), None), &[][..]);
-            }
         }
         self.write_times(batch, cursor, writes)?;
         // Per subject: the batch's first record naming it (the key's version) and all of them.
@@ -225,6 +253,31 @@ impl ViewStore {
             .map(|(_, v)| v))
     }
 
+    /// Every row's latest version (key order), found by two seeks a row rather than reading
+    /// every version: the history of a long ledger is many times the size of its views.
+    pub(crate) fn latest_versions(&self) -> Result<BTreeMap<String, sled::IVec>, StoreError> {
+        let mut rows = BTreeMap::new();
+        let mut from = HISTORY_PREFIX.to_vec();
+        while let Some(item) = self.db.range(from.as_slice()..).next() {
+            let (k, _) = item?;
+            let Some(name) = k.strip_prefix(HISTORY_PREFIX) else {
+                break;
+            };
+            let (row, _) = split_version(name)?;
+            let last = key(HISTORY_PREFIX, row, Some(u64::MAX));
+            let Some(latest) = self.db.range(..=last.as_slice()).next_back() else {
+                return Err(StoreError::Corrupt("history row vanished".into()));
+            };
+            let text = String::from_utf8(row.to_vec())
+                .map_err(|e| StoreError::Corrupt(format!("history row key: {e}")))?;
+            rows.insert(text, latest?.1);
+            // Past this row's versions: no other row's key starts with them.
+            from = last;
+            from.push(0);
+        }
+        Ok(rows)
+    }
+
     /// Every row of `table` as of snapshot `size`: (row key without the table, JSON).
     pub fn table_at(
         &self,
@@ -236,15 +289,7 @@ impl ViewStore {
         let mut last: Option<Vec<u8>> = None;
         for item in self.db.scan_prefix(&prefix) {
             let (k, value) = item?;
-            let name = &k[prefix.len()..];
-            let split = name
-                .len()
-                .checked_sub(9)
-                .filter(|&at| name[at] == SEPARATOR);
-            let Some(at) = split else {
-                return Err(StoreError::Corrupt("history key without a version".into()));
-            };
-            let (row, version) = (&name[..at], u64_at(&name[at + 1..]));
+            let (row, version) = split_version(&k[prefix.len()..])?;
             if version > size {
                 continue;
             }
@@ -298,5 +343,84 @@ impl ViewStore {
             out.extend(value?.chunks_exact(8).map(|b| Seq(u64_at(b))));
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use probity_core::verify::ChainVerifier;
+
+    fn commit(store: &ViewStore, applied: u64, rows: &[(&str, &str)], snapshot: bool) {
+        let matrix = probity_events::role_matrix();
+        let cursor = Cursor {
+            applied,
+            last_recorded_at: 0,
+            verifier: ChainVerifier::new(&matrix).state(),
+            halted: None,
+            max_times: Times::default(),
+            last_snapshot: 0,
+        };
+        let batch = Batch {
+            rows: rows
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+                .collect(),
+            snapshot,
+            ..Batch::default()
+        };
+        store.commit(batch, &cursor).unwrap();
+    }
+
+    fn keys(store: &ViewStore, prefix: &[u8]) -> usize {
+        store.db.scan_prefix(prefix).count()
+    }
+
+    fn text(value: Option<sled::IVec>) -> Option<String> {
+        value.map(|v| String::from_utf8(v.to_vec()).unwrap())
+    }
+
+    /// A changed row is stored once: in `v/` until the next snapshot, then as that snapshot's
+    /// version; the current views are the pending rows over the latest versions.
+    #[test]
+    fn a_changed_row_is_stored_once_and_moves_to_the_history_at_a_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ViewStore::open(dir.path()).unwrap();
+        commit(&store, 1, &[("t/a", "a1"), ("t/ab", "ab1")], false);
+        assert_eq!((keys(&store, ROW_PREFIX), keys(&store, HISTORY_PREFIX)), (2, 0));
+
+        commit(&store, 2, &[("t/ab", "ab2"), ("t/b", "b2")], true);
+        assert_eq!((keys(&store, ROW_PREFIX), keys(&store, HISTORY_PREFIX)), (0, 3));
+        commit(&store, 3, &[("t/a", "a3")], false);
+        commit(&store, 4, &[("t/b", "b4")], true);
+        commit(&store, 5, &[("t/a", "a5")], false);
+        assert_eq!((keys(&store, ROW_PREFIX), keys(&store, HISTORY_PREFIX)), (1, 5));
+
+        let rows: Vec<(String, String)> = store
+            .rows()
+            .unwrap()
+            .into_iter()
+            .map(|(k, v)| (k, text(Some(v)).unwrap()))
+            .collect();
+        let expected = [("t/a", "a5"), ("t/ab", "ab2"), ("t/b", "b4")];
+        assert_eq!(
+            rows,
+            expected.map(|(k, v)| (k.to_owned(), v.to_owned())),
+            "pending rows over the latest versions, in key order"
+        );
+        assert_eq!(text(store.row_at("t/a", 1).unwrap()), None);
+        assert_eq!(text(store.row_at("t/a", 2).unwrap()).as_deref(), Some("a1"));
+        assert_eq!(text(store.row_at("t/a", 4).unwrap()).as_deref(), Some("a3"));
+        assert_eq!(text(store.row_at("t/b", 3).unwrap()).as_deref(), Some("b2"));
+        assert_eq!(text(store.row_at("t/b", 4).unwrap()).as_deref(), Some("b4"));
+        let mut table: Vec<(String, String)> = store
+            .table_at("t", 2)
+            .unwrap()
+            .into_iter()
+            .map(|(k, v)| (k, text(Some(v)).unwrap()))
+            .collect();
+        table.sort();
+        let expected = [("a", "a1"), ("ab", "ab2"), ("b", "b2")];
+        assert_eq!(table, expected.map(|(k, v)| (k.to_owned(), v.to_owned())));
     }
 }

@@ -54,8 +54,7 @@ impl Projector {
     pub fn open(dir: &Path) -> Result<Projector, StoreError> {
         let store = ViewStore::open(dir)?;
         let mut projection = Projection::new();
-        for row in store.rows() {
-            let (key, json) = row?;
+        for (key, json) in store.rows()? {
             projection
                 .restore_row(&key, &json)
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;

@@ -4,13 +4,15 @@
 //! the cursor agree: nothing is skipped, nothing applied twice.
 //!
 //! Keys:
-//! * `v/<table>/<row>` → the row's JSON (see `probity_projector::Projection::drain_changes`);
+//! * `v/<table>/<row>` → the row's JSON (see `probity_projector::Projection::drain_changes`) if
+//!   it changed since the last snapshot; other rows are their latest version in the history
+//!   (`h/`, see the `history` module), where every row moves at a snapshot;
 //! * `i/<u64 big-endian>` → the event ids first seen in the batch that starts at that record:
 //!   24-byte entries, each a 16-byte id digest and the record (u64 big-endian) that carried it
 //!   (one value per batch rather than one per record: sled inserts are the costly part);
 //! * `cursor` → [`Cursor`] as JSON;
-//! * `format` → `probity-views/4`: a store of any other layout is emptied on open and rebuilt;
-//! * `h/`, `p/`, `s/`, `t/`, `x/`: the history that `replay` reads (snapshots of the rows,
+//! * `format` → `probity-views/5`: a store of any other layout is emptied on open and rebuilt;
+//! * `h/`, `s/`, `t/`, `x/`: the history that `replay` reads (versions of the rows,
 //!   each record's two times, the records naming each subject), written in the same batches;
 //!   see the `history` module.
 
@@ -22,12 +24,12 @@ use probity_core::verify::VerifierState;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-const ROW_PREFIX: &[u8] = b"v/";
+pub(crate) const ROW_PREFIX: &[u8] = b"v/";
 const ID_PREFIX: &[u8] = b"i/";
 const CURSOR_KEY: &[u8] = b"cursor";
 const FORMAT_KEY: &[u8] = b"format";
 /// The layout of this store; another one is rebuilt on open.
-const FORMAT: &[u8] = b"probity-views/4";
+const FORMAT: &[u8] = b"probity-views/5";
 /// An event id digest and its record's seq.
 const ID_ENTRY: usize = 16 + 8;
 
@@ -119,14 +121,17 @@ impl ViewStore {
             .transpose()
     }
 
-    /// Every view row: (row key, JSON), in key order.
-    pub fn rows(&self) -> impl Iterator<Item = Result<(String, sled::IVec), StoreError>> + '_ {
-        self.db.scan_prefix(ROW_PREFIX).map(|item| {
+    /// Every view row as committed: (row key, JSON), in key order. A row changed since the
+    /// last snapshot is in `v/`, any other is its latest version in the history.
+    pub fn rows(&self) -> Result<Vec<(String, sled::IVec)>, StoreError> {
+        let mut rows = self.latest_versions()?;
+        for item in self.db.scan_prefix(ROW_PREFIX) {
             let (key, value) = item?;
             let key = String::from_utf8(key[ROW_PREFIX.len()..].to_vec())
                 .map_err(|e| StoreError::Corrupt(format!("row key: {e}")))?;
-            Ok((key, value))
-        })
+            rows.insert(key, value);
+        }
+        Ok(rows.into_iter().collect())
     }
 
     /// Every event id seen, with its record.
@@ -153,11 +158,8 @@ impl ViewStore {
     pub fn commit(&self, batch: Batch, cursor: &Cursor) -> Result<(), StoreError> {
         let mut writes = sled::Batch::default();
         self.write_history(&batch, cursor, &mut writes)?;
-        for (key, json) in batch.rows {
-            let mut k = ROW_PREFIX.to_vec();
-            k.extend_from_slice(key.as_bytes());
-            writes.insert(k, json);
-        }
+        let snapshot = batch.snapshot.then_some(cursor.applied);
+        self.write_rows(batch.rows, snapshot, &mut writes)?;
         if let Some((_, first)) = batch.event_ids.first() {
             let mut k = ID_PREFIX.to_vec();
             k.extend_from_slice(&first.0.to_be_bytes());
@@ -181,8 +183,7 @@ impl ViewStore {
     /// with the same hash hold the same views, byte for byte.
     pub fn state_hash(&self) -> Result<Hash, StoreError> {
         let mut hasher = Sha256::new();
-        for row in self.rows() {
-            let (key, value) = row?;
+        for (key, value) in self.rows()? {
             hasher.update((key.len() as u32).to_be_bytes());
             hasher.update(key.as_bytes());
             hasher.update((value.len() as u32).to_be_bytes());
