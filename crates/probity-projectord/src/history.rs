@@ -387,14 +387,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = ViewStore::open(dir.path()).unwrap();
         commit(&store, 1, &[("t/a", "a1"), ("t/ab", "ab1")], false);
-        assert_eq!((keys(&store, ROW_PREFIX), keys(&store, HISTORY_PREFIX)), (2, 0));
+        assert_eq!(
+            (keys(&store, ROW_PREFIX), keys(&store, HISTORY_PREFIX)),
+            (2, 0)
+        );
 
         commit(&store, 2, &[("t/ab", "ab2"), ("t/b", "b2")], true);
-        assert_eq!((keys(&store, ROW_PREFIX), keys(&store, HISTORY_PREFIX)), (0, 3));
+        assert_eq!(
+            (keys(&store, ROW_PREFIX), keys(&store, HISTORY_PREFIX)),
+            (0, 3)
+        );
         commit(&store, 3, &[("t/a", "a3")], false);
         commit(&store, 4, &[("t/b", "b4")], true);
         commit(&store, 5, &[("t/a", "a5")], false);
-        assert_eq!((keys(&store, ROW_PREFIX), keys(&store, HISTORY_PREFIX)), (1, 5));
+        assert_eq!(
+            (keys(&store, ROW_PREFIX), keys(&store, HISTORY_PREFIX)),
+            (1, 5)
+        );
 
         let rows: Vec<(String, String)> = store
             .rows()

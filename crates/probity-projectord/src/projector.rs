@@ -14,7 +14,7 @@ use probity_core::envelope::{AuthenticEvent, EventBody};
 use probity_core::par::par_map;
 use probity_core::record::Record;
 use probity_core::roles::RoleMatrix;
-use probity_core::verify::{event_id_key, ChainVerifier, VerifierState};
+use probity_core::verify::{event_id_key, ChainVerifier};
 use probity_projector::{time, Applied, Projection};
 
 use crate::history::{Times, SNAPSHOT_EVERY};
@@ -47,6 +47,10 @@ pub struct Projector {
     verifier: ChainVerifier<'static>,
     cursor: Cursor,
     snapshot_every: u64,
+    /// What the records applied since the last commit add to the store besides their rows.
+    staged: Batch,
+    /// Records applied when the cursor was last committed.
+    committed: u64,
 }
 
 impl Projector {
@@ -74,8 +78,10 @@ impl Projector {
             store,
             projection,
             verifier,
+            committed: cursor.applied,
             cursor,
             snapshot_every: SNAPSHOT_EVERY,
+            staged: Batch::default(),
         })
     }
 
@@ -114,7 +120,13 @@ impl Projector {
         self.cursor.applied
     }
 
-    /// The cursor as stored.
+    /// Records applied ([`stage`](Self::stage)d) but not yet committed.
+    pub fn staged(&self) -> u64 {
+        self.cursor.applied - self.committed
+    }
+
+    /// The cursor as stored (or as it will be stored by the next
+    /// [`commit`](Self::commit), when records are [`staged`](Self::staged)).
     pub fn cursor(&self) -> &Cursor {
         &self.cursor
     }
@@ -143,6 +155,20 @@ impl Projector {
         records: &[Record],
         prepared: Option<Prepared>,
     ) -> Result<(), ProjectError> {
+        self.stage(records, prepared)?;
+        Ok(self.commit()?)
+    }
+
+    /// Verifies and applies `records` like [`apply_prepared`](Self::apply_prepared) but
+    /// leaves them for the next [`commit`](Self::commit) to write, so that a reader can hand
+    /// over records in small pieces (and keep both cores busy) while the views are still
+    /// written in large batches. A record that fails is stored at once, with the ones before
+    /// it (the staged ones included), and returned.
+    pub fn stage(
+        &mut self,
+        records: &[Record],
+        prepared: Option<Prepared>,
+    ) -> Result<(), ProjectError> {
         if let Some(halt) = &self.cursor.halted {
             return Err(ProjectError::Halted(halt.clone()));
         }
@@ -158,14 +184,10 @@ impl Projector {
         let (good, mut halt) = match failed {
             None => (records, None),
             Some((seq, reason)) => {
-                // The verifier has moved past the bad record: start it again from the store
-                // and take only the records before it.
-                let stored = self.store.cursor()?.map(|c| c.verifier);
-                self.verifier = self.resumed(stored)?;
+                // The verifier has moved past the bad record: start it again from the last
+                // applied one and take only the records before the bad one.
                 let good = &records[..records.iter().take_while(|r| r.seq.0 < seq).count()];
-                for record in good {
-                    self.verifier.push(record);
-                }
+                self.rewind_verifier(good)?;
                 (good, Some(Halt { seq, reason }))
             }
         };
@@ -176,7 +198,7 @@ impl Projector {
                 decode(body.as_ref())
             }));
         }
-        let mut batch = Batch::default();
+        let staged = &mut self.staged;
         let mut applied = 0;
         for ((record, body), event) in good.iter().zip(opened).zip(decoded) {
             let event = event.and_then(|event| {
@@ -185,12 +207,12 @@ impl Projector {
             });
             match event {
                 Ok((body, event)) => {
-                    batch.event_ids.push((event_id_key(&body.id), record.seq));
+                    staged.event_ids.push((event_id_key(&body.id), record.seq));
                     let times = Times {
                         occurred_at: time::of(body.occurred_at.datetime()),
                         recorded_at: time::known(record.recorded_at),
                     };
-                    batch.times.push(times);
+                    staged.times.push(times);
                     self.cursor.max_times = self.cursor.max_times.max(times);
                     let subjects = &body.subjects;
                     for (kind, ids) in [
@@ -200,7 +222,7 @@ impl Projector {
                         ("staff", &subjects.staff),
                     ] {
                         for id in ids {
-                            batch
+                            staged
                                 .subjects
                                 .push((format!("{kind}:{}", id.as_str()), record.seq));
                         }
@@ -222,20 +244,28 @@ impl Projector {
                 }
             }
         }
+        if applied < good.len() {
+            // A record verified but did not decode: rewind the verifier to the last applied.
+            self.rewind_verifier(&good[..applied])?;
+        }
         if let Some(last) = good[..applied].last() {
             self.cursor.applied = last.seq.0 + 1;
             self.cursor.last_recorded_at = last.recorded_at.unix_micros();
         }
-        if applied < good.len() {
-            // A record verified but did not decode: rewind the verifier to the last applied.
-            let stored = self.store.cursor()?.map(|c| c.verifier);
-            self.verifier = self.resumed(stored)?;
-            for record in &good[..applied] {
-                self.verifier.push(record);
-            }
-        }
         self.cursor.verifier = self.verifier.state();
-        self.cursor.halted = halt.clone();
+        let Some(halt) = halt else {
+            return Ok(());
+        };
+        self.cursor.halted = Some(halt.clone());
+        self.commit()?;
+        tracing::error!(seq = halt.seq, reason = %halt.reason, "record refused; projection stopped");
+        Err(ProjectError::Halted(halt))
+    }
+
+    /// Writes the rows the staged records changed, their history and the cursor, durably, in
+    /// one batch (taking a snapshot if one is due).
+    pub fn commit(&mut self) -> Result<(), StoreError> {
+        let mut batch = std::mem::take(&mut self.staged);
         if self.cursor.applied >= self.cursor.last_snapshot + self.snapshot_every {
             batch.snapshot = true;
             self.cursor.last_snapshot = self.cursor.applied;
@@ -243,13 +273,20 @@ impl Projector {
         self.projection
             .drain_changes(|key, json| batch.rows.push((key, json)));
         self.store.commit(batch, &self.cursor)?;
-        match halt {
-            Some(halt) => {
-                tracing::error!(seq = halt.seq, reason = %halt.reason, "record refused; projection stopped");
-                Err(ProjectError::Halted(halt))
-            }
-            None => Ok(()),
+        self.committed = self.cursor.applied;
+        Ok(())
+    }
+
+    /// Puts the verifier back to the last record applied (`self.cursor.verifier`, with the
+    /// event ids stored and staged) and runs it over `records`, which follow that record.
+    fn rewind_verifier(&mut self, records: &[Record]) -> Result<(), StoreError> {
+        let mut ids = self.store.event_ids()?;
+        ids.extend_from_slice(&self.staged.event_ids);
+        self.verifier = ChainVerifier::resume(matrix(), self.cursor.verifier.clone(), ids);
+        for record in records {
+            self.verifier.push(record);
         }
+        Ok(())
     }
 
     /// Runs the verifier over `records`: those up to the last pending ledger checkpoint in
@@ -298,12 +335,6 @@ impl Projector {
             .into_iter()
             .map(|event| event.map(AuthenticEvent::into_body))
             .collect()
-    }
-
-    fn resumed(&self, state: Option<VerifierState>) -> Result<ChainVerifier<'static>, StoreError> {
-        let state = state.unwrap_or_else(|| ChainVerifier::new(matrix()).state());
-        let ids = self.store.event_ids()?;
-        Ok(ChainVerifier::resume(matrix(), state, ids))
     }
 
     /// Lets go of the projection and keeps the store, to read.

@@ -192,6 +192,37 @@ fn a_record_that_does_not_verify_stops_the_projector_and_is_reported() {
     ));
 }
 
+/// Staged records are written only by a commit, or with the refusal of a record after them.
+#[test]
+fn staged_records_are_committed_with_a_refusal_and_not_before() {
+    let data = data_dir("domain-example");
+    let ledger = open(data.path(), "domain-example");
+    let all = records(&ledger);
+    let bad = tampered(&all, 12);
+    let dir = data.path().join("views");
+    let mut projector = Projector::open(&dir).unwrap();
+    projector.stage(&all[..8], None).unwrap();
+    assert_eq!((projector.applied(), projector.staged()), (8, 8));
+    assert_eq!(
+        projector.store().cursor().unwrap(),
+        None,
+        "nothing written yet"
+    );
+    assert!(projector.store().rows().unwrap().is_empty());
+
+    match projector.stage(&bad[8..], None) {
+        Err(ProjectError::Halted(halt)) => assert_eq!(halt.seq, 12, "{halt:?}"),
+        other => panic!("expected a halt at record 12, got {other:?}"),
+    }
+    assert_eq!((projector.applied(), projector.staged()), (12, 0));
+    let stored = projector.store().cursor().unwrap().unwrap();
+    assert_eq!(stored.applied, 12);
+    assert_eq!(stored.halted.map(|h| h.seq), Some(12));
+    projector.close();
+    let reopened = Projector::open(&dir).unwrap();
+    assert_eq!(reopened.projection(), &pure(&all[..12]));
+}
+
 #[test]
 fn prepared_batches_apply_and_refuse_as_plain_ones() {
     let data = data_dir("domain-example");

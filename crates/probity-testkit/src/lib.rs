@@ -139,12 +139,22 @@ impl Hospital {
     /// A new ledger in `book` (a sled directory): genesis and [`Hospital::enrolments`],
     /// recorded at the system clock's time.
     pub fn create_ledger(&self, book: &std::path::Path) -> probity_ledger::Ledger {
-        use probity_ledger::{AppendRequest, EngineConfig, Ledger, SystemClock};
+        self.create_ledger_with(book, probity_ledger::EngineConfig::default())
+    }
+
+    /// [`create_ledger`](Self::create_ledger) with other engine settings (e.g. checkpoints
+    /// every few records).
+    pub fn create_ledger_with(
+        &self,
+        book: &std::path::Path,
+        config: probity_ledger::EngineConfig,
+    ) -> probity_ledger::Ledger {
+        use probity_ledger::{AppendRequest, Ledger, SystemClock};
         let (ledger, _) = Ledger::create(
             book,
             self.genesis(),
             self.ledger_key.clone(),
-            EngineConfig::default(),
+            config,
             std::sync::Arc::new(SystemClock),
         )
         .expect("a new ledger");
