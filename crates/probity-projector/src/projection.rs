@@ -322,6 +322,55 @@ fn chunk_key(case: &str, n: u64) -> String {
     format!("{case}/{n:08}")
 }
 
+/// A stored chunk of a case's timeline. Stored as an array of arrays (the fields of
+/// [`TimelineEntry`] in order) rather than objects: timelines are most of what a rebuild
+/// writes, and the field names were half of each entry's bytes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct TimelineChunk(pub(crate) Vec<TimelineEntry>);
+
+/// [`TimelineEntry`]'s fields in order, as stored in a [`TimelineChunk`].
+type StoredEntry = (Seq, String, Micros, Micros, KeyId, Option<String>, Option<Seq>);
+
+impl Serialize for TimelineChunk {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(|e| {
+            (
+                e.seq,
+                &e.event_type,
+                e.occurred_at,
+                e.recorded_at,
+                e.signer,
+                &e.signer_name,
+                e.supervised_by,
+            )
+        }))
+    }
+}
+
+impl<'de> Deserialize<'de> for TimelineChunk {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let stored = Vec::<StoredEntry>::deserialize(deserializer)?;
+        Ok(TimelineChunk(
+            stored
+                .into_iter()
+                .map(
+                    |(seq, event_type, occurred_at, recorded_at, signer, signer_name, supervised_by)| {
+                        TimelineEntry {
+                            seq,
+                            event_type,
+                            occurred_at,
+                            recorded_at,
+                            signer,
+                            signer_name,
+                            supervised_by,
+                        }
+                    },
+                )
+                .collect(),
+        ))
+    }
+}
+
 /// One record in a case's timeline.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TimelineEntry {
@@ -459,7 +508,7 @@ pub struct Projection {
     /// Each case's timeline at a glance, by case id.
     pub(crate) steps: Table<Steps>,
     /// Each case's timeline, in chunks of [`TIMELINE_CHUNK`] entries: `<case>/<chunk>`.
-    pub(crate) timelines: Table<Vec<TimelineEntry>>,
+    pub(crate) timelines: Table<TimelineChunk>,
     pub(crate) decisions: Table<Vec<Decision>>,
     pub(crate) split_groups: Table<Vec<(String, u64, Seq)>>,
     pub(crate) near_threshold: Table<Vec<(Micros, Seq)>>,
@@ -1156,6 +1205,7 @@ impl Projection {
         }
         self.timelines
             .entry(&chunk_key(case, at / TIMELINE_CHUNK))
+            .0
             .push(entry);
     }
 
@@ -1165,14 +1215,15 @@ impl Projection {
         let len = self.steps.get(case).map_or(0, |s| s.len);
         for n in (0..len.div_ceil(TIMELINE_CHUNK)).rev() {
             let key = chunk_key(case, n);
-            let found = self.timelines.get(&key).and_then(|entries| {
-                entries
+            let found = self.timelines.get(&key).and_then(|chunk| {
+                chunk
+                    .0
                     .iter()
                     .rposition(|e| e.event_type == step && e.supervised_by.is_none())
             });
             if let Some(i) = found {
-                if let Some(entries) = self.timelines.get_mut(&key) {
-                    entries[i].supervised_by = Some(seq);
+                if let Some(chunk) = self.timelines.get_mut(&key) {
+                    chunk.0[i].supervised_by = Some(seq);
                 }
                 return;
             }
@@ -1186,7 +1237,7 @@ impl Projection {
             .flat_map(|n| {
                 self.timelines
                     .get(&chunk_key(case, n))
-                    .cloned()
+                    .map(|chunk| chunk.0.clone())
                     .unwrap_or_default()
             })
             .collect()

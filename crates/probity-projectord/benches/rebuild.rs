@@ -69,13 +69,15 @@ fn main() {
         // For profiling the rebuild alone.
         // CPU time as well as the rate: it varies less with this VM's neighbours than the
         // wall clock does, so it tells a change's effect sooner.
+        eprintln!("{}", std::fs::read_to_string("/proc/self/status").unwrap().lines().filter(|l| l.starts_with("VmHWM") || l.starts_with("VmRSS")).collect::<Vec<_>>().join(" "));
         for round in 0..5 {
             let before = process_cpu_seconds();
             let rate = rebuild_round(round);
             let cpu = process_cpu_seconds() - before;
             println!(
-                "rebuild: {rate:.0} rec/s, {:.1} µs CPU/record",
-                cpu * 1e6 / size as f64
+                "rebuild: {rate:.0} rec/s, {:.1} µs CPU/record {}",
+                cpu * 1e6 / size as f64,
+                std::fs::read_to_string("/proc/self/status").unwrap().lines().filter(|l| l.starts_with("VmHWM") || l.starts_with("VmRSS")).collect::<Vec<_>>().join(" ")
             );
         }
         return;
