@@ -329,7 +329,15 @@ fn chunk_key(case: &str, n: u64) -> String {
 pub(crate) struct TimelineChunk(pub(crate) Vec<TimelineEntry>);
 
 /// [`TimelineEntry`]'s fields in order, as stored in a [`TimelineChunk`].
-type StoredEntry = (Seq, String, Micros, Micros, KeyId, Option<String>, Option<Seq>);
+type StoredEntry = (
+    Seq,
+    String,
+    Micros,
+    Micros,
+    KeyId,
+    Option<String>,
+    Option<Seq>,
+);
 
 impl Serialize for TimelineChunk {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -354,7 +362,15 @@ impl<'de> Deserialize<'de> for TimelineChunk {
             stored
                 .into_iter()
                 .map(
-                    |(seq, event_type, occurred_at, recorded_at, signer, signer_name, supervised_by)| {
+                    |(
+                        seq,
+                        event_type,
+                        occurred_at,
+                        recorded_at,
+                        signer,
+                        signer_name,
+                        supervised_by,
+                    )| {
                         TimelineEntry {
                             seq,
                             event_type,

@@ -4,9 +4,11 @@
 //! least) and the full chain verifier (hash, link, strict signature, authorisation, all cores).
 //!
 //! `cargo bench -p probity-projectord --bench rebuild` (env `RECORDS`, default 20000). Prints a
-//! Markdown table for `BENCHMARKS.md`. `REBUILD_ONLY=1` rebuilds five times and skips the raw
-//! measurement, for profiling the rebuild alone; it also prints the CPU time (all threads)
-//! each record cost.
+//! Markdown table for `BENCHMARKS.md`: rebuilds in this process (warm: its memory is already
+//! mapped from the rounds before) and rebuilds each in a fresh process, as `probity` or
+//! `projectord` rebuilding views after a restart would run. `REBUILD_ONLY=1` rebuilds
+//! `ROUNDS` (default 5) times in this process and skips the rest, for profiling the rebuild
+//! alone; it also prints the CPU time (all threads) each record cost.
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
@@ -23,6 +25,10 @@ use probity_projectord::embedded;
 use probity_testkit::Hospital;
 
 fn main() {
+    if let Some(book) = std::env::var_os(COLD_BOOK) {
+        cold_rebuild(book.as_ref());
+        return;
+    }
     let n: usize = std::env::var("RECORDS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -54,31 +60,21 @@ fn main() {
         .unwrap();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
 
-    // One rebuild into fresh views; its rate.
+    // One rebuild into fresh views; its rate and the CPU time it took per record.
     let rebuild_round = |round: usize| {
-        let start = Instant::now();
         let views = dir.path().join(format!("views-{round}"));
-        let mut projector = embedded::open(&views, &ledger).unwrap();
-        embedded::catch_up(&mut projector, &ledger).unwrap();
-        let rate = size as f64 / start.elapsed().as_secs_f64();
-        assert_eq!(projector.applied(), size);
-        projector.close();
-        rate
+        rebuild(&views, &ledger)
     };
     if std::env::var_os("REBUILD_ONLY").is_some() {
-        // For profiling the rebuild alone.
-        // CPU time as well as the rate: it varies less with this VM's neighbours than the
-        // wall clock does, so it tells a change's effect sooner.
-        eprintln!("{}", std::fs::read_to_string("/proc/self/status").unwrap().lines().filter(|l| l.starts_with("VmHWM") || l.starts_with("VmRSS")).collect::<Vec<_>>().join(" "));
-        for round in 0..5 {
-            let before = process_cpu_seconds();
-            let rate = rebuild_round(round);
-            let cpu = process_cpu_seconds() - before;
-            println!(
-                "rebuild: {rate:.0} rec/s, {:.1} µs CPU/record {}",
-                cpu * 1e6 / size as f64,
-                std::fs::read_to_string("/proc/self/status").unwrap().lines().filter(|l| l.starts_with("VmHWM") || l.starts_with("VmRSS")).collect::<Vec<_>>().join(" ")
-            );
+        // For profiling the rebuild alone. CPU time as well as the rate: it varies less with
+        // this VM's neighbours than the wall clock does, so it tells a change's effect sooner.
+        let rounds = std::env::var("ROUNDS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(5);
+        for round in 0..rounds {
+            let (rate, cpu) = rebuild_round(round);
+            println!("rebuild: {rate:.0} rec/s, {cpu:.1} µs CPU/record");
         }
         return;
     }
@@ -99,11 +95,32 @@ fn main() {
     assert!(verifier.finish().is_intact());
     let raw = size as f64 / start.elapsed().as_secs_f64();
 
-    // Five rebuilds into fresh views; the best and the median (this VM's disk and CPU vary
-    // from minute to minute, and the first round reads a cold book).
-    let mut rounds: Vec<f64> = (0..5).map(rebuild_round).collect();
+    // Five rebuilds into fresh views in this process; the best and the median (this VM's disk
+    // and CPU vary from minute to minute).
+    let mut rounds: Vec<f64> = (0..5).map(|round| rebuild_round(round).0).collect();
     rounds.sort_by(f64::total_cmp);
     let (rebuild, median) = (rounds[4], rounds[2]);
+    // Three rebuilds each in a fresh process (the book closed here so that they can open it).
+    let book = dir.path().join("book");
+    ledger.close();
+    drop(ledger);
+    let mut cold: Vec<f64> = (0..3)
+        .map(|round| {
+            let output = std::process::Command::new(std::env::current_exe().unwrap())
+                .arg("--bench")
+                .env(COLD_BOOK, &book)
+                .env(COLD_VIEWS, dir.path().join(format!("cold-{round}")))
+                .output()
+                .unwrap();
+            assert!(output.status.success(), "{output:?}");
+            String::from_utf8(output.stdout)
+                .unwrap()
+                .trim()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    cold.sort_by(f64::total_cmp);
 
     println!("| measurement ({size} records, {threads} threads) | records/s | ratio to hashing |");
     println!("|---|---:|---:|");
@@ -120,7 +137,44 @@ fn main() {
         "| projectord rebuild, median of 5 | {median:.0} | {:.2} |",
         median / hashing
     );
+    println!(
+        "| projectord rebuild in a fresh process, best of 3 | {:.0} | {:.2} |",
+        cold[2],
+        cold[2] / hashing
+    );
+    println!(
+        "| projectord rebuild in a fresh process, median of 3 | {:.0} | {:.2} |",
+        cold[1],
+        cold[1] / hashing
+    );
+}
+
+/// Where a child process finds the book to rebuild from, and where it puts the views.
+const COLD_BOOK: &str = "PROBITY_BENCH_COLD_BOOK";
+const COLD_VIEWS: &str = "PROBITY_BENCH_COLD_VIEWS";
+
+/// The child: one rebuild from the book, its rate on stdout.
+fn cold_rebuild(book: &std::path::Path) {
+    let views = std::env::var_os(COLD_VIEWS).unwrap();
+    let ledger = probity_ledger::Ledger::open_read_only(book).unwrap();
+    let (rate, _) = rebuild(views.as_ref(), &ledger);
+    println!("{rate}");
     ledger.close();
+}
+
+/// Rebuilds the views of `ledger` into `views` (new), checking the ledger's own checkpoints:
+/// records/s and CPU µs (all threads) per record.
+fn rebuild(views: &std::path::Path, ledger: &probity_ledger::Ledger) -> (f64, f64) {
+    let start = Instant::now();
+    let cpu = process_cpu_seconds();
+    let mut projector = embedded::open(views, ledger).unwrap();
+    embedded::catch_up(&mut projector, ledger).unwrap();
+    let size = ledger.size();
+    let rate = size as f64 / start.elapsed().as_secs_f64();
+    let cpu = (process_cpu_seconds() - cpu) * 1e6 / size as f64;
+    assert_eq!(projector.applied(), size);
+    projector.close();
+    (rate, cpu)
 }
 
 /// CPU time (user and system, all threads) this process has used so far, from
