@@ -358,32 +358,16 @@ impl Serialize for TimelineChunk {
 impl<'de> Deserialize<'de> for TimelineChunk {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let stored = Vec::<StoredEntry>::deserialize(deserializer)?;
-        Ok(TimelineChunk(
-            stored
-                .into_iter()
-                .map(
-                    |(
-                        seq,
-                        event_type,
-                        occurred_at,
-                        recorded_at,
-                        signer,
-                        signer_name,
-                        supervised_by,
-                    )| {
-                        TimelineEntry {
-                            seq,
-                            event_type,
-                            occurred_at,
-                            recorded_at,
-                            signer,
-                            signer_name,
-                            supervised_by,
-                        }
-                    },
-                )
-                .collect(),
-        ))
+        let entries = stored.into_iter().map(|e| TimelineEntry {
+            seq: e.0,
+            event_type: e.1,
+            occurred_at: e.2,
+            recorded_at: e.3,
+            signer: e.4,
+            signer_name: e.5,
+            supervised_by: e.6,
+        });
+        Ok(TimelineChunk(entries.collect()))
     }
 }
 
@@ -1515,5 +1499,34 @@ impl Projection {
                 ratio_x100 % 100
             ),
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stored_timeline_chunk_is_arrays_and_reads_back() {
+        let entry = |seq: u64, supervised_by: Option<Seq>| TimelineEntry {
+            seq: Seq(seq),
+            event_type: "purchase.requested".into(),
+            occurred_at: 1_772_323_200_000_000,
+            recorded_at: 1_772_323_260_000_000,
+            signer: KeyId([7; 16]),
+            signer_name: (seq == 1).then(|| "王秀英".to_owned()),
+            supervised_by,
+        };
+        let chunk = TimelineChunk(vec![entry(1, None), entry(2, Some(Seq(3)))]);
+        let json = serde_json::to_string(&chunk).unwrap();
+        assert_eq!(
+            json,
+            format!(
+                "[[1,\"purchase.requested\",1772323200000000,1772323260000000,\"{k}\",\"王秀英\",null],\
+                 [2,\"purchase.requested\",1772323200000000,1772323260000000,\"{k}\",null,3]]",
+                k = "07".repeat(16)
+            )
+        );
+        assert_eq!(serde_json::from_str::<TimelineChunk>(&json).unwrap(), chunk);
     }
 }
