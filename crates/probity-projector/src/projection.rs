@@ -316,6 +316,54 @@ pub(crate) struct Steps {
     pub(crate) state: Option<String>,
 }
 
+/// The award-to-ineligible finding decision `d` makes if `supplier` (`view`) was ineligible
+/// at it (true time, as known now), and whether that was knowable when it was recorded.
+fn ineligible_decision(
+    view: &SupplierView,
+    supplier: &str,
+    d: &Decision,
+    detectable_at: RecordedAt,
+) -> Option<Finding> {
+    let why = view.ineligible(d.product.as_deref(), d.occurred, i64::MAX)?;
+    // Whether the ledger already said so when the decision was recorded.
+    let knowable = view
+        .ineligible(d.product.as_deref(), d.occurred, d.known)
+        .is_some();
+    let (reason, mut evidence) = match &why {
+        Ineligibility::NotAdmitted => ("was not admitted".to_owned(), vec![]),
+        Ineligibility::Sanctioned { kind, seq } => (
+            format!("was under a {kind:?} sanction").to_lowercase(),
+            vec![*seq],
+        ),
+        Ineligibility::Listed { list, seq } => (format!("was listed on {list}"), vec![*seq]),
+    };
+    evidence.push(d.seq);
+    evidence.sort_unstable();
+    Some(Finding {
+        id: format!("award-to-ineligible/{}/{}/{}", d.case, d.step, d.seq),
+        rule: Rule::AwardToIneligible,
+        severity: if knowable {
+            Severity::High
+        } else {
+            Severity::Medium
+        },
+        evidence,
+        detectable_at,
+        knowable,
+        subjects: vec![format!("case:{}", d.case), format!("supplier:{supplier}")],
+        summary: format!(
+            "{} of case {} to supplier {supplier}, which {reason} at the time{}",
+            d.step,
+            d.case,
+            if knowable {
+                ""
+            } else {
+                " (recorded only later: not knowable then)"
+            }
+        ),
+    })
+}
+
 /// The key of chunk `n` of `case`'s timeline (case ids have no `/`, so a case's chunks sort
 /// together and in order).
 fn chunk_key(case: &str, n: u64) -> String {
@@ -967,54 +1015,28 @@ impl Projection {
 
     /// Raises award-to-ineligible if the supplier was ineligible at the decision (true time).
     fn judge(&mut self, supplier: &str, d: &Decision, detectable_at: RecordedAt) {
-        let view = self.suppliers.get(supplier).cloned().unwrap_or_default();
-        // What was true at the decision, as the ledger knows it now.
-        let Some(why) = view.ineligible(d.product.as_deref(), d.occurred, i64::MAX) else {
-            return;
-        };
-        // Whether the ledger already said so when the decision was recorded.
-        let knowable = view
-            .ineligible(d.product.as_deref(), d.occurred, d.known)
-            .is_some();
-        let (reason, mut evidence) = match &why {
-            Ineligibility::NotAdmitted => ("was not admitted".to_owned(), vec![]),
-            Ineligibility::Sanctioned { kind, seq } => (
-                format!("was under a {kind:?} sanction").to_lowercase(),
-                vec![*seq],
-            ),
-            Ineligibility::Listed { list, seq } => (format!("was listed on {list}"), vec![*seq]),
-        };
-        evidence.push(d.seq);
-        evidence.sort_unstable();
-        self.raise(Finding {
-            id: format!("award-to-ineligible/{}/{}/{}", d.case, d.step, d.seq),
-            rule: Rule::AwardToIneligible,
-            severity: if knowable {
-                Severity::High
-            } else {
-                Severity::Medium
-            },
-            evidence,
-            detectable_at,
-            knowable,
-            subjects: vec![format!("case:{}", d.case), format!("supplier:{supplier}")],
-            summary: format!(
-                "{} of case {} to supplier {supplier}, which {reason} at the time{}",
-                d.step,
-                d.case,
-                if knowable {
-                    ""
-                } else {
-                    " (recorded only later: not knowable then)"
-                }
-            ),
-        });
+        let unknown = SupplierView::default();
+        let view = self.suppliers.get(supplier).unwrap_or(&unknown);
+        if let Some(finding) = ineligible_decision(view, supplier, d, detectable_at) {
+            self.raise(finding);
+        }
     }
 
-    /// A sanction or listing just recorded may make earlier decisions findings.
+    /// A sanction or listing just recorded may make earlier decisions findings. Judged from
+    /// borrowed rows: a long-standing supplier has many decisions and a long record, and
+    /// copying them for every decision made a late sanction cost their product.
     fn recheck_decisions(&mut self, supplier: &str, r: Applied<'_>) {
-        for d in self.decisions.get(supplier).cloned().unwrap_or_default() {
-            self.judge(supplier, &d, r.recorded_at);
+        let Some(decisions) = self.decisions.get(supplier) else {
+            return;
+        };
+        let unknown = SupplierView::default();
+        let view = self.suppliers.get(supplier).unwrap_or(&unknown);
+        let findings: Vec<Finding> = decisions
+            .iter()
+            .filter_map(|d| ineligible_decision(view, supplier, d, r.recorded_at))
+            .collect();
+        for finding in findings {
+            self.raise(finding);
         }
     }
 
