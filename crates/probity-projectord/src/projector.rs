@@ -176,6 +176,8 @@ impl Projector {
             return Ok(());
         }
         let before = self.verifier.finish_peek().len();
+        // The event ids of the records staged before these (the verifier's rewind needs them).
+        let staged_ids = self.staged.event_ids.len();
         let (opened, mut decoded) = self.verify(records, prepared);
         let failed = self.verifier.finish_peek()[before..]
             .iter()
@@ -187,7 +189,7 @@ impl Projector {
                 // The verifier has moved past the bad record: start it again from the last
                 // applied one and take only the records before the bad one.
                 let good = &records[..records.iter().take_while(|r| r.seq.0 < seq).count()];
-                self.rewind_verifier(good)?;
+                self.rewind_verifier(good, staged_ids)?;
                 (good, Some(Halt { seq, reason }))
             }
         };
@@ -246,7 +248,7 @@ impl Projector {
         }
         if applied < good.len() {
             // A record verified but did not decode: rewind the verifier to the last applied.
-            self.rewind_verifier(&good[..applied])?;
+            self.rewind_verifier(&good[..applied], staged_ids)?;
         }
         if let Some(last) = good[..applied].last() {
             self.cursor.applied = last.seq.0 + 1;
@@ -277,11 +279,12 @@ impl Projector {
         Ok(())
     }
 
-    /// Puts the verifier back to the last record applied (`self.cursor.verifier`, with the
-    /// event ids stored and staged) and runs it over `records`, which follow that record.
-    fn rewind_verifier(&mut self, records: &[Record]) -> Result<(), StoreError> {
+    /// Puts the verifier back to the last record staged before this call
+    /// (`self.cursor.verifier`, with the event ids stored and the first `staged_ids` staged)
+    /// and runs it over `records`, which follow that record.
+    fn rewind_verifier(&mut self, records: &[Record], staged_ids: usize) -> Result<(), StoreError> {
         let mut ids = self.store.event_ids()?;
-        ids.extend_from_slice(&self.staged.event_ids);
+        ids.extend_from_slice(&self.staged.event_ids[..staged_ids]);
         self.verifier = ChainVerifier::resume(matrix(), self.cursor.verifier.clone(), ids);
         for record in records {
             self.verifier.push(record);

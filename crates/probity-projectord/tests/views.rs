@@ -223,6 +223,63 @@ fn staged_records_are_committed_with_a_refusal_and_not_before() {
     assert_eq!(reopened.projection(), &pure(&all[..12]));
 }
 
+/// A record that verifies (chain, signature, role) but that the catalogue cannot decode stops
+/// the projector at it, with the records staged before it committed; the verifier, put back
+/// to the last of them, still knows the event ids staged in an earlier call.
+#[test]
+fn a_record_that_verifies_but_does_not_decode_stops_after_the_staged_ones() {
+    let h = probity_testkit::Hospital::default();
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = h.create_ledger(&dir.path().join("book"));
+    for i in 0..4 {
+        let event = h.request(&format!("r-{i}"), "CASE-1", &h.clerk);
+        ledger
+            .append(probity_ledger::AppendRequest::new(event))
+            .unwrap();
+    }
+    let all = records(&ledger);
+    let last = all.last().unwrap();
+    let next = Seq(all.len() as u64);
+    // A purchase request without its fields: the ledger would have refused it, but a record
+    // of it chains and verifies like any other.
+    let undecodable = h.event(
+        "odd-1",
+        "purchase.requested",
+        &h.clerk,
+        "2026-01-03T09:00:00+08:00",
+        json!({"case": "CASE-1"}),
+    );
+    let mut rest = all[5..].to_vec();
+    rest.push(Record::seal(next, last.recorded_at, last.hash, undecodable));
+
+    let mut projector = embedded::open(&dir.path().join("views"), &ledger).unwrap();
+    projector.stage(&all[..5], None).unwrap();
+    match projector.stage(&rest, None) {
+        Err(ProjectError::Halted(halt)) => {
+            assert_eq!(halt.seq, next.0, "{halt:?}");
+            assert!(halt.reason.contains("catalogue"), "{halt:?}");
+        }
+        other => panic!("expected a halt at record {next:?}, got {other:?}"),
+    }
+    assert_eq!((projector.applied(), projector.staged()), (next.0, 0));
+    assert_eq!(projector.projection(), &pure(&all));
+
+    // Record 4, the first request, was staged in the first call; offered again at the next
+    // seq once the halt is cleared, it is refused as a duplicate.
+    projector.clear_halt().unwrap();
+    let again = Record::seal(next, last.recorded_at, last.hash, all[4].event.clone());
+    match projector.apply(&[again]) {
+        Err(ProjectError::Halted(halt)) => {
+            assert_eq!(halt.seq, next.0, "{halt:?}");
+            assert!(
+                halt.reason.contains("already recorded at record 4"),
+                "{halt:?}"
+            );
+        }
+        other => panic!("expected the repeated event refused, got {other:?}"),
+    }
+}
+
 #[test]
 fn prepared_batches_apply_and_refuse_as_plain_ones() {
     let data = data_dir("domain-example");
