@@ -442,6 +442,7 @@ struct RecordArgs {
 }
 
 fn main() -> ExitCode {
+    probity_projectord::without_huge_pages();
     let cli = Cli::parse();
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
