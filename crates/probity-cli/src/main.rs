@@ -442,7 +442,7 @@ struct RecordArgs {
 }
 
 fn main() -> ExitCode {
-    probity_projectord::without_huge_pages();
+    probity_ledger::without_huge_pages();
     let cli = Cli::parse();
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,

@@ -47,6 +47,7 @@ pub mod evidence;
 pub mod export;
 pub mod keyfile;
 mod layout;
+mod memory;
 pub mod scenario;
 pub mod wire;
 
@@ -56,3 +57,4 @@ pub use engine::{
     ManualClock, ProofError, Status, SystemClock,
 };
 pub use error::{AppendError, LedgerError};
+pub use memory::without_huge_pages;

@@ -53,6 +53,7 @@ struct Args {
 }
 
 fn main() -> std::process::ExitCode {
+    probity_ledger::without_huge_pages();
     let args = Args::parse();
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     if args.log_json {

@@ -26,7 +26,7 @@ use probity_testkit::Hospital;
 
 fn main() {
     // As the binaries that rebuild views do (see `without_huge_pages`).
-    probity_projectord::without_huge_pages();
+    probity_ledger::without_huge_pages();
     if let Some(book) = std::env::var_os(COLD_BOOK) {
         cold_rebuild(book.as_ref());
         return;

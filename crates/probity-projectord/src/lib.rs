@@ -12,12 +12,10 @@
 pub mod embedded;
 pub mod follow;
 pub mod history;
-mod memory;
 mod projector;
 pub mod query;
 pub mod replay;
 mod store;
 
-pub use memory::without_huge_pages;
 pub use projector::{prepare, Prepared, ProjectError, Projector};
 pub use store::{Batch, Cursor, Halt, StoreError, ViewStore};

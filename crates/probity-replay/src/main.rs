@@ -146,7 +146,7 @@ struct Diff {
 }
 
 fn main() -> ExitCode {
-    probity_projectord::without_huge_pages();
+    probity_ledger::without_huge_pages();
     let args = Args::parse();
     match run(&args) {
         Ok(text) => {
