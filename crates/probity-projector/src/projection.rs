@@ -316,54 +316,6 @@ pub(crate) struct Steps {
     pub(crate) state: Option<String>,
 }
 
-/// The award-to-ineligible finding decision `d` makes if `supplier` (`view`) was ineligible
-/// at it (true time, as known now), and whether that was knowable when it was recorded.
-fn ineligible_decision(
-    view: &SupplierView,
-    supplier: &str,
-    d: &Decision,
-    detectable_at: RecordedAt,
-) -> Option<Finding> {
-    let why = view.ineligible(d.product.as_deref(), d.occurred, i64::MAX)?;
-    // Whether the ledger already said so when the decision was recorded.
-    let knowable = view
-        .ineligible(d.product.as_deref(), d.occurred, d.known)
-        .is_some();
-    let (reason, mut evidence) = match &why {
-        Ineligibility::NotAdmitted => ("was not admitted".to_owned(), vec![]),
-        Ineligibility::Sanctioned { kind, seq } => (
-            format!("was under a {kind:?} sanction").to_lowercase(),
-            vec![*seq],
-        ),
-        Ineligibility::Listed { list, seq } => (format!("was listed on {list}"), vec![*seq]),
-    };
-    evidence.push(d.seq);
-    evidence.sort_unstable();
-    Some(Finding {
-        id: format!("award-to-ineligible/{}/{}/{}", d.case, d.step, d.seq),
-        rule: Rule::AwardToIneligible,
-        severity: if knowable {
-            Severity::High
-        } else {
-            Severity::Medium
-        },
-        evidence,
-        detectable_at,
-        knowable,
-        subjects: vec![format!("case:{}", d.case), format!("supplier:{supplier}")],
-        summary: format!(
-            "{} of case {} to supplier {supplier}, which {reason} at the time{}",
-            d.step,
-            d.case,
-            if knowable {
-                ""
-            } else {
-                " (recorded only later: not knowable then)"
-            }
-        ),
-    })
-}
-
 /// The key of chunk `n` of `case`'s timeline (case ids have no `/`, so a case's chunks sort
 /// together and in order).
 fn chunk_key(case: &str, n: u64) -> String {
@@ -1522,6 +1474,54 @@ impl Projection {
             ),
         });
     }
+}
+
+/// The award-to-ineligible finding decision `d` makes if `supplier` (`view`) was ineligible
+/// at it (true time, as known now), and whether that was knowable when it was recorded.
+fn ineligible_decision(
+    view: &SupplierView,
+    supplier: &str,
+    d: &Decision,
+    detectable_at: RecordedAt,
+) -> Option<Finding> {
+    let why = view.ineligible(d.product.as_deref(), d.occurred, i64::MAX)?;
+    // Whether the ledger already said so when the decision was recorded.
+    let knowable = view
+        .ineligible(d.product.as_deref(), d.occurred, d.known)
+        .is_some();
+    let (reason, mut evidence) = match &why {
+        Ineligibility::NotAdmitted => ("was not admitted".to_owned(), vec![]),
+        Ineligibility::Sanctioned { kind, seq } => (
+            format!("was under a {kind:?} sanction").to_lowercase(),
+            vec![*seq],
+        ),
+        Ineligibility::Listed { list, seq } => (format!("was listed on {list}"), vec![*seq]),
+    };
+    evidence.push(d.seq);
+    evidence.sort_unstable();
+    Some(Finding {
+        id: format!("award-to-ineligible/{}/{}/{}", d.case, d.step, d.seq),
+        rule: Rule::AwardToIneligible,
+        severity: if knowable {
+            Severity::High
+        } else {
+            Severity::Medium
+        },
+        evidence,
+        detectable_at,
+        knowable,
+        subjects: vec![format!("case:{}", d.case), format!("supplier:{supplier}")],
+        summary: format!(
+            "{} of case {} to supplier {supplier}, which {reason} at the time{}",
+            d.step,
+            d.case,
+            if knowable {
+                ""
+            } else {
+                " (recorded only later: not knowable then)"
+            }
+        ),
+    })
 }
 
 #[cfg(test)]

@@ -133,19 +133,17 @@ impl ViewStore {
             }
             return Ok(());
         };
-        let mut pending = Vec::new();
-        for item in self.db.scan_prefix(ROW_PREFIX) {
-            pending.push(item?);
-        }
+        let pending: Vec<(sled::IVec, sled::IVec)> =
+            self.db.scan_prefix(ROW_PREFIX).collect::<Result<_, _>>()?;
         // Rebuilding from the book, every batch ends with a snapshot and nothing is pending.
-        let changed: HashSet<&str> = if pending.is_empty() {
+        let changed: HashSet<&[u8]> = if pending.is_empty() {
             HashSet::new()
         } else {
-            rows.iter().map(|(row, _)| row.as_str()).collect()
+            rows.iter().map(|(row, _)| row.as_bytes()).collect()
         };
         for (stored, json) in pending {
             let row = &stored[ROW_PREFIX.len()..];
-            if !std::str::from_utf8(row).is_ok_and(|row| changed.contains(row)) {
+            if !changed.contains(row) {
                 writes.insert(key(HISTORY_PREFIX, row, Some(size)), json);
             }
             writes.remove(stored);

@@ -62,18 +62,29 @@ const START_ATTEMPTS: usize = 5;
 /// How many times a restart on the same ports is tried, 100 ms apart.
 const RESTART_ATTEMPTS: usize = 50;
 
-/// Starts a server again on the ports it had, waiting for them if they are taken.
-fn respawn(mut start: impl FnMut() -> Result<Child, String>) -> Child {
+/// Runs `start` until it does not fail on a taken port, `attempts` times at most, `pause`
+/// apart: a first start picks new ports each time, a restart waits for its own. Panics with
+/// the log on any other failure, or when the ports stay taken.
+fn start_while_port_taken<T>(
+    attempts: usize,
+    pause: Duration,
+    mut start: impl FnMut() -> Result<T, String>,
+) -> T {
     let mut failure = String::new();
-    for _ in 0..RESTART_ATTEMPTS {
+    for _ in 0..attempts {
         match start() {
-            Ok(child) => return child,
+            Ok(started) => return started,
             Err(log) if port_taken(&log) => failure = log,
-            Err(log) => panic!("nats-server did not start again; log: {log}"),
+            Err(log) => panic!("nats-server did not start; log: {log}"),
         }
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(pause);
     }
-    panic!("nats-server found its port taken {RESTART_ATTEMPTS} times; last log: {failure}")
+    panic!("nats-server found its port taken {attempts} times; last log: {failure}")
+}
+
+/// Starts a server again on the ports it had, waiting for them if they are taken.
+fn respawn(start: impl FnMut() -> Result<Child, String>) -> Child {
+    start_while_port_taken(RESTART_ATTEMPTS, Duration::from_millis(100), start)
 }
 
 /// A running nats-server with JetStream.
@@ -136,23 +147,16 @@ impl NatsServer {
     pub fn start() -> NatsServer {
         let store = tempfile::tempdir().expect("temp dir for the JetStream store");
         let log = store.path().join("nats.log");
-        let mut failure = String::new();
-        for _ in 0..START_ATTEMPTS {
+        let (child, port) = start_while_port_taken(START_ATTEMPTS, Duration::ZERO, || {
             let port = free_port();
-            match try_spawn_server(port, None, store.path(), &log, &[]) {
-                Ok(child) => {
-                    return NatsServer {
-                        child: Some(child),
-                        port,
-                        store,
-                        log,
-                    }
-                }
-                Err(log) if port_taken(&log) => failure = log,
-                Err(log) => panic!("nats-server did not start on port {port}; log: {log}"),
-            }
+            Ok((try_spawn_server(port, None, store.path(), &log, &[])?, port))
+        });
+        NatsServer {
+            child: Some(child),
+            port,
+            store,
+            log,
         }
-        panic!("nats-server found its port taken {START_ATTEMPTS} times; last log: {failure}")
     }
 
     fn spawn(&mut self) {
@@ -212,8 +216,8 @@ impl NatsCluster {
     /// Starts `size` nodes and waits until each accepts clients (JetStream may still be
     /// electing its leader: callers retry, as ledgerd does).
     pub fn start(size: usize) -> NatsCluster {
-        let mut failure = String::new();
-        for _ in 0..START_ATTEMPTS {
+        // Every node names every route port: a taken one means new ports for all.
+        start_while_port_taken(START_ATTEMPTS, Duration::ZERO, || {
             let nodes: Vec<ClusterNode> = (0..size)
                 .map(|i| ClusterNode {
                     child: None,
@@ -229,18 +233,11 @@ impl NatsCluster {
                 .collect::<Vec<_>>()
                 .join(",");
             let mut cluster = NatsCluster { nodes, routes };
-            // Every node names every route port: a taken one means new ports for all.
-            let started = (0..size).try_for_each(|i| -> Result<(), String> {
+            for i in 0..size {
                 cluster.nodes[i].child = Some(cluster.try_spawn(i)?);
-                Ok(())
-            });
-            match started {
-                Ok(()) => return cluster,
-                Err(log) if port_taken(&log) => failure = log,
-                Err(log) => panic!("a cluster node did not start; log: {log}"),
             }
-        }
-        panic!("a cluster node found its port taken {START_ATTEMPTS} times; last log: {failure}")
+            Ok(cluster)
+        })
     }
 
     fn try_spawn(&self, i: usize) -> Result<Child, String> {
