@@ -11,7 +11,7 @@ use probity_core::envelope::AuthenticEvent;
 use probity_core::ids::Seq;
 use probity_core::investigation::Investigation;
 use probity_core::proof::ProofBundle;
-use probity_core::verify::{ChainVerifier, VerifyReport};
+use probity_core::verify::{ChainVerifier, Finding, VerifyReport};
 use probity_ledger::export::{self, Line, FORMAT};
 use probity_ledger::{evidence, wire, Ledger};
 
@@ -56,6 +56,8 @@ pub struct Trust {
     pub witnesses: Vec<VerifierKey>,
     /// The quorum.
     pub quorum: usize,
+    /// Records past the last verified checkpoint are reported, not a finding.
+    pub allow_unanchored: bool,
 }
 
 fn verifier<'m>(
@@ -73,6 +75,7 @@ fn configured<'m>(
         verifier.pin_log_key(key.clone());
     }
     verifier.require_witnesses(trust.witnesses.clone(), trust.quorum);
+    verifier.allow_unanchored(trust.allow_unanchored);
     if let Some(note) = &trust.trusted_checkpoint {
         let size = Checkpoint::from_text(&note.text)
             .map_err(|e| Failure::Input(format!("--trusted-checkpoint: {e}")))?
@@ -93,17 +96,22 @@ pub fn verify_export(path: &Path, trust: &Trust) -> Result<VerifyReport, Failure
     let mut batch = Vec::with_capacity(BATCH);
     let mut bar = ProgressBar::hidden();
     let mut from = 0;
+    let mut stated_size = 0;
     let mut checkpoints = Vec::new();
     let mut key_records = Vec::new();
+    // Once the records have begun (or a range's start line was read), a line that does not
+    // parse stands in the place of a record.
+    let mut in_records = false;
     for (number, line) in BufReader::new(file).lines().enumerate() {
         let line = line.map_err(io_error(path))?;
-        match serde_json::from_str::<Line>(&line) {
+        match probity_core::strict_json::from_str::<Line>(&line) {
             Ok(Line::Header {
                 format,
                 size,
                 from: start,
                 ..
             }) if number == 0 => {
+                stated_size = size;
                 let whole = format == FORMAT && start == 0;
                 let range = format == export::RANGE_FORMAT && start > 0;
                 if !(whole || range) {
@@ -140,6 +148,7 @@ pub fn verify_export(path: &Path, trust: &Trust) -> Result<VerifyReport, Failure
                 prev_hash,
                 frontier,
             }) if from > 0 => {
+                in_records = true;
                 let (state, problems) = export::range_state(
                     from,
                     &key_records,
@@ -153,10 +162,11 @@ pub fn verify_export(path: &Path, trust: &Trust) -> Result<VerifyReport, Failure
                     verifier.add_checkpoint(note.clone(), *size);
                 }
                 for problem in problems {
-                    verifier.push_unreadable(problem);
+                    verifier.push_finding(problem);
                 }
             }
             Ok(Line::Record(record)) => {
+                in_records = true;
                 batch.push(record);
                 if batch.len() == BATCH {
                     verifier.push_batch(&batch);
@@ -176,13 +186,26 @@ pub fn verify_export(path: &Path, trust: &Trust) -> Result<VerifyReport, Failure
             Err(e) => {
                 verifier.push_batch(&batch);
                 batch.clear();
-                verifier.push_unreadable(format!("line {}: {e}", number + 1));
+                let message = format!("line {}: {e}", number + 1);
+                if in_records || export::looks_like_record_line(&line) {
+                    in_records = true;
+                    verifier.push_unreadable_record(message);
+                } else {
+                    verifier.push_unreadable(message);
+                }
             }
         }
     }
     verifier.push_batch(&batch);
     bar.finish_and_clear();
-    Ok(verifier.finish())
+    let mut report = verifier.finish();
+    if report.records != stated_size {
+        report.findings.push(Finding::SizeMismatch {
+            stated: stated_size,
+            records: report.records,
+        });
+    }
+    Ok(report)
 }
 
 /// A progress bar on standard error when it is a terminal; hidden otherwise, so that pipes,
@@ -201,6 +224,9 @@ fn progress(total: u64, what: &str) -> ProgressBar {
     bar.set_message(what.to_owned());
     bar
 }
+
+/// How long `verify --nats` waits for ledgerd to sign a checkpoint covering its size.
+const CHECKPOINT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// How long `verify --nats` waits for the next record from the stream.
 const STREAM_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -222,14 +248,28 @@ pub fn verify_nats(
     else {
         return Err(Failure::Input("not connected to NATS".into()));
     };
-    let size = target.status()?.size;
+    let reported = target.status()?.size;
     let matrix = probity_events::role_matrix();
     let mut verifier = verifier(&matrix, trust)?;
-    let checkpoint: Result<wire::CheckpointReply, _> =
-        target.request(wire::checkpoint_subject(ledger), &serde_json::json!({}))?;
-    if let Ok(checkpoint) = checkpoint {
+    // ledgerd signs a checkpoint within `every_ms` of an append: wait for one that covers
+    // what it reported, so that every record read is anchored, then read up to that one.
+    let deadline = std::time::Instant::now() + CHECKPOINT_WAIT;
+    let checkpoint = loop {
+        let reply: Result<wire::CheckpointReply, _> =
+            target.request(wire::checkpoint_subject(ledger), &serde_json::json!({}))?;
+        match reply {
+            Ok(cp) if cp.size >= reported || std::time::Instant::now() >= deadline => {
+                break Some(cp)
+            }
+            Err(_) if std::time::Instant::now() >= deadline => break None,
+            _ => std::thread::sleep(std::time::Duration::from_millis(100)),
+        }
+    };
+    let mut size = reported;
+    if let Some(checkpoint) = checkpoint {
         match SignedNote::parse(checkpoint.note.as_bytes()) {
             Ok(note) => {
+                size = size.max(checkpoint.size);
                 verifier.add_checkpoint(note, checkpoint.size);
             }
             Err(e) => verifier.push_unreadable(format!("ledgerd's checkpoint: {e}")),
@@ -257,12 +297,12 @@ pub fn verify_nats(
                 return Err(unreachable(&format!("ended before record {read}")));
             };
             let message = message.map_err(|e| unreachable(&e))?;
-            match serde_json::from_slice::<probity_core::record::Record>(&message.payload) {
+            match probity_core::record::Record::from_json(&message.payload) {
                 Ok(record) => batch.push(record),
                 Err(e) => {
                     verifier.push_batch(&batch);
                     batch.clear();
-                    verifier.push_unreadable(format!("stream message {}: {e}", read + 1));
+                    verifier.push_unreadable_record(format!("stream message {}: {e}", read + 1));
                 }
             }
             read += 1;

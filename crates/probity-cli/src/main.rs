@@ -280,6 +280,10 @@ enum Command {
         /// How many of the witnesses must have cosigned every checkpoint.
         #[arg(long, default_value_t = 0)]
         quorum: usize,
+        /// Accept records past the last checkpoint that verifies (no signed checkpoint covers
+        /// them yet): report them instead of counting them as a finding.
+        #[arg(long)]
+        allow_unanchored: bool,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -578,6 +582,7 @@ fn run(command: Command) -> Result<(), Failure> {
             trusted_checkpoint,
             witnesses,
             quorum,
+            allow_unanchored,
             json,
         } => verify(
             Source {
@@ -589,6 +594,7 @@ fn run(command: Command) -> Result<(), Failure> {
             trusted_checkpoint,
             witnesses,
             quorum,
+            allow_unanchored,
             json,
         ),
         Command::Prove { data, seq, out } => audit::prove(&data, seq, out.as_deref()),
@@ -709,6 +715,7 @@ fn verify(
     trusted_checkpoint: Option<PathBuf>,
     witnesses: Vec<String>,
     quorum: usize,
+    allow_unanchored: bool,
     json: bool,
 ) -> Result<(), Failure> {
     let mut trust = audit::Trust {
@@ -716,6 +723,7 @@ fn verify(
             .map(|v| vkey_arg("--ledger-vkey", &v))
             .transpose()?,
         quorum,
+        allow_unanchored,
         ..Default::default()
     };
     for w in &witnesses {
@@ -768,6 +776,15 @@ fn verify(
             "intact: {} records, {} checkpoints verified, root {}",
             report.records, report.checkpoints_checked, report.root
         ));
+        if let Some(range) = report.unanchored {
+            out(&format!(
+                "accepted as asked (--allow-unanchored): records {} to {} are covered by no signed checkpoint yet",
+                range.from, range.to
+            ));
+        }
+        if !report.key_pinned {
+            out("authenticity NOT checked: no --ledger-vkey was pinned, so checkpoints were checked against the key the genesis record names; anyone can make a ledger that agrees with itself");
+        }
     } else {
         for finding in &report.findings {
             out(&format!("[{}] {finding}", finding.code()));
@@ -1113,8 +1130,8 @@ fn record(args: RecordArgs) -> Result<(), Failure> {
         Some(path) => {
             let text =
                 std::fs::read_to_string(&path).map_err(input(&path.display().to_string()))?;
-            let file: Value =
-                serde_json::from_str(&text).map_err(input(&path.display().to_string()))?;
+            let file: Value = probity_core::strict_json::from_str(&text)
+                .map_err(input(&path.display().to_string()))?;
             event_file(&file, &path.display().to_string(), &mut extra)?
         }
         None => {
@@ -1131,7 +1148,7 @@ fn record(args: RecordArgs) -> Result<(), Failure> {
                 }
             };
             let payload: Value =
-                serde_json::from_str(&text).map_err(input("payload is not JSON"))?;
+                probity_core::strict_json::from_str(&text).map_err(input("payload is not JSON"))?;
             (event_type, payload)
         }
     };
@@ -1231,7 +1248,7 @@ fn sign_lines(
             continue;
         }
         let origin = format!("{} line {}", path.display(), number + 1);
-        let file: Value = serde_json::from_str(line).map_err(input(&origin))?;
+        let file: Value = probity_core::strict_json::from_str(line).map_err(input(&origin))?;
         let mut extra = Extra::default();
         let (event_type, payload) = event_file(&file, &origin, &mut extra)?;
         messages.push(

@@ -139,9 +139,10 @@ impl Payload {
         self.0.get()
     }
 
-    /// Parses into a typed payload; the error names the field.
+    /// Parses into a typed payload in its one accepted form (objects as objects, no repeated
+    /// key; see [`strict_json`](crate::strict_json)); the error names the field.
     pub fn parse<T: de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        serde_json::from_str(self.0.get())
+        crate::strict_json::from_str(self.0.get())
     }
 
     /// Serializes a typed payload.
@@ -192,7 +193,7 @@ impl EventBody {
             });
         }
         reject_duplicate_keys(bytes)?;
-        let body: EventBody = serde_json::from_slice(bytes)
+        let body: EventBody = crate::strict_json::from_slice(bytes)
             .map_err(|e| EnvelopeError::MalformedBody(e.to_string()))?;
         if body.schema == 0 {
             return Err(EnvelopeError::SchemaVersion);
@@ -297,7 +298,8 @@ impl SignedEvent {
 
     /// Parses the DSSE JSON form.
     pub fn from_json(bytes: &[u8]) -> Result<SignedEvent, EnvelopeError> {
-        serde_json::from_slice(bytes).map_err(|e| EnvelopeError::MalformedEnvelope(e.to_string()))
+        crate::strict_json::from_slice(bytes)
+            .map_err(|e| EnvelopeError::MalformedEnvelope(e.to_string()))
     }
 
     /// The DSSE JSON form.

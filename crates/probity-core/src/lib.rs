@@ -9,6 +9,7 @@
 //! * [`checkpoint`]: C2SP signed-note checkpoints, witness cosignatures and policies.
 //! * [`registry`] and [`roles`]: keys enrolled inside the log, and who may record what.
 //! * [`verify`]: the chain verifier, which reports every finding.
+//! * [`strict_json`]: one accepted JSON form for every input (objects are objects, no repeated keys).
 //!
 //! A ledger in five lines:
 //!
@@ -58,6 +59,7 @@ pub mod registry;
 pub mod roles;
 #[cfg(feature = "schema")]
 pub mod schema;
+pub mod strict_json;
 pub mod time;
 pub mod verify;
 pub mod witness;

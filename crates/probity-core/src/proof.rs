@@ -105,7 +105,7 @@ impl ProofBundle {
             .and_then(|l| l.strip_prefix("extra "))
             .ok_or_else(|| bad("no extra line holding the record"))?;
         let record_json = B64.decode(extra).map_err(|_| bad("extra is not base64"))?;
-        let record: Record = serde_json::from_slice(&record_json)
+        let record = Record::from_json(&record_json)
             .map_err(|e| BundleError::Malformed(format!("the record does not parse: {e}")))?;
         let index_text = lines
             .next()

@@ -57,6 +57,12 @@ impl Record {
         leaf_bytes(self.seq, self.recorded_at, &self.prev, &self.event)
     }
 
+    /// Parses one record's JSON (FORMAT.md §5) in its one accepted form: objects as objects,
+    /// no repeated key, `recorded_at` in its canonical text.
+    pub fn from_json(bytes: &[u8]) -> Result<Record, serde_json::Error> {
+        crate::strict_json::from_slice(bytes)
+    }
+
     /// One JSON line, as in exports and on the JetStream stream.
     pub fn to_json(&self) -> Vec<u8> {
         // Invariant: every field serializes infallibly.

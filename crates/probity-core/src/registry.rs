@@ -177,6 +177,17 @@ fn payload<T: serde::de::DeserializeOwned>(
     body: &EventBody,
     event_type: &'static str,
 ) -> Result<T, AuthError> {
+    // The governance events have one schema; another number would be a second meaning for
+    // the same payload (FORMAT.md §7).
+    if body.schema != 1 {
+        return Err(AuthError::BadGovernancePayload {
+            event_type,
+            message: format!(
+                "schema {} is unknown; {event_type} has schema 1",
+                body.schema
+            ),
+        });
+    }
     body.payload
         .parse()
         .map_err(|e| AuthError::BadGovernancePayload {

@@ -23,8 +23,9 @@ use crate::ids::{EventId, Seq};
 use crate::merkle::Frontier;
 use crate::par::par_map;
 use crate::record::Record;
-use crate::registry::{AuthError, KeyRegistry};
+use crate::registry::{AuthError, KeyEffect, KeyRegistry};
 use crate::roles::RoleMatrix;
+use crate::time::RecordedAt;
 
 /// One problem found in a ledger.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -122,6 +123,53 @@ pub enum Finding {
         /// What is wrong.
         reason: String,
     },
+    /// A record's `recorded_at` is earlier than its predecessor's: the ledger's clock never
+    /// runs backwards, so the record was back-dated or moved.
+    TimeBackwards {
+        /// The record.
+        seq: Seq,
+        /// Its `recorded_at`.
+        recorded_at: RecordedAt,
+        /// The record before's.
+        previous: RecordedAt,
+    },
+    /// Records that no checkpoint signed with the ledger key covers: nothing the ledger
+    /// signed vouches for them (a forged or extended ledger looks like this).
+    Unanchored {
+        /// The first such record.
+        from: Seq,
+        /// The last.
+        to: Seq,
+    },
+    /// The genesis record names another ledger key than the one the auditor pinned: not the
+    /// ledger the auditor was given the key of.
+    LedgerKeyMismatch {
+        /// The key the auditor pinned (C2SP vkey).
+        pinned: String,
+        /// The key the genesis names (C2SP vkey).
+        named: String,
+    },
+    /// A range export's key record (a record before the range) does not check out.
+    BadKeyRecord {
+        /// The key record.
+        seq: Seq,
+        /// Why.
+        reason: String,
+    },
+    /// A range export's starting point (its Merkle edge) does not match its first record.
+    BadRangeStart {
+        /// The range's first record.
+        seq: Seq,
+        /// Why.
+        reason: String,
+    },
+    /// The export's header states another number of records than the file holds.
+    SizeMismatch {
+        /// What the header says.
+        stated: u64,
+        /// The records present.
+        records: u64,
+    },
 }
 
 impl Finding {
@@ -151,6 +199,12 @@ impl Finding {
             Finding::CheckpointRootMismatch { .. } => "checkpoint-root-mismatch",
             Finding::CheckpointBeyondLog { .. } => "checkpoint-beyond-log",
             Finding::TrustedCheckpointInconsistent { .. } => "trusted-checkpoint-inconsistent",
+            Finding::TimeBackwards { .. } => "time-backwards",
+            Finding::Unanchored { .. } => "unanchored",
+            Finding::LedgerKeyMismatch { .. } => "ledger-key-mismatch",
+            Finding::BadKeyRecord { .. } => "bad-key-record",
+            Finding::BadRangeStart { .. } => "bad-range-start",
+            Finding::SizeMismatch { .. } => "size-mismatch",
         }
     }
 
@@ -162,7 +216,13 @@ impl Finding {
             | Finding::BrokenLink { seq, .. }
             | Finding::BadEvent { seq, .. }
             | Finding::Unauthorised { seq, .. }
-            | Finding::DuplicateEventId { seq, .. } => seq.0,
+            | Finding::DuplicateEventId { seq, .. }
+            | Finding::TimeBackwards { seq, .. }
+            | Finding::BadKeyRecord { seq, .. }
+            | Finding::BadRangeStart { seq, .. } => seq.0,
+            Finding::Unanchored { from, .. } => from.0,
+            Finding::LedgerKeyMismatch { .. } => 0,
+            Finding::SizeMismatch { records, .. } => *records,
             Finding::SequenceGap { expected, .. } => expected.0,
             Finding::SequenceRepeat { found, .. } => found.0,
             Finding::CheckpointSignature { size, .. }
@@ -231,6 +291,30 @@ impl fmt::Display for Finding {
                 f,
                 "not consistent with the trusted checkpoint at size {size}: {reason}"
             ),
+            Finding::TimeBackwards {
+                seq,
+                recorded_at,
+                previous,
+            } => write!(
+                f,
+                "record {seq}: recorded_at {recorded_at} is before the previous record's {previous}"
+            ),
+            Finding::Unanchored { from, to } => write!(
+                f,
+                "records {from} to {to} are covered by no checkpoint signed with the ledger key: nothing the ledger signed vouches for them"
+            ),
+            Finding::LedgerKeyMismatch { pinned, named } => write!(
+                f,
+                "record 0: the genesis names the ledger key {named}, not the pinned {pinned}: this is not the ledger the key belongs to"
+            ),
+            Finding::BadKeyRecord { seq, reason } => write!(f, "key record {seq}: {reason}"),
+            Finding::BadRangeStart { seq, reason } => {
+                write!(f, "the range starting at record {seq}: {reason}")
+            }
+            Finding::SizeMismatch { stated, records } => write!(
+                f,
+                "the header says {stated} records but {records} are present: the file was cut or extended"
+            ),
         }
     }
 }
@@ -277,8 +361,24 @@ pub struct VerifyReport {
     pub root: Hash,
     /// Checkpoints checked (signature and root).
     pub checkpoints_checked: usize,
+    /// Whether checkpoints were checked against a ledger key the auditor pinned. Without
+    /// one, the genesis record's own key is used: that shows the records and checkpoints
+    /// agree with each other, not whose ledger this is.
+    pub key_pinned: bool,
+    /// The records past the last checkpoint that verified, when there are any and the caller
+    /// accepted them ([`ChainVerifier::allow_unanchored`]); otherwise they are a finding.
+    pub unanchored: Option<SeqRange>,
     /// Every finding, in the order found.
     pub findings: Vec<Finding>,
+}
+
+/// Records `from..=to`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct SeqRange {
+    /// The first.
+    pub from: Seq,
+    /// The last.
+    pub to: Seq,
 }
 
 impl VerifyReport {
@@ -301,6 +401,10 @@ pub struct VerifierState {
     pub registry: KeyRegistry,
     /// The Merkle tree's right edge.
     pub frontier: Frontier,
+    /// The last record's `recorded_at` (absent in states saved before it was kept: the next
+    /// record is then not compared).
+    #[serde(default)]
+    pub last_recorded_at: Option<RecordedAt>,
 }
 
 /// The stateless part of [`ChainVerifier::push_covered`], on all cores: each record's
@@ -337,8 +441,19 @@ pub struct ChainVerifier<'m> {
     quorum: usize,
     next_seq: u64,
     // Hash the next `prev` must match: the stated hash and, when they differ (already
-    // reported as a mismatch), the computed one, so one tampered record is one finding.
-    last_hashes: [Hash; 2],
+    // reported as a mismatch), the computed one, so one tampered record is one finding. None
+    // after a record that could not be read: its hash is unknown, so the link is not judged.
+    last_hashes: Option<[Hash; 2]>,
+    last_recorded_at: Option<RecordedAt>,
+    // Set once a record could not be read: the Merkle tree from there on is unknown, so
+    // checkpoint roots past it are not compared (the unreadable record is the finding).
+    roots_unknown: bool,
+    // The size of the largest checkpoint whose ledger signature and root verified: the
+    // records before it are anchored.
+    anchored: u64,
+    allow_unanchored: bool,
+    // A problem with genesis is reported once, not again at every record after it.
+    genesis_failed: bool,
     event_ids: HashMap<[u8; 16], Seq>,
     frontier: Frontier,
     checkpoints: BTreeMap<u64, Vec<PendingCheckpoint>>,
@@ -356,7 +471,12 @@ impl<'m> ChainVerifier<'m> {
             witnesses: Vec::new(),
             quorum: 0,
             next_seq: 0,
-            last_hashes: [Hash::ZERO; 2],
+            last_hashes: Some([Hash::ZERO; 2]),
+            last_recorded_at: None,
+            roots_unknown: false,
+            anchored: 0,
+            allow_unanchored: false,
+            genesis_failed: false,
             event_ids: HashMap::new(),
             frontier: Frontier::new(),
             checkpoints: BTreeMap::new(),
@@ -374,7 +494,9 @@ impl<'m> ChainVerifier<'m> {
     ) -> Self {
         let mut verifier = ChainVerifier::new(matrix);
         verifier.next_seq = state.next_seq;
-        verifier.last_hashes = [state.last_hash; 2];
+        verifier.anchored = state.next_seq;
+        verifier.last_hashes = Some([state.last_hash; 2]);
+        verifier.last_recorded_at = state.last_recorded_at;
         verifier.registry = state.registry;
         verifier.frontier = state.frontier;
         verifier.event_ids = event_ids.into_iter().collect();
@@ -385,9 +507,10 @@ impl<'m> ChainVerifier<'m> {
     pub fn state(&self) -> VerifierState {
         VerifierState {
             next_seq: self.next_seq,
-            last_hash: self.last_hashes[0],
+            last_hash: self.last_hashes.map_or(Hash::ZERO, |h| h[0]),
             registry: self.registry.clone(),
             frontier: self.frontier.clone(),
+            last_recorded_at: self.last_recorded_at,
         }
     }
 
@@ -405,6 +528,14 @@ impl<'m> ChainVerifier<'m> {
     /// auditor who pinned the key does not trust the genesis record to say it).
     pub fn pin_log_key(&mut self, key: VerifierKey) -> &mut Self {
         self.pinned_log_key = Some(key);
+        self
+    }
+
+    /// Accepts records past the last verified checkpoint: they are reported in
+    /// [`VerifyReport::unanchored`] instead of as a finding. For a caller that asked for it
+    /// explicitly (a live ledger between checkpoints).
+    pub fn allow_unanchored(&mut self, allow: bool) -> &mut Self {
+        self.allow_unanchored = allow;
         self
     }
 
@@ -430,8 +561,10 @@ impl<'m> ChainVerifier<'m> {
             .entry(size)
             .or_default()
             .push(PendingCheckpoint { note, trusted });
-        if size == 0 {
-            self.check_checkpoints_at(0);
+        // A checkpoint at the size already reached (0, or a range's start) is checked now:
+        // the stream will not reach that size again.
+        if size == self.frontier.size() {
+            self.check_checkpoints_at(size);
         }
         self
     }
@@ -441,12 +574,37 @@ impl<'m> ChainVerifier<'m> {
         &self.registry
     }
 
-    /// Reports a record the caller could not even parse.
+    /// Reports something the caller could not parse that is not a record (a checkpoint
+    /// line, say), at the position the stream has reached.
     pub fn push_unreadable(&mut self, message: String) {
         self.findings.push(Finding::Unreadable {
-            position: self.frontier.size(),
+            position: self.next_seq,
             message,
         });
+    }
+
+    /// Reports a record the caller could not parse, in the place of the record it should
+    /// have been: the records after it keep their sequence numbers (no gap is reported), its
+    /// successor's link is not judged (its hash is unknown), and neither are the roots of the
+    /// checkpoints past it. One finding, at that record.
+    pub fn push_unreadable_record(&mut self, message: String) {
+        let position = self.next_seq;
+        self.findings
+            .push(Finding::Unreadable { position, message });
+        if position == 0 {
+            self.genesis_failed = true;
+        }
+        self.next_seq += 1;
+        self.last_hashes = None;
+        self.roots_unknown = true;
+        self.frontier.push(Hash::ZERO);
+        self.check_checkpoints_at(self.frontier.size());
+    }
+
+    /// Reports a problem with a range export's key records or starting point (from
+    /// `probity_ledger::export::range_state`).
+    pub fn push_finding(&mut self, finding: Finding) {
+        self.findings.push(finding);
     }
 
     /// Checks one record.
@@ -512,14 +670,20 @@ impl<'m> ChainVerifier<'m> {
         }
         // The chain and the checkpoints, on copies: nothing changes unless all of it holds.
         let mut frontier = self.frontier.clone();
-        let mut last = self.last_hashes[0];
+        let mut last = self.last_hashes?[0];
+        let mut last_at = self.last_recorded_at;
         let mut checked = Vec::new();
         for (record, parsed) in records.iter().zip(&parsed) {
             let (computed, _) = parsed.as_ref()?;
-            if record.seq.0 != frontier.size() || record.prev != last || *computed != record.hash {
+            if record.seq.0 != frontier.size()
+                || record.prev != last
+                || *computed != record.hash
+                || last_at.is_some_and(|at| record.recorded_at < at)
+            {
                 return None;
             }
             last = record.hash;
+            last_at = Some(record.recorded_at);
             frontier.push(record.hash);
             if let Some(pending) = self.checkpoints.get(&frontier.size()) {
                 let root = frontier.root();
@@ -546,13 +710,15 @@ impl<'m> ChainVerifier<'m> {
             bodies.push(body);
         }
         self.next_seq = end;
-        self.last_hashes = [last; 2];
+        self.last_hashes = Some([last; 2]);
+        self.last_recorded_at = last_at;
         self.frontier = frontier;
         self.registry = registry;
         self.event_ids.extend(ids);
         for size in checked {
             if let Some(pending) = self.checkpoints.remove(&size) {
                 self.checkpoints_checked += pending.len();
+                self.anchored = self.anchored.max(size);
             }
         }
         Some(bodies)
@@ -569,32 +735,52 @@ impl<'m> ChainVerifier<'m> {
                 computed: check.computed_hash,
             });
         }
+        // A record that links to the one before is in its place whatever `seq` it states (a
+        // wrong `seq` is then a tampered field, already a hash mismatch): the count goes on
+        // by one. One that does not link is where it says, so the count follows it.
+        let linked = self.last_hashes.is_none_or(|h| h.contains(&record.prev));
         match seq.0.cmp(&self.next_seq) {
             std::cmp::Ordering::Greater => {
                 self.findings.push(Finding::SequenceGap {
                     expected: Seq(self.next_seq),
                     found: seq,
                 });
-                self.next_seq = seq.0 + 1;
+                self.next_seq = if linked { self.next_seq + 1 } else { seq.0 + 1 };
             }
-            std::cmp::Ordering::Less => self.findings.push(Finding::SequenceRepeat {
-                expected: Seq(self.next_seq),
-                found: seq,
-            }),
+            std::cmp::Ordering::Less => {
+                self.findings.push(Finding::SequenceRepeat {
+                    expected: Seq(self.next_seq),
+                    found: seq,
+                });
+                if linked {
+                    self.next_seq += 1;
+                }
+            }
             std::cmp::Ordering::Equal => self.next_seq += 1,
         }
-        if !self.last_hashes.contains(&record.prev) {
+        if let (Some(hashes), false) = (self.last_hashes, linked) {
             self.findings.push(Finding::BrokenLink {
                 seq,
-                expected: self.last_hashes[0],
+                expected: hashes[0],
                 found: record.prev,
             });
         }
-        self.last_hashes = [record.hash, check.computed_hash];
+        if let Some(previous) = self.last_recorded_at.filter(|at| record.recorded_at < *at) {
+            self.findings.push(Finding::TimeBackwards {
+                seq,
+                recorded_at: record.recorded_at,
+                previous,
+            });
+        }
+        self.last_recorded_at = Some(record.recorded_at);
+        self.last_hashes = Some([record.hash, check.computed_hash]);
         self.frontier.push(check.computed_hash);
 
         let event = match check.opened {
             Err(error) => {
+                if seq.0 == 0 {
+                    self.genesis_failed = true;
+                }
                 self.findings.push(Finding::BadEvent { seq, error });
                 None
             }
@@ -620,8 +806,35 @@ impl<'m> ChainVerifier<'m> {
             self.event_ids.insert(id_key, seq);
         }
         match self.registry.authorize(seq, body, self.matrix) {
-            Ok(effect) => self.registry.apply(seq, effect),
-            Err(error) => self.findings.push(Finding::Unauthorised { seq, error }),
+            Ok(effect) => {
+                if let KeyEffect::Genesis { payload, .. } = &effect {
+                    self.check_pinned_key(payload);
+                }
+                self.registry.apply(seq, effect)
+            }
+            // Without a genesis nothing after it can be authorised: the genesis's own finding
+            // says so once.
+            Err(AuthError::MissingGenesis(_)) if seq.0 > 0 && self.genesis_failed => {}
+            Err(error) => {
+                if seq.0 == 0 {
+                    self.genesis_failed = true;
+                }
+                self.findings.push(Finding::Unauthorised { seq, error })
+            }
+        }
+    }
+
+    /// An auditor who pinned the ledger key expects the genesis to name it.
+    fn check_pinned_key(&mut self, genesis: &crate::registry::GenesisPayload) {
+        let Some(pinned) = &self.pinned_log_key else {
+            return;
+        };
+        let named = VerifierKey::ed25519(genesis.origin.clone(), genesis.ledger_key);
+        if named != *pinned {
+            self.findings.push(Finding::LedgerKeyMismatch {
+                pinned: pinned.to_string(),
+                named: named.to_string(),
+            });
         }
     }
 
@@ -650,6 +863,7 @@ impl<'m> ChainVerifier<'m> {
         let root = self.frontier.root();
         for PendingCheckpoint { note, trusted } in pending {
             self.checkpoints_checked += 1;
+            let roots_unknown = self.roots_unknown;
             let Some(policy) = self.witness_policy() else {
                 self.findings.push(Finding::CheckpointSignature {
                     size,
@@ -657,7 +871,13 @@ impl<'m> ChainVerifier<'m> {
                 });
                 continue;
             };
-            match policy.verify(&note) {
+            let verified = policy.verify(&note);
+            // A checkpoint the ledger key signed vouches for the positions it covers, whether
+            // or not the records there still match its root (a mismatch is its own finding).
+            if verified.is_ok() {
+                self.anchored = self.anchored.max(size);
+            }
+            match verified {
                 Err(error) if trusted => {
                     self.findings.push(Finding::TrustedCheckpointInconsistent {
                         size,
@@ -667,6 +887,8 @@ impl<'m> ChainVerifier<'m> {
                 Err(error) => self
                     .findings
                     .push(Finding::CheckpointSignature { size, error }),
+                // Past an unreadable record the root is unknown; that record is the finding.
+                Ok(_) if roots_unknown => {}
                 Ok(verified) if verified.checkpoint.root != root => {
                     self.findings.push(if trusted {
                         Finding::TrustedCheckpointInconsistent {
@@ -697,9 +919,15 @@ impl<'m> ChainVerifier<'m> {
     /// Ends the stream: checkpoints beyond the records read become findings.
     pub fn finish(mut self) -> VerifyReport {
         let records = self.frontier.size();
+        let policy = self.witness_policy();
         for (size, pending) in std::mem::take(&mut self.checkpoints) {
-            for PendingCheckpoint { trusted, .. } in pending {
+            for PendingCheckpoint { trusted, note } in pending {
                 self.checkpoints_checked += 1;
+                // A signed checkpoint past the end still vouches for the positions it covers:
+                // the records there are missing (this finding), not unanchored.
+                if policy.as_ref().is_some_and(|p| p.verify(&note).is_ok()) {
+                    self.anchored = self.anchored.max(size);
+                }
                 self.findings.push(if trusted {
                     Finding::TrustedCheckpointInconsistent {
                         size,
@@ -710,10 +938,22 @@ impl<'m> ChainVerifier<'m> {
                 });
             }
         }
+        let unanchored = (self.anchored < records).then(|| SeqRange {
+            from: Seq(self.anchored),
+            to: Seq(records - 1),
+        });
+        if let (Some(range), false) = (unanchored, self.allow_unanchored) {
+            self.findings.push(Finding::Unanchored {
+                from: range.from,
+                to: range.to,
+            });
+        }
         VerifyReport {
             records,
             root: self.frontier.root(),
             checkpoints_checked: self.checkpoints_checked,
+            key_pinned: self.pinned_log_key.is_some(),
+            unanchored: unanchored.filter(|_| self.allow_unanchored),
             findings: self.findings,
         }
     }

@@ -166,7 +166,7 @@ fn field_of(path: &str, message: &str) -> String {
 fn decode_as<T: EventPayload>(json: &str) -> Result<T, DecodeError> {
     // The common case, a valid payload, takes the fast path; only a refusal is decoded again
     // with path tracking, to name the field.
-    let value: T = match serde_json::from_str(json) {
+    let value: T = match probity_core::strict_json::from_str(json) {
         Ok(value) => value,
         Err(_) => return Err(path_error::<T>(json)),
     };
@@ -186,7 +186,8 @@ fn path_error<T: EventPayload>(json: &str) -> DecodeError {
         message,
     };
     let mut de = serde_json::Deserializer::from_str(json);
-    let result: Result<T, _> = serde_path_to_error::deserialize(&mut de);
+    let result: Result<T, _> =
+        serde_path_to_error::deserialize(probity_core::strict_json::Strict(&mut de));
     let Err(e) = result else {
         return invalid(".".into(), "does not decode".into());
     };

@@ -395,7 +395,10 @@ impl Interval {
 
 /// How long a sanction or penalty lasts from its start. The end is always derived from this,
 /// never recorded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+// Written `{"unit": "days", "count": 30}`, read through `DurationWire`, a plain struct: the
+// derived reader of an internally tagged enum also takes `["days", 30]`, a second form of the
+// same signed payload (see `probity_core::strict_json`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(tag = "unit", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Duration {
     /// A number of days.
@@ -418,6 +421,41 @@ pub enum Duration {
     },
     /// Until lifted by a recorded decision.
     Indefinite,
+}
+
+/// The unit of a [`Duration`].
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum DurationUnit {
+    Days,
+    Months,
+    Years,
+    Indefinite,
+}
+
+/// The object form of a [`Duration`], as read.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DurationWire {
+    unit: DurationUnit,
+    count: Option<u32>,
+}
+
+impl<'de> Deserialize<'de> for Duration {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let wire = DurationWire::deserialize(deserializer)?;
+        let count = || wire.count.ok_or_else(|| D::Error::missing_field("count"));
+        Ok(match wire.unit {
+            DurationUnit::Days => Duration::Days { count: count()? },
+            DurationUnit::Months => Duration::Months { count: count()? },
+            DurationUnit::Years => Duration::Years { count: count()? },
+            DurationUnit::Indefinite if wire.count.is_some() => {
+                return Err(D::Error::unknown_field("count", &["unit"]))
+            }
+            DurationUnit::Indefinite => Duration::Indefinite,
+        })
+    }
 }
 
 impl Duration {
@@ -545,6 +583,32 @@ mod tests {
         ] {
             assert!(serde_json::from_str::<Money>(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn money_and_durations_have_one_form() {
+        use probity_core::strict_json::from_str;
+        assert!(from_str::<Money>(r#"[18000000,"CNY"]"#).is_err());
+        for (text, expected) in [
+            (
+                r#"{"unit":"days","count":30}"#,
+                Some(Duration::Days { count: 30 }),
+            ),
+            (
+                r#"{"count":2,"unit":"years"}"#,
+                Some(Duration::Years { count: 2 }),
+            ),
+            (r#"{"unit":"indefinite"}"#, Some(Duration::Indefinite)),
+            (r#"["days",30]"#, None),
+            (r#"{"unit":"days"}"#, None),
+            (r#"{"unit":"indefinite","count":1}"#, None),
+            (r#"{"unit":"days","count":3,"count":4}"#, None),
+            (r#"{"unit":"days","count":3,"extra":1}"#, None),
+        ] {
+            assert_eq!(from_str::<Duration>(text).ok(), expected, "{text}");
+        }
+        let written = serde_json::to_string(&Duration::Months { count: 6 }).unwrap();
+        assert_eq!(written, r#"{"unit":"months","count":6}"#);
     }
 
     #[test]

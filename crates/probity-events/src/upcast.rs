@@ -76,8 +76,9 @@ pub fn to_current(event_type: &str, schema: u32, json: &str) -> Result<String, D
     match (event_type, schema) {
         ("supplier.external_listing_observed", 1) => {
             let mut de = serde_json::Deserializer::from_str(json);
-            let v1: ExternalListingObservedV1 = serde_path_to_error::deserialize(&mut de)
-                .map_err(|e| invalid(&e.path().to_string(), e.inner().to_string()))?;
+            let v1: ExternalListingObservedV1 =
+                serde_path_to_error::deserialize(probity_core::strict_json::Strict(&mut de))
+                    .map_err(|e| invalid(&e.path().to_string(), e.inner().to_string()))?;
             let mut value = serde_json::to_value(&v1).map_err(|e| invalid(".", e.to_string()))?;
             if let Value::Object(map) = &mut value {
                 map.insert("grade".into(), Value::from(v1.grade.as_str()));

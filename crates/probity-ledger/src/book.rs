@@ -29,7 +29,7 @@ impl Book {
     pub fn record(&self, seq: Seq) -> Result<Option<Record>, LedgerError> {
         match self.db.get(layout::record(seq))? {
             None => Ok(None),
-            Some(bytes) => serde_json::from_slice(&bytes)
+            Some(bytes) => Record::from_json(&bytes)
                 .map(Some)
                 .map_err(|e| LedgerError::Corrupt(format!("record {seq} does not parse: {e}"))),
         }
@@ -50,7 +50,7 @@ impl Book {
             .range(layout::record(from)..layout::record(to))
             .map(|item| {
                 let (key, bytes) = item?;
-                serde_json::from_slice(&bytes).map_err(|e| {
+                Record::from_json(&bytes).map_err(|e| {
                     LedgerError::Corrupt(format!("record at key {key:?} does not parse: {e}"))
                 })
             })
@@ -64,7 +64,7 @@ impl Book {
             .range(layout::record(from)..layout::record(to))
             .collect::<Result<Vec<_>, _>>()?;
         probity_core::par::par_map(&raw, |(key, bytes)| {
-            serde_json::from_slice(bytes).map_err(|e| {
+            Record::from_json(bytes).map_err(|e| {
                 LedgerError::Corrupt(format!("record at key {key:?} does not parse: {e}"))
             })
         })

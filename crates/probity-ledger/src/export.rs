@@ -15,7 +15,7 @@ use probity_core::envelope::EventBody;
 use probity_core::ids::Seq;
 use probity_core::merkle::Frontier;
 use probity_core::record::Record;
-use probity_core::verify::{ChainVerifier, VerifyReport};
+use probity_core::verify::{ChainVerifier, Finding, VerifyReport};
 use serde::{Deserialize, Serialize};
 
 use crate::datadir;
@@ -221,20 +221,28 @@ pub fn range_state(
     prev_hash: probity_core::hash::Hash,
     frontier: Frontier,
     matrix: &probity_core::roles::RoleMatrix,
-) -> (probity_core::verify::VerifierState, Vec<String>) {
+) -> (probity_core::verify::VerifierState, Vec<Finding>) {
     let mut problems = Vec::new();
     if frontier.size() != from {
-        problems.push(format!(
-            "the range starts at record {from} but its Merkle edge is of {} records",
-            frontier.size()
-        ));
+        problems.push(Finding::BadRangeStart {
+            seq: Seq(from),
+            reason: format!("its Merkle edge is of {} records", frontier.size()),
+        });
     }
     let mut registry = probity_core::registry::KeyRegistry::new();
+    let mut last_recorded_at = None;
     for (record, tree_size, proof) in key_records {
         let seq = record.seq;
+        let bad = |reason: String| Finding::BadKeyRecord { seq, reason };
         let computed = record.compute_hash();
-        if computed != record.hash || seq.0 >= from {
-            problems.push(format!("key record {seq}: its hash does not match its content, or it is not before the range"));
+        if computed != record.hash {
+            problems.push(bad("its stated hash is not the hash of its content".into()));
+            continue;
+        }
+        if seq.0 >= from {
+            problems.push(bad(format!(
+                "it is not before the range (from record {from})"
+            )));
             continue;
         }
         let root = checkpoints
@@ -243,34 +251,57 @@ pub fn range_state(
             .and_then(|(_, note)| probity_core::checkpoint::Checkpoint::from_text(&note.text).ok())
             .map(|c| c.root);
         let Some(root) = root else {
-            problems.push(format!(
-                "key record {seq}: the export has no checkpoint of {tree_size} records"
-            ));
+            problems.push(bad(format!(
+                "the export has no checkpoint of {tree_size} records"
+            )));
             continue;
         };
         if let Err(e) =
             probity_core::merkle::verify_inclusion(&computed, seq.0, *tree_size, proof, &root)
         {
-            problems.push(format!(
-                "key record {seq}: not in the checkpoint of {tree_size} records: {e}"
-            ));
+            problems.push(bad(format!(
+                "not in the checkpoint of {tree_size} records: {e}"
+            )));
             continue;
         }
         match record.event.open() {
             Ok(event) => match registry.authorize(seq, event.body(), matrix) {
                 Ok(effect) => registry.apply(seq, effect),
-                Err(e) => problems.push(format!("key record {seq}: {e}")),
+                Err(e) => problems.push(bad(e.to_string())),
             },
-            Err(e) => problems.push(format!("key record {seq}: {e}")),
+            Err(e) => problems.push(bad(e.to_string())),
         }
+        last_recorded_at = Some(record.recorded_at);
     }
     let state = probity_core::verify::VerifierState {
         next_seq: from,
         last_hash: prev_hash,
         registry,
         frontier,
+        // The record before the range is not carried; the last key record before it is a
+        // lower bound for the range's first `recorded_at`.
+        last_recorded_at,
     };
     (state, problems)
+}
+
+/// True when a line that did not parse still reads as a `{"record": …}` line: a damaged
+/// record, which stands in the record's place (rather than an unknown line).
+pub fn looks_like_record_line(line: &str) -> bool {
+    match serde_json::from_str::<serde_json::Value>(line) {
+        Ok(serde_json::Value::Object(map)) => map.contains_key("record"),
+        Ok(_) => false,
+        // Not even JSON: a record (they are the bulk of an export) unless it opens as
+        // another kind of line.
+        Err(_) => ![
+            "{\"header\"",
+            "{\"checkpoint\"",
+            "{\"key_record\"",
+            "{\"start\"",
+        ]
+        .iter()
+        .any(|kind| line.trim_start().starts_with(kind)),
+    }
 }
 
 /// The size of the checkpoint that anchors records `from..to`: the last one in `from + 1
@@ -394,7 +425,7 @@ fn import_into(
     let mut batch = Vec::with_capacity(BATCH);
     for (number, line) in BufReader::new(file).lines().enumerate() {
         let line = line.map_err(io(from))?;
-        let parsed: Line = serde_json::from_str(&line)
+        let parsed: Line = probity_core::strict_json::from_str(&line)
             .map_err(|e| not_export(format!("line {}: {e}", number + 1)))?;
         match parsed {
             Line::Header { format, from, .. } if number == 0 => {

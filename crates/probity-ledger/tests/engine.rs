@@ -45,6 +45,8 @@ fn verify_book(ledger: &Ledger) -> VerifyReport {
     let matrix = role_matrix();
     let mut verifier = ChainVerifier::new(&matrix);
     verifier.pin_log_key(ledger.verifier_key());
+    // A live ledger: its last records may not be checkpointed yet.
+    verifier.allow_unanchored(true);
     for checkpoint in ledger.book().checkpoints() {
         let (size, note) = checkpoint.unwrap();
         if size <= ledger.size() {

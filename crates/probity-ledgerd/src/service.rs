@@ -68,7 +68,7 @@ fn parse_within<T: DeserializeOwned>(payload: &[u8], limit: usize) -> Result<T, 
         return Err(too_large("request", payload.len(), limit));
     }
     let body: &[u8] = if payload.is_empty() { b"{}" } else { payload };
-    serde_json::from_slice(body).map_err(|e| match e.classify() {
+    probity_core::strict_json::from_slice(body).map_err(|e| match e.classify() {
         serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
             error("malformed-json", format!("request is not JSON: {e}"))
         }

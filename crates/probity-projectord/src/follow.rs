@@ -311,7 +311,7 @@ impl Follower {
             .and_then(|m| m.info().ok().map(|i| (i.stream_sequence, i.pending)));
         let records = batch
             .iter()
-            .map(|m| serde_json::from_slice::<Record>(&m.payload))
+            .map(|m| Record::from_json(&m.payload))
             .collect::<Result<Vec<_>, _>>();
         let projector = self.shared.projector.clone();
         let applied = tokio::task::spawn_blocking(move || {

@@ -67,7 +67,7 @@ fn error(code: &str, message: impl Into<String>) -> WireError {
 
 fn parse<T: DeserializeOwned>(payload: &[u8]) -> Result<T, WireError> {
     let body: &[u8] = if payload.is_empty() { b"{}" } else { payload };
-    serde_json::from_slice(body).map_err(|e| match e.classify() {
+    probity_core::strict_json::from_slice(body).map_err(|e| match e.classify() {
         serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
             error("malformed-json", format!("query is not JSON: {e}"))
         }
