@@ -188,6 +188,55 @@ async fn bad_input_gets_its_specific_error_and_changes_nothing() {
         ("unknown-event-type", append_bytes(&sign(unknown_type))),
         ("clock-skew", append_bytes(&sign(future))),
     ];
+    // One accepted form: each object written as an array, a repeated key, another text of
+    // `occurred_at`, a governance event at an unknown schema — each refused, nothing recorded.
+    let envelope = serde_json::to_value(&good).unwrap();
+    let as_array = |v: &serde_json::Value| -> serde_json::Value {
+        serde_json::Value::Array(v.as_object().unwrap().values().cloned().collect())
+    };
+    let mut envelope_with_array_signature = envelope.clone();
+    envelope_with_array_signature["signatures"][0] = as_array(&envelope["signatures"][0]);
+    let signed_text =
+        |text: String| append_bytes(&SignedEvent::sign_bytes(text.into_bytes(), &h.clerk));
+    let good_body: serde_json::Value = serde_json::from_slice(good.body_bytes()).unwrap();
+    let mut subjects_as_array = good_body.clone();
+    subjects_as_array["subjects"] = json!([["CASE-2"]]);
+    let mut money_as_array = good_body.clone();
+    money_as_array["payload"]["estimated"] = json!([18_000_000, "CNY"]);
+    let mut spaced_time = good_body.clone();
+    spaced_time["occurred_at"] = "2026-01-02 09:00:00+08:00".into();
+    let mut enrol_v2: serde_json::Value =
+        serde_json::from_slice(h.enrol("enrol-v2", &h.stranger, Role::Clerk).body_bytes()).unwrap();
+    enrol_v2["schema"] = 2.into();
+    let enrol_v2 = SignedEvent::sign_bytes(serde_json::to_vec(&enrol_v2).unwrap(), &h.admin);
+    let one_form: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "malformed-request",
+            serde_json::to_vec(&json!([envelope, {}])).unwrap(),
+        ),
+        (
+            "malformed-request",
+            serde_json::to_vec(&json!({ "event": as_array(&envelope) })).unwrap(),
+        ),
+        (
+            "malformed-request",
+            serde_json::to_vec(&json!({ "event": envelope_with_array_signature })).unwrap(),
+        ),
+        (
+            "malformed-request",
+            format!(r#"{{"event":{envelope},"expect":{{"case:CASE-2":0,"case:CASE-2":1}}}}"#)
+                .into_bytes(),
+        ),
+        (
+            "malformed-body",
+            signed_text(as_array(&good_body).to_string()),
+        ),
+        ("malformed-body", signed_text(subjects_as_array.to_string())),
+        ("schema-violation", signed_text(money_as_array.to_string())),
+        ("malformed-body", signed_text(spaced_time.to_string())),
+        ("unsupported-schema", append_bytes(&enrol_v2)),
+    ];
+    let cases = cases.into_iter().chain(one_form).collect();
     assert_each_refused::<Receipt>(&client, wire::append_subject(LEDGER), cases, &before).await;
     // A retry of the first event is not an error: it gets the original receipt back.
     match append(&client, h.request("first", "CASE-1", &h.clerk))
