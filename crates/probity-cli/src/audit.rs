@@ -319,6 +319,21 @@ pub fn verify_nats(
     Ok(verifier.finish())
 }
 
+/// The report on a book whose storage could not be opened at all: one finding, nothing read.
+pub fn unreadable_book_report(reason: String) -> VerifyReport {
+    VerifyReport {
+        records: 0,
+        root: probity_core::hash::Hash::digest_parts(&[]),
+        checkpoints_checked: 0,
+        key_pinned: false,
+        unanchored: None,
+        findings: vec![Finding::StorageDamaged {
+            seq: Seq(0),
+            reason,
+        }],
+    }
+}
+
 /// Verifies the book of a data directory.
 pub fn verify_book(ledger: &Ledger, trust: &Trust) -> Result<VerifyReport, Failure> {
     let matrix = probity_events::role_matrix();
@@ -341,7 +356,14 @@ pub fn verify_book(ledger: &Ledger, trust: &Trust) -> Result<VerifyReport, Failu
         from = to;
     }
     bar.finish_and_clear();
-    Ok(verifier.finish())
+    let mut report = verifier.finish();
+    if let Some(damage) = ledger.damage() {
+        report.findings.push(Finding::StorageDamaged {
+            seq: Seq(size),
+            reason: damage,
+        });
+    }
+    Ok(report)
 }
 
 /// Writes the proof bundle of record `seq` (against the latest checkpoint, signing one first if

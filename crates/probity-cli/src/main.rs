@@ -48,6 +48,8 @@ pub enum Failure {
     Unreachable(String),
     /// Verification found problems (already printed).
     Findings(usize),
+    /// The data directory's storage is damaged (or lost records it had acknowledged).
+    Damaged(String),
 }
 
 impl Failure {
@@ -56,6 +58,7 @@ impl Failure {
             Failure::Refused(..) | Failure::Findings(_) => 1,
             Failure::Input(_) => 2,
             Failure::Unreachable(_) => 3,
+            Failure::Damaged(_) => 4,
         }
     }
 }
@@ -65,6 +68,7 @@ impl std::fmt::Display for Failure {
         match self {
             Failure::Refused(code, message) => write!(f, "refused ({code}): {message}"),
             Failure::Input(message) | Failure::Unreachable(message) => f.write_str(message),
+            Failure::Damaged(message) => write!(f, "damaged: {message}"),
             Failure::Findings(n) => write!(f, "{n} finding(s), listed above: NOT verified"),
         }
     }
@@ -755,14 +759,18 @@ fn verify(
             report?
         }
         (Some(file), None) => audit::verify_export(&file, &trust)?,
-        (None, Some(dir)) => {
-            let Target::Embedded(ledger) = Target::embedded(&dir)? else {
-                return Err(Failure::Input("not a data directory".into()));
-            };
-            let report = audit::verify_book(&ledger, &trust);
-            ledger.close();
-            report?
-        }
+        (None, Some(dir)) => match probity_ledger::datadir::open_read_only(&dir) {
+            Ok(ledger) => {
+                let report = audit::verify_book(&ledger, &trust);
+                ledger.close();
+                report?
+            }
+            // Storage too damaged to open: that is the finding (nothing could be read).
+            Err(probity_ledger::datadir::OpenError::Ledger(e)) if e.is_damage() => {
+                audit::unreadable_book_report(e.to_string())
+            }
+            Err(e) => return Err(target::open_failure(&dir, e)),
+        },
         _ => {
             return Err(Failure::Input(
                 "give an export FILE, --data DIR or --nats URL --ledger ID".into(),

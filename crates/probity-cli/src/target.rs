@@ -32,15 +32,7 @@ pub use probity_ledger::datadir::{book_dir, ledger_key_path};
 impl Target {
     /// Opens the book in `data`.
     pub fn embedded(data: &Path) -> Result<Target, Failure> {
-        let ledger = datadir::open(data).map_err(|e| match e {
-            datadir::OpenError::Ledger(probity_ledger::LedgerError::Storage(e)) => {
-                Failure::Unreachable(format!(
-                    "cannot open {} ({e}); is ledgerd running on it? Use --nats then",
-                    data.display()
-                ))
-            }
-            other => Failure::Input(other.to_string()),
-        })?;
+        let ledger = datadir::open(data).map_err(|e| open_failure(data, e))?;
         Ok(Target::Embedded(ledger))
     }
 
@@ -175,5 +167,19 @@ impl Target {
         if let Target::Embedded(ledger) = self {
             ledger.close();
         }
+    }
+}
+
+/// What opening the data directory `data` failed with, as the CLI reports it: another process
+/// holding it is "unreachable" (use --nats), damage is damage, the rest is input.
+pub fn open_failure(data: &Path, e: datadir::OpenError) -> Failure {
+    use probity_ledger::LedgerError;
+    match e {
+        datadir::OpenError::Ledger(LedgerError::Locked(_)) => Failure::Unreachable(format!(
+            "{} is in use by another process; is ledgerd running on it? Use --nats then",
+            data.display()
+        )),
+        datadir::OpenError::Ledger(e) if e.is_damage() => Failure::Damaged(e.to_string()),
+        other => Failure::Input(other.to_string()),
     }
 }

@@ -163,6 +163,14 @@ pub enum Finding {
         /// Why.
         reason: String,
     },
+    /// The storage the records were read from is damaged (a book that holds fewer records
+    /// than the ledger acknowledged, or that cannot be read at all).
+    StorageDamaged {
+        /// The first record affected (the number of records that could be read).
+        seq: Seq,
+        /// What the storage layer said.
+        reason: String,
+    },
     /// The export's header states another number of records than the file holds.
     SizeMismatch {
         /// What the header says.
@@ -205,6 +213,7 @@ impl Finding {
             Finding::BadKeyRecord { .. } => "bad-key-record",
             Finding::BadRangeStart { .. } => "bad-range-start",
             Finding::SizeMismatch { .. } => "size-mismatch",
+            Finding::StorageDamaged { .. } => "storage-damaged",
         }
     }
 
@@ -219,7 +228,8 @@ impl Finding {
             | Finding::DuplicateEventId { seq, .. }
             | Finding::TimeBackwards { seq, .. }
             | Finding::BadKeyRecord { seq, .. }
-            | Finding::BadRangeStart { seq, .. } => seq.0,
+            | Finding::BadRangeStart { seq, .. }
+            | Finding::StorageDamaged { seq, .. } => seq.0,
             Finding::Unanchored { from, .. } => from.0,
             Finding::LedgerKeyMismatch { .. } => 0,
             Finding::SizeMismatch { records, .. } => *records,
@@ -310,6 +320,9 @@ impl fmt::Display for Finding {
             Finding::BadKeyRecord { seq, reason } => write!(f, "key record {seq}: {reason}"),
             Finding::BadRangeStart { seq, reason } => {
                 write!(f, "the range starting at record {seq}: {reason}")
+            }
+            Finding::StorageDamaged { seq, reason } => {
+                write!(f, "storage damaged from record {seq}: {reason}")
             }
             Finding::SizeMismatch { stated, records } => write!(
                 f,

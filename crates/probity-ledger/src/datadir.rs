@@ -44,6 +44,13 @@ pub enum OpenError {
     Ledger(#[from] LedgerError),
 }
 
+/// Opens the ledger of the data directory `data` to read only, without its key (nothing is
+/// appended or signed): for auditors' commands, which must not change what they look at. A book
+/// that lost acknowledged records still opens, naming the damage (`Ledger::damage`).
+pub fn open_read_only(data: &Path) -> Result<Ledger, OpenError> {
+    Ok(Ledger::open_read_only(&book_dir(data))?)
+}
+
 /// Opens the ledger of the data directory `data` in this process: with its key, or read-only
 /// when the directory was imported from an export (and so has none).
 pub fn open(data: &Path) -> Result<Ledger, OpenError> {

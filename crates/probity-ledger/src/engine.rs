@@ -26,6 +26,7 @@ use probity_core::time::RecordedAt;
 use probity_events::{role_matrix, validate_body};
 use tokio::sync::{oneshot, watch};
 
+use crate::acked::{self, Acked, AckedFile};
 use crate::book::{Book, NodeError};
 use crate::error::{AppendError, LedgerError};
 use crate::layout::{self, Head};
@@ -155,6 +156,8 @@ struct Shared {
     /// Held while cosignatures are merged into a stored checkpoint (read, merge, write).
     cosigning: Mutex<()>,
     failed: AtomicBool,
+    /// Damage found on a read-only open (see [`Ledger::damage`]).
+    damage: RwLock<Option<String>>,
 }
 
 /// The status of a ledger.
@@ -219,8 +222,95 @@ pub fn open_sled(dir: &Path) -> Result<sled::Db, sled::Error> {
     }
 }
 
+/// Opens the book's sled database, turning what can go wrong into errors that say what it is:
+/// another process holding it ([`LedgerError::Locked`]), damage sled detects or panics on while
+/// recovering ([`LedgerError::Damaged`]). A snapshot sled was still writing when it stopped
+/// (`snap.*.generating`, left by a full disk or a crash; sled would read it as the latest
+/// snapshot and call the store corrupt) is removed and the open tried again once.
 fn open_db(dir: &Path) -> Result<sled::Db, LedgerError> {
-    Ok(open_sled(dir)?)
+    match open_db_once(dir) {
+        Err(LedgerError::Damaged { .. }) if remove_unfinished_snapshots(dir) > 0 => {
+            open_db_once(dir)
+        }
+        other => other,
+    }
+}
+
+fn open_db_once(dir: &Path) -> Result<sled::Db, LedgerError> {
+    let damaged = |detail: String| LedgerError::Damaged {
+        path: dir.display().to_string(),
+        detail,
+    };
+    // sled panics on some damage it meets while recovering its log; that is damage, not a bug
+    // of the caller, and must not take the process down with a backtrace.
+    let opened = std::panic::catch_unwind(|| open_sled(dir)).map_err(|panic| {
+        let text = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("no message");
+        damaged(format!("sled failed while recovering: {text}"))
+    })?;
+    opened.map_err(|e| match e {
+        sled::Error::Corruption { .. } => damaged(e.to_string()),
+        sled::Error::Io(ref io)
+            if io.kind() == std::io::ErrorKind::Other && io.to_string().contains("lock") =>
+        {
+            LedgerError::Locked(dir.display().to_string())
+        }
+        other => LedgerError::Storage(other),
+    })
+}
+
+/// Removes the snapshots sled began and never finished in `dir`; returns how many.
+fn remove_unfinished_snapshots(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("snap.") && name.ends_with(".generating") {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => {
+                    tracing::warn!(file = %name, "removed a snapshot sled never finished");
+                    removed += 1;
+                }
+                Err(e) => {
+                    tracing::error!(file = %name, error = %e, "cannot remove an unfinished snapshot")
+                }
+            }
+        }
+    }
+    removed
+}
+
+/// Checks the book's head against what was acknowledged (see [`acked`]): the book must hold
+/// every acknowledged record, the last of them with the acknowledged hash.
+fn check_acknowledged(dir: &Path, book: &Book, head: &Head) -> Result<Option<Acked>, LedgerError> {
+    let acked = acked::read(dir).map_err(LedgerError::Corrupt)?;
+    let Some(acked) = acked else {
+        return Ok(None);
+    };
+    if head.next_seq.0 < acked.size {
+        return Err(LedgerError::RecordsLost {
+            book: head.next_seq.0,
+            acknowledged: acked.size,
+            file: acked::path(dir).display().to_string(),
+        });
+    }
+    if let Some(last) = acked.size.checked_sub(1) {
+        let stored = book.record(Seq(last))?.map(|r| r.hash);
+        if stored != Some(acked.last_hash) {
+            return Err(LedgerError::Corrupt(format!(
+                "record {last} is not the one acknowledged (hash {}, the book holds {})",
+                acked.last_hash,
+                stored.map_or_else(|| "nothing".to_owned(), |h| h.to_string())
+            )));
+        }
+    }
+    Ok(Some(acked))
 }
 
 impl Ledger {
@@ -251,6 +341,7 @@ impl Ledger {
             last_recorded_at: RecordedAt::from_unix_micros(i64::MIN),
         };
         let ledger = Ledger::start(
+            dir,
             db,
             authentic.body().ledger.to_string(),
             payload.origin.clone(),
@@ -337,13 +428,21 @@ impl Ledger {
         {
             return Err(LedgerError::WrongLedgerKey);
         }
+        // A writable ledger refuses damage outright; a read-only one opens to show what is
+        // left and names the damage (`Ledger::damage`).
+        let damage = match check_acknowledged(dir, &book, &head) {
+            Ok(_) => None,
+            Err(e) if ledger_key.is_none() && e.is_damage() => Some(e.to_string()),
+            Err(e) => return Err(e),
+        };
         let frontier = Frontier::restore(head.next_seq.0, &book)
             .map_err(|e| LedgerError::Corrupt(format!("Merkle edge: {e}")))?;
         let ledger_id = registry
             .ledger()
             .map(ToString::to_string)
             .ok_or_else(|| LedgerError::Corrupt("no ledger id".into()))?;
-        Ledger::start(
+        let ledger = Ledger::start(
+            dir,
             db,
             ledger_id,
             genesis.origin,
@@ -353,11 +452,30 @@ impl Ledger {
             (ledger_key, genesis.ledger_key),
             config,
             clock,
-        )
+        )?;
+        if let Some(damage) = damage {
+            *ledger
+                .shared
+                .damage
+                .write()
+                .unwrap_or_else(|e| e.into_inner()) = Some(damage);
+        }
+        Ok(ledger)
+    }
+
+    /// What is wrong with the book's storage, when it was opened read-only despite damage
+    /// (records lost against what was acknowledged).
+    pub fn damage(&self) -> Option<String> {
+        self.shared
+            .damage
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     #[allow(clippy::too_many_arguments)]
     fn start(
+        dir: &Path,
         db: sled::Db,
         ledger_id: String,
         origin: String,
@@ -387,6 +505,7 @@ impl Ledger {
             latest_checkpoint: RwLock::new(latest.clone()),
             cosigning: Mutex::new(()),
             failed: AtomicBool::new(false),
+            damage: RwLock::new(None),
         });
         let (commands, receiver) = mpsc::channel();
         let Some(ledger_key) = ledger_key else {
@@ -399,7 +518,23 @@ impl Ledger {
                 ledger_id,
             });
         };
+        let mut acked = AckedFile::open(dir)
+            .map_err(|e| LedgerError::Corrupt(format!("{}: {e}", acked::path(dir).display())))?;
+        if head.next_seq.0 > 0 {
+            // Everything the book holds now is durable: a ledger made before the file was
+            // kept starts it here, and one that crashed between its flush and this file's
+            // update catches up.
+            acked
+                .store(Acked {
+                    size: head.next_seq.0,
+                    last_hash: head.last_hash,
+                })
+                .map_err(|e| {
+                    LedgerError::Corrupt(format!("{}: {e}", acked::path(dir).display()))
+                })?;
+        }
         let writer = Writer {
+            acked,
             shared: shared.clone(),
             matrix: role_matrix(),
             config,
@@ -895,6 +1030,7 @@ struct Writer {
     frontier: Frontier,
     signer: NoteSigner,
     last_checkpoint: (u64, Instant),
+    acked: AckedFile,
 }
 
 /// What a batch adds before it is written.
@@ -985,7 +1121,16 @@ impl Writer {
                 .book
                 .db()
                 .apply_batch(staged.batch)
-                .and_then(|()| self.shared.book.db().flush().map(|_| ()));
+                .and_then(|()| self.shared.book.db().flush().map(|_| ()))
+                .map_err(|e| e.to_string())
+                .and_then(|()| {
+                    self.acked
+                        .store(Acked {
+                            size: self.head.next_seq.0,
+                            last_hash: self.head.last_hash,
+                        })
+                        .map_err(|e| format!("{}: {e}", "the acknowledged-size file"))
+                });
             if let Err(e) = written {
                 // The in-memory state is ahead of the disk now: stop taking appends. A restart
                 // rebuilds the state from what the book really holds.
@@ -993,7 +1138,7 @@ impl Writer {
                 self.shared.failed.store(true, Ordering::Release);
                 for (outcome, reply) in outcomes {
                     let result = match outcome {
-                        Ok(Outcome::New(_)) => Err(AppendError::Storage(e.to_string())),
+                        Ok(Outcome::New(_)) => Err(AppendError::Storage(e.clone())),
                         other => other,
                     };
                     let _ = reply.send(result);

@@ -102,4 +102,37 @@ pub enum LedgerError {
     /// The book's contents contradict themselves.
     #[error("book is corrupt: {0}")]
     Corrupt(String),
+    /// Another process (ledgerd, most likely) has the book open.
+    #[error("{0} is in use by another process (is ledgerd running on it? Use --nats then)")]
+    Locked(String),
+    /// The storage under the book is damaged: sled found a bad checksum, or failed while
+    /// recovering it.
+    #[error("the book's storage in {path} is damaged ({detail}); restore it from a backup or rebuild it from the JetStream copy")]
+    Damaged {
+        /// The book directory.
+        path: String,
+        /// What sled said.
+        detail: String,
+    },
+    /// The book holds fewer records than receipts were given for: opening it for appends
+    /// would reuse acknowledged sequence numbers.
+    #[error("the book holds {book} records but {acknowledged} were acknowledged (see {file}): records were lost from storage; appends are refused so that no sequence number is used twice; restore the book from a backup or from the JetStream copy")]
+    RecordsLost {
+        /// Records the book holds.
+        book: u64,
+        /// Records acknowledged.
+        acknowledged: u64,
+        /// The acknowledged-size file.
+        file: String,
+    },
+}
+
+impl LedgerError {
+    /// True when the book is damaged or lost records (not a usage problem, not a lock).
+    pub fn is_damage(&self) -> bool {
+        matches!(
+            self,
+            LedgerError::Corrupt(_) | LedgerError::Damaged { .. } | LedgerError::RecordsLost { .. }
+        )
+    }
 }

@@ -39,6 +39,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod acked;
 mod book;
 pub mod datadir;
 mod engine;
