@@ -11,7 +11,6 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
-use probity_core::prelude::*;
 use probity_ledger::{AppendRequest, EngineConfig, Ledger, SystemClock};
 use probity_testkit::Hospital;
 
