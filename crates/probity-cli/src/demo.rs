@@ -184,7 +184,7 @@ pub fn run(data: &Path) -> Result<(), Failure> {
     let d = shell_path(data);
     for line in [
         format!("probity verify --data {d} --trusted-checkpoint {d}/checkpoint.witnessed --json"),
-        format!("probity verify {d}/export.jsonl"),
+        format!("probity verify {d}/export.jsonl --ledger-vkey {d}/ledger.vkey"),
         format!("probity verify-proof {d}/blacklisting.tlog-proof --ledger-vkey {d}/ledger.vkey --witness {d}/keys/witness.vkey --quorum 1"),
         format!("probity verify {d}/split-purchase.investigation.json --ledger-vkey {d}/ledger.vkey --witness {d}/keys/witness.vkey --quorum 1"),
         format!("probity findings --data {d} --rule split-purchase"),

@@ -7,7 +7,11 @@
 //! that: on open the book must hold at least the acknowledged size, and the record at that size
 //! must have the acknowledged hash; otherwise the ledger refuses to open for appends.
 //!
-//! The file is one line, `probity-acked/1 <size> <hash of record size-1 in hex>\n`.
+//! It also says whether the writer stopped cleanly: `open` while a writer runs, `closed` after
+//! its last flush. After an unclean stop the engine checks every record before appending
+//! again (sled's recovery can also lose a record in the middle of the log).
+//!
+//! The file is one line, `probity-acked/1 <size> <hash of record size-1 in hex> <open|closed>\n`.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
@@ -25,11 +29,14 @@ pub struct Acked {
     pub size: u64,
     /// Hash of record `size - 1`.
     pub last_hash: Hash,
+    /// Whether the writer stopped cleanly after writing this.
+    pub closed: bool,
 }
 
 impl Acked {
     fn encode(&self) -> Vec<u8> {
-        format!("{TAG} {} {}\n", self.size, self.last_hash.to_hex()).into_bytes()
+        let state = if self.closed { "closed" } else { "open" };
+        format!("{TAG} {} {} {state}\n", self.size, self.last_hash.to_hex()).into_bytes()
     }
 
     fn decode(text: &str) -> Option<Acked> {
@@ -39,7 +46,16 @@ impl Acked {
         }
         let size = parts.next()?.parse().ok()?;
         let last_hash = Hash::from_hex(parts.next()?).ok()?;
-        parts.next().is_none().then_some(Acked { size, last_hash })
+        let closed = match parts.next()? {
+            "open" => false,
+            "closed" => true,
+            _ => return None,
+        };
+        parts.next().is_none().then_some(Acked {
+            size,
+            last_hash,
+            closed,
+        })
     }
 }
 
@@ -105,6 +121,7 @@ mod tests {
         let acked = Acked {
             size: 3002,
             last_hash: Hash([7; 32]),
+            closed: false,
         };
         let text = String::from_utf8(acked.encode()).unwrap_or_default();
         assert_eq!(Acked::decode(&text), Some(acked));
@@ -112,6 +129,7 @@ mod tests {
             "",
             "probity-acked/1 3002\n",
             "probity-acked/2 3002 0707\n",
+            &text.replace("open", "shut"),
             &text.replace("3002", "-1"),
             text.trim_end(),
             &format!("{} extra\n", text.trim_end()),
@@ -129,6 +147,7 @@ mod tests {
             let acked = Acked {
                 size,
                 last_hash: Hash([1; 32]),
+                closed: size == 7,
             };
             file.store(acked).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(read(&book), Ok(Some(acked)));

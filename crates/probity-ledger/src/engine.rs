@@ -286,6 +286,46 @@ fn remove_unfinished_snapshots(dir: &Path) -> usize {
     removed
 }
 
+/// Reads every record of the book and checks it is there, in order, linked and hashing to its
+/// stated hash, up to the head: what an append after an unclean stop relies on.
+fn check_every_record(book: &Book, head: &Head) -> Result<(), LedgerError> {
+    const PIECE: u64 = 16_384;
+    let size = head.next_seq.0;
+    tracing::info!(
+        records = size,
+        "the writer did not stop cleanly: checking every record"
+    );
+    let mut prev = Hash::ZERO;
+    let mut from = 0;
+    while from < size {
+        let to = (from + PIECE).min(size);
+        let records = book.records_parallel(Seq(from), Seq(to))?;
+        let hashes = probity_core::par::par_map(&records, Record::compute_hash);
+        for (expected, (record, computed)) in (from..).zip(records.iter().zip(hashes)) {
+            if record.seq.0 != expected || record.prev != prev || computed != record.hash {
+                return Err(LedgerError::Corrupt(format!(
+                    "record {expected} is missing or damaged (found record {} instead)",
+                    record.seq
+                )));
+            }
+            prev = record.hash;
+        }
+        if records.len() as u64 != to - from {
+            return Err(LedgerError::Corrupt(format!(
+                "records {from}..{to}: {} of them are missing",
+                to - from - records.len() as u64
+            )));
+        }
+        from = to;
+    }
+    if prev != head.last_hash {
+        return Err(LedgerError::Corrupt(
+            "the last record is not the head's".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Checks the book's head against what was acknowledged (see [`acked`]): the book must hold
 /// every acknowledged record, the last of them with the acknowledged hash.
 fn check_acknowledged(dir: &Path, book: &Book, head: &Head) -> Result<Option<Acked>, LedgerError> {
@@ -430,8 +470,17 @@ impl Ledger {
         }
         // A writable ledger refuses damage outright; a read-only one opens to show what is
         // left and names the damage (`Ledger::damage`).
-        let damage = match check_acknowledged(dir, &book, &head) {
-            Ok(_) => None,
+        let damage = match check_acknowledged(dir, &book, &head).and_then(|acked| {
+            match acked {
+                // After an unclean stop sled's recovery may also have lost a record in the
+                // middle: check them all before appending again.
+                Some(acked) if !acked.closed && ledger_key.is_some() => {
+                    check_every_record(&book, &head)
+                }
+                _ => Ok(()),
+            }
+        }) {
+            Ok(()) => None,
             Err(e) if ledger_key.is_none() && e.is_damage() => Some(e.to_string()),
             Err(e) => return Err(e),
         };
@@ -523,11 +572,12 @@ impl Ledger {
         if head.next_seq.0 > 0 {
             // Everything the book holds now is durable: a ledger made before the file was
             // kept starts it here, and one that crashed between its flush and this file's
-            // update catches up.
+            // update catches up. Marked open until the writer stops cleanly.
             acked
                 .store(Acked {
                     size: head.next_seq.0,
                     last_hash: head.last_hash,
+                    closed: false,
                 })
                 .map_err(|e| {
                     LedgerError::Corrupt(format!("{}: {e}", acked::path(dir).display()))
@@ -1082,7 +1132,7 @@ impl Writer {
                     }
                     Command::Stop(reply) => {
                         self.maybe_checkpoint(true);
-                        let _ = self.shared.book.db().flush();
+                        self.close_cleanly();
                         let _ = reply.send(());
                         return;
                     }
@@ -1090,7 +1140,26 @@ impl Writer {
                 }
             }
         }
-        let _ = self.shared.book.db().flush();
+        self.close_cleanly();
+    }
+
+    /// The last flush, then the acknowledged-size file marked closed: the next open need not
+    /// check every record.
+    fn close_cleanly(&mut self) {
+        let flushed = self.shared.book.db().flush();
+        if flushed.is_ok()
+            && !self.shared.failed.load(Ordering::Acquire)
+            && self.head.next_seq.0 > 0
+        {
+            let stored = self.acked.store(Acked {
+                size: self.head.next_seq.0,
+                last_hash: self.head.last_hash,
+                closed: true,
+            });
+            if let Err(e) = stored {
+                tracing::warn!(error = %e, "could not mark the book closed cleanly");
+            }
+        }
     }
 
     fn commit(&mut self, appends: Vec<PendingAppend>) {
@@ -1128,6 +1197,7 @@ impl Writer {
                         .store(Acked {
                             size: self.head.next_seq.0,
                             last_hash: self.head.last_hash,
+                            closed: false,
                         })
                         .map_err(|e| format!("{}: {e}", "the acknowledged-size file"))
                 });

@@ -107,7 +107,7 @@ pub enum LedgerError {
     Locked(String),
     /// The storage under the book is damaged: sled found a bad checksum, or failed while
     /// recovering it.
-    #[error("the book's storage in {path} is damaged ({detail}); restore it from a backup or rebuild it from the JetStream copy")]
+    #[error("the book's storage in {path} is damaged ({detail}); restore it from a backup (the JetStream copy, `probity verify --nats`, shows what was acknowledged)")]
     Damaged {
         /// The book directory.
         path: String,
@@ -116,7 +116,7 @@ pub enum LedgerError {
     },
     /// The book holds fewer records than receipts were given for: opening it for appends
     /// would reuse acknowledged sequence numbers.
-    #[error("the book holds {book} records but {acknowledged} were acknowledged (see {file}): records were lost from storage; appends are refused so that no sequence number is used twice; restore the book from a backup or from the JetStream copy")]
+    #[error("the book holds {book} records but {acknowledged} were acknowledged (see {file}): records were lost from storage; appends are refused so that no sequence number is used twice; restore the book from a backup (the JetStream copy, `probity verify --nats`, shows what was acknowledged)")]
     RecordsLost {
         /// Records the book holds.
         book: u64,

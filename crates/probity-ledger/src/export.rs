@@ -148,6 +148,14 @@ pub fn write_range(ledger: &Ledger, out: &Path, from: u64, to: u64) -> Result<u6
         )));
     }
     let tree_size = if from == 0 {
+        // A whole export of the ledger as it stands ends at a checkpoint: without one at its
+        // size, its last records would be unanchored (FORMAT.md §9).
+        let behind = ledger.latest_checkpoint().is_none_or(|(s, _)| s < to);
+        if to == size && size > 0 && behind && !ledger.is_read_only() {
+            ledger
+                .checkpoint_now()
+                .map_err(|e| bad(format!("signing a checkpoint: {e}")))?;
+        }
         0
     } else {
         anchor(ledger, from, to, &bad)?

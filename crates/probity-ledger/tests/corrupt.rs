@@ -5,7 +5,8 @@
 //! never a panic, never a reused sequence number, never an "intact" book missing records.
 //!
 //! The writer is this test binary run again as a child (`PROBITY_CORRUPT_WRITER=<dir>`), as
-//! sled's own crash tests do. The seed is printed (`PROBITY_CORRUPT_SEED` replays it).
+//! sled's own crash tests do. The seed is printed (`PROBITY_CORRUPT_SEED` replays the positions;
+//! where the writer was killed varies from run to run).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
