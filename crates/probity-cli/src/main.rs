@@ -1192,7 +1192,24 @@ fn record_batch(at: &Where, key_path: &Path, path: &Path) -> Result<(), Failure>
     let result = sign_lines(&target, &key, path, &text).and_then(|messages| {
         let mut results = Vec::with_capacity(messages.len());
         for chunk in messages.chunks(wire::MAX_BATCH_EVENTS) {
-            results.extend(target.append_batch(chunk.to_vec())?);
+            let sent: Vec<AppendMessage> = chunk.iter().map(|(m, _)| m.clone()).collect();
+            results.extend(target.append_batch(sent)?);
+        }
+        // Lines sent before whose defaulted occurred_at differs now: their original events.
+        let retries: Vec<(usize, AppendMessage)> = results
+            .iter()
+            .zip(&messages)
+            .enumerate()
+            .filter_map(|(i, (result, (message, defaulted)))| {
+                let refusal = result.as_ref().err()?;
+                Some((i, retry_of(message, refusal, *defaulted)?))
+            })
+            .collect();
+        for chunk in retries.chunks(wire::MAX_BATCH_EVENTS) {
+            let sent = chunk.iter().map(|(_, m)| m.clone()).collect();
+            for ((i, _), result) in chunk.iter().zip(target.append_batch(sent)?) {
+                results[*i] = result;
+            }
         }
         Ok(results)
     });
@@ -1249,7 +1266,7 @@ fn sign_lines(
     key: &SecretKey,
     path: &Path,
     text: &str,
-) -> Result<Vec<AppendMessage>, Failure> {
+) -> Result<Vec<(AppendMessage, bool)>, Failure> {
     let mut messages = Vec::new();
     for (number, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
@@ -1259,10 +1276,11 @@ fn sign_lines(
         let file: Value = probity_core::strict_json::from_str(line).map_err(input(&origin))?;
         let mut extra = Extra::default();
         let (event_type, payload) = event_file(&file, &origin, &mut extra)?;
-        messages.push(
+        messages.push((
             build_message(target, key, &event_type, payload, &extra)
                 .map_err(|e| Failure::Input(format!("{origin}: {e}")))?,
-        );
+            extra.occurred_at.is_none(),
+        ));
     }
     if messages.is_empty() {
         return Err(Failure::Input(format!("{}: no events", path.display())));
@@ -1278,9 +1296,41 @@ fn build_and_append(
     extra: &Extra,
 ) -> Result<Receipt, Failure> {
     let message = build_message(target, key, event_type, payload, extra)?;
-    target
-        .append(message)?
-        .map_err(|e| Failure::Refused(e.code, e.message))
+    let defaulted = extra.occurred_at.is_none();
+    match target.append(message.clone())? {
+        Ok(receipt) => Ok(receipt),
+        Err(e) => match retry_of(&message, &e, defaulted) {
+            Some(original) => target
+                .append(original)?
+                .map_err(|e| Failure::Refused(e.code, e.message)),
+            None => Err(Failure::Refused(e.code, e.message)),
+        },
+    }
+}
+
+/// A retry by id: when the ledger refused `message` as an `id-conflict` and showed the
+/// signer's own earlier record under that id, and the two events differ only in what this
+/// tool filled in (`occurred_at`, when the user gave none), the earlier event — sent again,
+/// the ledger answers it with the original receipt.
+fn retry_of(
+    message: &AppendMessage,
+    refusal: &wire::WireError,
+    occurred_at_defaulted: bool,
+) -> Option<AppendMessage> {
+    let original = refusal.original.as_ref()?;
+    if refusal.code != "id-conflict" || !occurred_at_defaulted {
+        return None;
+    }
+    let content = |body: &[u8]| {
+        let mut value: Value = serde_json::from_slice(body).ok()?;
+        value.as_object_mut()?.remove("occurred_at");
+        Some(value)
+    };
+    let same = content(message.event.body_bytes())? == content(original.event.body_bytes())?;
+    same.then(|| AppendMessage {
+        event: original.event.clone(),
+        expect: message.expect.clone(),
+    })
 }
 
 /// Signs an event built from flags or an event file, as an append request.

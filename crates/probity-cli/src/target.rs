@@ -113,10 +113,9 @@ impl Target {
     /// Appends; `Ok(Err(_))` is the ledger's refusal.
     pub fn append(&self, message: AppendMessage) -> Result<Result<Receipt, WireError>, Failure> {
         match self {
-            Target::Embedded(ledger) => Ok(ledger.append(message.into()).map_err(|e| WireError {
-                code: e.code().to_owned(),
-                message: e.to_string(),
-            })),
+            Target::Embedded(ledger) => Ok(ledger
+                .append(message.into())
+                .map_err(|e| WireError::from(&e))),
             Target::Nats { ledger, .. } => self.request(wire::append_subject(ledger), &message),
         }
     }
@@ -126,10 +125,7 @@ impl Target {
         &self,
         messages: Vec<AppendMessage>,
     ) -> Result<Vec<Result<Receipt, WireError>>, Failure> {
-        let wire_error = |e: probity_ledger::AppendError| WireError {
-            code: e.code().to_owned(),
-            message: e.to_string(),
-        };
+        let wire_error = |e: probity_ledger::AppendError| WireError::from(&e);
         match self {
             Target::Embedded(ledger) => Ok(ledger
                 .append_batch(messages.into_iter().map(Into::into).collect())

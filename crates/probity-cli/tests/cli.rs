@@ -75,6 +75,99 @@ fn set_up(dir: &Path) {
 }
 
 #[test]
+fn a_retry_by_id_gets_the_original_receipt_whatever_the_defaulted_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    set_up(dir);
+    let record = |extra: &[&str]| {
+        probity(
+            dir,
+            &[
+                &["record", "--data", "h", "--key", "clerk.key"][..],
+                &["--type", "purchase.requested", "--payload", REQUEST],
+                &["--id", "req-retry", "--json"],
+                extra,
+            ]
+            .concat(),
+        )
+    };
+    let first = json(&record(&[]));
+    assert_eq!(first["duplicate"], false);
+    // Sent again: occurred_at defaults to the new time of sending, the content is the same.
+    let again = json(&record(&[]));
+    assert_eq!(
+        (&again["seq"], &again["hash"], &again["duplicate"]),
+        (&first["seq"], &first["hash"], &Value::Bool(true))
+    );
+    // A time the user states is content: another one is a conflict.
+    let stated = record(&["--occurred-at", "2026-03-02T09:00:00+08:00"]);
+    assert_eq!(stated.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&stated.stderr).contains("id-conflict"),
+        "{}",
+        String::from_utf8_lossy(&stated.stderr)
+    );
+    // So is other content under the same id.
+    let other = probity(
+        dir,
+        &[
+            "record",
+            "--data",
+            "h",
+            "--key",
+            "clerk.key",
+            "--type",
+            "purchase.requested",
+            "--payload",
+            &REQUEST.replace("CASE-1", "CASE-9"),
+            "--id",
+            "req-retry",
+        ],
+    );
+    assert_eq!(other.status.code(), Some(1));
+}
+
+#[test]
+fn a_book_that_lost_acknowledged_records_refuses_appends_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    set_up(dir);
+    let acked_path = dir.join("h/book.acked");
+    let acked = std::fs::read_to_string(&acked_path).unwrap();
+    assert!(acked.starts_with("probity-acked/1 2 "), "{acked}");
+    // As if sled's recovery had dropped records the ledger had given receipts for.
+    std::fs::write(&acked_path, acked.replacen(" 2 ", " 7 ", 1)).unwrap();
+    let status = probity(dir, &["status", "--data", "h"]);
+    assert_eq!(status.status.code(), Some(4));
+    let message = String::from_utf8_lossy(&status.stderr);
+    assert!(
+        message.contains("holds 2 records but 7 were acknowledged"),
+        "{message}"
+    );
+    let record = probity(
+        dir,
+        &[
+            "record",
+            "--data",
+            "h",
+            "--key",
+            "clerk.key",
+            "--type",
+            "purchase.requested",
+            "--payload",
+            REQUEST,
+        ],
+    );
+    assert_eq!(record.status.code(), Some(4));
+    let verified = probity(dir, &["verify", "--data", "h", "--json"]);
+    assert_eq!(verified.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&verified.stdout).unwrap();
+    assert_eq!(report["records"], 2);
+    assert_eq!(report["findings"][0]["code"], "storage-damaged", "{report}");
+    assert_eq!(report["findings"][0]["seq"], 2, "{report}");
+}
+
+#[test]
 fn a_clerk_records_and_gets_a_receipt_embedded() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
@@ -566,6 +659,10 @@ fn record_a_batch(dir: &Path, at: &[&str], first: u64) {
             1.into(),
             serde_json::json!({"case:CASE-OFF-3": 0}),
         ),
+        // No occurred_at: the tool fills in the time of sending, which differs on a resend.
+        serde_json::json!({"type": "purchase.requested", "id": "off-5",
+            "payload": serde_json::from_str::<Value>(&REQUEST.replace("CASE-1", "CASE-OFF-5")).unwrap()})
+        .to_string(),
     ]
     .join("\n");
     std::fs::write(dir.join("offline.jsonl"), file).unwrap();
@@ -606,6 +703,7 @@ fn record_a_batch(dir: &Path, at: &[&str], first: u64) {
             format!("seq {first} duplicate false"),
             "schema-violation".into(),
             format!("seq {} duplicate false", first + 1),
+            format!("seq {} duplicate false", first + 2),
         ]
     );
     let again = send("offline.jsonl");
@@ -615,6 +713,7 @@ fn record_a_batch(dir: &Path, at: &[&str], first: u64) {
             format!("seq {first} duplicate true"),
             "schema-violation".into(),
             format!("seq {} duplicate true", first + 1),
+            format!("seq {} duplicate true", first + 2),
         ]
     );
     std::fs::write(
@@ -633,7 +732,7 @@ fn record_a_batch(dir: &Path, at: &[&str], first: u64) {
         String::from_utf8_lossy(&broken.stderr)
     );
     let status = json(&probity(dir, &[&["status", "--json"][..], at].concat()));
-    assert_eq!(status["size"], first + 2, "the broken file sent nothing");
+    assert_eq!(status["size"], first + 3, "the broken file sent nothing");
 }
 
 #[test]

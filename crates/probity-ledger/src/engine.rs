@@ -1252,11 +1252,13 @@ impl Writer {
             return if &record.event == event.signed() {
                 Ok(Outcome::Duplicate(record))
             } else {
-                Err(probity_core::append::AppendError::IdConflict {
+                let first = record.seq;
+                let own = record.event.keyid() == event.signed().keyid();
+                Err(AppendError::IdConflict {
                     id: event.body().id.clone(),
-                    first: record.seq,
-                }
-                .into())
+                    first,
+                    original: own.then(|| Box::new(record)),
+                })
             };
         }
         for (stream, expected) in expect {

@@ -28,6 +28,18 @@ pub enum AppendError {
         /// What it is.
         actual: u64,
     },
+    /// The event id was recorded before with other content. `original` is that record when the
+    /// same key signed it (the signer's own record: a retry can compare against it and get its
+    /// receipt), `None` otherwise.
+    #[error("event id {id} was already recorded at record {first}, with other content")]
+    IdConflict {
+        /// The id.
+        id: probity_core::ids::EventId,
+        /// Where it was recorded.
+        first: probity_core::ids::Seq,
+        /// The record, when the same key signed it.
+        original: Option<Box<probity_core::record::Record>>,
+    },
     /// The request itself is malformed (bad stream name in `expect`).
     #[error("bad request: {0}")]
     BadRequest(String),
@@ -74,6 +86,7 @@ impl AppendError {
                 },
             },
             AppendError::VersionMismatch { .. } => "version-mismatch",
+            AppendError::IdConflict { .. } => "id-conflict",
             AppendError::BadRequest(_) => "bad-request",
             AppendError::Unavailable(_) => "unavailable",
             AppendError::Storage(_) => "storage",

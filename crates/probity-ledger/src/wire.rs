@@ -96,6 +96,35 @@ pub struct WireError {
     pub code: String,
     /// What is wrong, for people.
     pub message: String,
+    /// With `id-conflict`, when the same key signed the earlier event: its record, so that a
+    /// retry whose defaulted fields (such as `occurred_at`) differ can be recognised.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original: Option<Box<probity_core::record::Record>>,
+}
+
+impl WireError {
+    /// An error with a code and a message.
+    pub fn new(code: &str, message: impl Into<String>) -> WireError {
+        WireError {
+            code: code.to_owned(),
+            message: message.into(),
+            original: None,
+        }
+    }
+}
+
+impl From<&crate::AppendError> for WireError {
+    fn from(e: &crate::AppendError) -> WireError {
+        let original = match e {
+            crate::AppendError::IdConflict { original, .. } => original.clone(),
+            _ => None,
+        };
+        WireError {
+            code: e.code().to_owned(),
+            message: e.to_string(),
+            original,
+        }
+    }
 }
 
 /// Every reply.

@@ -45,10 +45,7 @@ pub enum ServiceError {
 }
 
 fn error(code: &str, message: impl Into<String>) -> WireError {
-    WireError {
-        code: code.to_owned(),
-        message: message.into(),
-    }
+    WireError::new(code, message.into())
 }
 
 /// Parses a request body, telling malformed JSON from a wrong shape.
@@ -106,7 +103,7 @@ async fn handle_append(ledger: Ledger, client: Client, message: Message) {
         Ok(request) => ledger
             .append_async(request.into())
             .await
-            .map_err(|e| error(e.code(), e.to_string())),
+            .map_err(|e| WireError::from(&e)),
     };
     if let Err(e) = &result {
         tracing::info!(code = %e.code, message = %e.message, "append refused");
@@ -152,7 +149,7 @@ fn append_batch(ledger: &Ledger, events: Vec<AppendMessage>) -> Vec<Reply<Receip
         .into_iter()
         .map(|appended| match appended {
             Ok(receipt) => Reply::Ok(receipt),
-            Err(e) => Reply::Error(error(e.code(), e.to_string())),
+            Err(e) => Reply::Error(WireError::from(&e)),
         })
         .collect()
 }

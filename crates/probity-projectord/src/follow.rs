@@ -100,10 +100,7 @@ impl Shared {
             projector
                 .store()
                 .state_hash()
-                .map_err(|e| WireError {
-                    code: "internal".into(),
-                    message: e.to_string(),
-                })?
+                .map_err(|e| WireError::new("internal", e.to_string()))?
                 .to_hex()
         } else {
             String::new()
@@ -131,15 +128,11 @@ fn answer(shared: &Shared, kind: &str, payload: &[u8]) -> Result<serde_json::Val
         let q: StatusQuery = if payload.is_empty() {
             StatusQuery::default()
         } else {
-            serde_json::from_slice(payload).map_err(|e| WireError {
-                code: "malformed-request".into(),
-                message: e.to_string(),
-            })?
+            serde_json::from_slice(payload)
+                .map_err(|e| WireError::new("malformed-request", e.to_string()))?
         };
-        return serde_json::to_value(shared.status(q.state_hash)?).map_err(|e| WireError {
-            code: "internal".into(),
-            message: e.to_string(),
-        });
+        return serde_json::to_value(shared.status(q.state_hash)?)
+            .map_err(|e| WireError::new("internal", e.to_string()));
     }
     let projector = shared.projector.read().unwrap_or_else(|e| e.into_inner());
     query::answer(
@@ -162,12 +155,7 @@ async fn respond(client: Client, message: Message, shared: Shared) {
         .to_owned();
     let result = tokio::task::spawn_blocking(move || answer(&shared, &kind, &message.payload))
         .await
-        .unwrap_or_else(|e| {
-            Err(WireError {
-                code: "internal".into(),
-                message: e.to_string(),
-            })
-        });
+        .unwrap_or_else(|e| Err(WireError::new("internal", e.to_string())));
     let reply = match result {
         Ok(v) => Reply::Ok(v),
         Err(e) => Reply::Error(e),

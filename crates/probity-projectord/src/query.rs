@@ -59,10 +59,7 @@ pub struct SubjectQuery {
 }
 
 fn error(code: &str, message: impl Into<String>) -> WireError {
-    WireError {
-        code: code.to_owned(),
-        message: message.into(),
-    }
+    WireError::new(code, message.into())
 }
 
 fn parse<T: DeserializeOwned>(payload: &[u8]) -> Result<T, WireError> {

@@ -185,7 +185,7 @@ pub async fn append_batch(
 pub async fn status(client: &async_nats::Client) -> Result<Status, String> {
     match request_raw::<Status>(client, wire::status_subject(LEDGER), b"{}".to_vec()).await? {
         Reply::Ok(status) => Ok(status),
-        Reply::Error(WireError { code, message }) => Err(format!("{code}: {message}")),
+        Reply::Error(WireError { code, message, .. }) => Err(format!("{code}: {message}")),
     }
 }
 
