@@ -245,6 +245,8 @@ def verify(lines, pinned_vkey):
     expected, prev_hashes, prev_at = 0, [bytes(32)], None
     leaves, ids, registry = [], set(), {}
     genesis_failed, roots_unknown = False, False
+    # FORMAT.md §8: the key commitment after each key record, while every record was readable.
+    keys, key_history, keys_known = bytes(32), [], True
     origin = ledger_key = ledger_id = None
     position = 0
     for text in lines[1:]:
@@ -268,6 +270,7 @@ def verify(lines, pinned_vkey):
             expected += 1
             prev_hashes = None
             roots_unknown = True
+            keys_known = False
             leaves.append(bytes(32))
             continue
         position += 1
@@ -298,7 +301,11 @@ def verify(lines, pinned_vkey):
         except NotInForm as e:
             find("malformed-event", seq, f"record {seq}: {e}")
             genesis_failed |= seq == 0
+            keys_known = False
             continue
+        if event["type"] in GOVERNANCE and keys_known:
+            keys = h(b"probity/keys/v1\n" + keys + computed)
+            key_history.append((seq, keys))
         if key_id(signer) != keyid or not ed25519_ok(signer, pae(body), sig):
             find("bad-signature", seq, f"record {seq}: signature")
             genesis_failed |= seq == 0
@@ -382,6 +389,14 @@ def verify(lines, pinned_vkey):
                 find("checkpoint-beyond-log", size, f"checkpoint at {size}: beyond the records")
             elif not roots_unknown and checkpoint_root(note)[1] != mth(leaves[:size]):
                 find("checkpoint-root-mismatch", size, f"checkpoint at {size}: root differs")
+            elif keys_known:
+                stated = [e for e in note.split("\n\n")[0].split("\n")[3:] if e.startswith("probity-keys/v1")]
+                ours = bytes(32)
+                for seq, k in key_history:
+                    if seq < size:
+                        ours = k
+                if stated and stated != ["probity-keys/v1 " + ours.hex()]:
+                    find("key-commitment-mismatch", size, f"checkpoint at {size}: key commitment differs")
     if anchored < len(leaves):
         find("unanchored", anchored, f"records {anchored} to {len(leaves) - 1}: no signed checkpoint covers them")
     if header["size"] != len(leaves):

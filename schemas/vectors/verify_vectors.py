@@ -145,6 +145,7 @@ def main() -> int:
             failures.append(what)
 
     registry = {}  # key id -> (public key, role)
+    key_commitment = bytes(32)  # FORMAT.md §8: over the key records, in order
     matrix = {"key.enrolled": {"administrator"}, "key.revoked": {"administrator"},
               "purchase.requested": {"clerk"}}
     prev, leaves, origin, ledger_key, ledger_id = bytes(32), [], None, None, None
@@ -191,41 +192,53 @@ def main() -> int:
             if event["type"] == "key.enrolled":
                 new_key = base64.b64decode(payload["key"])
                 registry[key_id(new_key)] = (new_key, payload["role"])
+        if event["type"] in ("ledger.genesis", "key.enrolled", "key.revoked"):
+            key_commitment = h(b"probity/keys/v1\n" + key_commitment + record_hash)
         prev = record_hash
         leaves.append(record_hash)
 
-    # Checkpoint: note text, ledger signature, witness cosignature, root.
-    note = (HERE / "checkpoint.note").read_bytes().decode()
-    text, _, block = note.rpartition("\n\n")
-    text += "\n"
-    origin_line, size_line, root_line = text.splitlines()
-    size, root = int(size_line), base64.b64decode(root_line)
-    check(origin_line == origin, "checkpoint origin is the genesis origin")
-    check(root == mth(leaves[:size]), "checkpoint root is the Merkle root of the records")
     log_name, log_kid, log_type, log_key = parse_vkey(keys["ledger"]["note_verifier_key"])
     check(log_key == ledger_key and log_type == 1, "ledger vkey is the genesis ledger key")
     check(log_kid == note_key_id(origin, 1, ledger_key), "ledger note key id")
     w_name, w_kid, w_type, w_key = parse_vkey(keys["witness"]["cosigner_verifier_key"])
     check(w_type == 4 and w_kid == note_key_id(w_name, 4, w_key), "witness vkey key id")
-    seen = set()
-    for line in block.strip("\n").split("\n"):
-        assert line.startswith("\u2014 ")
-        name, encoded = line[2:].split(" ")
-        raw = base64.b64decode(encoded)
-        kid = int.from_bytes(raw[:4], "big")
-        try:
-            if name == origin and kid == log_kid:
-                verify_ed25519(ledger_key, text.encode(), raw[4:])
-                seen.add("ledger")
-            elif name == w_name and kid == w_kid:
-                timestamp = int.from_bytes(raw[4:12], "big")
-                message = b"cosignature/v1\ntime %d\n" % timestamp + text.encode()
-                verify_ed25519(w_key, message, raw[12:])
-                seen.add("witness")
-        except InvalidSignature:
-            pass
-    check(seen == {"ledger", "witness"}, "checkpoint signed by the ledger and cosigned by the witness")
 
+    def check_signatures(name, note, text, block):
+        seen = set()
+        for line in block.strip("\n").split("\n"):
+            assert line.startswith("\u2014 ")
+            signer_name, encoded = line[2:].split(" ")
+            raw = base64.b64decode(encoded)
+            kid = int.from_bytes(raw[:4], "big")
+            try:
+                if signer_name == origin and kid == log_kid:
+                    verify_ed25519(ledger_key, text.encode(), raw[4:])
+                    seen.add("ledger")
+                elif signer_name == w_name and kid == w_kid:
+                    timestamp = int.from_bytes(raw[4:12], "big")
+                    message = b"cosignature/v1\ntime %d\n" % timestamp + text.encode()
+                    verify_ed25519(w_key, message, raw[12:])
+                    seen.add("witness")
+            except InvalidSignature:
+                pass
+        check(seen == {"ledger", "witness"}, f"{name}: signed by the ledger and cosigned by the witness")
+
+    # Checkpoints: note text, key commitment, ledger signature, witness cosignature, root. The
+    # one signed before checkpoints carried a key commitment must still verify.
+    for name in ("checkpoint-without-key-commitment.note", "checkpoint.note"):
+        note = (HERE / name).read_bytes().decode()
+        text, _, block = note.rpartition("\n\n")
+        text += "\n"
+        origin_line, size_line, root_line, *extensions = text.splitlines()
+        size, root = int(size_line), base64.b64decode(root_line)
+        check(origin_line == origin, f"{name}: origin is the genesis origin")
+        check(root == mth(leaves[:size]), f"{name}: root is the Merkle root of the records")
+        stated = [e.split(" ", 1)[1] for e in extensions if e.startswith("probity-keys/v1 ")]
+        if name == "checkpoint.note":
+            check(stated == [key_commitment.hex()], f"{name}: key commitment over the key records")
+        else:
+            check(stated == [], f"{name}: no key commitment (signed before they were written)")
+        check_signatures(name, note, text, block)
     inc = json.loads((HERE / "inclusion-proof.json").read_text())
     check(verify_inclusion(bytes.fromhex(inc["leaf_hash"]), inc["seq"], inc["tree_size"],
                            [bytes.fromhex(p) for p in inc["proof"]], bytes.fromhex(inc["root"]))

@@ -88,8 +88,8 @@ fn configured<'m>(
 const BATCH: usize = 4096;
 
 /// Verifies an export file: a whole ledger's (v1) or a range's (v2, resumed from the key
-/// records and the chain state it carries).
-pub fn verify_export(path: &Path, trust: &Trust) -> Result<VerifyReport, Failure> {
+/// records and the chain state it carries); also says whether it was a range.
+pub fn verify_export(path: &Path, trust: &Trust) -> Result<(VerifyReport, bool), Failure> {
     let file = std::fs::File::open(path).map_err(io_error(path))?;
     let matrix = probity_events::role_matrix();
     let mut verifier = verifier(&matrix, trust)?;
@@ -205,7 +205,7 @@ pub fn verify_export(path: &Path, trust: &Trust) -> Result<VerifyReport, Failure
             records: report.records,
         });
     }
-    Ok(report)
+    Ok((report, from > 0))
 }
 
 /// A progress bar on standard error when it is a terminal; hidden otherwise, so that pipes,
@@ -326,6 +326,7 @@ pub fn unreadable_book_report(reason: String) -> VerifyReport {
         root: probity_core::hash::Hash::digest_parts(&[]),
         checkpoints_checked: 0,
         key_pinned: false,
+        key_commitment_checked: false,
         unanchored: None,
         findings: vec![Finding::StorageDamaged {
             seq: Seq(0),

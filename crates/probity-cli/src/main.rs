@@ -758,7 +758,15 @@ fn verify(
             target.close();
             report?
         }
-        (Some(file), None) => audit::verify_export(&file, &trust)?,
+        (Some(file), None) => {
+            let (report, range) = audit::verify_export(&file, &trust)?;
+            if range && !report.key_commitment_checked && !json {
+                eprintln!(
+                    "probity: note: no checkpoint in this range commits to the key records (it was signed before checkpoints carried a key commitment): that none was left out of the key records before the range is not shown"
+                );
+            }
+            report
+        }
         (None, Some(dir)) => match probity_ledger::datadir::open_read_only(&dir) {
             Ok(ledger) => {
                 let report = audit::verify_book(&ledger, &trust);

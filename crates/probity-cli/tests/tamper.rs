@@ -455,3 +455,35 @@ fn a_trusted_checkpoint_at_a_range_start_is_consistent() {
     ]);
     assert_eq!(code, 0, "{stdout}{stderr}");
 }
+
+#[test]
+fn a_range_without_one_of_its_key_records_contradicts_the_key_commitment() {
+    let f = fixture();
+    let sizes = checkpoint_sizes(&f.original);
+    let (start, end) = (sizes[0] + 1, sizes[1]);
+    let range = f.work.path().join("range.jsonl");
+    let mut lines = export(
+        f._dir.path(),
+        &range,
+        &["--from", &start.to_string(), "--to", &end.to_string()],
+    );
+    let text = |lines: &[Value]| -> Vec<String> { lines.iter().map(Value::to_string).collect() };
+    let (code, findings) = verify_text(&range, &text(&lines), &f.vkey, &[]);
+    assert_eq!((code, findings.len()), (0, 0), "{findings:?}");
+    // Leave out the last key record before the range (not the genesis).
+    let last_key = lines
+        .iter()
+        .rposition(|l| l.get("key_record").is_some())
+        .unwrap();
+    let left_out = lines.remove(last_key)["key_record"]["record"]["seq"]
+        .as_u64()
+        .unwrap();
+    assert!(left_out > 0);
+    let (code, findings) = verify_text(&range, &text(&lines), &f.vkey, &[]);
+    assert_eq!(code, 1);
+    assert!(
+        findings.contains(&("key-commitment-mismatch".to_owned(), end)),
+        "{findings:?}"
+    );
+    assert!(findings.iter().all(|(_, s)| *s >= start), "{findings:?}");
+}

@@ -211,7 +211,17 @@ impl MemoryLedger {
     /// A checkpoint of the current size signed by `signer` (whose name is the origin).
     pub fn checkpoint(&self, signer: &NoteSigner) -> SignedNote {
         let origin = signer.verifier_key().name;
-        signer.sign_checkpoint(&Checkpoint::new(origin, self.size(), self.root()))
+        let mut keys = crate::keychain::KeyChain::new();
+        for record in &self.records {
+            let is_key = crate::envelope::EventBody::parse(record.event.body_bytes())
+                .is_ok_and(|b| crate::keychain::is_key_record_type(b.event_type.as_str()));
+            if is_key {
+                keys.push(&record.hash);
+            }
+        }
+        let mut checkpoint = Checkpoint::new(origin, self.size(), self.root());
+        checkpoint.extensions.push(keys.extension_line());
+        signer.sign_checkpoint(&checkpoint)
     }
 
     /// The inclusion proof of record `seq` in the tree of `size` records.

@@ -58,7 +58,7 @@ pub struct Checkpoint {
     pub size: u64,
     /// Root hash of the first `size` records.
     pub root: Hash,
-    /// Extension lines (none written by Probity; kept when read).
+    /// Extension lines: Probity writes its key commitment (`keychain`); others are kept when read.
     pub extensions: Vec<String>,
 }
 

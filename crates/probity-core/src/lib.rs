@@ -11,7 +11,7 @@
 //! * [`verify`]: the chain verifier, which reports every finding.
 //! * [`strict_json`]: one accepted JSON form for every input (objects are objects, no repeated keys).
 //!
-//! A ledger in five lines:
+//! A ledger in a few lines:
 //!
 //! ```
 //! use probity_core::prelude::*;
@@ -36,8 +36,13 @@
 //! let mut head = ChainHead::default();
 //! let record = head.append(SignedEvent::sign(&genesis, &admin), RecordedAt::from_unix_micros(0));
 //!
+//! // The ledger key signs a checkpoint over it (the root of one record is its hash).
+//! let signer = NoteSigner::new("probity.example/city-hospital", ledger_key);
+//! let note = signer.sign_checkpoint(&Checkpoint::new("probity.example/city-hospital", 1, record.hash));
+//!
 //! let matrix = RoleMatrix::governance();
 //! let mut verifier = ChainVerifier::new(&matrix);
+//! verifier.pin_log_key(signer.verifier_key()).add_checkpoint(note, 1);
 //! verifier.push(&record);
 //! assert!(verifier.finish().is_intact());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -49,6 +54,7 @@ pub mod envelope;
 pub mod hash;
 pub mod ids;
 pub mod investigation;
+pub mod keychain;
 pub mod keys;
 pub mod merkle;
 pub mod par;

@@ -20,6 +20,7 @@ use crate::checkpoint::{NoteError, SignedNote, VerifierKey, WitnessPolicy};
 use crate::envelope::{AuthenticEvent, EnvelopeError, EventBody};
 use crate::hash::Hash;
 use crate::ids::{EventId, Seq};
+use crate::keychain::{is_key_record_type, KeyChain};
 use crate::merkle::Frontier;
 use crate::par::par_map;
 use crate::record::Record;
@@ -171,6 +172,15 @@ pub enum Finding {
         /// What the storage layer said.
         reason: String,
     },
+    /// A checkpoint's key commitment (FORMAT.md §8) is not the one of the key records read:
+    /// a key record is missing (a range export that left a revocation out) or extra, or the
+    /// commitment line is malformed.
+    KeyCommitmentMismatch {
+        /// The checkpoint's size.
+        size: u64,
+        /// What is wrong.
+        reason: String,
+    },
     /// The export's header states another number of records than the file holds.
     SizeMismatch {
         /// What the header says.
@@ -214,6 +224,7 @@ impl Finding {
             Finding::BadRangeStart { .. } => "bad-range-start",
             Finding::SizeMismatch { .. } => "size-mismatch",
             Finding::StorageDamaged { .. } => "storage-damaged",
+            Finding::KeyCommitmentMismatch { .. } => "key-commitment-mismatch",
         }
     }
 
@@ -238,7 +249,8 @@ impl Finding {
             Finding::CheckpointSignature { size, .. }
             | Finding::CheckpointRootMismatch { size, .. }
             | Finding::CheckpointBeyondLog { size, .. }
-            | Finding::TrustedCheckpointInconsistent { size, .. } => *size,
+            | Finding::TrustedCheckpointInconsistent { size, .. }
+            | Finding::KeyCommitmentMismatch { size, .. } => *size,
         }
     }
 }
@@ -321,6 +333,9 @@ impl fmt::Display for Finding {
             Finding::BadRangeStart { seq, reason } => {
                 write!(f, "the range starting at record {seq}: {reason}")
             }
+            Finding::KeyCommitmentMismatch { size, reason } => {
+                write!(f, "checkpoint at size {size}: the key records do not match its key commitment: {reason}")
+            }
             Finding::StorageDamaged { seq, reason } => {
                 write!(f, "storage damaged from record {seq}: {reason}")
             }
@@ -381,6 +396,10 @@ pub struct VerifyReport {
     /// The records past the last checkpoint that verified, when there are any and the caller
     /// accepted them ([`ChainVerifier::allow_unanchored`]); otherwise they are a finding.
     pub unanchored: Option<SeqRange>,
+    /// Whether a checkpoint's key commitment was compared with the key records read (a range
+    /// export: whether its key records are shown to be complete). False when every checkpoint
+    /// was signed before commitments were written (FORMAT.md §8).
+    pub key_commitment_checked: bool,
     /// Every finding, in the order found.
     pub findings: Vec<Finding>,
 }
@@ -418,6 +437,11 @@ pub struct VerifierState {
     /// record is then not compared).
     #[serde(default)]
     pub last_recorded_at: Option<RecordedAt>,
+    /// The commitment over the key records read (absent when unknown: a state saved before
+    /// it was kept, or after an unreadable record; checkpoints' commitments are then not
+    /// compared).
+    #[serde(default)]
+    pub keys: Option<KeyChain>,
 }
 
 /// The stateless part of [`ChainVerifier::push_covered`], on all cores: each record's
@@ -467,6 +491,10 @@ pub struct ChainVerifier<'m> {
     allow_unanchored: bool,
     // A problem with genesis is reported once, not again at every record after it.
     genesis_failed: bool,
+    // The key commitment of the records read; None once a record could not be read (it may
+    // have been a key record).
+    keys: Option<KeyChain>,
+    key_commitment_checked: bool,
     event_ids: HashMap<[u8; 16], Seq>,
     frontier: Frontier,
     checkpoints: BTreeMap<u64, Vec<PendingCheckpoint>>,
@@ -490,6 +518,8 @@ impl<'m> ChainVerifier<'m> {
             anchored: 0,
             allow_unanchored: false,
             genesis_failed: false,
+            keys: Some(KeyChain::new()),
+            key_commitment_checked: false,
             event_ids: HashMap::new(),
             frontier: Frontier::new(),
             checkpoints: BTreeMap::new(),
@@ -510,6 +540,7 @@ impl<'m> ChainVerifier<'m> {
         verifier.anchored = state.next_seq;
         verifier.last_hashes = Some([state.last_hash; 2]);
         verifier.last_recorded_at = state.last_recorded_at;
+        verifier.keys = state.keys;
         verifier.registry = state.registry;
         verifier.frontier = state.frontier;
         verifier.event_ids = event_ids.into_iter().collect();
@@ -524,6 +555,7 @@ impl<'m> ChainVerifier<'m> {
             registry: self.registry.clone(),
             frontier: self.frontier.clone(),
             last_recorded_at: self.last_recorded_at,
+            keys: self.keys,
         }
     }
 
@@ -610,6 +642,7 @@ impl<'m> ChainVerifier<'m> {
         self.next_seq += 1;
         self.last_hashes = None;
         self.roots_unknown = true;
+        self.keys = None;
         self.frontier.push(Hash::ZERO);
         self.check_checkpoints_at(self.frontier.size());
     }
@@ -681,12 +714,26 @@ impl<'m> ChainVerifier<'m> {
         {
             return None;
         }
+        // The key commitment after each record, to compare at the checkpoints below.
+        let mut keys = self.keys;
+        let keys_after: Vec<Option<KeyChain>> = parsed
+            .iter()
+            .map(|p| {
+                if let (Some(k), Some((hash, body))) = (keys.as_mut(), p) {
+                    if is_key_record_type(body.event_type.as_str()) {
+                        k.push(hash);
+                    }
+                }
+                keys
+            })
+            .collect();
         // The chain and the checkpoints, on copies: nothing changes unless all of it holds.
         let mut frontier = self.frontier.clone();
         let mut last = self.last_hashes?[0];
         let mut last_at = self.last_recorded_at;
         let mut checked = Vec::new();
-        for (record, parsed) in records.iter().zip(&parsed) {
+        let mut commitment_checked = false;
+        for ((record, parsed), keys) in records.iter().zip(&parsed).zip(&keys_after) {
             let (computed, _) = parsed.as_ref()?;
             if record.seq.0 != frontier.size()
                 || record.prev != last
@@ -704,6 +751,13 @@ impl<'m> ChainVerifier<'m> {
                     let verified = self.witness_policy()?.verify(&checkpoint.note).ok()?;
                     if verified.checkpoint.root != root {
                         return None;
+                    }
+                    match (KeyChain::stated(&verified.checkpoint.extensions), keys) {
+                        (None, _) | (Some(Ok(_)), None) => {}
+                        (Some(Ok(stated)), Some(keys)) if stated == *keys => {
+                            commitment_checked = true
+                        }
+                        _ => return None,
                     }
                 }
                 checked.push(frontier.size());
@@ -725,6 +779,8 @@ impl<'m> ChainVerifier<'m> {
         self.next_seq = end;
         self.last_hashes = Some([last; 2]);
         self.last_recorded_at = last_at;
+        self.keys = keys_after.last().copied().flatten();
+        self.key_commitment_checked |= commitment_checked;
         self.frontier = frontier;
         self.registry = registry;
         self.event_ids.extend(ids);
@@ -794,10 +850,17 @@ impl<'m> ChainVerifier<'m> {
                 if seq.0 == 0 {
                     self.genesis_failed = true;
                 }
+                // Its type is unknown: it may have been a key record.
+                self.keys = None;
                 self.findings.push(Finding::BadEvent { seq, error });
                 None
             }
             Ok(event) => {
+                if is_key_record_type(event.body().event_type.as_str()) {
+                    if let Some(keys) = &mut self.keys {
+                        keys.push(&check.computed_hash);
+                    }
+                }
                 self.check_event(seq, &event);
                 Some(event)
             }
@@ -919,9 +982,36 @@ impl<'m> ChainVerifier<'m> {
                         }
                     })
                 }
-                Ok(_) => {}
+                // The records match the root: their key records must match the commitment.
+                Ok(verified) => {
+                    self.key_commitment_differs(&verified.checkpoint, size);
+                }
             }
         }
+    }
+
+    /// Compares a verified checkpoint's key commitment with the key records read; reports a
+    /// difference (true) or records that the commitment was checked.
+    fn key_commitment_differs(
+        &mut self,
+        checkpoint: &crate::checkpoint::Checkpoint,
+        size: u64,
+    ) -> bool {
+        let reason = match (KeyChain::stated(&checkpoint.extensions), self.keys) {
+            (None, _) | (Some(Ok(_)), None) => return false,
+            (Some(Err(())), _) => "its key commitment line is malformed or repeated".to_owned(),
+            (Some(Ok(stated)), Some(keys)) if stated == keys => {
+                self.key_commitment_checked = true;
+                return false;
+            }
+            (Some(Ok(stated)), Some(keys)) => format!(
+                "it commits to {}, the key records read give {} (one is missing or extra)",
+                stated.0, keys.0
+            ),
+        };
+        self.findings
+            .push(Finding::KeyCommitmentMismatch { size, reason });
+        true
     }
 
     /// The findings so far, without ending the stream.
@@ -966,6 +1056,7 @@ impl<'m> ChainVerifier<'m> {
             root: self.frontier.root(),
             checkpoints_checked: self.checkpoints_checked,
             key_pinned: self.pinned_log_key.is_some(),
+            key_commitment_checked: self.key_commitment_checked,
             unanchored: unanchored.filter(|_| self.allow_unanchored),
             findings: self.findings,
         }

@@ -8,6 +8,7 @@ mod common;
 
 use common::*;
 use probity_core::prelude::*;
+use probity_core::registry::KeyRegistry;
 use serde_json::json;
 
 fn pinned() -> VerifierKey {
@@ -223,4 +224,62 @@ fn a_trusted_checkpoint_at_a_resumed_start_is_checked_there() {
     }
     let report = resumed.finish();
     assert!(report.is_intact(), "{:?}", codes(&report));
+}
+
+/// A verifier resumed at `from` with the given key records before it (as a range export's
+/// verifier is), and the records from `from` on.
+fn range_report(
+    records: &[Record],
+    from: usize,
+    key_records: &[&Record],
+    note: &SignedNote,
+) -> VerifyReport {
+    let matrix = matrix();
+    let mut prefix = ChainVerifier::new(&matrix);
+    for record in &records[..from] {
+        prefix.push(record);
+    }
+    let mut state = prefix.state();
+    let mut registry = KeyRegistry::new();
+    let mut keys = probity_core::keychain::KeyChain::new();
+    for record in key_records {
+        let event = record.event.open().unwrap();
+        let effect = registry
+            .authorize(record.seq, event.body(), &matrix)
+            .unwrap();
+        registry.apply(record.seq, effect);
+        keys.push(&record.hash);
+    }
+    state.registry = registry;
+    state.keys = Some(keys);
+    let mut resumed = ChainVerifier::resume(&matrix, state, []);
+    resumed.pin_log_key(pinned());
+    resumed.add_checkpoint(note.clone(), records.len() as u64);
+    for record in &records[from..] {
+        resumed.push(record);
+    }
+    resumed.finish()
+}
+
+#[test]
+fn a_range_that_leaves_out_a_revocation_contradicts_the_key_commitment() {
+    let mut ledger = ledger(3);
+    ledger
+        .append(revoke("revoke-do", &discipline()), at(900_000))
+        .unwrap();
+    ledger.append(request("after", 9), at(900_001)).unwrap();
+    let note = ledger.checkpoint(&note_signer());
+    let records = ledger.records().to_vec();
+    let from = records.len() - 1;
+    let key_seqs = [0, 1, 2, from - 1];
+    let all: Vec<&Record> = key_seqs.iter().map(|&s| &records[s]).collect();
+    let complete = range_report(&records, from, &all, &note);
+    assert!(complete.is_intact(), "{:?}", codes(&complete));
+    assert!(complete.key_commitment_checked);
+    let without_revocation: Vec<&Record> = all[..3].to_vec();
+    let report = range_report(&records, from, &without_revocation, &note);
+    assert_eq!(
+        codes(&report),
+        vec![("key-commitment-mismatch", records.len() as u64)]
+    );
 }

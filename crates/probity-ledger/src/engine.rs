@@ -30,6 +30,7 @@ use crate::acked::{self, Acked, AckedFile};
 use crate::book::{Book, NodeError};
 use crate::error::{AppendError, LedgerError};
 use crate::layout::{self, Head};
+use probity_core::keychain::KeyChain;
 
 /// Where the engine gets `recorded_at` from. Injected so tests can set time.
 pub trait Clock: Send + Sync + std::fmt::Debug + 'static {
@@ -386,7 +387,7 @@ impl Ledger {
             authentic.body().ledger.to_string(),
             payload.origin.clone(),
             head,
-            KeyRegistry::new(),
+            (KeyRegistry::new(), KeyChain::new()),
             Frontier::new(),
             (Some(ledger_key), payload.ledger_key),
             config,
@@ -444,6 +445,7 @@ impl Ledger {
         // Keys: replay only the records that change them.
         let matrix = role_matrix();
         let mut registry = KeyRegistry::new();
+        let mut keys = KeyChain::new();
         for seq in book.governance_seqs() {
             let seq = seq?;
             let record = book
@@ -457,6 +459,7 @@ impl Ledger {
                 .authorize(seq, authentic.body(), &matrix)
                 .map_err(|e| LedgerError::Corrupt(format!("record {seq}: {e}")))?;
             registry.apply(seq, effect);
+            keys.push(&record.hash);
         }
         let genesis = registry
             .genesis()
@@ -496,7 +499,7 @@ impl Ledger {
             ledger_id,
             genesis.origin,
             head,
-            registry,
+            (registry, keys),
             frontier,
             (ledger_key, genesis.ledger_key),
             config,
@@ -529,7 +532,7 @@ impl Ledger {
         ledger_id: String,
         origin: String,
         head: Head,
-        registry: KeyRegistry,
+        (registry, keys): (KeyRegistry, KeyChain),
         frontier: Frontier,
         (ledger_key, ledger_public): (Option<SecretKey>, PublicKey),
         config: EngineConfig,
@@ -585,6 +588,7 @@ impl Ledger {
         }
         let writer = Writer {
             acked,
+            keys,
             shared: shared.clone(),
             matrix: role_matrix(),
             config,
@@ -1081,6 +1085,8 @@ struct Writer {
     signer: NoteSigner,
     last_checkpoint: (u64, Instant),
     acked: AckedFile,
+    /// The key commitment of the records written (FORMAT.md §8), for each checkpoint.
+    keys: KeyChain,
 }
 
 /// What a batch adds before it is written.
@@ -1293,6 +1299,9 @@ impl Writer {
         // Checked: from here on nothing fails; stage the writes and advance the state.
         let key_record = !matches!(admitted.effect, KeyEffect::None) || is_governance;
         self.registry.apply(record.seq, admitted.effect);
+        if key_record {
+            self.keys.push(&record.hash);
+        }
         stage_record(
             &mut staged.batch,
             &record,
@@ -1341,9 +1350,9 @@ impl Writer {
             return;
         }
         let root = self.frontier.root();
-        let note =
-            self.signer
-                .sign_checkpoint(&Checkpoint::new(self.shared.origin.clone(), size, root));
+        let mut checkpoint = Checkpoint::new(self.shared.origin.clone(), size, root);
+        checkpoint.extensions.push(self.keys.extension_line());
+        let note = self.signer.sign_checkpoint(&checkpoint);
         let db = self.shared.book.db();
         let mut batch = sled::Batch::default();
         batch.insert(&layout::checkpoint(size)[..], note.to_bytes());

@@ -238,6 +238,7 @@ pub fn range_state(
         });
     }
     let mut registry = probity_core::registry::KeyRegistry::new();
+    let mut keys = probity_core::keychain::KeyChain::new();
     let mut last_recorded_at = None;
     for (record, tree_size, proof) in key_records {
         let seq = record.seq;
@@ -280,6 +281,7 @@ pub fn range_state(
             Err(e) => problems.push(bad(e.to_string())),
         }
         last_recorded_at = Some(record.recorded_at);
+        keys.push(&computed);
     }
     let state = probity_core::verify::VerifierState {
         next_seq: from,
@@ -289,6 +291,9 @@ pub fn range_state(
         // The record before the range is not carried; the last key record before it is a
         // lower bound for the range's first `recorded_at`.
         last_recorded_at,
+        // Checked against the key commitment of the range's checkpoints: only that shows no
+        // key record before the range was left out.
+        keys: Some(keys),
     };
     (state, problems)
 }

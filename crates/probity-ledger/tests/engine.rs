@@ -304,10 +304,18 @@ fn checkpoints_and_proofs_verify() {
     assert_eq!(size, 30, "every 10 records");
     let policy = WitnessPolicy::log_only(ledger.verifier_key());
     let verified = policy.verify(&note).unwrap();
-    assert_eq!(
-        verified.checkpoint,
-        Checkpoint::new(ledger.origin(), 30, ledger.root_at(30).unwrap())
-    );
+    // The checkpoint commits to the key records before it (FORMAT.md §8).
+    let mut keys = probity_core::keychain::KeyChain::new();
+    for seq in 0..30 {
+        let record = ledger.record(Seq(seq)).unwrap().unwrap();
+        let body = record.event.open().unwrap();
+        if probity_core::keychain::is_key_record_type(body.body().event_type.as_str()) {
+            keys.push(&record.hash);
+        }
+    }
+    let mut expected = Checkpoint::new(ledger.origin(), 30, ledger.root_at(30).unwrap());
+    expected.extensions.push(keys.extension_line());
+    assert_eq!(verified.checkpoint, expected);
 
     for seq in [0, 1, 17, 29] {
         let proof = ledger.inclusion_proof(Seq(seq), size).unwrap();
