@@ -470,6 +470,21 @@ fn a_range_without_one_of_its_key_records_contradicts_the_key_commitment() {
     let text = |lines: &[Value]| -> Vec<String> { lines.iter().map(Value::to_string).collect() };
     let (code, findings) = verify_text(&range, &text(&lines), &f.vkey, &[]);
     assert_eq!((code, findings.len()), (0, 0), "{findings:?}");
+    // A key record that does not check out is reported at its own seq, not at the range's.
+    let mut damaged = lines.clone();
+    let first_key = damaged
+        .iter()
+        .position(|l| l.get("key_record").is_some())
+        .unwrap();
+    let key_seq = damaged[first_key]["key_record"]["record"]["seq"]
+        .as_u64()
+        .unwrap();
+    damaged[first_key]["key_record"]["record"]["hash"] = "22".repeat(32).into();
+    let (_, findings) = verify_text(&range, &text(&damaged), &f.vkey, &[]);
+    assert!(
+        findings.contains(&("bad-key-record".to_owned(), key_seq)),
+        "{findings:?}"
+    );
     // Leave out the last key record before the range (not the genesis).
     let last_key = lines
         .iter()
