@@ -47,6 +47,7 @@ impl Target {
             urls: url.to_owned(),
             credentials: None,
             retry_initial: false,
+            subscription_capacity: None,
         };
         let client = runtime
             .block_on(connection.connect())

@@ -144,6 +144,7 @@ async fn run(args: Args) -> Result<(), Failure> {
         urls: settings.nats_url.clone(),
         credentials: settings.nats_user_password.clone(),
         retry_initial: true,
+        subscription_capacity: Some(probity_nats::SERVICE_SUBSCRIPTION_CAPACITY),
     };
     let client = tokio::select! {
         client = connection.connect() => client.map_err(|e| match e {

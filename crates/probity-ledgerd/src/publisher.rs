@@ -19,6 +19,9 @@ struct HashOnly {
 /// How many publishes may await their acknowledgement at once.
 const WINDOW: usize = 256;
 
+/// How many messages at the stream's end are compared with the book at start.
+const TAIL_CHECKED: u64 = 16;
+
 /// Why the stream and the book cannot be reconciled, or publishing failed.
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
@@ -111,34 +114,51 @@ impl Publisher {
                 book_len,
             });
         }
-        if last > 0 {
-            let message = stream.get_raw_message(last).await.map_err(nats)?;
-            let id = message
-                .headers
-                .get(async_nats::header::NATS_MESSAGE_ID)
-                .map(|v| v.as_str().to_owned())
-                .unwrap_or_default();
-            let record = ledger
-                .record(Seq(last - 1))
-                .map_err(|e| PublishError::Book(e.to_string()))?
-                .ok_or_else(|| PublishError::Book(format!("record {} missing", last - 1)))?;
-            if id != record.hash.to_hex() {
-                return Err(PublishError::Diverged {
-                    stream: stream_name,
-                    seq: last,
-                    seq_book: last - 1,
-                    book_hash: record.hash.to_hex(),
-                });
-            }
-        }
-        Ok(Publisher {
+        let mut publisher = Publisher {
             js,
             stream,
             stream_name,
             subject,
             ledger,
-            published: last,
-        })
+            published: 0,
+        };
+        // The tail, message by message (the last few): each must be the book's record there,
+        // by message id and by the record it holds.
+        publisher
+            .check_stream(last.saturating_sub(TAIL_CHECKED) + 1, last)
+            .await?;
+        publisher.published = last;
+        Ok(publisher)
+    }
+
+    /// Checks stream messages `from..=to` against the book: each must carry the book's record
+    /// at that position (its hash as `Nats-Msg-Id`, and the record itself).
+    async fn check_stream(&mut self, from: u64, to: u64) -> Result<(), PublishError> {
+        for seq in from..=to {
+            let message = self.stream.get_raw_message(seq).await.map_err(nats)?;
+            let id = message
+                .headers
+                .get(async_nats::header::NATS_MESSAGE_ID)
+                .map(|v| v.as_str().to_owned())
+                .unwrap_or_default();
+            let held = probity_core::record::Record::from_json(&message.payload)
+                .ok()
+                .map(|r| (r.seq.0, r.hash));
+            let record = self
+                .ledger
+                .record(Seq(seq - 1))
+                .map_err(|e| PublishError::Book(e.to_string()))?
+                .ok_or_else(|| PublishError::Book(format!("record {} missing", seq - 1)))?;
+            if id != record.hash.to_hex() || held != Some((seq - 1, record.hash)) {
+                return Err(PublishError::Diverged {
+                    stream: self.stream_name.clone(),
+                    seq,
+                    seq_book: seq - 1,
+                    book_hash: record.hash.to_hex(),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Records in the stream.
@@ -178,10 +198,20 @@ impl Publisher {
                     Err(e)
                         if e.kind() == jetstream::context::PublishErrorKind::WrongLastSequence =>
                     {
-                        // Someone (an earlier run of ours) got further than we knew: re-read.
-                        self.published =
-                            self.stream.info().await.map_err(nats)?.state.last_sequence;
-                        tracing::info!(stream = %self.stream_name, published = self.published, "resynchronised with the stream");
+                        // The stream got further than we knew: an earlier run of ours (then
+                        // every message is the book's record there), or someone else's message
+                        // (then it is not). Never skip over what is there without checking it.
+                        let last = self.stream.info().await.map_err(nats)?.state.last_sequence;
+                        if last > self.ledger.size() {
+                            return Err(PublishError::StreamAhead {
+                                stream: self.stream_name.clone(),
+                                stream_len: last,
+                                book_len: self.ledger.size(),
+                            });
+                        }
+                        self.check_stream(self.published + 1, last).await?;
+                        self.published = last;
+                        tracing::info!(stream = %self.stream_name, published = self.published, "resynchronised with the stream, message by message");
                         break;
                     }
                     Err(e) => return Err(nats(e)),
@@ -192,12 +222,22 @@ impl Publisher {
     }
 
     /// Follows the committed size until `stop` turns true, then publishes what remains.
-    pub async fn run(mut self, mut size: watch::Receiver<u64>, mut stop: watch::Receiver<bool>) {
+    /// Returns an error when the stream disagrees with the book: ledgerd then stops rather
+    /// than publish past a message that is not the book's (NATS failures are retried).
+    pub async fn run(
+        mut self,
+        mut size: watch::Receiver<u64>,
+        mut stop: watch::Receiver<bool>,
+    ) -> Result<(), PublishError> {
         let mut backoff = Duration::from_millis(50);
         loop {
             let target = *size.borrow_and_update();
             match self.publish_up_to(target).await {
                 Ok(()) => backoff = Duration::from_millis(50),
+                Err(e @ (PublishError::Diverged { .. } | PublishError::StreamAhead { .. })) => {
+                    tracing::error!(error = %e, "the stream is not a copy of the book: stopping; the book is intact, the stream needs an operator");
+                    return Err(e);
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, published = self.published, "publishing to the stream failed; retrying");
                     tokio::time::sleep(backoff).await;
@@ -206,10 +246,10 @@ impl Publisher {
                 }
             }
             if *stop.borrow() {
-                return;
+                return Ok(());
             }
             tokio::select! {
-                changed = size.changed() => if changed.is_err() { return },
+                changed = size.changed() => if changed.is_err() { return Ok(()) },
                 _ = stop.changed() => {}
             }
         }

@@ -44,8 +44,40 @@ pub enum ServiceError {
     Nats(String),
 }
 
+/// The longest error message a reply carries: an error quoting a request near `max_payload`
+/// must not make a reply too large to send.
+const MAX_MESSAGE_CHARS: usize = 300;
+
 fn error(code: &str, message: impl Into<String>) -> WireError {
-    WireError::new(code, message.into())
+    WireError::new(code, bounded(message.into()))
+}
+
+/// `message`, cut to [`MAX_MESSAGE_CHARS`] characters (saying so).
+fn bounded(message: String) -> String {
+    match message.char_indices().nth(MAX_MESSAGE_CHARS) {
+        None => message,
+        Some((at, _)) => format!("{}… (cut)", &message[..at]),
+    }
+}
+
+/// Whether a request may be answered: only on a reply inbox (`probity_nats::is_inbox`). A
+/// reply subject anywhere else (the records stream, another service's subject) is refused and
+/// logged; so is a request with none, or a message a push consumer delivered (its reply is a
+/// `$JS.ACK` subject), before anything is parsed.
+fn answerable(message: &Message, what: &str) -> bool {
+    match &message.reply {
+        Some(reply) if probity_nats::is_inbox(reply) => true,
+        reply => {
+            let shown: String = reply
+                .as_deref()
+                .unwrap_or("(none)")
+                .chars()
+                .take(80)
+                .collect();
+            tracing::warn!(subject = %message.subject, reply = %shown, "{what} refused: its reply subject is not an inbox");
+            false
+        }
+    }
 }
 
 /// Parses a request body, telling malformed JSON from a wrong shape.
@@ -77,7 +109,7 @@ fn parse_within<T: DeserializeOwned>(payload: &[u8], limit: usize) -> Result<T, 
 }
 
 async fn respond<T: Serialize>(client: &Client, message: &Message, reply: Reply<T>) {
-    let Some(to) = message.reply.clone() else {
+    let Some(to) = message.reply.clone().filter(|r| probity_nats::is_inbox(r)) else {
         return;
     };
     match serde_json::to_vec(&reply) {
@@ -103,7 +135,7 @@ async fn handle_append(ledger: Ledger, client: Client, message: Message) {
         Ok(request) => ledger
             .append_async(request.into())
             .await
-            .map_err(|e| WireError::from(&e)),
+            .map_err(|e| bounded_error(WireError::from(&e))),
     };
     if let Err(e) = &result {
         tracing::info!(code = %e.code, message = %e.message, "append refused");
@@ -149,9 +181,15 @@ fn append_batch(ledger: &Ledger, events: Vec<AppendMessage>) -> Vec<Reply<Receip
         .into_iter()
         .map(|appended| match appended {
             Ok(receipt) => Reply::Ok(receipt),
-            Err(e) => Reply::Error(WireError::from(&e)),
+            Err(e) => Reply::Error(bounded_error(WireError::from(&e))),
         })
         .collect()
+}
+
+/// An error reply with its message cut to [`MAX_MESSAGE_CHARS`].
+fn bounded_error(mut e: WireError) -> WireError {
+    e.message = bounded(e.message);
+    e
 }
 
 fn query(
@@ -404,7 +442,8 @@ pub async fn serve(
         }
     };
     let (stop_tx, stop_rx) = watch::channel(false);
-    let publishing = tokio::spawn(publisher.run(ledger.watch_size(), stop_rx));
+    let mut publishing = tokio::spawn(publisher.run(ledger.watch_size(), stop_rx));
+    let mut diverged = None;
     tracing::info!(ledger = %ledger_id, size = ledger.size(), "ledgerd ready");
 
     let in_flight = Arc::new(Semaphore::new(config.max_in_flight));
@@ -414,10 +453,19 @@ pub async fn serve(
         tokio::select! {
             message = appends.next() => {
                 let Some(message) = message else { break };
+                if !answerable(&message, "append") {
+                    continue;
+                }
                 let batch = message.subject.as_str() == batch_subject;
                 // A batch holds a permit per event it may carry (within the limit).
                 let permits = if batch { wire::MAX_BATCH_EVENTS.min(config.max_in_flight) } else { 1 };
-                let Ok(permit) = in_flight.clone().acquire_many_owned(permits as u32).await else { break };
+                // Full: say so at once. Waiting would leave requests queued in memory (and
+                // NATS would in the end drop ledgerd as a slow consumer).
+                let Ok(permit) = in_flight.clone().try_acquire_many_owned(permits as u32) else {
+                    let busy = error("busy", format!("{} appends are in flight; try again shortly", config.max_in_flight));
+                    respond::<Receipt>(&client, &message, Reply::Error(busy)).await;
+                    continue;
+                };
                 let (ledger, client) = (ledger.clone(), client.clone());
                 tokio::spawn(async move {
                     if batch {
@@ -430,10 +478,20 @@ pub async fn serve(
             }
             message = queries.next() => {
                 let Some(message) = message else { break };
+                if !answerable(&message, "query") {
+                    continue;
+                }
                 tokio::spawn(handle_query(ledger.clone(), witnesses.clone(), client.clone(), message));
             }
             () = &mut shutdown => {
                 tracing::info!("shutting down: no new requests");
+                break;
+            }
+            // The publisher ends on its own only when the stream is not a copy of the book.
+            ended = &mut publishing => {
+                if let Ok(Err(e)) = ended {
+                    diverged = Some(e);
+                }
                 break;
             }
         }
@@ -447,15 +505,19 @@ pub async fn serve(
     let closing = ledger.clone();
     let _ = tokio::task::spawn_blocking(move || closing.close()).await;
     let _ = stop_tx.send(true);
-    if tokio::time::timeout(Duration::from_secs(10), publishing)
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            "the stream did not catch up within 10 s; the next start publishes the rest"
-        );
+    if diverged.is_none() && !publishing.is_finished() {
+        match tokio::time::timeout(Duration::from_secs(10), &mut publishing).await {
+            Err(_) => tracing::warn!(
+                "the stream did not catch up within 10 s; the next start publishes the rest"
+            ),
+            Ok(Ok(Err(e))) => diverged = Some(e),
+            Ok(_) => {}
+        }
     }
     let _ = client.flush().await;
     tracing::info!(size = ledger.size(), "ledgerd stopped");
-    Ok(())
+    match diverged {
+        Some(e) => Err(ServiceError::Publish(e)),
+        None => Ok(()),
+    }
 }

@@ -30,6 +30,54 @@ pub enum ConnectError {
     },
 }
 
+/// The prefix of every inbox: `_INBOX` for an anonymous connection, `_INBOX_<user>` for a
+/// named one. deploy/nats/accounts.conf lets each user subscribe to its own inbox only, so
+/// that nobody reads another's replies (receipts, records, status).
+pub fn inbox_prefix(user: Option<&str>) -> String {
+    match user {
+        Some(user) => format!("_INBOX_{user}"),
+        None => "_INBOX".to_owned(),
+    }
+}
+
+/// Whether `subject` is a reply inbox (`_INBOX.…` or `_INBOX_<user>.…`, no wildcard). ledgerd
+/// and projectord answer only there: a request naming any other reply subject (say
+/// `probity.<ledger>.records`) would make them publish where the requester may not.
+pub fn is_inbox(subject: &str) -> bool {
+    let Some(rest) = subject.strip_prefix("_INBOX") else {
+        return false;
+    };
+    let rest = match rest.strip_prefix('_') {
+        Some(named) => match named.split_once('.') {
+            Some((user, tail)) if valid_user(user) => tail,
+            _ => return false,
+        },
+        None => match rest.strip_prefix('.') {
+            Some(tail) => tail,
+            None => return false,
+        },
+    };
+    !rest.is_empty()
+        && rest
+            .split('.')
+            .all(|token| !token.is_empty() && token != "*" && token != ">")
+        && !rest.contains(char::is_whitespace)
+}
+
+/// A user name that can name an inbox: letters, digits, `-` and `_`.
+fn valid_user(user: &str) -> bool {
+    !user.is_empty()
+        && user
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The subscription capacity of ledgerd: with requests answered or refused (`busy`) as fast
+/// as they arrive, a thousand is plenty (the publisher's window of 256 stream acks shares the
+/// reply subscription), and it bounds what can wait in memory to this many messages of at
+/// most NATS's `max_payload` each per subscription.
+pub const SERVICE_SUBSCRIPTION_CAPACITY: usize = 1024;
+
 /// How to connect.
 #[derive(Debug, Clone)]
 pub struct Connection {
@@ -42,6 +90,9 @@ pub struct Connection {
     /// Keep trying until a server answers (services), rather than failing at once (people's
     /// commands).
     pub retry_initial: bool,
+    /// Messages a subscription may hold before the client drops more (`None`: the client's
+    /// default, 65,536). A service sets it low: what waits there is memory.
+    pub subscription_capacity: Option<usize>,
 }
 
 impl Connection {
@@ -54,8 +105,19 @@ impl Connection {
         if self.retry_initial {
             options = options.retry_on_initial_connect();
         }
+        if let Some(capacity) = self.subscription_capacity {
+            options = options.subscription_capacity(capacity);
+        }
         if let Some((user, password)) = self.credentials.or(url_credentials) {
-            options = options.user_and_password(user, password);
+            if !valid_user(&user) {
+                return Err(ConnectError::BadUrl {
+                    urls: servers,
+                    message: "a NATS user name must be letters, digits, '-' and '_' (it names the user's inbox)".into(),
+                });
+            }
+            options = options
+                .custom_inbox_prefix(inbox_prefix(Some(&user)))
+                .user_and_password(user, password);
         }
         let addresses = wire::server_list(&servers)
             .iter()
@@ -88,4 +150,31 @@ pub fn shutdown_signal() -> std::io::Result<impl Future<Output = ()>> {
             _ = interrupt.recv() => {}
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_inboxes_are_inboxes() {
+        for yes in ["_INBOX.abc.1", "_INBOX_clerk.x.y", "_INBOX_auditor-2.z"] {
+            assert!(is_inbox(yes), "{yes}");
+        }
+        for no in [
+            "probity.h.records",
+            "_INBOX",
+            "_INBOX.",
+            "_INBOX.>",
+            "_INBOX.a.*",
+            "_INBOXX.a",
+            "_INBOX_.a",
+            "_INBOX_a b.c",
+            "_INBOX..a",
+            "$JS.ACK.S.c.1.1.1.0.0",
+        ] {
+            assert!(!is_inbox(no), "{no}");
+        }
+        assert_eq!(inbox_prefix(Some("clerk")), "_INBOX_clerk");
+    }
 }

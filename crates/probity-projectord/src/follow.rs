@@ -144,7 +144,17 @@ fn answer(shared: &Shared, kind: &str, payload: &[u8]) -> Result<serde_json::Val
 }
 
 async fn respond(client: Client, message: Message, shared: Shared) {
-    let Some(reply_to) = message.reply.clone() else {
+    // Only on a reply inbox: a request naming any other reply subject would have projectord
+    // publish where the requester may not (see probity_nats::is_inbox).
+    let Some(reply_to) = message.reply.clone().filter(|r| probity_nats::is_inbox(r)) else {
+        let shown: String = message
+            .reply
+            .as_deref()
+            .unwrap_or("(none)")
+            .chars()
+            .take(80)
+            .collect();
+        tracing::warn!(subject = %message.subject, reply = %shown, "query refused: its reply subject is not an inbox");
         return;
     };
     let kind = message
@@ -247,69 +257,128 @@ impl Follower {
         // The latest checkpoint before the first batch, so a catch-up is checked against it
         // (and takes the covered path) from the start.
         self.fetch_checkpoint().await;
-        let start = self.shared.applied.borrow().to_owned();
-        let consumer = stream
-            .create_consumer(consumer::pull::OrderedConfig {
-                deliver_policy: consumer::DeliverPolicy::ByStartSequence {
-                    start_sequence: start + 1,
-                },
-                ..Default::default()
-            })
-            .await
-            .map_err(nats)?;
-        let mut messages = consumer.messages().await.map_err(nats)?;
         let mut checkpoints = tokio::time::interval(self.config.checkpoint_every);
-        tracing::info!(stream = %self.config.stream, from = start, "following");
-        loop {
-            let first = tokio::select! {
-                next = messages.next() => next,
-                _ = checkpoints.tick() => {
-                    self.fetch_checkpoint().await;
-                    continue;
+        let mut backoff = Duration::from_millis(200);
+        // One consumer at a time, made from the views' own cursor: when NATS restarts or the
+        // stream's leader moves and the consumer is gone, a new one takes over from where the
+        // views stand (nothing is skipped, nothing applied twice).
+        'consumers: loop {
+            let start = self.shared.applied.borrow().to_owned();
+            let created = stream
+                .create_consumer(consumer::pull::OrderedConfig {
+                    deliver_policy: consumer::DeliverPolicy::ByStartSequence {
+                        start_sequence: start + 1,
+                    },
+                    ..Default::default()
+                })
+                .await;
+            let mut messages = match created {
+                Ok(consumer) => match consumer.messages().await {
+                    Ok(messages) => messages,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot read the stream; retrying");
+                        if self.pause(&mut backoff, &mut shutdown).await {
+                            break 'consumers;
+                        }
+                        continue 'consumers;
+                    }
+                },
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot create a consumer of the stream; retrying");
+                    if self.pause(&mut backoff, &mut shutdown).await {
+                        break 'consumers;
+                    }
+                    continue 'consumers;
                 }
-                () = &mut shutdown => break,
             };
-            let Some(first) = first else { break };
-            let mut batch = vec![first.map_err(nats)?];
-            // Take whatever else has already arrived, up to the batch limit.
-            while batch.len() < self.config.max_batch {
-                match futures_util::FutureExt::now_or_never(messages.next()) {
-                    Some(Some(next)) => batch.push(next.map_err(nats)?),
-                    _ => break,
+            tracing::info!(stream = %self.config.stream, from = start, "following");
+            loop {
+                let first = tokio::select! {
+                    next = messages.next() => next,
+                    _ = checkpoints.tick() => {
+                        self.fetch_checkpoint().await;
+                        continue;
+                    }
+                    () = &mut shutdown => break 'consumers,
+                };
+                let first = match first {
+                    Some(Ok(first)) => first,
+                    Some(Err(e)) => {
+                        tracing::warn!(error = %e, "the stream's consumer failed; making a new one");
+                        if self.pause(&mut backoff, &mut shutdown).await {
+                            break 'consumers;
+                        }
+                        continue 'consumers;
+                    }
+                    None => break 'consumers,
+                };
+                backoff = Duration::from_millis(200);
+                let mut batch = vec![first];
+                // Take whatever else has already arrived, up to the batch limit.
+                while batch.len() < self.config.max_batch {
+                    match futures_util::FutureExt::now_or_never(messages.next()) {
+                        Some(Some(Ok(next))) => batch.push(next),
+                        _ => break,
+                    }
                 }
-            }
-            match self.apply(batch).await {
-                Err(FollowError::Project(ProjectError::Halted(halt))) => {
-                    // Keep serving the views as verified so far, with the halt in `status`
-                    // (an exit would only be restarted into the same record).
-                    tracing::error!(seq = halt.seq, reason = %halt.reason, "stopped following at a record that does not verify; still answering queries");
-                    shutdown.await;
-                    return Ok(());
+                match self.apply(batch).await {
+                    Err(FollowError::Project(ProjectError::Halted(halt))) => {
+                        // Keep serving the views as verified so far, with the halt in `status`
+                        // (an exit would only be restarted into the same record).
+                        tracing::error!(seq = halt.seq, reason = %halt.reason, "stopped following at a record that does not verify; still answering queries");
+                        shutdown.await;
+                        return Ok(());
+                    }
+                    other => other?,
                 }
-                other => other?,
             }
         }
         tracing::info!("stopped following");
         Ok(())
     }
 
+    /// Waits `backoff` (doubling it, up to 5 s); true when shutdown came first.
+    async fn pause(
+        &self,
+        backoff: &mut Duration,
+        shutdown: &mut std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
+    ) -> bool {
+        let wait = *backoff;
+        *backoff = (*backoff * 2).min(Duration::from_secs(5));
+        tokio::select! {
+            () = tokio::time::sleep(wait) => false,
+            () = shutdown.as_mut() => true,
+        }
+    }
+
     async fn apply(&self, batch: Vec<jetstream::Message>) -> Result<(), FollowError> {
         let pending = batch
             .last()
             .and_then(|m| m.info().ok().map(|i| (i.stream_sequence, i.pending)));
-        let records = batch
-            .iter()
-            .map(|m| Record::from_json(&m.payload))
-            .collect::<Result<Vec<_>, _>>();
+        // The records up to the first message that is not one (in its one form); that one
+        // halts the projection at its place, like a record that does not verify.
+        let mut records = Vec::with_capacity(batch.len());
+        let mut not_a_record = None;
+        for message in &batch {
+            match Record::from_json(&message.payload) {
+                Ok(record) => records.push(record),
+                Err(e) => {
+                    let stream_seq = message.info().map(|i| i.stream_sequence).unwrap_or(0);
+                    not_a_record = Some((
+                        stream_seq.saturating_sub(1),
+                        format!("stream message {stream_seq} is not a record: {e}"),
+                    ));
+                    break;
+                }
+            }
+        }
         let projector = self.shared.projector.clone();
         let applied = tokio::task::spawn_blocking(move || {
             let mut projector = projector.write().unwrap_or_else(|e| e.into_inner());
-            let result = match records {
-                Ok(records) => projector.apply(&records),
-                Err(e) => Err(ProjectError::Source(format!(
-                    "a stream message is not a record: {e}"
-                ))),
-            };
+            let mut result = projector.apply(&records);
+            if let (Ok(()), Some((seq, reason))) = (&result, not_a_record) {
+                result = Err(projector.halt(seq, reason));
+            }
             (projector.applied(), result)
         })
         .await

@@ -74,6 +74,8 @@ async fn main() -> anyhow::Result<()> {
         urls: args.nats.clone(),
         credentials: None,
         retry_initial: true,
+        // The stream's consumer asks for batches of its own size: the default capacity.
+        subscription_capacity: None,
     };
     let client = tokio::select! {
         client = connection.connect() => client?,

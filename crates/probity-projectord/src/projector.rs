@@ -264,6 +264,19 @@ impl Projector {
         Err(ProjectError::Halted(halt))
     }
 
+    /// Stops the projection at record `seq` for a reason found before the verifier could look
+    /// (a stream message that is not a record at all): stored and shown like a refused
+    /// record's halt. The records before it must have been applied.
+    pub fn halt(&mut self, seq: u64, reason: String) -> ProjectError {
+        let halt = Halt { seq, reason };
+        self.cursor.halted = Some(halt.clone());
+        if let Err(e) = self.commit() {
+            return e.into();
+        }
+        tracing::error!(seq = halt.seq, reason = %halt.reason, "stream message refused; projection stopped");
+        ProjectError::Halted(halt)
+    }
+
     /// Writes the rows the staged records changed, their history and the cursor, durably, in
     /// one batch (taking a snapshot if one is due).
     pub fn commit(&mut self) -> Result<(), StoreError> {

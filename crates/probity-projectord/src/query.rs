@@ -58,8 +58,17 @@ pub struct SubjectQuery {
     pub at: Option<String>,
 }
 
+/// The longest error message a reply carries: an error quoting a query near `max_payload`
+/// must not make a reply too large to send.
+const MAX_MESSAGE_CHARS: usize = 300;
+
 fn error(code: &str, message: impl Into<String>) -> WireError {
-    WireError::new(code, message.into())
+    let message = message.into();
+    let message = match message.char_indices().nth(MAX_MESSAGE_CHARS) {
+        None => message,
+        Some((at, _)) => format!("{}… (cut)", &message[..at]),
+    };
+    WireError::new(code, message)
 }
 
 fn parse<T: DeserializeOwned>(payload: &[u8]) -> Result<T, WireError> {

@@ -303,3 +303,159 @@ fn sigterm_while_waiting_for_nats_is_a_clean_stop() {
     );
     assert!(log.contains("stopped during startup"), "{log}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_that_is_not_a_record_halts_projectord_and_stops_ledgerd_saying_why() {
+    let (nats, data, vkey, mut ledgerd, client) = ledger_service().await;
+    let h = data.hospital.clone();
+    for i in 0..3 {
+        match append(&client, h.request(&format!("r-{i}"), "CASE-1", &h.clerk))
+            .await
+            .unwrap()
+        {
+            Reply::Ok(_) => {}
+            Reply::Error(e) => panic!("{e:?}"),
+        }
+    }
+    // Wait until the stream holds the 7 records, then put something else after them, as an
+    // operator with full rights could (expected last sequence 7, so it lands).
+    let js = async_nats::jetstream::new(client.clone());
+    let stream_name = probity_ledger::wire::default_stream_name(LEDGER);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut stream = js.get_stream(&stream_name).await.unwrap();
+        if stream.info().await.unwrap().state.last_sequence == 7 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the stream did not catch up");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    js.send_publish(
+        probity_ledger::wire::records_subject(LEDGER),
+        async_nats::jetstream::message::PublishMessage::build()
+            .payload("not a record".into())
+            .expected_last_sequence(7),
+    )
+    .await
+    .unwrap()
+    .await
+    .unwrap();
+
+    // projectord halts at record 7 and keeps answering.
+    let views = data.path().join("views");
+    let _projectord = Projectord::spawn_with(&nats.url(), &views, 4096, &["--ledger-vkey", &vkey]);
+    let halt = halted(&client, &views).await;
+    assert_eq!(halt.seq, 7, "{halt:?}");
+    assert!(halt.reason.contains("not a record"), "{halt:?}");
+    assert!(
+        ask(&client, "blacklist", json!({})).await.is_ok(),
+        "still answering"
+    );
+
+    // ledgerd's next record cannot be published after it: the append is durable in the book,
+    // then ledgerd stops rather than skip the message, and says why; it will not start again
+    // on that stream either.
+    let receipt = append(&client, h.request("after", "CASE-2", &h.clerk))
+        .await
+        .unwrap();
+    assert!(matches!(receipt, Reply::Ok(_)), "{receipt:?}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let code = loop {
+        if let Some(code) = ledgerd.exit_code() {
+            break code;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "ledgerd kept going:\n{}",
+            ledgerd.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_ne!(code, 0);
+    assert!(
+        ledgerd.log_text().contains("is not the book's record"),
+        "{}",
+        ledgerd.log_text()
+    );
+    let mut again = Ledgerd::spawn(
+        sibling_binary("ledgerd").to_str().unwrap(),
+        data.path(),
+        &nats.url(),
+        &[],
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while again.exit_code().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "ledgerd started on a stream that is not the book's"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        again.log_text().contains("is not the book's record"),
+        "{}",
+        again.log_text()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nats_restart_under_load_is_outlived_by_ledgerd_and_projectord() {
+    let (mut nats, data, ledger_vkey, ledgerd, client) = ledger_service().await;
+    let h = data.hospital.clone();
+    let views = data.path().join("views-a");
+    let _projectord =
+        Projectord::spawn_with(&nats.url(), &views, 64, &["--ledger-vkey", &ledger_vkey]);
+    // Appends, each retried (by the same event: a retry gets the original receipt) until
+    // acknowledged, while nats-server is killed and started again halfway.
+    let mut acknowledged = Vec::new();
+    let total = 300;
+    for i in 0..total {
+        let event = h.request(&format!("r-{i}"), &format!("CASE-{}", i % 20), &h.clerk);
+        if i == total / 2 {
+            nats.kill();
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            nats.restart();
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let sent = tokio::time::timeout(Duration::from_secs(2), append(&client, event.clone()));
+            match sent.await {
+                Ok(Ok(Reply::Ok(receipt))) => {
+                    acknowledged.push(receipt);
+                    break;
+                }
+                Ok(Ok(Reply::Error(e))) => panic!("append {i} refused: {e:?}"),
+                _ => {
+                    assert!(
+                        Instant::now() < deadline,
+                        "ledgerd did not come back:\n{}",
+                        ledgerd.log_text()
+                    );
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+    let size = acknowledged.iter().map(|r| r.seq.0 + 1).max().unwrap();
+    // projectord, never restarted, follows to the end and equals a rebuild.
+    let followed = caught_up(&client, size).await;
+    let _clean = Projectord::spawn_with(
+        &nats.url(),
+        &data.path().join("views-b"),
+        4096,
+        &["--ledger-vkey", &ledger_vkey],
+    );
+    drop(_projectord);
+    let rebuilt = caught_up(&client, size).await;
+    assert_eq!(followed.state_hash, rebuilt.state_hash);
+    // Nothing acknowledged is lost.
+    let ledger = {
+        let mut ledgerd = ledgerd;
+        assert_eq!(ledgerd.terminate(), Some(0), "{}", ledgerd.log_text());
+        data.open()
+    };
+    for receipt in &acknowledged {
+        let record = ledger.record(receipt.seq).unwrap().unwrap();
+        assert_eq!(record.hash, receipt.hash);
+    }
+}

@@ -113,6 +113,14 @@ impl Ledgerd {
         None
     }
 
+    /// Its exit code, once it has exited (`Some(-1)` when killed by a signal).
+    pub fn exit_code(&mut self) -> Option<i32> {
+        match self.child.try_wait() {
+            Ok(Some(status)) => Some(status.code().unwrap_or(-1)),
+            _ => None,
+        }
+    }
+
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }

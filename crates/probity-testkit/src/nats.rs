@@ -94,6 +94,8 @@ pub struct NatsServer {
     port: u16,
     store: tempfile::TempDir,
     log: PathBuf,
+    /// Arguments beyond the defaults (a configuration file), kept for restarts.
+    extra: Vec<String>,
 }
 
 /// A free TCP port on the loopback interface.
@@ -156,12 +158,53 @@ impl NatsServer {
             port,
             store,
             log,
+            extra: Vec::new(),
+        }
+    }
+
+    /// Starts a server with a shipped configuration: `conf` (e.g. `deploy/nats/single.conf`)
+    /// with the files it includes beside it, on a free port and its own store (the
+    /// configuration's `listen`, `http` and store directory are replaced; everything else —
+    /// accounts, users, permissions — is used as shipped).
+    pub fn start_with_config(conf: &Path) -> NatsServer {
+        let store = tempfile::tempdir().expect("temp dir for the JetStream store");
+        let log = store.path().join("nats.log");
+        let dir = conf.parent().expect("a configuration file in a directory");
+        for entry in std::fs::read_dir(dir).expect("the configuration's directory") {
+            let entry = entry.expect("a directory entry");
+            std::fs::copy(entry.path(), store.path().join(entry.file_name()))
+                .expect("copy the configuration");
+        }
+        let text = std::fs::read_to_string(conf).expect("the configuration");
+        let kept: String = text
+            .lines()
+            .filter(|l| {
+                let l = l.trim_start();
+                !(l.starts_with("listen") || l.starts_with("http") || l.starts_with("store_dir"))
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let copied = store.path().join("server.conf");
+        std::fs::write(&copied, kept).expect("write the configuration");
+        let config = copied.to_string_lossy().into_owned();
+        let (child, port) = start_while_port_taken(START_ATTEMPTS, Duration::ZERO, || {
+            let port = free_port();
+            let spawned = try_spawn_server(port, None, store.path(), &log, &["-c", &config]);
+            Ok((spawned?, port))
+        });
+        NatsServer {
+            child: Some(child),
+            port,
+            store,
+            log,
+            extra: vec!["-c".into(), config],
         }
     }
 
     fn spawn(&mut self) {
         let (port, store, log) = (self.port, self.store.path(), &self.log);
-        self.child = Some(respawn(|| try_spawn_server(port, None, store, log, &[])));
+        let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
+        self.child = Some(respawn(|| try_spawn_server(port, None, store, log, &extra)));
     }
 
     /// `nats://127.0.0.1:<port>`.

@@ -1,0 +1,270 @@
+//! The shipped `deploy/nats` configuration, role by role, with a clerk's password in hostile
+//! hands: nats-server runs `deploy/nats/single.conf` with its `accounts.conf` as shipped (only
+//! the ports and store moved), ledgerd runs as `ledgerd`. Allowed operations work; redirecting
+//! a reply into `probity.*`, reading another user's inbox, publishing to the records, purging
+//! or deleting, and a consumer delivering the stream onto the append subject are all refused;
+//! nothing but records is ever in the stream.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use probity_core::record::Record;
+use probity_ledger::wire::{self, Reply};
+use probity_testkit::ledgerd::{append, status, DataDir, Ledgerd};
+use probity_testkit::nats::NatsServer;
+use probity_testkit::LEDGER;
+
+fn workspace_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let path = exe.parent().unwrap().parent().unwrap().join(name);
+    assert!(path.is_file(), "{} is not built", path.display());
+    path
+}
+
+fn deploy_conf() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/nats/single.conf")
+}
+
+fn password(user: &str) -> String {
+    format!("{user}-trial-password")
+}
+
+fn url(nats: &NatsServer, user: &str) -> String {
+    format!("nats://{user}:{}@127.0.0.1:{}", password(user), nats.port())
+}
+
+/// A client as Probity's own programs connect: credentials, and the user's inbox prefix.
+async fn client(nats: &NatsServer, user: &str) -> async_nats::Client {
+    probity_nats::Connection {
+        name: "roles-test",
+        urls: url(nats, user),
+        credentials: None,
+        retry_initial: false,
+        subscription_capacity: None,
+    }
+    .connect()
+    .await
+    .unwrap()
+}
+
+/// Speaks the NATS protocol as `user` on a raw socket: sends `commands`, then PING, and
+/// returns every line until the PONG (so `-ERR 'Permissions Violation …'` lines show).
+fn raw(nats: &NatsServer, user: &str, commands: &str) -> Vec<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", nats.port())).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut info = String::new();
+    reader.read_line(&mut info).unwrap();
+    let connect = format!(
+        "CONNECT {{\"verbose\":false,\"pedantic\":false,\"user\":\"{user}\",\"pass\":\"{}\"}}\r\n{commands}PING\r\n",
+        password(user)
+    );
+    stream.write_all(connect.as_bytes()).unwrap();
+    let mut lines = Vec::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        let line = line.trim_end().to_owned();
+        if line == "PONG" {
+            break;
+        }
+        lines.push(line);
+    }
+    lines
+}
+
+fn violated(lines: &[String], what: &str) -> bool {
+    lines
+        .iter()
+        .any(|l| l.contains("Permissions Violation") && l.contains(what))
+}
+
+/// Every message of the stream, read as the auditor reads it.
+async fn stream_messages(auditor: &async_nats::Client) -> Vec<Vec<u8>> {
+    let js = async_nats::jetstream::new(auditor.clone());
+    let mut stream = js
+        .get_stream(wire::default_stream_name(LEDGER))
+        .await
+        .unwrap();
+    let last = stream.info().await.unwrap().state.last_sequence;
+    let mut out = Vec::new();
+    for seq in 1..=last {
+        out.push(stream.get_raw_message(seq).await.unwrap().payload.to_vec());
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_role_can_do_what_it_must_and_nothing_that_subverts_the_ledger() {
+    let nats = NatsServer::start_with_config(&deploy_conf());
+    let data = DataDir::init();
+    let h = data.hospital.clone();
+    let ledgerd_bin = workspace_binary("ledgerd");
+    let ledgerd = Ledgerd::spawn(
+        ledgerd_bin.to_str().unwrap(),
+        data.path(),
+        &url(&nats, "ledgerd"),
+        &["--checkpoint-every", "1"],
+    );
+    let clerk = client(&nats, "clerk").await;
+    let auditor = client(&nats, "auditor").await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while status(&clerk).await.is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "ledgerd not ready:\n{}",
+            ledgerd.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Allowed: a clerk appends and asks the status; the auditor reads the stream.
+    match append(&clerk, h.request("first", "CASE-1", &h.clerk))
+        .await
+        .unwrap()
+    {
+        Reply::Ok(receipt) => assert_eq!(receipt.seq.0, 4),
+        Reply::Error(e) => panic!("{e:?}"),
+    }
+    assert_eq!(status(&clerk).await.unwrap().size, 5);
+
+    // A clerk asks ledgerd to reply into the records stream, with a status request and with
+    // an append: ledgerd answers only on inboxes.
+    let records = wire::records_subject(LEDGER);
+    clerk
+        .publish_with_reply(wire::status_subject(LEDGER), records.clone(), "{}".into())
+        .await
+        .unwrap();
+    let event = h.request("redirected", "CASE-2", &h.clerk);
+    let request = serde_json::to_vec(&wire::AppendMessage {
+        event,
+        expect: Default::default(),
+    })
+    .unwrap();
+    clerk
+        .publish_with_reply(
+            wire::append_subject(LEDGER),
+            records.clone(),
+            request.into(),
+        )
+        .await
+        .unwrap();
+    clerk.flush().await.unwrap();
+
+    // The auditor creates a push consumer delivering the stream onto the append subject (its
+    // consumer rights allow that): ledgerd takes nothing from it.
+    let js = async_nats::jetstream::new(auditor.clone());
+    let stream = js
+        .get_stream(wire::default_stream_name(LEDGER))
+        .await
+        .unwrap();
+    stream
+        .create_consumer(async_nats::jetstream::consumer::push::Config {
+            deliver_subject: wire::append_subject(LEDGER),
+            ack_policy: async_nats::jetstream::consumer::AckPolicy::None,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+
+    // Refused by the server: reading all inboxes or another user's, publishing to the records,
+    // purging or deleting the stream, taking ledgerd's subjects.
+    let stream_name = wire::default_stream_name(LEDGER);
+    for (user, commands, what) in [
+        ("clerk", "SUB _INBOX.> 1\r\n".to_owned(), "_INBOX.>"),
+        (
+            "clerk",
+            "SUB _INBOX_auditor.> 1\r\n".to_owned(),
+            "_INBOX_auditor.>",
+        ),
+        (
+            "auditor",
+            "SUB _INBOX_clerk.> 1\r\n".to_owned(),
+            "_INBOX_clerk.>",
+        ),
+        (
+            "projector",
+            "SUB _INBOX_ledgerd.> 1\r\n".to_owned(),
+            "_INBOX_ledgerd.>",
+        ),
+        (
+            "clerk",
+            format!("PUB {records} 2\r\n{{}}\r\n"),
+            records.as_str(),
+        ),
+        (
+            "auditor",
+            format!("PUB {records} 2\r\n{{}}\r\n"),
+            records.as_str(),
+        ),
+        (
+            "projector",
+            format!("PUB {records} 2\r\n{{}}\r\n"),
+            records.as_str(),
+        ),
+        (
+            "clerk",
+            format!("SUB {} 1\r\n", wire::append_subject(LEDGER)),
+            "append",
+        ),
+        (
+            "auditor",
+            format!("PUB $JS.API.STREAM.PURGE.{stream_name} 2\r\n{{}}\r\n"),
+            "PURGE",
+        ),
+        (
+            "auditor",
+            format!("PUB $JS.API.STREAM.MSG.DELETE.{stream_name} 2\r\n{{}}\r\n"),
+            "DELETE",
+        ),
+        (
+            "projector",
+            format!("PUB $JS.API.STREAM.DELETE.{stream_name} 2\r\n{{}}\r\n"),
+            "DELETE",
+        ),
+        (
+            "clerk",
+            format!("PUB $JS.API.CONSUMER.CREATE.{stream_name} 2\r\n{{}}\r\n"),
+            "CONSUMER",
+        ),
+    ] {
+        let lines = raw(&nats, user, &commands);
+        assert!(violated(&lines, what), "{user} {commands:?}: {lines:?}");
+    }
+
+    // Still answering, and nothing but the records in the stream.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    match append(&clerk, h.request("canary", "CASE-3", &h.clerk))
+        .await
+        .unwrap()
+    {
+        Reply::Ok(receipt) => assert_eq!(receipt.seq.0, 5, "nothing else was appended"),
+        Reply::Error(e) => panic!("{e:?}"),
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let messages = loop {
+        let messages = stream_messages(&auditor).await;
+        if messages.len() >= 6 || Instant::now() > deadline {
+            break messages;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(messages.len(), 6, "the stream is the book, nothing more");
+    for (seq, payload) in messages.iter().enumerate() {
+        let record = Record::from_json(payload).unwrap_or_else(|e| panic!("message {seq}: {e}"));
+        assert_eq!(record.seq.0, seq as u64);
+    }
+    let log = ledgerd.log_text();
+    assert!(
+        log.contains("its reply subject is not an inbox"),
+        "ledgerd says what it refused:\n{log}"
+    );
+}
