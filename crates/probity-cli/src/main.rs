@@ -89,11 +89,12 @@ struct Cli {
 /// Which ledger to talk to: a data directory (embedded) or a running ledgerd.
 #[derive(Debug, Clone, ClapArgs)]
 struct Where {
-    /// The ledger's data directory (embedded mode: no server needed).
-    #[arg(long, env = "PROBITY_DATA_DIR", conflicts_with = "nats")]
+    /// The ledger's data directory (embedded mode: no server needed) [env: PROBITY_DATA_DIR].
+    /// A flag wins over either environment variable.
+    #[arg(long, conflicts_with = "nats")]
     data: Option<PathBuf>,
-    /// A NATS URL where ledgerd serves the ledger.
-    #[arg(long, env = "PROBITY_NATS_URL")]
+    /// A NATS URL where ledgerd serves the ledger [env: PROBITY_NATS_URL].
+    #[arg(long)]
     nats: Option<String>,
     /// The ledger id (needed with --nats).
     #[arg(long, env = "PROBITY_LEDGER")]
@@ -104,14 +105,37 @@ struct Where {
 }
 
 impl Where {
+    /// The data directory or NATS URL: a flag given wins over both environment variables
+    /// (PROBITY_DATA_DIR, PROBITY_NATS_URL); without a flag, the one variable set.
+    fn resolved(&self) -> Result<(Option<PathBuf>, Option<String>), Failure> {
+        if self.data.is_some() || self.nats.is_some() {
+            return Ok((self.data.clone(), self.nats.clone()));
+        }
+        let env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+        match (env("PROBITY_DATA_DIR"), env("PROBITY_NATS_URL")) {
+            (Some(_), Some(_)) => Err(Failure::Input(
+                "both PROBITY_DATA_DIR and PROBITY_NATS_URL are set: say which with --data DIR or --nats URL".into(),
+            )),
+            (data, nats) => Ok((
+                data.map(PathBuf::from),
+                nats.map(|v| v.to_string_lossy().into_owned()),
+            )),
+        }
+    }
+
+    /// The data directory, when the ledger is one (flag or environment).
+    fn data_dir(&self) -> Option<PathBuf> {
+        self.resolved().ok().and_then(|(data, _)| data)
+    }
+
     fn connect(&self) -> Result<Target, Failure> {
-        match (&self.data, &self.nats) {
-            (Some(dir), _) => Target::embedded(dir),
+        match self.resolved()? {
+            (Some(dir), _) => Target::embedded(&dir),
             (None, Some(url)) => {
                 let ledger = self.ledger.as_deref().ok_or_else(|| {
                     Failure::Input("--nats needs --ledger ID (or PROBITY_LEDGER)".into())
                 })?;
-                Target::nats(url, ledger)
+                Target::nats(&url, ledger)
             }
             (None, None) => Err(Failure::Input(
                 "say which ledger: --data DIR or --nats URL --ledger ID".into(),
@@ -654,7 +678,7 @@ fn run(command: Command) -> Result<(), Failure> {
         Command::Status { at } => {
             let target = at.connect()?;
             let status = target.status();
-            let lag = oversight::lag(&target, at.data.as_deref());
+            let lag = oversight::lag(&target, at.data_dir().as_deref());
             target.close();
             let status = status?;
             if at.json {

@@ -87,13 +87,18 @@ impl Target {
             })
             .map_err(|_| {
                 Failure::Unreachable(format!(
-                    "no reply on {subject} within 10 s; is the service (ledgerd, projectord) running?"
+                    "no reply on {subject} within 10 s: the service may be down or overloaded, or your NATS user may not publish there or read its own inbox (_INBOX_<user>; see deploy/nats/accounts.conf)"
                 ))
             })?
             .map_err(|e| {
-                Failure::Unreachable(format!(
-                    "request on {subject} failed: {e} (is the service running?)"
-                ))
+                use async_nats::client::RequestErrorKind;
+                let ledger = self.ledger_id().unwrap_or_default();
+                Failure::Unreachable(match e.kind() {
+                    RequestErrorKind::NoResponders => format!(
+                        "nobody answers on {subject}: is ledgerd (appends, status, proofs) or projectord (queries) running for ledger {ledger:?}? Check --ledger: it is the ledger id `probity init` was given"
+                    ),
+                    _ => format!("request on {subject} failed: {e}"),
+                })
             })?;
         let parsed: Reply<A> = serde_json::from_slice(&reply.payload)
             .map_err(|e| Failure::Unreachable(format!("unexpected reply on {subject}: {e}")))?;

@@ -168,6 +168,42 @@ fn a_book_that_lost_acknowledged_records_refuses_appends_and_says_so() {
 }
 
 #[test]
+fn a_flag_wins_over_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    set_up(dir);
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_probity"));
+        command.current_dir(dir).args(args);
+        command
+            .env_remove("PROBITY_DATA_DIR")
+            .env_remove("PROBITY_NATS_URL");
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        command.output().unwrap()
+    };
+    let nats_env = [
+        ("PROBITY_NATS_URL", "nats://127.0.0.1:1"),
+        ("PROBITY_LEDGER", "x"),
+    ];
+    let status = run(&["status", "--data", "h", "--json"], &nats_env);
+    assert_eq!(json(&status)["size"], 2);
+    // Without a flag, the one variable set says where; both set is a question to answer.
+    let from_env = run(&["status", "--json"], &[("PROBITY_DATA_DIR", "h")]);
+    assert_eq!(json(&from_env)["size"], 2);
+    let both = run(
+        &["status"],
+        &[
+            ("PROBITY_DATA_DIR", "h"),
+            ("PROBITY_NATS_URL", "nats://127.0.0.1:1"),
+        ],
+    );
+    assert_eq!(both.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&both.stderr).contains("--data DIR or --nats URL"));
+}
+
+#[test]
 fn a_clerk_records_and_gets_a_receipt_embedded() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();

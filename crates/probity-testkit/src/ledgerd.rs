@@ -113,6 +113,11 @@ impl Ledgerd {
         None
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Its exit code, once it has exited (`Some(-1)` when killed by a signal).
     pub fn exit_code(&mut self) -> Option<i32> {
         match self.child.try_wait() {
