@@ -403,12 +403,14 @@ pub fn read_investigation(path: &Path) -> Result<Option<Investigation>, Failure>
         return Ok(None);
     }
     let text = std::fs::read_to_string(path).map_err(io_error(path))?;
-    serde_json::from_str(&text).map(Some).map_err(|e| {
-        Failure::Input(format!(
-            "{}: not an investigation bundle: {e}",
-            path.display()
-        ))
-    })
+    probity_core::strict_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| {
+            Failure::Input(format!(
+                "{}: not an investigation bundle: {e}",
+                path.display()
+            ))
+        })
 }
 
 /// Checks an investigation bundle offline and prints what it proves.

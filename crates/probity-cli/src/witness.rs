@@ -79,7 +79,7 @@ type State = BTreeMap<String, WitnessedTree>;
 
 fn read_state(path: &Path) -> Result<State, Failure> {
     match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
+        Ok(bytes) => probity_core::strict_json::from_slice(&bytes)
             .map_err(|e| Failure::Input(format!("{}: not a witness state: {e}", path.display()))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::new()),
         Err(e) => Err(Failure::Input(format!("{}: {e}", path.display()))),

@@ -128,7 +128,7 @@ fn answer(shared: &Shared, kind: &str, payload: &[u8]) -> Result<serde_json::Val
         let q: StatusQuery = if payload.is_empty() {
             StatusQuery::default()
         } else {
-            serde_json::from_slice(payload)
+            probity_core::strict_json::from_slice(payload)
                 .map_err(|e| WireError::new("malformed-request", e.to_string()))?
         };
         return serde_json::to_value(shared.status(q.state_hash)?)
