@@ -65,16 +65,22 @@ fn bounded(message: String) -> String {
 /// logged; so is a request with none, or a message a push consumer delivered (its reply is a
 /// `$JS.ACK` subject), before anything is parsed.
 fn answerable(message: &Message, what: &str) -> bool {
+    /// Refusals so far: logged at the 1st, 2nd, 4th, 8th… so that a flood of them (a push
+    /// consumer delivering the stream onto the intake, say) cannot flood the log too.
+    static REFUSED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     match &message.reply {
         Some(reply) if probity_nats::is_inbox(reply) => true,
         reply => {
-            let shown: String = reply
-                .as_deref()
-                .unwrap_or("(none)")
-                .chars()
-                .take(80)
-                .collect();
-            tracing::warn!(subject = %message.subject, reply = %shown, "{what} refused: its reply subject is not an inbox");
+            let refused = REFUSED.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            if refused.is_power_of_two() {
+                let shown: String = reply
+                    .as_deref()
+                    .unwrap_or("(none)")
+                    .chars()
+                    .take(80)
+                    .collect();
+                tracing::warn!(subject = %message.subject, reply = %shown, refused, "{what} refused: its reply subject is not an inbox");
+            }
             false
         }
     }
