@@ -45,6 +45,7 @@ async fn client(nats: &NatsServer, user: &str) -> async_nats::Client {
         credentials: None,
         retry_initial: false,
         subscription_capacity: None,
+        server_errors: None,
     }
     .connect()
     .await
@@ -262,6 +263,41 @@ async fn each_role_can_do_what_it_must_and_nothing_that_subverts_the_ledger() {
         let record = Record::from_json(payload).unwrap_or_else(|e| panic!("message {seq}: {e}"));
         assert_eq!(record.seq.0, seq as u64);
     }
+    // A clerk's command that its user may not send says so at once, not after a timeout.
+    let checkpoint: Reply<wire::CheckpointReply> = probity_testkit::ledgerd::request_raw(
+        &clerk,
+        wire::checkpoint_subject(LEDGER),
+        b"{}".to_vec(),
+    )
+    .await
+    .unwrap();
+    let Reply::Ok(checkpoint) = checkpoint else {
+        panic!("{checkpoint:?}")
+    };
+    let note = data.path().join("latest.note");
+    std::fs::write(&note, checkpoint.note).unwrap();
+    let started = Instant::now();
+    let denied = std::process::Command::new(workspace_binary("probity"))
+        .args([
+            "cosign",
+            note.to_str().unwrap(),
+            "--nats",
+            &url(&nats, "clerk"),
+        ])
+        .args(["--ledger", LEDGER])
+        .env_remove("PROBITY_DATA_DIR")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&denied.stderr);
+    assert_eq!(denied.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("permission denied"), "{stderr}");
+    assert!(!stderr.contains(&password("clerk")), "{stderr}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+
     let log = ledgerd.log_text();
     assert!(
         log.contains("its reply subject is not an inbox"),

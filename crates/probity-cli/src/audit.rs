@@ -244,6 +244,7 @@ pub fn verify_nats(
         client,
         ledger,
         runtime,
+        ..
     } = target
     else {
         return Err(Failure::Input("not connected to NATS".into()));

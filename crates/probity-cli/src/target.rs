@@ -22,8 +22,10 @@ pub enum Target {
         client: async_nats::Client,
         /// The ledger id (part of every subject).
         ledger: String,
-        /// A runtime for the async client.
-        runtime: tokio::runtime::Runtime,
+        /// A runtime for the async client (boxed: it is large, and there is one per process).
+        runtime: Box<tokio::runtime::Runtime>,
+        /// What the server reported as errors (permissions violations).
+        server_errors: probity_nats::ServerErrors,
     },
 }
 
@@ -42,12 +44,14 @@ impl Target {
             .enable_all()
             .build()
             .map_err(|e| Failure::Input(e.to_string()))?;
+        let server_errors = probity_nats::ServerErrors::default();
         let connection = probity_nats::Connection {
             name: "probity",
             urls: url.to_owned(),
             credentials: None,
             retry_initial: false,
             subscription_capacity: None,
+            server_errors: Some(server_errors.clone()),
         };
         let client = runtime
             .block_on(connection.connect())
@@ -60,7 +64,8 @@ impl Target {
         Ok(Target::Nats {
             client,
             ledger: ledger.to_owned(),
-            runtime,
+            runtime: Box::new(runtime),
+            server_errors,
         })
     }
 
@@ -71,24 +76,44 @@ impl Target {
         body: &Q,
     ) -> Result<Result<A, WireError>, Failure> {
         let Target::Nats {
-            client, runtime, ..
+            client,
+            runtime,
+            server_errors,
+            ..
         } = self
         else {
             return Err(Failure::Input("not connected to NATS".into()));
         };
         let payload = serde_json::to_vec(body).map_err(|e| Failure::Input(e.to_string()))?;
+        let seen = server_errors.seen();
         let reply = runtime
             .block_on(async {
-                tokio::time::timeout(
-                    Duration::from_secs(10),
-                    client.request(subject.clone(), payload.into()),
-                )
-                .await
+                let request = client.request(subject.clone(), payload.into());
+                // A permissions violation comes back at once as a server error while the
+                // request itself would wait out its timeout: stop waiting when one names this
+                // subject or the inbox.
+                let refused = async {
+                    loop {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        if server_errors.permission_violation_since(seen).is_some() {
+                            return;
+                        }
+                    }
+                };
+                tokio::select! {
+                    reply = tokio::time::timeout(Duration::from_secs(10), request) => reply,
+                    () = refused => tokio::time::timeout(Duration::ZERO, std::future::pending()).await,
+                }
             })
             .map_err(|_| {
-                Failure::Unreachable(format!(
-                    "no reply on {subject} within 10 s: the service may be down or overloaded, or your NATS user may not publish there or read its own inbox (_INBOX_<user>; see deploy/nats/accounts.conf)"
-                ))
+                Failure::Unreachable(match server_errors.permission_violation_since(seen) {
+                    Some(violation) => format!(
+                        "permission denied: the NATS server says {violation}; your NATS user may not do this (see deploy/nats/accounts.conf)"
+                    ),
+                    None => format!(
+                        "no reply on {subject} within 10 s: the service may be down or overloaded, or your NATS user may not publish there or read its own inbox (_INBOX_<user>; see deploy/nats/accounts.conf)"
+                    ),
+                })
             })?
             .map_err(|e| {
                 use async_nats::client::RequestErrorKind;

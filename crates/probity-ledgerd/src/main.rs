@@ -145,6 +145,7 @@ async fn run(args: Args) -> Result<(), Failure> {
         credentials: settings.nats_user_password.clone(),
         retry_initial: true,
         subscription_capacity: Some(probity_nats::SERVICE_SUBSCRIPTION_CAPACITY),
+        server_errors: None,
     };
     let client = tokio::select! {
         client = connection.connect() => client.map_err(|e| match e {

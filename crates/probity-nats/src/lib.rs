@@ -93,6 +93,39 @@ pub struct Connection {
     /// Messages a subscription may hold before the client drops more (`None`: the client's
     /// default, 65,536). A service sets it low: what waits there is memory.
     pub subscription_capacity: Option<usize>,
+    /// Where to keep what the server reports as errors (a permissions violation, say), so
+    /// that a request that then goes unanswered can say why.
+    pub server_errors: Option<ServerErrors>,
+}
+
+/// The errors a server reported on a connection, oldest first (the first 1,024).
+#[derive(Debug, Clone, Default)]
+pub struct ServerErrors(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl ServerErrors {
+    fn push(&self, error: String) {
+        let mut errors = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        // A person's command makes a few requests: keep them all, within reason.
+        if errors.len() < 1024 {
+            errors.push(error);
+        }
+    }
+
+    /// How many errors the server has reported so far.
+    pub fn seen(&self) -> usize {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// The latest permissions violation the server reported after the first `seen` errors.
+    pub fn permission_violation_since(&self, seen: usize) -> Option<String> {
+        let errors = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        errors
+            .iter()
+            .skip(seen)
+            .rev()
+            .find(|e| e.to_lowercase().contains("permissions violation"))
+            .cloned()
+    }
 }
 
 impl Connection {
@@ -107,6 +140,16 @@ impl Connection {
         }
         if let Some(capacity) = self.subscription_capacity {
             options = options.subscription_capacity(capacity);
+        }
+        if let Some(sink) = self.server_errors.clone() {
+            options = options.event_callback(move |event| {
+                let sink = sink.clone();
+                async move {
+                    if let async_nats::Event::ServerError(e) = event {
+                        sink.push(e.to_string());
+                    }
+                }
+            });
         }
         if let Some((user, password)) = self.credentials.or(url_credentials) {
             if !valid_user(&user) {

@@ -76,6 +76,7 @@ async fn main() -> anyhow::Result<()> {
         retry_initial: true,
         // The stream's consumer asks for batches of its own size: the default capacity.
         subscription_capacity: None,
+        server_errors: None,
     };
     let client = tokio::select! {
         client = connection.connect() => client?,
