@@ -35,6 +35,23 @@ fn json(output: &Output) -> Value {
     serde_json::from_str(&ok(output)).unwrap()
 }
 
+/// `probity record --data h --key clerk.key --type purchase.requested --payload PAYLOAD` and
+/// `extra`, in `dir`.
+fn record_request(dir: &Path, payload: &str, extra: &[&str]) -> Output {
+    let args = [
+        "record",
+        "--data",
+        "h",
+        "--key",
+        "clerk.key",
+        "--type",
+        "purchase.requested",
+        "--payload",
+        payload,
+    ];
+    probity(dir, &[&args[..], extra].concat())
+}
+
 const REQUEST: &str = r#"{"case": "CASE-1", "department": "cardiology", "requester": "S-0207",
   "item": "infusion pump", "category": "A0232", "quantity": 6,
   "estimated": {"fen": 18000000, "currency": "CNY"}, "budget_project": "BP-7",
@@ -80,15 +97,10 @@ fn a_retry_by_id_gets_the_original_receipt_whatever_the_defaulted_time() {
     let dir = dir.path();
     set_up(dir);
     let record = |extra: &[&str]| {
-        probity(
+        record_request(
             dir,
-            &[
-                &["record", "--data", "h", "--key", "clerk.key"][..],
-                &["--type", "purchase.requested", "--payload", REQUEST],
-                &["--id", "req-retry", "--json"],
-                extra,
-            ]
-            .concat(),
+            REQUEST,
+            &[&["--id", "req-retry", "--json"][..], extra].concat(),
         )
     };
     let first = json(&record(&[]));
@@ -108,21 +120,10 @@ fn a_retry_by_id_gets_the_original_receipt_whatever_the_defaulted_time() {
         String::from_utf8_lossy(&stated.stderr)
     );
     // So is other content under the same id.
-    let other = probity(
+    let other = record_request(
         dir,
-        &[
-            "record",
-            "--data",
-            "h",
-            "--key",
-            "clerk.key",
-            "--type",
-            "purchase.requested",
-            "--payload",
-            &REQUEST.replace("CASE-1", "CASE-9"),
-            "--id",
-            "req-retry",
-        ],
+        &REQUEST.replace("CASE-1", "CASE-9"),
+        &["--id", "req-retry"],
     );
     assert_eq!(other.status.code(), Some(1));
 }
@@ -144,20 +145,7 @@ fn a_book_that_lost_acknowledged_records_refuses_appends_and_says_so() {
         message.contains("holds 2 records but 7 were acknowledged"),
         "{message}"
     );
-    let record = probity(
-        dir,
-        &[
-            "record",
-            "--data",
-            "h",
-            "--key",
-            "clerk.key",
-            "--type",
-            "purchase.requested",
-            "--payload",
-            REQUEST,
-        ],
-    );
+    let record = record_request(dir, REQUEST, &[]);
     assert_eq!(record.status.code(), Some(4));
     let verified = probity(dir, &["verify", "--data", "h", "--json"]);
     assert_eq!(verified.status.code(), Some(1));

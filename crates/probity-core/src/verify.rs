@@ -485,8 +485,8 @@ pub struct ChainVerifier<'m> {
     // Set once a record could not be read: the Merkle tree from there on is unknown, so
     // checkpoint roots past it are not compared (the unreadable record is the finding).
     roots_unknown: bool,
-    // The size of the largest checkpoint whose ledger signature and root verified: the
-    // records before it are anchored.
+    // The size of the largest checkpoint whose ledger signature (and witness policy)
+    // verified: the records before it are anchored.
     anchored: u64,
     allow_unanchored: bool,
     // A problem with genesis is reported once, not again at every record after it.

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use probity_core::prelude::*;
 use probity_ledger::{AppendRequest, EngineConfig, Ledger, LedgerError, SystemClock};
-use probity_testkit::Hospital;
+use probity_testkit::{Hospital, Rng};
 
 const WRITER: &str = "PROBITY_CORRUPT_WRITER";
 const ACKNOWLEDGED: usize = 400;
@@ -50,18 +50,6 @@ fn writer_child() {
         use std::io::Write as _;
         writeln!(out, "{} {}", receipt.seq, receipt.hash).unwrap();
         out.flush().unwrap();
-    }
-}
-
-/// xorshift64*: reproducible positions from the seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 }
 
@@ -165,7 +153,7 @@ fn a_flipped_byte_after_a_crash_never_loses_an_acknowledged_record_silently() {
         let book = copy.join("book");
         let files = files(&book);
         let total: u64 = files.iter().map(|(_, len)| len).sum();
-        let mut at = rng.next() % total;
+        let mut at = rng.next_u64() % total;
         let (path, offset) = files
             .iter()
             .find_map(|(path, len)| {
@@ -178,7 +166,7 @@ fn a_flipped_byte_after_a_crash_never_loses_an_acknowledged_record_silently() {
             })
             .unwrap();
         let mut bytes = std::fs::read(&path).unwrap();
-        bytes[offset as usize] ^= 1 << (rng.next() % 8);
+        bytes[offset as usize] ^= 1 << (rng.next_u64() % 8);
         std::fs::write(&path, bytes).unwrap();
         let what = format!(
             "trial {trial} (seed {seed}): bit flipped in {} at {offset}",

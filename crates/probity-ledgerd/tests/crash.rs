@@ -17,21 +17,7 @@ use common::*;
 use probity_core::prelude::*;
 use probity_ledger::wire::Reply;
 use probity_testkit::nats::NatsServer;
-
-/// xorshift64*: enough randomness for kill timings, reproducible from the seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn between(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo)
-    }
-}
+use probity_testkit::Rng;
 
 type Acked = Arc<Mutex<HashMap<String, Receipt>>>;
 
