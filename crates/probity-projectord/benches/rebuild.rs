@@ -91,6 +91,9 @@ fn main() {
     let matrix = probity_events::role_matrix();
     let start = Instant::now();
     let mut verifier = ChainVerifier::new(&matrix);
+    // The raw limit of verifying each record: its checkpoints are not given, so its records
+    // are not anchored, which is not what this measures.
+    verifier.allow_unanchored(true);
     for chunk in records.chunks(8192) {
         verifier.push_batch(chunk);
     }
