@@ -1116,43 +1116,36 @@ struct Extra {
     expect: Vec<String>,
 }
 
+/// An event file (`record --file`) or a line of a `--batch` file, read strictly: each member
+/// of the type the README gives it, no other member, no repeated key.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventFile {
+    #[serde(rename = "type")]
+    event_type: String,
+    payload: Value,
+    id: Option<String>,
+    schema: Option<u32>,
+    occurred_at: Option<String>,
+    subjects: Option<std::collections::BTreeMap<String, Vec<String>>>,
+    expect: Option<std::collections::BTreeMap<String, u64>>,
+}
+
 /// Reads an event file's members into `extra` (flags given win); returns its type and payload.
-fn event_file(file: &Value, origin: &str, extra: &mut Extra) -> Result<(String, Value), Failure> {
-    let field = |name: &str| file.get(name).cloned();
-    let event_type = field("type")
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .ok_or_else(|| Failure::Input(format!("{origin}: missing \"type\"")))?;
-    let payload =
-        field("payload").ok_or_else(|| Failure::Input(format!("{origin}: missing \"payload\"")))?;
-    extra.id = extra
-        .id
-        .take()
-        .or_else(|| field("id").and_then(|v| v.as_str().map(str::to_owned)));
-    extra.schema = extra
-        .schema
-        .or_else(|| field("schema").and_then(|v| v.as_u64()).map(|v| v as u32));
-    extra.occurred_at = extra
-        .occurred_at
-        .take()
-        .or_else(|| field("occurred_at").and_then(|v| v.as_str().map(str::to_owned)));
-    if let Some(Value::Object(subjects)) = field("subjects") {
-        for (kind, ids) in subjects {
-            for id in ids
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-            {
-                extra.subjects.push(format!("{kind}:{id}"));
-            }
+fn event_file(text: &str, origin: &str, extra: &mut Extra) -> Result<(String, Value), Failure> {
+    let file: EventFile = probity_core::strict_json::from_str(text).map_err(input(origin))?;
+    extra.id = extra.id.take().or(file.id);
+    extra.schema = extra.schema.or(file.schema);
+    extra.occurred_at = extra.occurred_at.take().or(file.occurred_at);
+    for (kind, ids) in file.subjects.unwrap_or_default() {
+        for id in ids {
+            extra.subjects.push(format!("{kind}:{id}"));
         }
     }
-    if let Some(Value::Object(expect)) = field("expect") {
-        for (stream, version) in expect {
-            extra.expect.push(format!("{stream}={version}"));
-        }
+    for (stream, version) in file.expect.unwrap_or_default() {
+        extra.expect.push(format!("{stream}={version}"));
     }
-    Ok((event_type, payload))
+    Ok((file.event_type, file.payload))
 }
 
 fn record(args: RecordArgs) -> Result<(), Failure> {
@@ -1170,9 +1163,7 @@ fn record(args: RecordArgs) -> Result<(), Failure> {
         Some(path) => {
             let text =
                 std::fs::read_to_string(&path).map_err(input(&path.display().to_string()))?;
-            let file: Value = probity_core::strict_json::from_str(&text)
-                .map_err(input(&path.display().to_string()))?;
-            event_file(&file, &path.display().to_string(), &mut extra)?
+            event_file(&text, &path.display().to_string(), &mut extra)?
         }
         None => {
             let event_type = args.event_type.ok_or_else(|| {
@@ -1305,9 +1296,8 @@ fn sign_lines(
             continue;
         }
         let origin = format!("{} line {}", path.display(), number + 1);
-        let file: Value = probity_core::strict_json::from_str(line).map_err(input(&origin))?;
         let mut extra = Extra::default();
-        let (event_type, payload) = event_file(&file, &origin, &mut extra)?;
+        let (event_type, payload) = event_file(line, &origin, &mut extra)?;
         messages.push((
             build_message(target, key, &event_type, payload, &extra)
                 .map_err(|e| Failure::Input(format!("{origin}: {e}")))?,

@@ -156,6 +156,54 @@ fn a_book_that_lost_acknowledged_records_refuses_appends_and_says_so() {
 }
 
 #[test]
+fn an_event_file_of_the_wrong_shape_is_refused_naming_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    set_up(dir);
+    let good: Value = serde_json::json!({"type": "purchase.requested",
+        "payload": serde_json::from_str::<Value>(REQUEST).unwrap(), "id": "file-1"});
+    for (change, named) in [
+        (
+            serde_json::json!({"schema": 4_294_967_297_u64}),
+            "4294967297",
+        ),
+        (serde_json::json!({"id": 5}), "invalid type"),
+        (serde_json::json!({"colour": "red"}), "colour"),
+        (
+            serde_json::json!({"expect": {"case:CASE-1": "3"}}),
+            "invalid type",
+        ),
+        (
+            serde_json::json!({"subjects": [["CASE-1"]]}),
+            "invalid type",
+        ),
+    ] {
+        let mut file = good.clone();
+        for (k, v) in change.as_object().unwrap() {
+            file[k] = v.clone();
+        }
+        std::fs::write(dir.join("event.json"), file.to_string()).unwrap();
+        let output = probity(
+            dir,
+            &[
+                "record",
+                "--data",
+                "h",
+                "--key",
+                "clerk.key",
+                "--file",
+                "event.json",
+            ],
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{change}: {stderr}");
+        assert!(stderr.contains(named), "{change}: {stderr}");
+    }
+    let status = json(&probity(dir, &["status", "--data", "h", "--json"]));
+    assert_eq!(status["size"], 2, "nothing was recorded");
+}
+
+#[test]
 fn a_flag_wins_over_the_environment() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
