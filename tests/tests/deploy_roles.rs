@@ -1,9 +1,10 @@
 //! The shipped `deploy/nats` configuration, role by role, with a clerk's password in hostile
 //! hands: nats-server runs `deploy/nats/single.conf` with its `accounts.conf` as shipped (only
-//! the ports and store moved), ledgerd runs as `ledgerd`. Allowed operations work; redirecting
-//! a reply into `probity.*`, reading another user's inbox, publishing to the records, purging
-//! or deleting, and a consumer delivering the stream onto the append subject are all refused;
-//! nothing but records is ever in the stream.
+//! the ports and store moved), ledgerd runs as `ledgerd`. Allowed operations work (a clerk's
+//! appends, an auditor's verification of the stream through the consumer ledgerd makes);
+//! redirecting a reply into `probity.*`, reading another user's inbox, publishing to the
+//! records, purging or deleting, and creating consumers (which could deliver the stream onto the
+//! append subject) are all refused; nothing but records is ever in the stream.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -160,22 +161,6 @@ async fn each_role_can_do_what_it_must_and_nothing_that_subverts_the_ledger() {
         .unwrap();
     clerk.flush().await.unwrap();
 
-    // The auditor creates a push consumer delivering the stream onto the append subject (its
-    // consumer rights allow that): ledgerd takes nothing from it.
-    let js = async_nats::jetstream::new(auditor.clone());
-    let stream = js
-        .get_stream(wire::default_stream_name(LEDGER))
-        .await
-        .unwrap();
-    stream
-        .create_consumer(async_nats::jetstream::consumer::push::Config {
-            deliver_subject: wire::append_subject(LEDGER),
-            ack_policy: async_nats::jetstream::consumer::AckPolicy::None,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-
     // Refused by the server: reading all inboxes or another user's, publishing to the records,
     // purging or deleting the stream, taking ledgerd's subjects.
     let stream_name = wire::default_stream_name(LEDGER);
@@ -234,6 +219,28 @@ async fn each_role_can_do_what_it_must_and_nothing_that_subverts_the_ledger() {
         (
             "clerk",
             format!("PUB $JS.API.CONSUMER.CREATE.{stream_name} 2\r\n{{}}\r\n"),
+            "CONSUMER",
+        ),
+        // Readers may not make consumers either: a push consumer could deliver the stream
+        // onto the append subject. They ask ledgerd for a pull consumer instead.
+        (
+            "auditor",
+            format!("PUB $JS.API.CONSUMER.CREATE.{stream_name} 2\r\n{{}}\r\n"),
+            "CONSUMER",
+        ),
+        (
+            "projector",
+            format!("PUB $JS.API.CONSUMER.CREATE.{stream_name}.x.y 2\r\n{{}}\r\n"),
+            "CONSUMER",
+        ),
+        (
+            "auditor",
+            format!("PUB $JS.API.CONSUMER.DURABLE.CREATE.{stream_name}.x 2\r\n{{}}\r\n"),
+            "CONSUMER",
+        ),
+        (
+            "projector",
+            format!("PUB $JS.API.CONSUMER.DELETE.{stream_name}.x 2\r\n{{}}\r\n"),
             "CONSUMER",
         ),
     ] {
@@ -297,6 +304,24 @@ async fn each_role_can_do_what_it_must_and_nothing_that_subverts_the_ledger() {
         "{:?}",
         started.elapsed()
     );
+
+    // The auditor verifies the live ledger from its stream, through the consumer ledgerd makes.
+    let verified = std::process::Command::new(workspace_binary("probity"))
+        .args([
+            "verify",
+            "--nats",
+            &url(&nats, "auditor"),
+            "--ledger",
+            LEDGER,
+            "--json",
+        ])
+        .env_remove("PROBITY_DATA_DIR")
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&verified.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&verified.stderr)));
+    assert_eq!(verified.status.code(), Some(0), "{report}");
+    assert_eq!(report["records"], 6, "{report}");
 
     let log = ledgerd.log_text();
     assert!(

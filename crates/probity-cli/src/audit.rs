@@ -282,35 +282,50 @@ pub fn verify_nats(
     runtime.block_on(async {
         let js = async_nats::jetstream::new(client.clone());
         let stream = js.get_stream(&name).await.map_err(|e| unreachable(&e))?;
-        let consumer = stream
-            .create_consumer(async_nats::jetstream::consumer::pull::OrderedConfig::default())
-            .await
-            .map_err(|e| unreachable(&e))?;
-        let mut messages = consumer.messages().await.map_err(|e| unreachable(&e))?;
         let mut batch = Vec::with_capacity(BATCH);
         let mut read = 0u64;
         let bar = progress(size, "verifying the stream");
-        while read < size {
-            let next = tokio::time::timeout(STREAM_WAIT, messages.next())
-                .await
-                .map_err(|_| unreachable(&format!("no record {read} after {STREAM_WAIT:?}")))?;
-            let Some(message) = next else {
-                return Err(unreachable(&format!("ended before record {read}")));
-            };
-            let message = message.map_err(|e| unreachable(&e))?;
-            match probity_core::record::Record::from_json(&message.payload) {
-                Ok(record) => batch.push(record),
-                Err(e) => {
-                    verifier.push_batch(&batch);
-                    batch.clear();
-                    verifier.push_unreadable_record(format!("stream message {}: {e}", read + 1));
-                }
+        // ledgerd makes the consumer (readers may not create one); it delivers each record
+        // once, so a message lost on the way shows as a jump in the stream sequence: read
+        // again from there (a few times at most).
+        let mut attempts = 0;
+        'consumers: while read < size {
+            attempts += 1;
+            if attempts > 5 {
+                return Err(unreachable(&format!(
+                    "messages keep going missing at record {read}"
+                )));
             }
-            read += 1;
-            if batch.len() == BATCH {
-                verifier.push_batch(&batch);
-                bar.set_position(read);
-                batch.clear();
+            let consumer = probity_nats::reader(client, &stream, ledger, read)
+                .await
+                .map_err(|e| unreachable(&e))?;
+            let mut messages = consumer.messages().await.map_err(|e| unreachable(&e))?;
+            while read < size {
+                let next = tokio::time::timeout(STREAM_WAIT, messages.next())
+                    .await
+                    .map_err(|_| unreachable(&format!("no record {read} after {STREAM_WAIT:?}")))?;
+                let Some(message) = next else {
+                    return Err(unreachable(&format!("ended before record {read}")));
+                };
+                let message = message.map_err(|e| unreachable(&e))?;
+                if !message.info().is_ok_and(|i| i.stream_sequence == read + 1) {
+                    continue 'consumers;
+                }
+                match probity_core::record::Record::from_json(&message.payload) {
+                    Ok(record) => batch.push(record),
+                    Err(e) => {
+                        verifier.push_batch(&batch);
+                        batch.clear();
+                        verifier
+                            .push_unreadable_record(format!("stream message {}: {e}", read + 1));
+                    }
+                }
+                read += 1;
+                if batch.len() == BATCH {
+                    verifier.push_batch(&batch);
+                    bar.set_position(read);
+                    batch.clear();
+                }
             }
         }
         verifier.push_batch(&batch);

@@ -39,6 +39,32 @@ pub fn consistency_subject(ledger: &str) -> String {
 pub fn cosign_subject(ledger: &str) -> String {
     format!("probity.{ledger}.cosign")
 }
+/// `probity.<ledger>.read`: a reader (projectord, an auditor) asks ledgerd for a consumer of
+/// the stream; readers may not create consumers themselves (a push consumer could deliver the
+/// stream onto any subject).
+pub fn read_subject(ledger: &str) -> String {
+    format!("probity.{ledger}.read")
+}
+
+/// Request of a stream consumer: the records from `from` (a record seq) on.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadRequest {
+    /// The first record to read.
+    pub from: u64,
+}
+
+/// The consumer ledgerd made: a pull consumer of `stream` named `consumer` (not listed, not
+/// guessable, removed after 30 s unused), delivering each record once, in order, without acks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadReply {
+    /// The stream.
+    pub stream: String,
+    /// The consumer's name.
+    pub consumer: String,
+}
+
 /// `probity.<ledger>.records`: the JetStream subject committed records are published on.
 pub fn records_subject(ledger: &str) -> String {
     format!("probity.{ledger}.records")

@@ -321,12 +321,63 @@ async fn handle_query(
     respond(&client, &message, into_reply(result)).await;
 }
 
+/// How long a reader's consumer lives unused before the server removes it.
+const READER_INACTIVE: Duration = Duration::from_secs(30);
+
+/// A reader asks for a consumer of the stream from a record on (`probity.<ledger>.read`):
+/// ledgerd makes an ephemeral pull consumer (no deliver subject, so it cannot push the stream
+/// anywhere; an unguessable name; no acks; removed when unused) and names it.
+async fn handle_read(
+    js: async_nats::jetstream::Context,
+    stream_name: String,
+    client: Client,
+    message: Message,
+) {
+    use async_nats::jetstream::consumer::{self, pull};
+    let result = async {
+        let request: wire::ReadRequest = parse(&message.payload)?;
+        let start_sequence = request
+            .from
+            .checked_add(1)
+            .ok_or_else(|| error("bad-request", "from is out of range"))?;
+        let stream = js
+            .get_stream(&stream_name)
+            .await
+            .map_err(|e| error("unavailable", format!("the stream: {e}")))?;
+        let mut secret = [0u8; 16];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut secret);
+        let name = format!(
+            "reader-{}",
+            probity_core::hash::Hash::digest_parts(&[&secret]).to_hex()
+        );
+        stream
+            .create_consumer(pull::Config {
+                name: Some(name.clone()),
+                deliver_policy: consumer::DeliverPolicy::ByStartSequence { start_sequence },
+                ack_policy: consumer::AckPolicy::None,
+                inactive_threshold: READER_INACTIVE,
+                memory_storage: true,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| error("unavailable", format!("a consumer of the stream: {e}")))?;
+        Ok(wire::ReadReply {
+            stream: stream_name,
+            consumer: name,
+        })
+    }
+    .await;
+    respond(&client, &message, into_reply(result)).await;
+}
+
 /// What startup produces: the stream caught up, the subscriptions open.
 struct Started {
     publisher: Publisher,
     /// Single appends and batches.
     appends: futures_util::stream::SelectAll<async_nats::Subscriber>,
     queries: futures_util::stream::SelectAll<async_nats::Subscriber>,
+    /// Readers asking for consumers of the stream.
+    reads: async_nats::Subscriber,
 }
 
 /// Creates or checks the stream, reconciles it with the book and publishes what it lacks;
@@ -412,6 +463,10 @@ async fn start(
             .await
             .map_err(nats)?,
     ]);
+    let reads = client
+        .subscribe(wire::read_subject(&ledger_id))
+        .await
+        .map_err(nats)?;
     client
         .flush()
         .await
@@ -420,6 +475,7 @@ async fn start(
         publisher,
         appends,
         queries,
+        reads,
     })
 }
 
@@ -438,6 +494,7 @@ pub async fn serve(
         publisher,
         mut appends,
         mut queries,
+        mut reads,
     } = tokio::select! {
         started = start(&ledger, &client, &config) => started?,
         () = &mut shutdown => {
@@ -482,6 +539,14 @@ pub async fn serve(
                     drop(permit);
                 });
             }
+            message = reads.next() => {
+                let Some(message) = message else { break };
+                if !answerable(&message, "read") {
+                    continue;
+                }
+                let js = async_nats::jetstream::new(client.clone());
+                tokio::spawn(handle_read(js, config.stream_name.clone(), client.clone(), message));
+            }
             message = queries.next() => {
                 let Some(message) = message else { break };
                 if !answerable(&message, "query") {
@@ -506,6 +571,7 @@ pub async fn serve(
         let _ = subscription.unsubscribe().await;
     }
     drop(queries);
+    drop(reads);
     // Wait for every append in flight to be answered.
     let _ = in_flight.acquire_many(config.max_in_flight as u32).await;
     let closing = ledger.clone();

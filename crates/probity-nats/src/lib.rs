@@ -180,6 +180,61 @@ impl Connection {
     }
 }
 
+/// Why a reader got no consumer of the stream.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// ledgerd did not answer (down, or the ledger id is wrong).
+    #[error("ledgerd gave no consumer of the stream: {0}")]
+    NoAnswer(String),
+    /// ledgerd refused.
+    #[error("ledgerd refused a consumer of the stream ({code}): {message}")]
+    Refused {
+        /// The code.
+        code: String,
+        /// Why.
+        message: String,
+    },
+    /// The consumer ledgerd named could not be opened.
+    #[error("the consumer ledgerd made cannot be read: {0}")]
+    Consumer(String),
+}
+
+/// A consumer of the ledger's stream from record `from` on, made by ledgerd for this reader
+/// (`probity.<ledger>.read`; readers may not create consumers themselves): a pull consumer
+/// that delivers each record once, in order, without acks. Readers check the stream
+/// sequence of what they get, and ask again from where they are on any gap.
+pub async fn reader(
+    client: &Client,
+    stream: &async_nats::jetstream::stream::Stream,
+    ledger: &str,
+    from: u64,
+) -> Result<async_nats::jetstream::consumer::PullConsumer, ReadError> {
+    let request = serde_json::to_vec(&wire::ReadRequest { from })
+        .map_err(|e| ReadError::NoAnswer(e.to_string()))?;
+    let reply = tokio::time::timeout(
+        Duration::from_secs(5),
+        client.request(wire::read_subject(ledger), request.into()),
+    )
+    .await
+    .map_err(|_| ReadError::NoAnswer("no reply within 5 s".into()))?
+    .map_err(|e| ReadError::NoAnswer(e.to_string()))?;
+    let reply: wire::Reply<wire::ReadReply> = serde_json::from_slice(&reply.payload)
+        .map_err(|e| ReadError::NoAnswer(format!("unexpected reply: {e}")))?;
+    let made = match reply {
+        wire::Reply::Ok(made) => made,
+        wire::Reply::Error(e) => {
+            return Err(ReadError::Refused {
+                code: e.code,
+                message: e.message,
+            })
+        }
+    };
+    stream
+        .get_consumer(&made.consumer)
+        .await
+        .map_err(|e| ReadError::Consumer(e.to_string()))
+}
+
 /// Resolves on SIGTERM or SIGINT. The handlers are installed when this is called, not when the
 /// future is first polled: call it first thing, so that a stop while connecting or starting is
 /// a clean stop rather than a kill by the default action.

@@ -1,14 +1,15 @@
-//! projectord over NATS: follows the ledger's JetStream stream from the views' cursor with an
-//! ordered consumer (stream sequence = record seq + 1; the sled cursor, not a server-side
-//! consumer, is the truth about what was applied), fetches ledger checkpoints to check, and
-//! answers `probity.<ledger>.query.*`.
+//! projectord over NATS: follows the ledger's JetStream stream from the views' cursor through a
+//! pull consumer ledgerd makes for it (`probity_nats::reader`; stream sequence = record seq + 1,
+//! checked message by message; the sled cursor, not a server-side consumer, is the truth about
+//! what was applied), fetches ledger checkpoints to check, and answers
+//! `probity.<ledger>.query.*`.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use async_nats::jetstream::{self, consumer};
+use async_nats::jetstream;
 use async_nats::{Client, Message};
 use futures_util::StreamExt;
 use probity_core::checkpoint::{SignedNote, VerifierKey};
@@ -264,14 +265,10 @@ impl Follower {
         // views stand (nothing is skipped, nothing applied twice).
         'consumers: loop {
             let start = self.shared.applied.borrow().to_owned();
-            let created = stream
-                .create_consumer(consumer::pull::OrderedConfig {
-                    deliver_policy: consumer::DeliverPolicy::ByStartSequence {
-                        start_sequence: start + 1,
-                    },
-                    ..Default::default()
-                })
-                .await;
+            // ledgerd makes the consumer (readers may not: a push consumer could deliver the
+            // stream anywhere); it delivers once, without acks, so gaps are checked here.
+            let created =
+                probity_nats::reader(&self.client, &stream, &self.config.ledger, start).await;
             let mut messages = match created {
                 Ok(consumer) => match consumer.messages().await {
                     Ok(messages) => messages,
@@ -292,6 +289,8 @@ impl Follower {
                 }
             };
             tracing::info!(stream = %self.config.stream, from = start, "following");
+            // The stream sequence the next message must have (record seq + 1).
+            let mut expected = start + 1;
             loop {
                 let first = tokio::select! {
                     next = messages.next() => next,
@@ -321,7 +320,22 @@ impl Follower {
                         _ => break,
                     }
                 }
-                match self.apply(batch).await {
+                // A message lost between the server and here (nothing is redelivered without
+                // acks) shows as a jump: apply what came in order, then read again from there.
+                let in_order = batch
+                    .iter()
+                    .zip(expected..)
+                    .take_while(|(m, want)| m.info().is_ok_and(|i| i.stream_sequence == *want))
+                    .count();
+                let gap = in_order < batch.len();
+                batch.truncate(in_order);
+                expected += in_order as u64;
+                let applied = if batch.is_empty() {
+                    Ok(())
+                } else {
+                    self.apply(batch).await
+                };
+                match applied {
                     Err(FollowError::Project(ProjectError::Halted(halt))) => {
                         // Keep serving the views as verified so far, with the halt in `status`
                         // (an exit would only be restarted into the same record).
@@ -330,6 +344,10 @@ impl Follower {
                         return Ok(());
                     }
                     other => other?,
+                }
+                if gap {
+                    tracing::warn!(expected, "a stream message went missing on the way; reading again from the views' cursor");
+                    continue 'consumers;
                 }
             }
         }
