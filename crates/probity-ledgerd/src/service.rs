@@ -324,6 +324,35 @@ async fn handle_query(
 /// How long a reader's consumer lives unused before the server removes it.
 const READER_INACTIVE: Duration = Duration::from_secs(30);
 
+/// At most this many reader consumers are made per [`READER_INACTIVE`]: each lives that long
+/// unused, so this bounds how many a flood of read requests can leave on the server.
+const READERS_PER_WINDOW: u32 = 64;
+
+/// Counts the reader consumers made in the current window.
+#[derive(Debug)]
+struct ReaderBudget {
+    window_start: tokio::time::Instant,
+    made: u32,
+}
+
+impl ReaderBudget {
+    fn new() -> ReaderBudget {
+        ReaderBudget {
+            window_start: tokio::time::Instant::now(),
+            made: 0,
+        }
+    }
+
+    /// Takes one from the budget; false when it is spent for this window.
+    fn take(&mut self) -> bool {
+        if self.window_start.elapsed() >= READER_INACTIVE {
+            *self = ReaderBudget::new();
+        }
+        self.made += 1;
+        self.made <= READERS_PER_WINDOW
+    }
+}
+
 /// A reader asks for a consumer of the stream from a record on (`probity.<ledger>.read`):
 /// ledgerd makes an ephemeral pull consumer (no deliver subject, so it cannot push the stream
 /// anywhere; an unguessable name; no acks; removed when unused) and names it.
@@ -510,6 +539,7 @@ pub async fn serve(
     tracing::info!(ledger = %ledger_id, size = ledger.size(), "ledgerd ready");
 
     let in_flight = Arc::new(Semaphore::new(config.max_in_flight));
+    let mut readers = ReaderBudget::new();
     let batch_subject = wire::append_batch_subject(&ledger_id);
     let witnesses = Arc::new(config.witnesses.clone());
     loop {
@@ -542,6 +572,11 @@ pub async fn serve(
             message = reads.next() => {
                 let Some(message) = message else { break };
                 if !answerable(&message, "read") {
+                    continue;
+                }
+                if !readers.take() {
+                    let busy = error("busy", format!("{READERS_PER_WINDOW} readers were given a consumer in the last {} s; try again shortly", READER_INACTIVE.as_secs()));
+                    respond::<wire::ReadReply>(&client, &message, Reply::Error(busy)).await;
                     continue;
                 }
                 let js = async_nats::jetstream::new(client.clone());

@@ -6,7 +6,10 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::*;
+use futures_util::StreamExt as _;
 use probity_core::merkle::{verify_consistency, verify_inclusion};
 use probity_core::prelude::*;
 use probity_ledger::wire::{
@@ -540,14 +543,14 @@ fn sigterm_while_waiting_for_nats_closes_the_book_cleanly() {
     let data = DataDir::init();
     // Nothing listens on port 1: ledgerd keeps trying to connect until it is stopped.
     let mut ledgerd = spawn_ledgerd(data.path(), "nats://127.0.0.1:1", &[]);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while !ledgerd.log_text().contains("book opened") {
         assert!(
             std::time::Instant::now() < deadline,
             "ledgerd never opened the book:\n{}",
             ledgerd.log_text()
         );
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(
         ledgerd.terminate(),
@@ -558,4 +561,59 @@ fn sigterm_while_waiting_for_nats_closes_the_book_cleanly() {
     assert!(ledgerd.log_text().contains("stopped during startup"));
     // The book was let go and is intact.
     assert!(verify_book(&data.open()).is_intact());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_get_pull_consumers_and_a_flood_of_read_requests_is_bounded() {
+    let nats = NatsServer::start();
+    let data = DataDir::init();
+    let ledgerd = spawn_ledgerd(data.path(), &nats.url(), &[]);
+    let client = connect(&nats.url()).await;
+    wait_ready(&client, &ledgerd).await;
+    let read = |from: u64| {
+        request_raw::<wire::ReadReply>(
+            &client,
+            wire::read_subject(LEDGER),
+            serde_json::to_vec(&wire::ReadRequest { from }).unwrap(),
+        )
+    };
+    // A consumer from record 2 delivers records 2 and 3 of the 4 the fixture holds, in order.
+    let Reply::Ok(made) = read(2).await.unwrap() else {
+        panic!("no consumer")
+    };
+    assert!(made.consumer.starts_with("reader-") && made.consumer.len() == 7 + 64);
+    let js = async_nats::jetstream::new(client.clone());
+    let stream = js.get_stream(&made.stream).await.unwrap();
+    let consumer: async_nats::jetstream::consumer::PullConsumer =
+        stream.get_consumer(&made.consumer).await.unwrap();
+    let info = consumer.cached_info();
+    assert_eq!(
+        info.config.ack_policy,
+        async_nats::jetstream::consumer::AckPolicy::None
+    );
+    assert!(info.config.deliver_subject.is_none(), "a pull consumer");
+    let mut messages = consumer.messages().await.unwrap();
+    for seq in [2, 3] {
+        let message = tokio::time::timeout(Duration::from_secs(5), messages.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        let record = Record::from_json(&message.payload).unwrap();
+        assert_eq!(record.seq.0, seq);
+    }
+    // Each consumer lives 30 s unused: at most 64 are made in that time, then `busy`.
+    let mut busy = 0;
+    for _ in 0..70 {
+        match read(0).await.unwrap() {
+            Reply::Ok(_) => {}
+            Reply::Error(e) if e.code == "busy" => busy += 1,
+            Reply::Error(e) => panic!("{e:?}"),
+        }
+    }
+    assert_eq!(busy, 7, "64 per window, one made above");
+    assert!(matches!(
+        read(u64::MAX).await.unwrap(),
+        Reply::Error(e) if e.code == "busy" || e.code == "bad-request"
+    ));
 }
