@@ -158,8 +158,9 @@ impl Payload {
 
 impl From<serde_json::Value> for Payload {
     fn from(value: serde_json::Value) -> Self {
-        // Invariant: a `Value` always serializes (its map keys are strings).
-        Payload::from_serialize(&value).unwrap_or_else(|_| Payload::empty())
+        // Invariant: a `Value` always serializes (its map keys are strings). A payload is
+        // signed: an empty fallback would sign something the caller never gave.
+        Payload::from_serialize(&value).expect("a JSON value always serializes")
     }
 }
 
@@ -207,8 +208,9 @@ impl EventBody {
     /// The body's bytes as this library writes them (compact JSON, fields in declaration
     /// order). Any byte string that parses is as valid; what is signed is the bytes themselves.
     pub fn to_bytes(&self) -> Vec<u8> {
-        // Invariant: every field serializes infallibly (strings, numbers, a JSON value).
-        serde_json::to_vec(self).unwrap_or_default()
+        // Invariant: every field serializes infallibly (strings, numbers, a JSON value). These
+        // bytes are signed: an empty fallback would be signed too, so fail loudly instead.
+        serde_json::to_vec(self).expect("an event body always serializes")
     }
 }
 
@@ -305,7 +307,7 @@ impl SignedEvent {
     /// The DSSE JSON form.
     pub fn to_json(&self) -> Vec<u8> {
         // Invariant: the wire struct has only strings and serializes infallibly.
-        serde_json::to_vec(self).unwrap_or_default()
+        serde_json::to_vec(self).expect("an envelope always serializes")
     }
 }
 
