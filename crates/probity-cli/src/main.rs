@@ -1269,9 +1269,10 @@ fn record_batch(at: &Where, key_path: &Path, path: &Path) -> Result<(), Failure>
                 Err(e) => format!("line {:<5} refused ({}): {}", line + 1, e.code, e.message),
             });
         }
+        // "2 recorded (2 already before)" read as four events; say what each count is.
         out(&format!(
-            "{} recorded ({duplicates} already before), {refused} refused",
-            results.len() - refused
+            "{} newly recorded, {duplicates} already recorded before, {refused} refused",
+            results.len() - refused - duplicates
         ));
     }
     if refused > 0 {

@@ -812,4 +812,22 @@ fn a_department_records_a_batch_embedded() {
     let dir = tempfile::tempdir().unwrap();
     set_up(dir.path());
     record_a_batch(dir.path(), &["--data", "h"], 2);
+    // Sent once more, as a person reads it: what each count is.
+    let again = probity(
+        dir.path(),
+        &[
+            "record",
+            "--data",
+            "h",
+            "--key",
+            "clerk.key",
+            "--batch",
+            "offline.jsonl",
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    assert!(
+        stdout.contains("0 newly recorded, 3 already recorded before, 1 refused"),
+        "{stdout}"
+    );
 }
