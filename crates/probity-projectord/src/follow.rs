@@ -309,7 +309,15 @@ impl Follower {
                         }
                         continue 'consumers;
                     }
-                    None => break 'consumers,
+                    // The consumer's messages ended (it was removed, the connection closed):
+                    // only a stop signal ends following, so get a new one.
+                    None => {
+                        tracing::warn!("the stream's consumer ended; making a new one");
+                        if self.pause(&mut backoff, &mut shutdown).await {
+                            break 'consumers;
+                        }
+                        continue 'consumers;
+                    }
                 };
                 backoff = Duration::from_millis(200);
                 let mut batch = vec![first];
