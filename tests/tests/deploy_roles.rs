@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use probity_core::record::Record;
 use probity_ledger::wire::{self, Reply};
-use probity_testkit::ledgerd::{append, status, DataDir, Ledgerd};
+use probity_testkit::ledgerd::{append, status, stream_messages, DataDir, Ledgerd};
 use probity_testkit::nats::NatsServer;
 use probity_testkit::LEDGER;
 
@@ -87,21 +87,6 @@ fn violated(lines: &[String], what: &str) -> bool {
     lines
         .iter()
         .any(|l| l.contains("Permissions Violation") && l.contains(what))
-}
-
-/// Every message of the stream, read as the auditor reads it.
-async fn stream_messages(auditor: &async_nats::Client) -> Vec<Vec<u8>> {
-    let js = async_nats::jetstream::new(auditor.clone());
-    let mut stream = js
-        .get_stream(wire::default_stream_name(LEDGER))
-        .await
-        .unwrap();
-    let last = stream.info().await.unwrap().state.last_sequence;
-    let mut out = Vec::new();
-    for seq in 1..=last {
-        out.push(stream.get_raw_message(seq).await.unwrap().payload.to_vec());
-    }
-    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -266,7 +251,7 @@ async fn each_role_can_do_what_it_must_and_nothing_that_subverts_the_ledger() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert_eq!(messages.len(), 6, "the stream is the book, nothing more");
-    for (seq, payload) in messages.iter().enumerate() {
+    for (seq, (_, payload)) in messages.iter().enumerate() {
         let record = Record::from_json(payload).unwrap_or_else(|e| panic!("message {seq}: {e}"));
         assert_eq!(record.seq.0, seq as u64);
     }

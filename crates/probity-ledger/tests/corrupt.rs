@@ -127,18 +127,8 @@ fn a_flipped_byte_after_a_crash_never_loses_an_acknowledged_record_silently() {
     if std::env::var(WRITER).is_ok() {
         return;
     }
-    let seed = std::env::var("PROBITY_CORRUPT_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-                | 1
-        });
-    eprintln!("corruption test seed: {seed} (PROBITY_CORRUPT_SEED={seed} to replay)");
-    let mut rng = Rng(seed);
+    let mut rng = Rng::seeded("PROBITY_CORRUPT_SEED", "corruption test");
+    let seed = rng.0;
     let work = tempfile::tempdir().unwrap();
     let original = work.path().join("original");
     std::fs::create_dir_all(&original).unwrap();

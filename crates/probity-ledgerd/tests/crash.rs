@@ -75,18 +75,8 @@ fn spawn_clients(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_under_load_loses_nothing_acknowledged() {
-    let seed = std::env::var("PROBITY_CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-                | 1
-        });
-    eprintln!("crash test seed: {seed} (PROBITY_CRASH_SEED={seed} to replay)");
-    let mut rng = Rng(seed);
+    let mut rng = Rng::seeded("PROBITY_CRASH_SEED", "crash test");
+    let seed = rng.0;
 
     let nats = NatsServer::start();
     let data = DataDir::init();

@@ -220,6 +220,16 @@ pub async fn wait_ready(client: &async_nats::Client, ledgerd: &Ledgerd) -> Statu
 
 /// Every record of the stream, by stream sequence 1..=n.
 pub async fn stream_records(client: &async_nats::Client) -> Vec<(String, Record)> {
+    stream_messages(client)
+        .await
+        .into_iter()
+        .map(|(id, payload)| (id, serde_json::from_slice(&payload).unwrap()))
+        .collect()
+}
+
+/// Every message of the stream as it is stored, by stream sequence 1..=n: its `Nats-Msg-Id`
+/// and its payload, whatever it holds.
+pub async fn stream_messages(client: &async_nats::Client) -> Vec<(String, Vec<u8>)> {
     let js = async_nats::jetstream::new(client.clone());
     let mut stream = js
         .get_stream(wire::default_stream_name(LEDGER))
@@ -234,7 +244,7 @@ pub async fn stream_records(client: &async_nats::Client) -> Vec<(String, Record)
             .get(async_nats::header::NATS_MESSAGE_ID)
             .map(|v| v.as_str().to_owned())
             .unwrap_or_default();
-        out.push((id, serde_json::from_slice(&message.payload).unwrap()));
+        out.push((id, message.payload.to_vec()));
     }
     out
 }

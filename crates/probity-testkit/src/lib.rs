@@ -236,6 +236,22 @@ pub fn malleate(sig: &Signature) -> Signature {
 pub struct Rng(pub u64);
 
 impl Rng {
+    /// Seeded from the environment variable `var` when set (to replay a failure), else from
+    /// the clock; the seed is printed with how to replay it.
+    pub fn seeded(var: &str, what: &str) -> Rng {
+        let seed = std::env::var(var)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(1, |d| d.as_nanos() as u64)
+                    | 1
+            });
+        eprintln!("{what} seed: {seed} ({var}={seed} to replay)");
+        Rng(seed)
+    }
+
     /// The next number.
     pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
