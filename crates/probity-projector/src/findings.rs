@@ -7,76 +7,77 @@ use probity_core::ids::Seq;
 use probity_core::time::RecordedAt;
 use serde::{Deserialize, Serialize};
 
-/// The red-flag rules of `DOMAIN.md`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Rule {
-    /// An award, contract or payment to a supplier not eligible at decision time.
-    AwardToIneligible,
-    /// A visit by an unregistered or revoked rep, without an approved booking, or outside a
-    /// designated room.
-    RepVisit,
-    /// A staff member met a bidder's rep shortly before sitting on its panel, without recusal.
-    RepConflict,
-    /// Non-open purchases in one year, department, budget project and category above the
-    /// open-tender threshold.
-    SplitPurchase,
-    /// Two or more awards to one supplier just under the threshold within a window.
-    NearThreshold,
-    /// An inquiry with too few invited suppliers or valid quotes.
-    TooFewQuotes,
-    /// An off-catalogue demand published for too few days before the deadline.
-    ShortPublication,
-    /// The winning quote arrived after the deadline.
-    LateQuoteWon,
-    /// One person held two incompatible roles in one case.
-    Duties,
-    /// A step missing or out of order.
-    StepOrder,
-    /// An off-catalogue purchase of a catalogue item, or above the catalogue price.
-    CatalogueBypass,
-    /// A department's consumables ratio above a tier.
-    ConsumablesRatio,
+/// The rules, listed once, in `DOMAIN.md` order: each line is a rule and its file under
+/// `src/rules/`, named by its code (the kebab-case of the name, as in findings and the
+/// `rule-<code>-…` scenarios). Hands the list to `$then`: [`Rule`] is made from it here and
+/// the checks in `rules/mod.rs`. Adding a rule is a file there, a line here, and its
+/// scenarios (ARCHITECTURE.md, "Adding a rule").
+macro_rules! rule_list {
+    ($then:ident) => {
+        $then! {
+            /// An award, contract or payment to a supplier not eligible at decision time.
+            AwardToIneligible "award-to-ineligible.rs",
+            /// A visit by an unregistered or revoked rep, without an approved booking, or
+            /// outside a designated room.
+            RepVisit "rep-visit.rs",
+            /// A staff member met a bidder's rep shortly before sitting on its panel, without
+            /// recusal.
+            RepConflict "rep-conflict.rs",
+            /// Non-open purchases in one year, department, budget project and category above
+            /// the open-tender threshold.
+            SplitPurchase "split-purchase.rs",
+            /// Two or more awards to one supplier just under the threshold within a window.
+            NearThreshold "near-threshold.rs",
+            /// An inquiry with too few invited suppliers or valid quotes.
+            TooFewQuotes "too-few-quotes.rs",
+            /// An off-catalogue demand published for too few days before the deadline.
+            ShortPublication "short-publication.rs",
+            /// The winning quote arrived after the deadline.
+            LateQuoteWon "late-quote-won.rs",
+            /// One person held two incompatible roles in one case.
+            Duties "duties.rs",
+            /// A step missing or out of order.
+            StepOrder "step-order.rs",
+            /// An off-catalogue purchase of a catalogue item, or above the catalogue price.
+            CatalogueBypass "catalogue-bypass.rs",
+            /// A department's consumables ratio above a tier.
+            ConsumablesRatio "consumables-ratio.rs",
+        }
+    };
+}
+pub(crate) use rule_list;
+
+/// Makes [`Rule`] from the list.
+macro_rules! rule_enum {
+    ($($(#[$doc:meta])* $name:ident $file:literal,)*) => {
+        /// The red-flag rules of `DOMAIN.md`.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "kebab-case")]
+        pub enum Rule {
+            $($(#[$doc])* $name,)*
+        }
+
+        impl Rule {
+            /// Every rule, in `DOMAIN.md` order.
+            pub const ALL: &'static [Rule] = &[$(Rule::$name),*];
+
+            /// The kebab-case code (its file's name without `.rs`).
+            pub fn code(&self) -> &'static str {
+                let file = match self {
+                    $(Rule::$name => $file,)*
+                };
+                file.strip_suffix(".rs").unwrap_or(file)
+            }
+        }
+    };
 }
 
+rule_list!(rule_enum);
+
 impl Rule {
-    /// Every rule, in `DOMAIN.md` order.
-    pub const ALL: [Rule; 12] = [
-        Rule::AwardToIneligible,
-        Rule::RepVisit,
-        Rule::RepConflict,
-        Rule::SplitPurchase,
-        Rule::NearThreshold,
-        Rule::TooFewQuotes,
-        Rule::ShortPublication,
-        Rule::LateQuoteWon,
-        Rule::Duties,
-        Rule::StepOrder,
-        Rule::CatalogueBypass,
-        Rule::ConsumablesRatio,
-    ];
-
-    /// The kebab-case code.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Rule::AwardToIneligible => "award-to-ineligible",
-            Rule::RepVisit => "rep-visit",
-            Rule::RepConflict => "rep-conflict",
-            Rule::SplitPurchase => "split-purchase",
-            Rule::NearThreshold => "near-threshold",
-            Rule::TooFewQuotes => "too-few-quotes",
-            Rule::ShortPublication => "short-publication",
-            Rule::LateQuoteWon => "late-quote-won",
-            Rule::Duties => "duties",
-            Rule::StepOrder => "step-order",
-            Rule::CatalogueBypass => "catalogue-bypass",
-            Rule::ConsumablesRatio => "consumables-ratio",
-        }
-    }
-
     /// Parses the code.
     pub fn parse(code: &str) -> Option<Rule> {
-        Rule::ALL.into_iter().find(|r| r.code() == code)
+        Rule::ALL.iter().copied().find(|r| r.code() == code)
     }
 }
 
@@ -117,4 +118,19 @@ pub struct Finding {
     pub subjects: Vec<String>,
     /// What happened, for people.
     pub summary: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rules_code_is_its_serde_name_and_parses_back() {
+        for rule in Rule::ALL {
+            let json = serde_json::to_value(rule).unwrap();
+            assert_eq!(json, rule.code(), "{rule:?}");
+            assert_eq!(Rule::parse(rule.code()), Some(*rule));
+        }
+        assert_eq!(Rule::parse("no-such-rule"), None);
+    }
 }

@@ -7,21 +7,30 @@
 //!
 //! Thresholds and windows come from the `policy.set` in force when the event happened.
 
+//! Inside, by job: [`state`](Projection) declares every table once; `views` are what they
+//! hold; `fold` takes each record into the views; `rules/` holds one file per red-flag rule,
+//! listed once in `findings`; applying a record is the fold, then every rule.
+
+mod apply;
 mod findings;
-mod projection;
+mod fold;
 pub mod render;
 mod report;
 mod rows;
+mod rules;
+mod state;
 mod table;
 pub mod time;
+mod views;
 
 pub use findings::{Finding, Rule, Severity};
-pub use projection::{
-    Applied, BlacklistEntry, CaseView, Ineligibility, ListingView, Projection, RepMeeting, RepView,
-    Request, SanctionView, SupplierView, TimelineEntry, VisitView,
-};
 pub use report::{
     CaseDetail, CaseReport, CaseRole, RepReport, StaffReport, SupplierReport, VisitLine,
 };
-pub use rows::{POLICIES_KEY, TABLES};
+pub use rows::POLICIES_KEY;
+pub use state::{Applied, Projection, TABLES};
 pub use table::{RowError, Table};
+pub use views::{
+    BlacklistEntry, CaseView, Ineligibility, ListingView, Opened, RepMeeting, RepView, Request,
+    SanctionView, SupplierView, TimelineEntry, VisitView,
+};

@@ -4,11 +4,11 @@
 use serde::{Deserialize, Serialize};
 
 use crate::findings::Finding;
-use crate::projection::{
-    CaseView, Ineligibility, Projection, RepMeeting, RepView, SupplierView, TimelineEntry,
-    VisitView,
-};
+use crate::state::Projection;
 use crate::time::{Micros, DAY};
+use crate::views::{
+    CaseView, Ineligibility, RepMeeting, RepView, SupplierView, TimelineEntry, VisitView,
+};
 
 /// A supplier: everything recorded, its eligibility and its strikes, as of a moment.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -2,123 +2,28 @@
 //! only when they change, and the same records always give the same bytes (maps are ordered,
 //! vectors keep record order), so a rebuild and an incremental run store identical rows.
 
-use serde::de::DeserializeOwned;
-use serde::Serialize;
-
-use crate::projection::Projection;
-use crate::table::{RowError, Table};
+use crate::state::Projection;
+use crate::table::{AnyTable, RowError};
 
 /// The key of the row holding the policies in force.
 pub const POLICIES_KEY: &str = "meta/policies";
 
-fn drain<V: Serialize + Sync>(
-    name: &str,
-    table: &mut Table<V>,
-    each: &mut impl FnMut(String, Vec<u8>),
-) {
-    let changed = table.drain_changes();
-    // Serialising is independent per row, and a batch may change thousands of large rows
-    // (case timeline chunks): on all cores.
-    let jsons = probity_core::par::par_map(&changed, |(key, row)| {
-        // Invariant: view rows are plain data (strings, numbers, maps with string keys).
-        serde_json::to_vec(row).unwrap_or_else(|e| panic!("{name}/{key}: {e}"))
-    });
-    for ((key, _), json) in changed.into_iter().zip(jsons) {
-        each(format!("{name}/{key}"), json);
-    }
-}
-
-fn restore<V: DeserializeOwned>(
-    table: &mut Table<V>,
-    key: &str,
-    row: &str,
-    json: &[u8],
-) -> Result<(), RowError> {
-    let value = serde_json::from_slice(json).map_err(|e| RowError {
-        key: key.to_owned(),
-        message: e.to_string(),
-    })?;
-    table.restore(row.to_owned(), value);
-    Ok(())
-}
-
-/// The tables of a projection, by name (the first part of a row key).
-pub const TABLES: [&str; 12] = [
-    "suppliers",
-    "reps",
-    "visits",
-    "meetings",
-    "cases",
-    "steps",
-    "timelines",
-    "decisions",
-    "split_groups",
-    "near_threshold",
-    "findings",
-    "signers",
-];
-
-/// Runs `$body` with `$table` bound to each table of the projection and `$name` to its name.
-macro_rules! each_table {
-    ($p:expr, |$name:ident, $table:ident| $body:expr) => {{
-        {
-            let ($name, $table) = ("suppliers", &mut $p.suppliers);
-            $body
-        }
-        {
-            let ($name, $table) = ("reps", &mut $p.reps);
-            $body
-        }
-        {
-            let ($name, $table) = ("visits", &mut $p.visits);
-            $body
-        }
-        {
-            let ($name, $table) = ("meetings", &mut $p.meetings);
-            $body
-        }
-        {
-            let ($name, $table) = ("cases", &mut $p.cases);
-            $body
-        }
-        {
-            let ($name, $table) = ("steps", &mut $p.steps);
-            $body
-        }
-        {
-            let ($name, $table) = ("timelines", &mut $p.timelines);
-            $body
-        }
-        {
-            let ($name, $table) = ("decisions", &mut $p.decisions);
-            $body
-        }
-        {
-            let ($name, $table) = ("split_groups", &mut $p.split_groups);
-            $body
-        }
-        {
-            let ($name, $table) = ("near_threshold", &mut $p.near_threshold);
-            $body
-        }
-        {
-            let ($name, $table) = ("findings", &mut $p.findings);
-            $body
-        }
-        {
-            let ($name, $table) = ("signers", &mut $p.signers);
-            $body
-        }
-    }};
-}
-
 impl Projection {
+    /// The table called `name`.
+    fn table(&mut self, name: &str) -> Option<&mut dyn AnyTable> {
+        self.tables_mut()
+            .into_iter()
+            .find_map(|(n, table)| (n == name).then_some(table))
+    }
+
     /// An empty projection of partial tables (see [`Table`]): rows are restored into it on
     /// demand, and [`take_missed`](Self::take_missed) says which ones applying records wanted.
     /// Policies are not partial: restore their row before applying.
     pub fn partial() -> Self {
         let mut p = Projection::new();
-        each_table!(p, |_name, table| *table = Table::partial());
+        for (_, table) in p.tables_mut() {
+            table.make_partial();
+        }
         p
     }
 
@@ -126,12 +31,9 @@ impl Projection {
     /// neither held nor knew absent.
     pub fn take_missed(&mut self) -> Vec<String> {
         let mut missed = Vec::new();
-        each_table!(self, |name, table| missed.extend(
-            table
-                .take_missed()
-                .into_iter()
-                .map(|k| format!("{name}/{k}"))
-        ));
+        for (name, table) in self.tables_mut() {
+            missed.extend(table.missed().into_iter().map(|k| format!("{name}/{k}")));
+        }
         missed
     }
 
@@ -140,11 +42,7 @@ impl Projection {
         let Some((name, row)) = key.split_once('/') else {
             return false;
         };
-        let mut held = false;
-        each_table!(self, |table_name, table| if table_name == name {
-            held = table.holds(row);
-        });
-        held
+        self.table(name).is_some_and(|table| table.has(row))
     }
 
     /// Records that the row `<table>/<row>` does not exist (in a partial projection).
@@ -153,26 +51,20 @@ impl Projection {
             key: key.to_owned(),
             message: "no table name".to_owned(),
         })?;
-        let mut known = false;
-        each_table!(self, |table_name, table| if table_name == name {
-            table.restore_absent(row.to_owned());
-            known = true;
-        });
-        if known {
-            Ok(())
-        } else {
-            Err(RowError {
-                key: key.to_owned(),
-                message: "unknown table".to_owned(),
-            })
-        }
+        let table = self.table(name).ok_or_else(|| RowError {
+            key: key.to_owned(),
+            message: "unknown table".to_owned(),
+        })?;
+        table.mark_absent(row.to_owned());
+        Ok(())
     }
 
     /// Hands every row changed since the last call to `each` as (key, JSON), and the policy
     /// row when policies changed.
     pub fn drain_changes(&mut self, mut each: impl FnMut(String, Vec<u8>)) {
-        let each = &mut each;
-        each_table!(self, |name, table| drain(name, table, each));
+        for (name, table) in self.tables_mut() {
+            table.drain_json(name, &mut each);
+        }
         if std::mem::take(&mut self.policies_changed).0 {
             let json = serde_json::to_vec(&self.policies)
                 .unwrap_or_else(|e| panic!("{POLICIES_KEY}: {e}"));
@@ -191,23 +83,32 @@ impl Projection {
             return Ok(());
         }
         let (name, row) = key.split_once('/').ok_or_else(|| bad("no table name"))?;
-        let mut restored = None;
-        each_table!(self, |table_name, table| if table_name == name {
-            restored = Some(restore(table, key, row, json));
-        });
-        restored.unwrap_or_else(|| Err(bad("unknown table")))
+        let table = self.table(name).ok_or_else(|| bad("unknown table"))?;
+        table.restore_json(key, row, json)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::TABLES;
 
     #[test]
-    fn tables_lists_every_table() {
-        let mut names = Vec::new();
+    fn every_table_is_stored_and_restored_by_its_name() {
         let mut p = Projection::new();
-        each_table!(p, |name, _table| names.push(name));
+        p.suppliers.entry("91320100MA1XXXXX0X").name = Some("甲公司".into());
+        p.signers.insert("ab".into(), "王秀英".into());
+        let mut rows = Vec::new();
+        p.drain_changes(|key, json| rows.push((key, json)));
+        let keys: Vec<&str> = rows.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["suppliers/91320100MA1XXXXX0X", "signers/ab"]);
+        let mut back = Projection::new();
+        for (key, json) in &rows {
+            back.restore_row(key, json).unwrap();
+        }
+        assert_eq!(back, p);
+        let names: Vec<&str> = Projection::new().tables_mut().map(|(n, _)| n).to_vec();
         assert_eq!(names, TABLES);
+        assert!(back.restore_row("nosuch/x", b"1").is_err());
     }
 }

@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 /// Rows by key, with the keys touched since [`Table::drain_changes`] was last called.
@@ -210,6 +211,80 @@ impl<V> Table<V> {
                 Some((key, row))
             })
             .collect()
+    }
+}
+
+fn drain<V: Serialize + Sync>(
+    name: &str,
+    table: &mut Table<V>,
+    each: &mut dyn FnMut(String, Vec<u8>),
+) {
+    let changed = table.drain_changes();
+    // Serialising is independent per row, and a batch may change thousands of large rows
+    // (case timeline chunks): on all cores.
+    let jsons = probity_core::par::par_map(&changed, |(key, row)| {
+        // Invariant: view rows are plain data (strings, numbers, maps with string keys).
+        serde_json::to_vec(row).unwrap_or_else(|e| panic!("{name}/{key}: {e}"))
+    });
+    for ((key, _), json) in changed.into_iter().zip(jsons) {
+        each(format!("{name}/{key}"), json);
+    }
+}
+
+fn restore<V: DeserializeOwned>(
+    table: &mut Table<V>,
+    key: &str,
+    row: &str,
+    json: &[u8],
+) -> Result<(), RowError> {
+    let value = serde_json::from_slice(json).map_err(|e| RowError {
+        key: key.to_owned(),
+        message: e.to_string(),
+    })?;
+    table.restore(row.to_owned(), value);
+    Ok(())
+}
+
+/// What the store does with a table, whatever its rows: object-safe, so that a projection
+/// can hand out all its tables at once ([`Projection::tables_mut`]).
+pub(crate) trait AnyTable {
+    /// Turns it into an empty partial table.
+    fn make_partial(&mut self);
+    /// See [`Table::take_missed`].
+    fn missed(&mut self) -> BTreeSet<String>;
+    /// See [`Table::holds`].
+    fn has(&self, row: &str) -> bool;
+    /// See [`Table::restore_absent`].
+    fn mark_absent(&mut self, row: String);
+    /// Hands each changed row to `each` as (`<name>/<row>`, JSON).
+    fn drain_json(&mut self, name: &str, each: &mut dyn FnMut(String, Vec<u8>));
+    /// Puts back the row `row` (whose full key is `key`) from its JSON.
+    fn restore_json(&mut self, key: &str, row: &str, json: &[u8]) -> Result<(), RowError>;
+}
+
+impl<V: Serialize + DeserializeOwned + Sync> AnyTable for Table<V> {
+    fn make_partial(&mut self) {
+        *self = Table::partial();
+    }
+
+    fn missed(&mut self) -> BTreeSet<String> {
+        self.take_missed()
+    }
+
+    fn has(&self, row: &str) -> bool {
+        self.holds(row)
+    }
+
+    fn mark_absent(&mut self, row: String) {
+        self.restore_absent(row);
+    }
+
+    fn drain_json(&mut self, name: &str, each: &mut dyn FnMut(String, Vec<u8>)) {
+        drain(name, self, each);
+    }
+
+    fn restore_json(&mut self, key: &str, row: &str, json: &[u8]) -> Result<(), RowError> {
+        restore(self, key, row, json)
     }
 }
 

@@ -126,7 +126,11 @@ pub fn answer(
                         "unknown-rule",
                         format!(
                             "unknown rule {code:?}; one of: {}",
-                            Rule::ALL.map(|r| r.code()).join(", ")
+                            Rule::ALL
+                                .iter()
+                                .map(Rule::code)
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         ),
                     )
                 })?),

@@ -1,0 +1,127 @@
+//! award-to-ineligible: an award, contract or payment to a supplier that was not eligible when
+//! it was decided (not admitted, under a sanction, or on an external list). Judged when the
+//! decision is recorded, and again for every earlier decision when a sanction or listing is
+//! recorded late: then the finding says whether the ledger could have known at the time.
+
+use probity_events::Event;
+
+use super::RuleCheck;
+use crate::findings::{Finding, Rule, Severity};
+use crate::state::{raise, Fact, Projection};
+use crate::views::{Decision, Ineligibility, SupplierView};
+use probity_core::time::RecordedAt;
+
+pub(super) struct Check;
+
+impl RuleCheck for Check {
+    fn check(&self, p: &mut Projection, f: Fact<'_>) {
+        match f.event {
+            Event::AwardDecided(e) => decide(
+                p,
+                f,
+                e.case.as_str(),
+                "award",
+                e.supplier.as_str(),
+                e.product.as_ref().map(|p| p.to_string()),
+            ),
+            Event::ContractSigned(e) => {
+                decide(p, f, e.case.as_str(), "contract", e.supplier.as_str(), None)
+            }
+            Event::PaymentMade(e) => {
+                decide(p, f, e.case.as_str(), "payment", e.supplier.as_str(), None)
+            }
+            Event::SanctionImposed(e) => recheck(p, f, e.uscc.as_str()),
+            Event::ExternalListingObserved(e) => recheck(p, f, e.uscc.as_str()),
+            _ => {}
+        }
+    }
+}
+
+/// Remembers a purchase decision and judges it against what is known now.
+fn decide(
+    p: &mut Projection,
+    f: Fact<'_>,
+    case: &str,
+    step: &str,
+    supplier: &str,
+    product: Option<String>,
+) {
+    let decision = Decision {
+        case: case.to_owned(),
+        step: step.to_owned(),
+        product,
+        occurred: f.t,
+        known: f.k,
+        seq: f.seq,
+    };
+    let unknown = SupplierView::default();
+    let view = p.suppliers.get(supplier).unwrap_or(&unknown);
+    if let Some(finding) = ineligible_decision(view, supplier, &decision, f.recorded_at) {
+        raise(&mut p.findings, finding);
+    }
+    p.decisions.entry(supplier).push(decision);
+}
+
+/// A sanction or listing just recorded may make the supplier's earlier decisions findings.
+/// Judged from borrowed rows: a long-standing supplier has many decisions and a long record,
+/// and copying them for every decision made a late sanction cost their product.
+fn recheck(p: &mut Projection, f: Fact<'_>, supplier: &str) {
+    let Some(decisions) = p.decisions.get(supplier) else {
+        return;
+    };
+    let unknown = SupplierView::default();
+    let view = p.suppliers.get(supplier).unwrap_or(&unknown);
+    for d in decisions {
+        if let Some(finding) = ineligible_decision(view, supplier, d, f.recorded_at) {
+            raise(&mut p.findings, finding);
+        }
+    }
+}
+
+/// The finding decision `d` makes if `supplier` (`view`) was ineligible at it (true time, as
+/// known now), and whether that was knowable when it was recorded.
+fn ineligible_decision(
+    view: &SupplierView,
+    supplier: &str,
+    d: &Decision,
+    detectable_at: RecordedAt,
+) -> Option<Finding> {
+    let why = view.ineligible(d.product.as_deref(), d.occurred, i64::MAX)?;
+    // Whether the ledger already said so when the decision was recorded.
+    let knowable = view
+        .ineligible(d.product.as_deref(), d.occurred, d.known)
+        .is_some();
+    let (reason, mut evidence) = match &why {
+        Ineligibility::NotAdmitted => ("was not admitted".to_owned(), vec![]),
+        Ineligibility::Sanctioned { kind, seq } => (
+            format!("was under a {kind:?} sanction").to_lowercase(),
+            vec![*seq],
+        ),
+        Ineligibility::Listed { list, seq } => (format!("was listed on {list}"), vec![*seq]),
+    };
+    evidence.push(d.seq);
+    evidence.sort_unstable();
+    Some(Finding {
+        id: format!("award-to-ineligible/{}/{}/{}", d.case, d.step, d.seq),
+        rule: Rule::AwardToIneligible,
+        severity: if knowable {
+            Severity::High
+        } else {
+            Severity::Medium
+        },
+        evidence,
+        detectable_at,
+        knowable,
+        subjects: vec![format!("case:{}", d.case), format!("supplier:{supplier}")],
+        summary: format!(
+            "{} of case {} to supplier {supplier}, which {reason} at the time{}",
+            d.step,
+            d.case,
+            if knowable {
+                ""
+            } else {
+                " (recorded only later: not knowable then)"
+            }
+        ),
+    })
+}

@@ -1,0 +1,285 @@
+//! The projection's state: every table it keeps, declared once, and what it answers from
+//! them (the policy in force, the blacklist, a case's timeline). Records change it through
+//! [`crate::fold`] (the views) and [`crate::rules`] (findings and the rules' memory).
+
+use probity_core::envelope::EventBody;
+use probity_core::ids::Seq;
+use probity_core::time::RecordedAt;
+use probity_events::governance::Policy;
+use probity_events::supplier::{ListingScope, SanctionKind};
+use probity_events::Event;
+use serde::{Deserialize, Serialize};
+
+use crate::findings::Finding;
+use crate::table::{AnyTable, Table};
+use crate::time::{known, of, Micros};
+use crate::views::{
+    chunk_key, BlacklistEntry, CaseView, Decision, RepMeeting, RepView, SanctionView, Steps,
+    SupplierView, TimelineChunk, TimelineEntry, VisitView, TIMELINE_CHUNK,
+};
+
+/// One record as the projection sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct Applied<'a> {
+    /// Its sequence number.
+    pub seq: Seq,
+    /// When the ledger recorded it.
+    pub recorded_at: RecordedAt,
+    /// Its body.
+    pub body: &'a EventBody,
+    /// Its decoded payload.
+    pub event: &'a Event,
+}
+
+/// One record as the fold and the rules see it: [`Applied`] with its two instants worked out
+/// once.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Fact<'a> {
+    /// Its sequence number.
+    pub(crate) seq: Seq,
+    /// When the ledger recorded it (when a finding it completes became detectable).
+    pub(crate) recorded_at: RecordedAt,
+    /// Its body.
+    pub(crate) body: &'a EventBody,
+    /// Its decoded payload.
+    pub(crate) event: &'a Event,
+    /// When it happened (true time).
+    pub(crate) t: Micros,
+    /// When it was recorded (known time).
+    pub(crate) k: Micros,
+}
+
+impl<'a> Fact<'a> {
+    pub(crate) fn of(r: Applied<'a>) -> Self {
+        Fact {
+            seq: r.seq,
+            recorded_at: r.recorded_at,
+            body: r.body,
+            event: r.event,
+            t: of(r.body.occurred_at.datetime()),
+            k: known(r.recorded_at),
+        }
+    }
+
+    /// The offset of the hospital's clock where it happened (for calendar days).
+    pub(crate) fn offset(&self) -> time::UtcOffset {
+        self.body.occurred_at.datetime().offset()
+    }
+}
+
+/// Bookkeeping for the store: whether something changed since it was last written. Not part
+/// of what the projection knows, so two projections of the same records are equal whatever
+/// their bookkeeping.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Changed(pub(crate) bool);
+
+impl PartialEq for Changed {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Changed {}
+
+/// Declares the projection's tables once: the struct's fields, [`TABLES`] and
+/// [`Projection::tables_mut`] all come from this list, so a table cannot be stored but not
+/// restored, or kept but not stored.
+macro_rules! tables {
+    ($($(#[$doc:meta])* $vis:vis $name:ident: $row:ty,)*) => {
+        /// Everything the projection knows, as of the last record applied.
+        #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+        pub struct Projection {
+            /// Records applied.
+            pub applied: u64,
+            pub(crate) policies: Vec<(Micros, Seq, Policy)>,
+            #[serde(skip)]
+            pub(crate) policies_changed: Changed,
+            $($(#[$doc])* $vis $name: Table<$row>,)*
+        }
+
+        /// The tables of a projection, by name (the first part of a row key).
+        pub const TABLES: &[&str] = &[$(stringify!($name)),*];
+
+        impl Projection {
+            /// Every table with its name, in [`TABLES`] order.
+            pub(crate) fn tables_mut(&mut self) -> [(&'static str, &mut dyn AnyTable); TABLES.len()] {
+                [$((stringify!($name), &mut self.$name as &mut dyn AnyTable)),*]
+            }
+        }
+    };
+}
+
+tables! {
+    /// Suppliers by USCC.
+    pub suppliers: SupplierView,
+    /// Reps by filing number.
+    pub reps: RepView,
+    /// Visits by visit id.
+    pub visits: VisitView,
+    /// Rep meetings by staff member.
+    pub meetings: Vec<RepMeeting>,
+    /// Cases by id.
+    pub cases: CaseView,
+    /// Each case's timeline at a glance, by case id.
+    pub(crate) steps: Steps,
+    /// Each case's timeline, in chunks of [`TIMELINE_CHUNK`] entries: `<case>/<chunk>`.
+    pub(crate) timelines: TimelineChunk,
+    /// The award-to-ineligible rule's memory: each supplier's purchase decisions.
+    pub(crate) decisions: Vec<Decision>,
+    /// The split-purchase rule's memory: non-open purchases by year, department, budget
+    /// project and category: (case, amount in fen, record).
+    pub(crate) split_groups: Vec<(String, u64, Seq)>,
+    /// The near-threshold rule's memory: each supplier's recent awards just under the
+    /// threshold (true time, record).
+    pub(crate) near_threshold: Vec<(Micros, Seq)>,
+    /// Findings by id.
+    pub findings: Finding,
+    /// Who holds each key (by key id), from genesis and enrolments.
+    pub signers: String,
+}
+
+/// The policy in force when no `policy.set` is.
+static DEFAULT_POLICY: std::sync::LazyLock<Policy> = std::sync::LazyLock::new(Policy::default);
+
+impl Projection {
+    /// An empty projection.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The policy in force at true time `t`.
+    pub fn policy_at(&self, t: Micros) -> Policy {
+        self.policy_in_force(t).clone()
+    }
+
+    /// The policy in force at true time `t`, borrowed: the rules ask for it on every award.
+    pub(crate) fn policy_in_force(&self, t: Micros) -> &Policy {
+        self.policies
+            .iter()
+            .filter(|(from, _, _)| *from <= t)
+            .max_by_key(|(from, seq, _)| (*from, *seq))
+            .map_or(&*DEFAULT_POLICY, |(_, _, p)| p)
+    }
+
+    /// Suppliers under a whole-firm ban at true time `true_at`, as known at `known_at`.
+    pub fn blacklist(&self, true_at: Micros, known_at: Micros) -> Vec<BlacklistEntry> {
+        let mut out = Vec::new();
+        for (uscc, s) in self.suppliers.iter() {
+            for sanction in s.sanctions.iter().filter(|x| {
+                matches!(
+                    x.kind,
+                    SanctionKind::Blacklist | SanctionKind::SupplierSuspension
+                ) && x.active(true_at, known_at)
+            }) {
+                out.push(BlacklistEntry {
+                    uscc: uscc.clone(),
+                    name: s.name.clone(),
+                    reason: serde_json::to_value(sanction.kind)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default(),
+                    from: sanction.from,
+                    until: sanction.end_known_at(known_at),
+                    seq: sanction.seq,
+                });
+            }
+            for listing in s
+                .listings
+                .iter()
+                .filter(|l| l.scope == ListingScope::Supplier && l.blocks(None, true_at, known_at))
+            {
+                out.push(BlacklistEntry {
+                    uscc: uscc.clone(),
+                    name: s.name.clone(),
+                    reason: listing.list.clone(),
+                    from: listing.from,
+                    until: listing.until,
+                    seq: listing.seq,
+                });
+            }
+        }
+        out
+    }
+
+    /// Appends `entry` to `case`'s timeline (creating the case when this is its first record).
+    pub(crate) fn push_step(&mut self, case: &str, entry: TimelineEntry) {
+        if self.cases.get(case).is_none() {
+            self.cases.entry(case);
+        }
+        let steps = self.steps.entry(case);
+        let at = steps.len;
+        steps.len += 1;
+        // Cloning the type only when it is new here: this runs for every record of a case.
+        if !steps.first.contains_key(&entry.event_type) {
+            steps.first.insert(entry.event_type.clone(), entry.seq);
+        }
+        if entry.event_type.starts_with("purchase.")
+            && entry.event_type != "purchase.supervision_recorded"
+            && steps.state.as_deref() != Some(entry.event_type.as_str())
+        {
+            steps.state = Some(entry.event_type.clone());
+        }
+        self.timelines
+            .entry(&chunk_key(case, at / TIMELINE_CHUNK))
+            .0
+            .push(entry);
+    }
+
+    /// Marks the latest entry of `step` in `case`'s timeline not yet supervised as supervised
+    /// by `seq`. Supervision follows its step closely, so this reads the last chunk or two.
+    pub(crate) fn mark_supervised(&mut self, case: &str, step: &str, seq: Seq) {
+        let len = self.steps.get(case).map_or(0, |s| s.len);
+        for n in (0..len.div_ceil(TIMELINE_CHUNK)).rev() {
+            let key = chunk_key(case, n);
+            let found = self.timelines.get(&key).and_then(|chunk| {
+                chunk
+                    .0
+                    .iter()
+                    .rposition(|e| e.event_type == step && e.supervised_by.is_none())
+            });
+            if let Some(i) = found {
+                if let Some(chunk) = self.timelines.get_mut(&key) {
+                    chunk.0[i].supervised_by = Some(seq);
+                }
+                return;
+            }
+        }
+    }
+
+    /// Every record of `case`, in order, with who signed it and its supervision.
+    pub fn timeline(&self, case: &str) -> Vec<TimelineEntry> {
+        let len = self.steps.get(case).map_or(0, |s| s.len);
+        (0..len.div_ceil(TIMELINE_CHUNK))
+            .flat_map(|n| {
+                self.timelines
+                    .get(&chunk_key(case, n))
+                    .map(|chunk| chunk.0.clone())
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+
+    /// The last purchase step recorded in `case` (supervision records aside).
+    pub fn case_state(&self, case: &str) -> Option<&str> {
+        self.steps.get(case)?.state.as_deref()
+    }
+
+    /// The latest sanction `id` of supplier `uscc`, to change.
+    pub(crate) fn sanction_mut(&mut self, uscc: &str, id: &str) -> Option<&mut SanctionView> {
+        self.suppliers
+            .get_mut(uscc)?
+            .sanctions
+            .iter_mut()
+            .rev()
+            .find(|s| s.sanction == id)
+    }
+}
+
+/// Raises `finding` unless one with its id was raised before (a finding keeps the record that
+/// first completed it). Takes the findings table alone so that a rule may hold other tables'
+/// rows while it raises.
+pub(crate) fn raise(findings: &mut Table<Finding>, finding: Finding) {
+    if findings.get(&finding.id).is_none() {
+        findings.insert(finding.id.clone(), finding);
+    }
+}
