@@ -59,3 +59,32 @@ fn a_scenario_with_a_wrong_role_is_refused_at_append() {
     }
     panic!("no award in the domain example");
 }
+
+/// The subjects read from a decoded payload are those its JSON names, for every event of
+/// every scenario: one parse of the payload (into its type) is enough to check them.
+#[test]
+fn the_subjects_of_a_decoded_event_are_those_its_json_names() {
+    let mut compared = 0;
+    for name in scenario_names().unwrap() {
+        for (event, _) in &load_scenario(&name).unwrap().events {
+            let body = event.open().unwrap().into_body();
+            let (decoded, named) = probity_events::decode_body(&body).unwrap();
+            let json: serde_json::Value = serde_json::from_str(body.payload.as_str()).unwrap();
+            let from_json = probity_events::catalogue::implied_subjects(&json);
+            assert_eq!(
+                decoded.named_subjects(),
+                from_json,
+                "{name}: {}",
+                body.event_type
+            );
+            let named: Vec<String> = named.iter().map(ToString::to_string).collect();
+            let listed: Vec<String> = from_json
+                .iter()
+                .map(|(k, id)| format!("{k}:{id}"))
+                .collect();
+            assert_eq!(named, listed, "{name}: {}", body.event_type);
+            compared += usize::from(!listed.is_empty());
+        }
+    }
+    assert!(compared > 100, "only {compared} events name subjects");
+}

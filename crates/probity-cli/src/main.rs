@@ -15,6 +15,7 @@ use probity_core::ids::{EventId, EventType, LedgerId, SubjectId};
 use probity_core::keys::{KeyId, PublicKey, SecretKey};
 use probity_core::receipt::Receipt;
 use probity_core::roles::{Role, GENESIS, KEY_ENROLLED, KEY_REVOKED};
+use probity_core::subject::Subject;
 use probity_core::time::{OccurredAt, RecordedAt};
 use probity_events::catalogue::implied_subjects;
 use probity_ledger::wire::{self, AppendMessage};
@@ -1365,32 +1366,12 @@ fn build_message(
     extra: &Extra,
 ) -> Result<AppendMessage, Failure> {
     let mut subjects = Subjects::default();
-    let mut add = |kind: &str, id: &str| -> Result<(), Failure> {
-        let id = SubjectId::new(id).map_err(input("subject"))?;
-        let list = match kind {
-            "supplier" => &mut subjects.supplier,
-            "rep" => &mut subjects.rep,
-            "case" => &mut subjects.case,
-            "staff" => &mut subjects.staff,
-            other => {
-                return Err(Failure::Input(format!(
-                    "subject kind {other:?} must be supplier, rep, case or staff"
-                )))
-            }
-        };
-        if !list.contains(&id) {
-            list.push(id);
-        }
-        Ok(())
-    };
     for (kind, id) in implied_subjects(&payload) {
-        add(kind, &id)?;
+        let id = SubjectId::new(id).map_err(input("subject"))?;
+        subjects.add(Subject::new(kind, id));
     }
     for subject in &extra.subjects {
-        let (kind, id) = subject
-            .split_once(':')
-            .ok_or_else(|| Failure::Input(format!("--subject {subject:?} must be kind:id")))?;
-        add(kind, id)?;
+        subjects.add(subject.parse().map_err(input("--subject"))?);
     }
     let mut expect = std::collections::BTreeMap::new();
     for item in &extra.expect {

@@ -66,6 +66,7 @@ pub mod roles;
 #[cfg(feature = "schema")]
 pub mod schema;
 pub mod strict_json;
+pub mod subject;
 pub mod time;
 pub mod verify;
 pub mod witness;

@@ -3,44 +3,19 @@
 
 use probity_core::envelope::{EventBody, Payload};
 use probity_core::roles::{Role, RoleMatrix, GENESIS};
-use schemars::{JsonSchema, Schema};
-use serde::de::DeserializeOwned;
-use serde::Serialize;
+use probity_core::subject::{Subject, SubjectKind};
+use schemars::Schema;
 use serde_json::Value;
 
 use crate::governance::PolicySet;
 use crate::integrity::*;
+pub use crate::payload::DecodeError;
+pub use crate::payload::EventPayload;
 use crate::purchase::*;
 use crate::rep::*;
 use crate::supplier::*;
-use crate::types::Check;
 use crate::upcast;
 use probity_core::registry::{GenesisPayload, KeyEnrolledPayload, KeyRevokedPayload};
-
-/// A typed event payload.
-pub trait EventPayload: Serialize + DeserializeOwned + JsonSchema + Check {
-    /// The event type name, e.g. `supplier.admitted`.
-    const TYPE: &'static str;
-    /// The current schema version.
-    const SCHEMA: u32;
-    /// The roles that may record it.
-    const ROLES: &'static [Role];
-    /// One line for people.
-    const SUMMARY: &'static str;
-}
-
-/// Implements [`EventPayload`] for a payload struct.
-macro_rules! payload {
-    ($ty:ident, $name:literal, $schema:literal, [$($role:expr),* $(,)?], $summary:literal) => {
-        impl $crate::catalogue::EventPayload for $ty {
-            const TYPE: &'static str = $name;
-            const SCHEMA: u32 = $schema;
-            const ROLES: &'static [probity_core::roles::Role] = &[$($role),*];
-            const SUMMARY: &'static str = $summary;
-        }
-    };
-}
-pub(crate) use payload;
 
 /// The families events belong to (one table each in `schemas/EVENTS.md`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -98,55 +73,6 @@ impl EventSpec {
             json_schema: || schemars::schema_for!(T),
         }
     }
-}
-
-/// Why a payload is not a valid event of its type.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DecodeError {
-    /// The catalogue has no such type.
-    #[error("unknown event type {0:?}")]
-    UnknownType(String),
-    /// The schema version is not one this catalogue knows.
-    #[error("{event_type} has no schema version {schema} (current: {current})")]
-    UnsupportedSchema {
-        /// The type.
-        event_type: String,
-        /// The version given.
-        schema: u32,
-        /// The current version.
-        current: u32,
-    },
-    /// A field is missing, unknown, of the wrong type, or breaks a rule.
-    #[error("invalid {event_type} payload: field `{field}`: {message}")]
-    Invalid {
-        /// The type.
-        event_type: String,
-        /// The path of the field (`.` for the payload itself).
-        field: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// The payload is well formed but breaks a rule across fields (e.g. an interval that ends
-    /// before it starts), which JSON Schema cannot express.
-    #[error("invalid {event_type} payload: field `{field}`: {message}")]
-    Rule {
-        /// The type.
-        event_type: String,
-        /// The path of the field.
-        field: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// The body's `subjects` do not name what the payload concerns.
-    #[error("{event_type}: subjects.{kind} must include {id:?} (named in the payload)")]
-    MissingSubject {
-        /// The type.
-        event_type: String,
-        /// `supplier`, `rep` or `case`.
-        kind: &'static str,
-        /// The id the payload names.
-        id: String,
-    },
 }
 
 /// The field an error is about: serde's path, or, for a missing or unknown field of the
@@ -217,6 +143,14 @@ macro_rules! catalogue {
             pub fn event_type(&self) -> &'static str {
                 match self {
                     $($(Event::$variant(_) => <$ty as EventPayload>::TYPE,)*)*
+                }
+            }
+
+            /// The subjects its payload names in its top-level fields (`uscc` and `supplier`:
+            /// suppliers, `filing_number`: a rep, `case`), as (kind, id text), in field order.
+            pub fn named_subjects(&self) -> Vec<(SubjectKind, String)> {
+                match self {
+                    $($(Event::$variant(p) => crate::subjects::named_by(p),)*)*
                 }
             }
 
@@ -329,19 +263,20 @@ pub fn decode(event_type: &str, schema: u32, payload: &Payload) -> Result<Event,
             current,
         });
     }
-    let upcast = upcast::to_current(event_type, schema, payload.as_str())?;
+    let upcast = upcast::to_current(event_type, schema, current, payload.as_str())?;
     decode_current(event_type, &upcast)
 }
 
-/// The supplier, rep and case ids a payload concerns, found in its top-level fields `uscc`,
-/// `supplier`, `filing_number` and `case`.
-pub fn implied_subjects(value: &Value) -> Vec<(&'static str, String)> {
+/// The supplier, rep and case ids a payload in JSON names, in its top-level fields `uscc`,
+/// `supplier`, `filing_number` and `case` (for tools that build a body from JSON; a decoded
+/// event gives them without parsing again: [`Event::named_subjects`]).
+pub fn implied_subjects(value: &Value) -> Vec<(SubjectKind, String)> {
     let mut out = Vec::new();
     for (field, kind) in [
-        ("uscc", "supplier"),
-        ("supplier", "supplier"),
-        ("filing_number", "rep"),
-        ("case", "case"),
+        ("uscc", SubjectKind::Supplier),
+        ("supplier", SubjectKind::Supplier),
+        ("filing_number", SubjectKind::Rep),
+        ("case", SubjectKind::Case),
     ] {
         if let Some(id) = value.get(field).and_then(Value::as_str) {
             out.push((kind, id.to_owned()));
@@ -350,45 +285,27 @@ pub fn implied_subjects(value: &Value) -> Vec<(&'static str, String)> {
     out
 }
 
-/// The top-level fields that name subjects; everything else in a payload is skipped unread.
-#[derive(serde::Deserialize)]
-struct Named {
-    uscc: Option<Value>,
-    supplier: Option<Value>,
-    filing_number: Option<Value>,
-    case: Option<Value>,
-}
-
 /// Decodes a body's payload and checks that its `subjects` name what the payload concerns.
 pub fn validate_body(body: &EventBody) -> Result<Event, DecodeError> {
+    decode_body(body).map(|(event, _)| event)
+}
+
+/// [`validate_body`], also giving the subjects the payload names (each as the body lists it).
+/// The payload is parsed once, into its type; the subjects are read from that.
+pub fn decode_body(body: &EventBody) -> Result<(Event, Vec<Subject>), DecodeError> {
     let event = decode(body.event_type.as_str(), body.schema, &body.payload)?;
-    let declared = &body.subjects;
-    // The payload decoded, so it is a JSON object; read back only the fields that name subjects.
-    let named: Named =
-        serde_json::from_str(body.payload.as_str()).map_err(|e| DecodeError::Invalid {
-            event_type: body.event_type.to_string(),
-            field: ".".into(),
-            message: e.to_string(),
-        })?;
-    let fields = serde_json::json!({
-        "uscc": named.uscc, "supplier": named.supplier,
-        "filing_number": named.filing_number, "case": named.case,
-    });
-    for (kind, id) in implied_subjects(&fields) {
-        let list = match kind {
-            "supplier" => &declared.supplier,
-            "rep" => &declared.rep,
-            _ => &declared.case,
-        };
-        if !list.iter().any(|s| s.as_str() == id) {
+    let mut named = Vec::new();
+    for (kind, id) in event.named_subjects() {
+        let Some(listed) = body.subjects.of(kind).iter().find(|s| s.as_str() == id) else {
             return Err(DecodeError::MissingSubject {
                 event_type: body.event_type.to_string(),
-                kind,
+                kind: kind.as_str(),
                 id,
             });
-        }
+        };
+        named.push(Subject::new(kind, listed.clone()));
     }
-    Ok(event)
+    Ok((event, named))
 }
 
 /// The role matrix of the catalogue (governance rows included).

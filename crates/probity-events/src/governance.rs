@@ -7,7 +7,7 @@ use probity_core::roles::Role;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::catalogue::payload;
+use crate::payload::payload;
 use crate::types::{check_positive, Check, FieldError, Money, Timestamp};
 
 impl Check for GenesisPayload {

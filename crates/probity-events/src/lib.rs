@@ -16,17 +16,21 @@
 //! ```
 
 pub mod catalogue;
+pub mod checked;
 pub mod docs;
 pub mod governance;
 pub mod integrity;
+mod payload;
 pub mod purchase;
 pub mod rep;
 pub mod scenario;
+mod subjects;
 pub mod supplier;
 pub mod types;
 pub mod upcast;
 
 pub use catalogue::{
-    decode, role_matrix, spec, specs, validate_body, DecodeError, Event, EventPayload, EventSpec,
-    Family,
+    decode, decode_body, role_matrix, spec, specs, validate_body, DecodeError, Event, EventPayload,
+    EventSpec, Family,
 };
+pub use checked::{CheckError, CheckedEvent};

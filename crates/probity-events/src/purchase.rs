@@ -6,7 +6,7 @@ use probity_core::roles::Role;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::catalogue::payload;
+use crate::payload::payload;
 use crate::types::{
     check_non_empty, check_positive, CaseId, Check, FieldError, Money, RefId, StaffId, Text,
     Timestamp, Uscc,

@@ -7,7 +7,7 @@ use probity_core::roles::Role;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::catalogue::payload;
+use crate::payload::payload;
 use crate::types::{
     check_interval, check_non_empty, Check, FieldError, FilingNumber, Interval, RefId, StaffId,
     Text, Timestamp, Uscc,

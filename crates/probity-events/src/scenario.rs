@@ -27,6 +27,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::catalogue::{implied_subjects, validate_body, DecodeError};
+use probity_core::subject::Subject;
 
 /// Why a scenario could not be prepared.
 #[derive(Debug, thiserror::Error)]
@@ -257,14 +258,7 @@ impl Scenario {
             let mut subjects = event.subjects.clone().unwrap_or_default();
             for (kind, id) in implied_subjects(&event.payload) {
                 let id = SubjectId::new(id).map_err(|e| field(&event.id, e.to_string()))?;
-                let list = match kind {
-                    "supplier" => &mut subjects.supplier,
-                    "rep" => &mut subjects.rep,
-                    _ => &mut subjects.case,
-                };
-                if !list.contains(&id) {
-                    list.push(id);
-                }
+                subjects.add(Subject::new(kind, id));
             }
             let mut event_body = body(
                 event.id.clone(),

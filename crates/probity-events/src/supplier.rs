@@ -5,7 +5,7 @@ use probity_core::roles::Role;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::catalogue::payload;
+use crate::payload::payload;
 use crate::types::{
     check_duration, check_interval, check_non_empty, Check, Duration, FieldError, Interval, RefId,
     Text, Timestamp, Uscc,

@@ -10,7 +10,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::catalogue::DecodeError;
+use crate::payload::DecodeError;
 use crate::supplier::{ExternalList, ListingScope};
 use crate::types::{Duration, Text, Timestamp, Uscc};
 
@@ -66,8 +66,13 @@ pub struct ExternalListingObservedV1 {
 /// The scheme version that schema-1 grades belong to.
 pub const SCHEME_2020: &str = "2020";
 
-/// Rewrites `json`, a payload of `event_type` at `schema`, to the current schema.
-pub fn to_current(event_type: &str, schema: u32, json: &str) -> Result<String, DecodeError> {
+/// Rewrites `json`, a payload of `event_type` at `schema`, to the current schema (`current`).
+pub fn to_current(
+    event_type: &str,
+    schema: u32,
+    current: u32,
+    json: &str,
+) -> Result<String, DecodeError> {
     let invalid = |field: &str, message: String| DecodeError::Invalid {
         event_type: event_type.to_owned(),
         field: field.to_owned(),
@@ -89,7 +94,7 @@ pub fn to_current(event_type: &str, schema: u32, json: &str) -> Result<String, D
         _ => Err(DecodeError::UnsupportedSchema {
             event_type: event_type.to_owned(),
             schema,
-            current: crate::catalogue::spec(event_type).map_or(0, |s| s.schema),
+            current,
         }),
     }
 }

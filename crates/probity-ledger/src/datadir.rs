@@ -44,6 +44,12 @@ pub enum OpenError {
     Ledger(#[from] LedgerError),
 }
 
+/// Where an imported data directory notes where it came from; its presence is what lets the
+/// directory open without a ledger key.
+pub fn marker_path(data: &Path) -> PathBuf {
+    data.join("IMPORTED")
+}
+
 /// Opens the ledger of the data directory `data` to read only, without its key (nothing is
 /// appended or signed): for auditors' commands, which must not change what they look at. A book
 /// that lost acknowledged records still opens, naming the damage (`Ledger::damage`).
@@ -55,7 +61,7 @@ pub fn open_read_only(data: &Path) -> Result<Ledger, OpenError> {
 /// when the directory was imported from an export (and so has none).
 pub fn open(data: &Path) -> Result<Ledger, OpenError> {
     let key_path = ledger_key_path(data);
-    if !key_path.exists() && crate::export::marker_path(data).exists() {
+    if !key_path.exists() && marker_path(data).exists() {
         return Ok(Ledger::open_read_only(&book_dir(data))?);
     }
     let key = keyfile::read_key(&key_path)?;

@@ -22,8 +22,9 @@ use probity_core::receipt::Receipt;
 use probity_core::record::{ChainHead, Record};
 use probity_core::registry::{KeyEffect, KeyRegistry};
 use probity_core::roles::{RoleMatrix, GENESIS, KEY_ENROLLED, KEY_REVOKED};
+use probity_core::subject::Subject;
 use probity_core::time::RecordedAt;
-use probity_events::{role_matrix, validate_body};
+use probity_events::{role_matrix, CheckedEvent, Event};
 use tokio::sync::{oneshot, watch};
 
 use crate::acked::{self, Acked, AckedFile};
@@ -133,7 +134,7 @@ type Reply = oneshot::Sender<Result<Outcome, AppendError>>;
 
 /// One append as the writer receives it: the checked event, expected versions, where to answer.
 struct PendingAppend {
-    event: AuthenticEvent,
+    event: CheckedEvent,
     expect: Vec<(String, u64)>,
     reply: Reply,
 }
@@ -368,11 +369,13 @@ impl Ledger {
         if db.get(layout::HEAD)?.is_some() {
             return Err(LedgerError::AlreadyExists(dir.display().to_string()));
         }
-        let authentic = check_stateless(&genesis).map_err(LedgerError::Genesis)?;
-        let payload: probity_core::registry::GenesisPayload =
-            authentic.body().payload.parse().map_err(|e| {
-                LedgerError::Genesis(AppendError::BadRequest(format!("genesis payload: {e}")))
-            })?;
+        let checked = check_stateless(&genesis).map_err(LedgerError::Genesis)?;
+        let Event::Genesis(payload) = checked.event() else {
+            return Err(LedgerError::Genesis(AppendError::BadRequest(format!(
+                "the first record must be genesis, not {}",
+                checked.body().event_type
+            ))));
+        };
         if payload.ledger_key != ledger_key.public_key() {
             return Err(LedgerError::WrongLedgerKey);
         }
@@ -384,7 +387,7 @@ impl Ledger {
         let ledger = Ledger::start(
             dir,
             db,
-            authentic.body().ledger.to_string(),
+            checked.body().ledger.to_string(),
             payload.origin.clone(),
             head,
             (KeyRegistry::new(), KeyChain::new()),
@@ -649,7 +652,7 @@ impl Ledger {
             .into_iter()
             .zip(checked)
             .map(|(request, checked)| {
-                checked.and_then(|authentic| self.send_append(authentic, request.expect))
+                checked.and_then(|event| self.send_append(event, request.expect))
             })
             .collect();
         let outcomes: Vec<_> = pending
@@ -678,8 +681,8 @@ impl Ledger {
     ) -> Result<oneshot::Receiver<Result<Outcome, AppendError>>, AppendError> {
         self.ensure_writable()?;
         check_request(&request)?;
-        let authentic = check_stateless(&request.event)?;
-        self.send_append(authentic, request.expect)
+        let checked = check_stateless(&request.event)?;
+        self.send_append(checked, request.expect)
     }
 
     /// Refuses appends to a read-only copy, and after a storage failure.
@@ -698,7 +701,7 @@ impl Ledger {
     /// Hands a checked event to the writer.
     fn send_append(
         &self,
-        event: AuthenticEvent,
+        event: CheckedEvent,
         expect: Vec<(String, u64)>,
     ) -> Result<oneshot::Receiver<Result<Outcome, AppendError>>, AppendError> {
         // Checked again: the writer may have failed since.
@@ -1009,11 +1012,9 @@ impl From<merkle::ProveError<NodeError>> for ProofError {
 }
 
 /// Everything that can be checked without the ledger's state: envelope, body, strict
-/// signature, payload schema and subjects.
-pub fn check_stateless(event: &SignedEvent) -> Result<AuthenticEvent, AppendError> {
-    let authentic = event.open()?;
-    validate_body(authentic.body())?;
-    Ok(authentic)
+/// signature, payload schema and subjects; done once, and carried to the writer.
+pub fn check_stateless(event: &SignedEvent) -> Result<CheckedEvent, AppendError> {
+    Ok(CheckedEvent::decode(event.open()?)?)
 }
 
 /// The request's own shape, before its event is opened: the expected-version streams.
@@ -1025,9 +1026,9 @@ fn check_request(request: &AppendRequest) -> Result<(), AppendError> {
 }
 
 fn check_stream_name(stream: &str) -> Result<(), AppendError> {
-    match stream.split_once(':') {
-        Some(("supplier" | "rep" | "case" | "staff", id)) if !id.is_empty() => Ok(()),
-        _ => Err(AppendError::BadRequest(format!(
+    match stream.parse::<Subject>() {
+        Ok(_) => Ok(()),
+        Err(_) => Err(AppendError::BadRequest(format!(
             "expected-version stream {stream:?} must be supplier:ID, rep:ID, case:ID or staff:ID"
         ))),
     }
@@ -1057,17 +1058,13 @@ pub(crate) fn stage_record(
     });
 }
 
+/// The subject streams a record belongs to (`kind:id`), sorted.
 pub(crate) fn streams_of(body: &probity_core::envelope::EventBody) -> Vec<String> {
-    let s = &body.subjects;
-    let named = |kind: &str, ids: &[probity_core::ids::SubjectId]| {
-        ids.iter()
-            .map(|id| format!("{kind}:{id}"))
-            .collect::<Vec<_>>()
-    };
-    let mut out = named("supplier", &s.supplier);
-    out.extend(named("rep", &s.rep));
-    out.extend(named("case", &s.case));
-    out.extend(named("staff", &s.staff));
+    let mut out: Vec<String> = body
+        .subjects
+        .iter()
+        .map(|(kind, id)| Subject::new(kind, id.clone()).to_string())
+        .collect();
     out.sort();
     out.dedup();
     out
@@ -1186,7 +1183,7 @@ impl Writer {
             reply,
         } in appends
         {
-            let outcome = self.admit_one(event, &expect, now, &mut staged);
+            let outcome = self.admit_one(event.into_authentic(), &expect, now, &mut staged);
             outcomes.push((outcome, reply));
         }
         if staged.added > 0 {

@@ -347,11 +347,7 @@ fn anchor(
     Ok(tree_size)
 }
 
-/// Where an imported data directory notes where it came from; its presence is what lets the
-/// directory open without a ledger key.
-pub fn marker_path(data: &Path) -> PathBuf {
-    data.join("IMPORTED")
-}
+pub use crate::datadir::marker_path;
 
 /// What an imported data directory notes about its source.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

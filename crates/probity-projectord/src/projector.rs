@@ -14,6 +14,7 @@ use probity_core::envelope::{AuthenticEvent, EventBody};
 use probity_core::par::par_map;
 use probity_core::record::Record;
 use probity_core::roles::RoleMatrix;
+use probity_core::subject::Subject;
 use probity_core::verify::{event_id_key, ChainVerifier};
 use probity_projector::{time, Applied, Projection};
 
@@ -216,18 +217,9 @@ impl Projector {
                     };
                     staged.times.push(times);
                     self.cursor.max_times = self.cursor.max_times.max(times);
-                    let subjects = &body.subjects;
-                    for (kind, ids) in [
-                        ("supplier", &subjects.supplier),
-                        ("rep", &subjects.rep),
-                        ("case", &subjects.case),
-                        ("staff", &subjects.staff),
-                    ] {
-                        for id in ids {
-                            staged
-                                .subjects
-                                .push((format!("{kind}:{}", id.as_str()), record.seq));
-                        }
+                    for (kind, id) in body.subjects.iter() {
+                        let subject = Subject::new(kind, id.clone());
+                        staged.subjects.push((subject.to_string(), record.seq));
                     }
                     self.projection.apply(Applied {
                         seq: record.seq,

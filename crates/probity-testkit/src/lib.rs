@@ -84,11 +84,7 @@ impl Hospital {
         for (kind, id) in probity_events::catalogue::implied_subjects(&payload) {
             // Invariant: fixture payloads carry valid ids.
             let id = SubjectId::new(id).expect("valid subject id");
-            match kind {
-                "supplier" => subjects.supplier.push(id),
-                "rep" => subjects.rep.push(id),
-                _ => subjects.case.push(id),
-            }
+            subjects.add(probity_core::subject::Subject::new(kind, id));
         }
         EventBody {
             id: EventId::new(id).expect("valid event id"),
