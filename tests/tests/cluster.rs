@@ -13,13 +13,13 @@ use std::time::{Duration, Instant};
 use probity_core::ids::Seq;
 use probity_core::receipt::Receipt;
 use probity_ledger::wire::Reply;
-use probity_projectord::embedded;
 use probity_projectord::follow::{FollowConfig, Follower};
 use probity_testkit::ledgerd::{
     append, assert_stream_equals_book, blocking, verify_book, wait_ready, DataDir, Ledgerd,
 };
 use probity_testkit::nats::NatsCluster;
 use probity_testkit::LEDGER;
+use probity_views::embedded;
 
 const WRITERS: usize = 4;
 const PER_WRITER: usize = 150;

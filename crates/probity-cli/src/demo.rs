@@ -207,10 +207,10 @@ fn investigation_bundle(data: &Path, out: &Path) -> Result<usize, Failure> {
     let Target::Embedded(ledger) = &target else {
         return Err(Failure::Input("the demo ledger did not open".into()));
     };
-    let views = probity_projectord::embedded::views_dir(data);
-    let mut projector = probity_projectord::embedded::open(&views, ledger)
-        .map_err(|e| Failure::Input(e.to_string()))?;
-    probity_projectord::embedded::catch_up(&mut projector, ledger)
+    let views = probity_views::embedded::views_dir(data);
+    let mut projector =
+        probity_views::embedded::open(&views, ledger).map_err(|e| Failure::Input(e.to_string()))?;
+    probity_views::embedded::catch_up(&mut projector, ledger)
         .map_err(|e| Failure::Input(e.to_string()))?;
     let projection = projector.projection();
     let mut seqs: Vec<u64> = projection

@@ -21,7 +21,7 @@ use probity_events::catalogue::implied_subjects;
 use probity_ledger::wire::{self, AppendMessage};
 use probity_ledger::{keyfile, EngineConfig, Ledger, SystemClock};
 use probity_projector::render;
-use probity_projectord::query::{BlacklistQuery, FindingsQuery, SubjectQuery};
+use probity_views::query::{BlacklistQuery, FindingsQuery, SubjectQuery};
 use serde_json::{json, Value};
 
 mod audit;
@@ -909,7 +909,7 @@ fn ask<T: serde::de::DeserializeOwned>(
 
 /// Refuses a malformed time before anything is opened, naming the flag.
 fn check_time(flag: &str, value: &Option<String>) -> Result<(), Failure> {
-    probity_projectord::query::instant(flag, value.as_deref(), 0)
+    probity_views::query::instant(flag, value.as_deref(), 0)
         .map(drop)
         .map_err(|e| Failure::Input(e.message))
 }

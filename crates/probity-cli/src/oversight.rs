@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use probity_core::time::RecordedAt;
-use probity_projectord::query::{self, ProjectorStatus};
-use probity_projectord::{embedded, ProjectError};
+use probity_views::query::{self, ProjectorStatus};
+use probity_views::{embedded, ProjectError};
 use serde::Serialize;
 use serde_json::{json, Value};
 

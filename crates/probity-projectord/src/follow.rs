@@ -18,8 +18,8 @@ use probity_core::time::RecordedAt;
 use probity_ledger::wire::{self, CheckpointReply, Reply, WireError};
 use tokio::sync::watch;
 
-use crate::projector::{ProjectError, Projector};
-use crate::query::{self, ProjectorStatus};
+use probity_views::query::{self, ProjectorStatus};
+use probity_views::{ProjectError, Projector};
 
 /// Where to follow from and where to keep the views.
 #[derive(Clone, Debug)]

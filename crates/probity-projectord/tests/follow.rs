@@ -9,10 +9,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use probity_ledger::wire::Reply;
-use probity_projectord::query::{self, ProjectorStatus};
 use probity_testkit::ledgerd::{append, blocking, connect, wait_ready, DataDir, Ledgerd};
 use probity_testkit::nats::NatsServer;
 use probity_testkit::LEDGER;
+use probity_views::query::{self, ProjectorStatus};
 use serde_json::{json, Value};
 
 fn sibling_binary(name: &str) -> PathBuf {
@@ -165,7 +165,7 @@ async fn a_checkpoint_not_signed_by_the_pinned_key_halts_the_catch_up() {
 }
 
 /// Waits for the projectord answering on `client` to report a halt.
-async fn halted(client: &async_nats::Client, views: &Path) -> probity_projectord::Halt {
+async fn halted(client: &async_nats::Client, views: &Path) -> probity_views::Halt {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Ok(v) = ask(client, "status", json!({})).await {

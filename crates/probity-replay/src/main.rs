@@ -19,8 +19,8 @@ use clap::{ArgGroup, Parser, ValueEnum};
 use probity_core::time::{OccurredAt, RecordedAt};
 use probity_ledger::{datadir, evidence, export, keyfile, Ledger};
 use probity_projector::{render, BlacklistEntry, Finding};
-use probity_projectord::embedded;
-use probity_projectord::replay::{Moment, ReplayError, Replayed, Replayer, Step};
+use probity_views::embedded;
+use probity_views::replay::{Moment, ReplayError, Replayed, Replayer, Step};
 use serde::Serialize;
 use serde_json::Value;
 

@@ -21,8 +21,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use probity_core::ids::Seq;
 use probity_core::verify::ChainVerifier;
 use probity_ledger::AppendRequest;
-use probity_projectord::embedded;
 use probity_testkit::Hospital;
+use probity_views::embedded;
 
 fn main() {
     // As the binaries that rebuild views do (see `without_huge_pages`).

@@ -8,8 +8,8 @@ use probity_core::ids::Seq;
 use probity_core::record::Record;
 use probity_ledger::Ledger;
 use probity_projector::{Applied, Projection};
-use probity_projectord::{embedded, prepare, query, ProjectError, Projector};
 use probity_testkit::scenario::{data_dir, open};
+use probity_views::{embedded, prepare, query, ProjectError, Projector};
 use serde_json::{json, Value};
 
 const SCENARIOS: [&str; 4] = [

@@ -15,9 +15,9 @@ use std::time::Instant;
 use probity_core::ids::Seq;
 use probity_ledger::AppendRequest;
 use probity_projector::time::Micros;
-use probity_projectord::embedded;
-use probity_projectord::replay::{Moment, Replayer};
 use probity_testkit::{request_payload, sanction_payload, Hospital};
+use probity_views::embedded;
+use probity_views::replay::{Moment, Replayer};
 
 // As in the replay binary.
 #[global_allocator]

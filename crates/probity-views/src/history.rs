@@ -21,7 +21,10 @@ use std::collections::{BTreeMap, HashSet};
 use probity_core::ids::Seq;
 use serde::{Deserialize, Serialize};
 
-use crate::store::{Batch, Cursor, StoreError, ViewStore, ROW_PREFIX};
+pub use crate::store::Times;
+use crate::store::{
+    Batch, Cursor, StoreError, ViewStore, CURSOR_KEY, ID_ENTRY, ID_PREFIX, ROW_PREFIX,
+};
 
 /// Records between snapshots (at least; a snapshot waits for the end of a batch).
 pub const SNAPSHOT_EVERY: u64 = 16384;
@@ -33,35 +36,6 @@ const SUBJECT_PREFIX: &[u8] = b"x/";
 const SEPARATOR: u8 = 0xFF;
 const TIMES_CHUNK: u64 = 1024;
 const TIMES_ENTRY: usize = 16;
-
-/// A record's two times (µs since the Unix epoch), or the latest of each over many records.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Times {
-    /// When it happened (the event's `occurred_at`).
-    pub occurred_at: i64,
-    /// When the ledger recorded it.
-    pub recorded_at: i64,
-}
-
-impl Default for Times {
-    /// Earlier than any record: the maximum over no records.
-    fn default() -> Self {
-        Times {
-            occurred_at: i64::MIN,
-            recorded_at: i64::MIN,
-        }
-    }
-}
-
-impl Times {
-    /// The later of each time.
-    pub fn max(self, other: Times) -> Times {
-        Times {
-            occurred_at: self.occurred_at.max(other.occurred_at),
-            recorded_at: self.recorded_at.max(other.recorded_at),
-        }
-    }
-}
 
 /// One snapshot: the views as of the first `size` records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,6 +91,30 @@ fn i64_at(bytes: &[u8]) -> i64 {
 }
 
 impl ViewStore {
+    /// Writes `batch` and `cursor` atomically, and makes them durable before returning.
+    pub fn commit(&self, batch: Batch, cursor: &Cursor) -> Result<(), StoreError> {
+        let mut writes = sled::Batch::default();
+        self.write_history(&batch, cursor, &mut writes)?;
+        let snapshot = batch.snapshot.then_some(cursor.applied);
+        self.write_rows(batch.rows, snapshot, &mut writes)?;
+        if let Some((_, first)) = batch.event_ids.first() {
+            let mut k = ID_PREFIX.to_vec();
+            k.extend_from_slice(&first.0.to_be_bytes());
+            let mut ids = Vec::with_capacity(batch.event_ids.len() * ID_ENTRY);
+            for (id, seq) in &batch.event_ids {
+                ids.extend_from_slice(id);
+                ids.extend_from_slice(&seq.0.to_be_bytes());
+            }
+            writes.insert(k, ids);
+        }
+        // Invariant: the cursor is plain data.
+        let cursor = serde_json::to_vec(cursor).unwrap_or_else(|e| panic!("cursor: {e}"));
+        writes.insert(CURSOR_KEY, cursor);
+        self.db.apply_batch(writes)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
     /// Adds the changed rows of `batch` (committed with `cursor`) to `writes`: between
     /// snapshots to `v/`; at a snapshot as versions of it, together with the rows `v/` holds
     /// (changed since the last snapshot), which move out of `v/`. Each changed row is written

@@ -25,13 +25,13 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub(crate) const ROW_PREFIX: &[u8] = b"v/";
-const ID_PREFIX: &[u8] = b"i/";
-const CURSOR_KEY: &[u8] = b"cursor";
+pub(crate) const ID_PREFIX: &[u8] = b"i/";
+pub(crate) const CURSOR_KEY: &[u8] = b"cursor";
 const FORMAT_KEY: &[u8] = b"format";
 /// The layout of this store; another one is rebuilt on open.
 const FORMAT: &[u8] = b"probity-views/6";
 /// An event id digest and its record's seq.
-const ID_ENTRY: usize = 16 + 8;
+pub(crate) const ID_ENTRY: usize = 16 + 8;
 
 /// Why the views could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -66,7 +66,7 @@ pub struct Cursor {
     pub halted: Option<Halt>,
     /// The latest `occurred_at` and `recorded_at` (µs) among the applied records.
     #[serde(default)]
-    pub max_times: crate::history::Times,
+    pub max_times: Times,
     /// Records applied when the last snapshot was taken.
     #[serde(default)]
     pub last_snapshot: u64,
@@ -86,7 +86,7 @@ pub struct Batch {
     /// Event ids first seen in the batch.
     pub event_ids: Vec<([u8; 16], Seq)>,
     /// Each record's times, in record order (the records continue the stored ones).
-    pub times: Vec<crate::history::Times>,
+    pub times: Vec<Times>,
     /// The subjects each record names (`<kind>:<id>`) and the record.
     pub subjects: Vec<(String, Seq)>,
     /// Take a snapshot of the views as of the cursor.
@@ -154,30 +154,6 @@ impl ViewStore {
         Ok(ids)
     }
 
-    /// Writes `batch` and `cursor` atomically, and makes them durable before returning.
-    pub fn commit(&self, batch: Batch, cursor: &Cursor) -> Result<(), StoreError> {
-        let mut writes = sled::Batch::default();
-        self.write_history(&batch, cursor, &mut writes)?;
-        let snapshot = batch.snapshot.then_some(cursor.applied);
-        self.write_rows(batch.rows, snapshot, &mut writes)?;
-        if let Some((_, first)) = batch.event_ids.first() {
-            let mut k = ID_PREFIX.to_vec();
-            k.extend_from_slice(&first.0.to_be_bytes());
-            let mut ids = Vec::with_capacity(batch.event_ids.len() * ID_ENTRY);
-            for (id, seq) in &batch.event_ids {
-                ids.extend_from_slice(id);
-                ids.extend_from_slice(&seq.0.to_be_bytes());
-            }
-            writes.insert(k, ids);
-        }
-        // Invariant: the cursor is plain data.
-        let cursor = serde_json::to_vec(cursor).unwrap_or_else(|e| panic!("cursor: {e}"));
-        writes.insert(CURSOR_KEY, cursor);
-        self.db.apply_batch(writes)?;
-        self.db.flush()?;
-        Ok(())
-    }
-
     /// A digest of every view row: SHA-256 over, for each row in key order, the key's length
     /// (u32 big-endian), the key, the value's length (u32 big-endian) and the value. Two stores
     /// with the same hash hold the same views, byte for byte.
@@ -196,6 +172,35 @@ impl ViewStore {
     pub fn close(self) {
         if let Err(e) = self.db.flush() {
             tracing::warn!(error = %e, "views flush on close failed");
+        }
+    }
+}
+
+/// A record's two times (µs since the Unix epoch), or the latest of each over many records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Times {
+    /// When it happened (the event's `occurred_at`).
+    pub occurred_at: i64,
+    /// When the ledger recorded it.
+    pub recorded_at: i64,
+}
+
+impl Default for Times {
+    /// Earlier than any record: the maximum over no records.
+    fn default() -> Self {
+        Times {
+            occurred_at: i64::MIN,
+            recorded_at: i64::MIN,
+        }
+    }
+}
+
+impl Times {
+    /// The later of each time.
+    pub fn max(self, other: Times) -> Times {
+        Times {
+            occurred_at: self.occurred_at.max(other.occurred_at),
+            recorded_at: self.recorded_at.max(other.recorded_at),
         }
     }
 }

@@ -7,9 +7,9 @@
 use probity_core::ids::Seq;
 use probity_core::record::Record;
 use probity_projector::{time, Applied, Projection, TABLES};
-use probity_projectord::replay::{Moment, Replayer};
-use probity_projectord::{embedded, Projector};
 use probity_testkit::scenario::{data_dir, open};
+use probity_views::replay::{Moment, Replayer};
+use probity_views::{embedded, Projector};
 
 const SCENARIOS: [&str; 3] = ["demo-hospital", "bitemporal-sanction", "domain-example"];
 
