@@ -856,7 +856,7 @@ fn cosign(note: &Path, at: &Where, witnesses: &[String]) -> Result<(), Failure> 
                 .collect::<Result<Vec<_>, _>>()?;
             let (size, attached, stored) = ledger
                 .attach_cosignatures(&parsed, &keys)
-                .map_err(|e| Failure::Refused(e.code().into(), e.to_string()))?;
+                .map_err(|e| Failure::Refused(e.code().to_string(), e.to_string()))?;
             Ok(wire::CosignReply {
                 size,
                 attached,
@@ -878,7 +878,7 @@ fn cosign(note: &Path, at: &Where, witnesses: &[String]) -> Result<(), Failure> 
         }
     };
     target.close();
-    let reply = reply.map_err(|e| Failure::Refused(e.code, e.message))?;
+    let reply = reply.map_err(|e| Failure::Refused(e.code.to_string(), e.message))?;
     if at.json {
         out_json(&reply);
     } else if reply.attached.is_empty() {
@@ -1326,8 +1326,8 @@ fn build_and_append(
         Err(e) => match retry_of(&message, &e, defaulted) {
             Some(original) => target
                 .append(original)?
-                .map_err(|e| Failure::Refused(e.code, e.message)),
-            None => Err(Failure::Refused(e.code, e.message)),
+                .map_err(|e| Failure::Refused(e.code.to_string(), e.message)),
+            None => Err(Failure::Refused(e.code.to_string(), e.message)),
         },
     }
 }

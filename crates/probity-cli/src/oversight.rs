@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use probity_core::time::RecordedAt;
+use probity_ledger::wire::ErrorCode;
 use probity_views::query::{self, ProjectorStatus};
 use probity_views::{embedded, ProjectError};
 use serde::Serialize;
@@ -59,12 +60,14 @@ pub fn ask(
         _ => return Err(Failure::Input("not a data directory".into())),
     };
     target.close();
-    answer.map_err(|e| match e.code.as_str() {
+    answer.map_err(|e| match e.code {
         // The asker's mistake, like any bad argument: exit code 2.
-        "bad-time" | "unknown-rule" | "malformed-json" | "malformed-request" | "unknown-query" => {
-            Failure::Input(e.message)
-        }
-        _ => Failure::Refused(e.code, e.message),
+        ErrorCode::BadTime
+        | ErrorCode::UnknownRule
+        | ErrorCode::MalformedJson
+        | ErrorCode::MalformedRequest
+        | ErrorCode::UnknownQuery => Failure::Input(e.message),
+        _ => Failure::Refused(e.code.to_string(), e.message),
     })
 }
 

@@ -167,7 +167,7 @@ impl Target {
                 let batch = wire::AppendBatchMessage { events: messages };
                 let replies: Vec<Reply<Receipt>> = self
                     .request(wire::append_batch_subject(ledger), &batch)?
-                    .map_err(|e| Failure::Refused(e.code, e.message))?;
+                    .map_err(|e| Failure::Refused(e.code.to_string(), e.message))?;
                 Ok(replies
                     .into_iter()
                     .map(|reply| match reply {
@@ -185,7 +185,7 @@ impl Target {
             Target::Embedded(ledger) => ledger.status().map_err(|e| Failure::Input(e.to_string())),
             Target::Nats { ledger, .. } => self
                 .request(wire::status_subject(ledger), &serde_json::json!({}))?
-                .map_err(|e| Failure::Refused(e.code, e.message)),
+                .map_err(|e| Failure::Refused(e.code.to_string(), e.message)),
         }
     }
 

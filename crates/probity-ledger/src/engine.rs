@@ -25,6 +25,7 @@ use probity_core::roles::{RoleMatrix, GENESIS, KEY_ENROLLED, KEY_REVOKED};
 use probity_core::subject::Subject;
 use probity_core::time::RecordedAt;
 use probity_events::{role_matrix, CheckedEvent, Event};
+use probity_wire::ErrorCode;
 use tokio::sync::{oneshot, watch};
 
 use crate::acked::{self, Acked, AckedFile};
@@ -162,24 +163,7 @@ struct Shared {
     damage: RwLock<Option<String>>,
 }
 
-/// The status of a ledger.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Status {
-    /// Ledger id.
-    pub ledger: String,
-    /// Checkpoint origin.
-    pub origin: String,
-    /// Number of records.
-    pub size: u64,
-    /// Merkle root of the records.
-    pub root: Hash,
-    /// Size of the latest signed checkpoint.
-    pub checkpoint_size: Option<u64>,
-    /// When the last record was recorded.
-    pub last_recorded_at: Option<RecordedAt>,
-    /// Keys enrolled and active.
-    pub active_keys: usize,
-}
+pub use probity_wire::Status;
 
 /// A ledger: the book on disk and its writer. Cheap to clone; all clones share one writer.
 #[derive(Clone, Debug)]
@@ -967,13 +951,13 @@ pub enum CosignError {
 
 impl CosignError {
     /// A stable code for the wire.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            CosignError::Malformed(_) => "malformed-request",
-            CosignError::NoCheckpoint(_) => "no-checkpoint",
-            CosignError::OtherCheckpoint(_) => "other-checkpoint",
-            CosignError::ReadOnly => "read-only",
-            CosignError::Ledger(_) => "storage",
+            CosignError::Malformed(_) => ErrorCode::MalformedRequest,
+            CosignError::NoCheckpoint(_) => ErrorCode::NoCheckpoint,
+            CosignError::OtherCheckpoint(_) => ErrorCode::OtherCheckpoint,
+            CosignError::ReadOnly => ErrorCode::ReadOnly,
+            CosignError::Ledger(_) => ErrorCode::Storage,
         }
     }
 }

@@ -5,6 +5,7 @@ use probity_core::envelope::EnvelopeError;
 use probity_core::keys::KeyError;
 use probity_core::registry::AuthError;
 use probity_events::DecodeError;
+use probity_wire::{ErrorCode, WireError};
 
 /// Why an event was not appended. Nothing was written when this is returned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -52,44 +53,73 @@ pub enum AppendError {
 }
 
 impl AppendError {
-    /// A stable, kebab-case code for scripts and the wire protocol.
-    pub fn code(&self) -> &'static str {
+    /// Its code on the wire (`schemas/PROTOCOL.md`), for scripts.
+    pub fn code(&self) -> ErrorCode {
         match self {
             AppendError::Envelope(e) => match e {
-                EnvelopeError::TooLarge { .. } => "too-large",
-                EnvelopeError::DuplicateKey(_) => "duplicate-key",
-                EnvelopeError::Signature(KeyError::BadSignature) => "bad-signature",
-                EnvelopeError::Signature(_) | EnvelopeError::KeyIdMismatch { .. } => "bad-key",
+                EnvelopeError::TooLarge { .. } => ErrorCode::TooLarge,
+                EnvelopeError::DuplicateKey(_) => ErrorCode::DuplicateKey,
+                EnvelopeError::Signature(KeyError::BadSignature) => ErrorCode::BadSignature,
+                EnvelopeError::Signature(_) | EnvelopeError::KeyIdMismatch { .. } => {
+                    ErrorCode::BadKey
+                }
                 EnvelopeError::MalformedBody(_)
                 | EnvelopeError::PayloadNotObject
-                | EnvelopeError::SchemaVersion => "malformed-body",
+                | EnvelopeError::SchemaVersion => ErrorCode::MalformedBody,
                 EnvelopeError::MalformedEnvelope(_)
                 | EnvelopeError::PayloadType(_)
-                | EnvelopeError::SignatureCount(_) => "malformed-envelope",
+                | EnvelopeError::SignatureCount(_) => ErrorCode::MalformedEnvelope,
             },
             AppendError::Payload(e) => match e {
-                DecodeError::UnknownType(_) => "unknown-event-type",
-                DecodeError::UnsupportedSchema { .. } => "unsupported-schema",
-                DecodeError::MissingSubject { .. } => "missing-subject",
-                DecodeError::Invalid { .. } | DecodeError::Rule { .. } => "schema-violation",
+                DecodeError::UnknownType(_) => ErrorCode::UnknownEventType,
+                DecodeError::UnsupportedSchema { .. } => ErrorCode::UnsupportedSchema,
+                DecodeError::MissingSubject { .. } => ErrorCode::MissingSubject,
+                DecodeError::Invalid { .. } | DecodeError::Rule { .. } => {
+                    ErrorCode::SchemaViolation
+                }
             },
             AppendError::Rejected(e) => match e {
-                RuleError::Envelope(_) => "bad-signature",
-                RuleError::FromTheFuture { .. } => "clock-skew",
-                RuleError::IdConflict { .. } => "id-conflict",
+                RuleError::Envelope(_) => ErrorCode::BadSignature,
+                RuleError::FromTheFuture { .. } => ErrorCode::ClockSkew,
+                RuleError::IdConflict { .. } => ErrorCode::IdConflict,
                 RuleError::Unauthorised(a) => match a {
-                    AuthError::UnknownKey(_) => "unknown-key",
-                    AuthError::RevokedKey { .. } => "revoked-key",
-                    AuthError::WrongRole { .. } | AuthError::UnknownEventType(_) => "wrong-role",
-                    AuthError::WrongLedger { .. } => "wrong-ledger",
-                    _ => "governance",
+                    AuthError::UnknownKey(_) => ErrorCode::UnknownKey,
+                    AuthError::RevokedKey { .. } => ErrorCode::RevokedKey,
+                    AuthError::WrongRole { .. } | AuthError::UnknownEventType(_) => {
+                        ErrorCode::WrongRole
+                    }
+                    AuthError::WrongLedger { .. } => ErrorCode::WrongLedger,
+                    _ => ErrorCode::Governance,
                 },
             },
-            AppendError::VersionMismatch { .. } => "version-mismatch",
-            AppendError::IdConflict { .. } => "id-conflict",
-            AppendError::BadRequest(_) => "bad-request",
-            AppendError::Unavailable(_) => "unavailable",
-            AppendError::Storage(_) => "storage",
+            AppendError::VersionMismatch { .. } => ErrorCode::VersionMismatch,
+            AppendError::IdConflict { .. } => ErrorCode::IdConflict,
+            AppendError::BadRequest(_) => ErrorCode::BadRequest,
+            AppendError::Unavailable(_) => ErrorCode::Unavailable,
+            AppendError::Storage(_) => ErrorCode::Storage,
+        }
+    }
+}
+
+impl From<probity_wire::AppendMessage> for crate::AppendRequest {
+    fn from(m: probity_wire::AppendMessage) -> Self {
+        crate::AppendRequest {
+            event: m.event,
+            expect: m.expect.into_iter().collect(),
+        }
+    }
+}
+
+impl From<&AppendError> for WireError {
+    fn from(e: &AppendError) -> WireError {
+        let original = match e {
+            AppendError::IdConflict { original, .. } => original.clone(),
+            _ => None,
+        };
+        WireError {
+            code: e.code(),
+            message: e.to_string(),
+            original,
         }
     }
 }

@@ -50,7 +50,6 @@ pub mod keyfile;
 mod layout;
 mod memory;
 pub mod scenario;
-pub mod wire;
 
 pub use book::{Book, NodeError};
 pub use engine::{
@@ -59,3 +58,5 @@ pub use engine::{
 };
 pub use error::{AppendError, LedgerError};
 pub use memory::without_huge_pages;
+/// The wire protocol, re-exported: requests and replies carry the engine's types.
+pub use probity_wire as wire;

@@ -122,7 +122,10 @@ fn a_full_disk_refuses_appends_and_a_restart_after_freeing_space_recovers() {
             &h.clerk,
         )))
         .unwrap_err();
-    assert!(matches!(later.code(), "storage" | "unavailable"), "{later}");
+    assert!(
+        matches!(later.code().as_str(), "storage" | "unavailable"),
+        "{later}"
+    );
     ledger.close();
     drop(ledger);
     let last_acknowledged = acknowledged.last().unwrap().0 .0;

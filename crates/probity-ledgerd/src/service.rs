@@ -14,6 +14,7 @@ use probity_ledger::wire::{
     WireError,
 };
 use probity_ledger::Ledger;
+use probity_wire::ErrorCode;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::sync::{watch, Semaphore};
@@ -48,7 +49,7 @@ pub enum ServiceError {
 /// must not make a reply too large to send.
 const MAX_MESSAGE_CHARS: usize = 300;
 
-fn error(code: &str, message: impl Into<String>) -> WireError {
+fn error(code: ErrorCode, message: impl Into<String>) -> WireError {
     WireError::new(code, bounded(message.into()))
 }
 
@@ -93,7 +94,7 @@ fn parse<T: DeserializeOwned>(payload: &[u8]) -> Result<T, WireError> {
 
 fn too_large(what: &str, len: usize, limit: usize) -> WireError {
     error(
-        "too-large",
+        ErrorCode::TooLarge,
         format!("{what} is {len} bytes; the limit is {limit}"),
     )
 }
@@ -104,11 +105,12 @@ fn parse_within<T: DeserializeOwned>(payload: &[u8], limit: usize) -> Result<T, 
     }
     let body: &[u8] = if payload.is_empty() { b"{}" } else { payload };
     probity_core::strict_json::from_slice(body).map_err(|e| match e.classify() {
-        serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
-            error("malformed-json", format!("request is not JSON: {e}"))
-        }
+        serde_json::error::Category::Syntax | serde_json::error::Category::Eof => error(
+            ErrorCode::MalformedJson,
+            format!("request is not JSON: {e}"),
+        ),
         _ => error(
-            "malformed-request",
+            ErrorCode::MalformedRequest,
             format!("request has the wrong shape: {e}"),
         ),
     })
@@ -154,7 +156,7 @@ async fn handle_append_batch(ledger: Ledger, client: Client, message: Message) {
     let result = match parse_within::<AppendBatchMessage>(&message.payload, wire::MAX_BATCH_BYTES) {
         Err(e) => Err(e),
         Ok(batch) if batch.events.len() > wire::MAX_BATCH_EVENTS => Err(error(
-            "too-many",
+            ErrorCode::TooMany,
             format!(
                 "the batch holds {} events; the limit is {}",
                 batch.events.len(),
@@ -163,7 +165,7 @@ async fn handle_append_batch(ledger: Ledger, client: Client, message: Message) {
         )),
         Ok(batch) => tokio::task::spawn_blocking(move || append_batch(&ledger, batch.events))
             .await
-            .map_err(|e| error("internal", e.to_string())),
+            .map_err(|e| error(ErrorCode::Internal, e.to_string())),
     };
     match &result {
         Err(e) => tracing::info!(code = %e.code, message = %e.message, "batch refused"),
@@ -205,7 +207,7 @@ fn query(
     payload: &[u8],
 ) -> Result<serde_json::Value, WireError> {
     let ledger_id = ledger.ledger_id();
-    let internal = |e: &dyn std::fmt::Display| error("internal", e.to_string());
+    let internal = |e: &dyn std::fmt::Display| error(ErrorCode::Internal, e.to_string());
     if subject == wire::status_subject(ledger_id) {
         let status = ledger.status().map_err(|e| internal(&e))?;
         return json(&status);
@@ -214,14 +216,14 @@ fn query(
         ledger
             .latest_checkpoint()
             .map(|(size, _)| size)
-            .ok_or_else(|| error("no-checkpoint", "no checkpoint has been signed yet"))
+            .ok_or_else(|| error(ErrorCode::NoCheckpoint, "no checkpoint has been signed yet"))
     };
     if subject == wire::checkpoint_subject(ledger_id) {
         let request: CheckpointRequest = parse(payload)?;
         let (size, note) = match request.size {
-            None => ledger
-                .latest_checkpoint()
-                .ok_or_else(|| error("no-checkpoint", "no checkpoint has been signed yet"))?,
+            None => ledger.latest_checkpoint().ok_or_else(|| {
+                error(ErrorCode::NoCheckpoint, "no checkpoint has been signed yet")
+            })?,
             Some(size) => (
                 size,
                 ledger
@@ -229,7 +231,10 @@ fn query(
                     .checkpoint(size)
                     .map_err(|e| internal(&e))?
                     .ok_or_else(|| {
-                        error("no-checkpoint", format!("no checkpoint at size {size}"))
+                        error(
+                            ErrorCode::NoCheckpoint,
+                            format!("no checkpoint at size {size}"),
+                        )
                     })?,
             ),
         };
@@ -244,14 +249,19 @@ fn query(
         };
         let proof = ledger
             .inclusion_proof(request.seq, size)
-            .map_err(|e| error("bad-proof-request", e.to_string()))?;
+            .map_err(|e| error(ErrorCode::BadProofRequest, e.to_string()))?;
         let record = ledger
             .record(request.seq)
             .map_err(|e| internal(&e))?
-            .ok_or_else(|| error("bad-proof-request", format!("no record {}", request.seq)))?;
+            .ok_or_else(|| {
+                error(
+                    ErrorCode::BadProofRequest,
+                    format!("no record {}", request.seq),
+                )
+            })?;
         let root = ledger
             .root_at(size)
-            .map_err(|e| error("bad-proof-request", e.to_string()))?;
+            .map_err(|e| error(ErrorCode::BadProofRequest, e.to_string()))?;
         return json(&InclusionProof {
             seq: request.seq,
             tree_size: size,
@@ -268,11 +278,11 @@ fn query(
         };
         let proof = ledger
             .consistency_proof(request.size1, size2)
-            .map_err(|e| error("bad-proof-request", e.to_string()))?;
+            .map_err(|e| error(ErrorCode::BadProofRequest, e.to_string()))?;
         let root = |size| {
             ledger
                 .root_at(size)
-                .map_err(|e| error("bad-proof-request", e.to_string()))
+                .map_err(|e| error(ErrorCode::BadProofRequest, e.to_string()))
         };
         return json(&ConsistencyProof {
             size1: request.size1,
@@ -285,7 +295,7 @@ fn query(
     if subject == wire::cosign_subject(ledger_id) {
         let request: CosignRequest = parse(payload)?;
         let note = SignedNote::parse(request.note.as_bytes())
-            .map_err(|e| error("malformed-request", format!("note: {e}")))?;
+            .map_err(|e| error(ErrorCode::MalformedRequest, format!("note: {e}")))?;
         let (size, attached, stored) = ledger
             .attach_cosignatures(&note, witnesses)
             .map_err(|e| error(e.code(), e.to_string()))?;
@@ -298,11 +308,14 @@ fn query(
             note: String::from_utf8_lossy(&stored.to_bytes()).into_owned(),
         });
     }
-    Err(error("unknown-subject", format!("no query on {subject}")))
+    Err(error(
+        ErrorCode::UnknownSubject,
+        format!("no query on {subject}"),
+    ))
 }
 
 fn json<T: Serialize>(value: &T) -> Result<serde_json::Value, WireError> {
-    serde_json::to_value(value).map_err(|e| error("internal", e.to_string()))
+    serde_json::to_value(value).map_err(|e| error(ErrorCode::Internal, e.to_string()))
 }
 
 async fn handle_query(
@@ -317,7 +330,7 @@ async fn handle_query(
     let result =
         tokio::task::spawn_blocking(move || query(&lookup, &witnesses, &subject, &payload))
             .await
-            .unwrap_or_else(|e| Err(error("internal", e.to_string())));
+            .unwrap_or_else(|e| Err(error(ErrorCode::Internal, e.to_string())));
     respond(&client, &message, into_reply(result)).await;
 }
 
@@ -368,11 +381,11 @@ async fn handle_read(
         let start_sequence = request
             .from
             .checked_add(1)
-            .ok_or_else(|| error("bad-request", "from is out of range"))?;
+            .ok_or_else(|| error(ErrorCode::BadRequest, "from is out of range"))?;
         let stream = js
             .get_stream(&stream_name)
             .await
-            .map_err(|e| error("unavailable", format!("the stream: {e}")))?;
+            .map_err(|e| error(ErrorCode::Unavailable, format!("the stream: {e}")))?;
         let mut secret = [0u8; 16];
         rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut secret);
         let name = format!(
@@ -389,7 +402,12 @@ async fn handle_read(
                 ..Default::default()
             })
             .await
-            .map_err(|e| error("unavailable", format!("a consumer of the stream: {e}")))?;
+            .map_err(|e| {
+                error(
+                    ErrorCode::Unavailable,
+                    format!("a consumer of the stream: {e}"),
+                )
+            })?;
         Ok(wire::ReadReply {
             stream: stream_name,
             consumer: name,
@@ -555,7 +573,7 @@ pub async fn serve(
                 // Full: say so at once. Waiting would leave requests queued in memory (and
                 // NATS would in the end drop ledgerd as a slow consumer).
                 let Ok(permit) = in_flight.clone().try_acquire_many_owned(permits as u32) else {
-                    let busy = error("busy", format!("{} appends are in flight; try again shortly", config.max_in_flight));
+                    let busy = error(ErrorCode::Busy, format!("{} appends are in flight; try again shortly", config.max_in_flight));
                     respond::<Receipt>(&client, &message, Reply::Error(busy)).await;
                     continue;
                 };
@@ -575,7 +593,7 @@ pub async fn serve(
                     continue;
                 }
                 if !readers.take() {
-                    let busy = error("busy", format!("{READERS_PER_WINDOW} readers were given a consumer in the last {} s; try again shortly", READER_INACTIVE.as_secs()));
+                    let busy = error(ErrorCode::Busy, format!("{READERS_PER_WINDOW} readers were given a consumer in the last {} s; try again shortly", READER_INACTIVE.as_secs()));
                     respond::<wire::ReadReply>(&client, &message, Reply::Error(busy)).await;
                     continue;
                 }

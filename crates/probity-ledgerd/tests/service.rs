@@ -286,7 +286,7 @@ async fn a_batch_appends_each_event_on_its_own_in_order() {
         .map(|reply| match reply {
             Reply::Ok(receipt) if receipt.duplicate => format!("duplicate of {}", receipt.seq.0),
             Reply::Ok(receipt) => format!("seq {}", receipt.seq.0),
-            Reply::Error(e) => e.code.clone(),
+            Reply::Error(e) => e.code.to_string(),
         })
         .collect();
     let first = before.size;

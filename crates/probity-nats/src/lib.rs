@@ -3,11 +3,13 @@
 //! (`nats://user:password@host:port`; the Rust client takes them as options, not from the URL),
 //! and, for the services, stop cleanly on SIGTERM or SIGINT from the moment they start.
 
+pub mod urls;
+
 use std::future::Future;
 use std::time::Duration;
 
 use async_nats::{Client, ConnectOptions, ServerAddr};
-use probity_ledger::wire;
+use probity_wire as wire;
 
 /// Why a connection was not made.
 #[derive(Debug, thiserror::Error)]
@@ -131,7 +133,7 @@ impl ServerErrors {
 impl Connection {
     /// Connects; credentials are never part of an error message.
     pub async fn connect(self) -> Result<Client, ConnectError> {
-        let (servers, url_credentials) = wire::split_credentials(&self.urls);
+        let (servers, url_credentials) = urls::split_credentials(&self.urls);
         let mut options = ConnectOptions::new()
             .name(self.name)
             .connection_timeout(Duration::from_secs(5));
@@ -162,7 +164,7 @@ impl Connection {
                 .custom_inbox_prefix(inbox_prefix(Some(&user)))
                 .user_and_password(user, password);
         }
-        let addresses = wire::server_list(&servers)
+        let addresses = urls::server_list(&servers)
             .iter()
             .map(|s| s.parse::<ServerAddr>())
             .collect::<Result<Vec<_>, _>>()
@@ -190,7 +192,7 @@ pub enum ReadError {
     #[error("ledgerd refused a consumer of the stream ({code}): {message}")]
     Refused {
         /// The code.
-        code: String,
+        code: wire::ErrorCode,
         /// Why.
         message: String,
     },

@@ -15,7 +15,7 @@ use futures_util::StreamExt;
 use probity_core::checkpoint::{SignedNote, VerifierKey};
 use probity_core::record::Record;
 use probity_core::time::RecordedAt;
-use probity_ledger::wire::{self, CheckpointReply, Reply, WireError};
+use probity_wire::{self as wire, CheckpointReply, ErrorCode, Reply, WireError};
 use tokio::sync::watch;
 
 use probity_views::query::{self, ProjectorStatus};
@@ -101,7 +101,7 @@ impl Shared {
             projector
                 .store()
                 .state_hash()
-                .map_err(|e| WireError::new("internal", e.to_string()))?
+                .map_err(|e| WireError::new(ErrorCode::Internal, e.to_string()))?
                 .to_hex()
         } else {
             String::new()
@@ -130,10 +130,10 @@ fn answer(shared: &Shared, kind: &str, payload: &[u8]) -> Result<serde_json::Val
             StatusQuery::default()
         } else {
             probity_core::strict_json::from_slice(payload)
-                .map_err(|e| WireError::new("malformed-request", e.to_string()))?
+                .map_err(|e| WireError::new(ErrorCode::MalformedRequest, e.to_string()))?
         };
         return serde_json::to_value(shared.status(q.state_hash)?)
-            .map_err(|e| WireError::new("internal", e.to_string()));
+            .map_err(|e| WireError::new(ErrorCode::Internal, e.to_string()));
     }
     let projector = shared.projector.read().unwrap_or_else(|e| e.into_inner());
     query::answer(
@@ -166,7 +166,7 @@ async fn respond(client: Client, message: Message, shared: Shared) {
         .to_owned();
     let result = tokio::task::spawn_blocking(move || answer(&shared, &kind, &message.payload))
         .await
-        .unwrap_or_else(|e| Err(WireError::new("internal", e.to_string())));
+        .unwrap_or_else(|e| Err(WireError::new(ErrorCode::Internal, e.to_string())));
     let reply = match result {
         Ok(v) => Reply::Ok(v),
         Err(e) => Reply::Error(e),

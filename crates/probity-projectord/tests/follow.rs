@@ -74,7 +74,7 @@ async fn ask(client: &async_nats::Client, kind: &str, body: Value) -> Result<Val
     .map_err(|e| e.to_string())?;
     match serde_json::from_slice::<Reply<Value>>(&reply.payload).map_err(|e| e.to_string())? {
         Reply::Ok(v) => Ok(v),
-        Reply::Error(e) => Err(e.code),
+        Reply::Error(e) => Err(e.code.to_string()),
     }
 }
 

@@ -2,8 +2,8 @@
 //! answered in process on a data directory. Documented in `schemas/QUERIES.md`.
 
 use probity_core::time::OccurredAt;
-use probity_ledger::wire::WireError;
 use probity_projector::{Projection, Rule};
+use probity_wire::{ErrorCode, WireError};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -62,7 +62,7 @@ pub struct SubjectQuery {
 /// must not make a reply too large to send.
 const MAX_MESSAGE_CHARS: usize = 300;
 
-fn error(code: &str, message: impl Into<String>) -> WireError {
+fn error(code: ErrorCode, message: impl Into<String>) -> WireError {
     let message = message.into();
     let message = match message.char_indices().nth(MAX_MESSAGE_CHARS) {
         None => message,
@@ -75,10 +75,10 @@ fn parse<T: DeserializeOwned>(payload: &[u8]) -> Result<T, WireError> {
     let body: &[u8] = if payload.is_empty() { b"{}" } else { payload };
     probity_core::strict_json::from_slice(body).map_err(|e| match e.classify() {
         serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
-            error("malformed-json", format!("query is not JSON: {e}"))
+            error(ErrorCode::MalformedJson, format!("query is not JSON: {e}"))
         }
         _ => error(
-            "malformed-request",
+            ErrorCode::MalformedRequest,
             format!("query has the wrong shape: {e}"),
         ),
     })
@@ -90,16 +90,19 @@ pub fn instant(field: &str, text: Option<&str>, now: i64) -> Result<i64, WireErr
         None => Ok(now),
         Some(text) => OccurredAt::parse(text)
             .map(|t| t.unix_micros())
-            .map_err(|e| error("bad-time", format!("{field}: {e}"))),
+            .map_err(|e| error(ErrorCode::BadTime, format!("{field}: {e}"))),
     }
 }
 
 fn json<T: Serialize>(value: &T) -> Result<serde_json::Value, WireError> {
-    serde_json::to_value(value).map_err(|e| error("internal", e.to_string()))
+    serde_json::to_value(value).map_err(|e| error(ErrorCode::Internal, e.to_string()))
 }
 
 fn not_found(kind: &str, id: &str) -> WireError {
-    error("not-found", format!("the ledger names no {kind} {id:?}"))
+    error(
+        ErrorCode::NotFound,
+        format!("the ledger names no {kind} {id:?}"),
+    )
 }
 
 /// Answers the query `kind` with body `payload` from `projection`, at wall-clock `now` (µs).
@@ -123,7 +126,7 @@ pub fn answer(
                 None => None,
                 Some(code) => Some(Rule::parse(code).ok_or_else(|| {
                     error(
-                        "unknown-rule",
+                        ErrorCode::UnknownRule,
                         format!(
                             "unknown rule {code:?}; one of: {}",
                             Rule::ALL
@@ -175,7 +178,7 @@ pub fn answer(
             }
         }
         other => Err(error(
-            "unknown-query",
+            ErrorCode::UnknownQuery,
             format!("no query {other:?}; one of: {}", KINDS.join(", ")),
         )),
     }

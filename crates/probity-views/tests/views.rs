@@ -347,7 +347,8 @@ fn a_gap_or_a_broken_link_stops_the_projector() {
 }
 
 fn ask(p: &Projection, kind: &str, body: Value) -> Result<Value, String> {
-    query::answer(p, kind, body.to_string().as_bytes(), 1_900_000_000_000_000).map_err(|e| e.code)
+    query::answer(p, kind, body.to_string().as_bytes(), 1_900_000_000_000_000)
+        .map_err(|e| e.code.to_string())
 }
 
 fn first_key<'a>(keys: impl Iterator<Item = &'a String>) -> String {

@@ -1,5 +1,12 @@
-//! The NATS protocol of `ledgerd`, as types (documented in `schemas/PROTOCOL.md`). Requests
-//! and replies are JSON; every reply is either `{"ok": …}` or `{"error": {"code", "message"}}`.
+//! The NATS protocol of Probity's services, as types (documented in `schemas/PROTOCOL.md` and
+//! `schemas/QUERIES.md`): subjects, requests, replies, and [`ErrorCode`], every error code a
+//! service sends. Requests and replies are JSON; every reply is either `{"ok": …}` or
+//! `{"error": {"code", "message"}}`. Shared by ledgerd, projectord, the views and every client,
+//! with nothing else: it depends on the core's formats only.
+
+mod code;
+
+pub use code::ErrorCode;
 
 use std::collections::BTreeMap;
 
@@ -7,9 +14,8 @@ use probity_core::envelope::SignedEvent;
 use probity_core::hash::Hash;
 use probity_core::ids::Seq;
 use probity_core::receipt::Receipt;
+use probity_core::time::RecordedAt;
 use serde::{Deserialize, Serialize};
-
-use crate::engine::{AppendRequest, Status};
 
 /// `probity.<ledger>.append`.
 pub fn append_subject(ledger: &str) -> String {
@@ -96,15 +102,6 @@ pub struct AppendMessage {
     pub expect: BTreeMap<String, u64>,
 }
 
-impl From<AppendMessage> for AppendRequest {
-    fn from(m: AppendMessage) -> Self {
-        AppendRequest {
-            event: m.event,
-            expect: m.expect.into_iter().collect(),
-        }
-    }
-}
-
 /// Body of a batch append request: events appended in this order, each accepted or refused
 /// on its own; the reply holds one [`Reply`] per event, in the same order.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -119,7 +116,7 @@ pub struct AppendBatchMessage {
 #[serde(deny_unknown_fields)]
 pub struct WireError {
     /// Stable kebab-case code (see `schemas/PROTOCOL.md`).
-    pub code: String,
+    pub code: ErrorCode,
     /// What is wrong, for people.
     pub message: String,
     /// With `id-conflict`, when the same key signed the earlier event: its record, so that a
@@ -130,25 +127,11 @@ pub struct WireError {
 
 impl WireError {
     /// An error with a code and a message.
-    pub fn new(code: &str, message: impl Into<String>) -> WireError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> WireError {
         WireError {
-            code: code.to_owned(),
+            code,
             message: message.into(),
             original: None,
-        }
-    }
-}
-
-impl From<&crate::AppendError> for WireError {
-    fn from(e: &crate::AppendError) -> WireError {
-        let original = match e {
-            crate::AppendError::IdConflict { original, .. } => original.clone(),
-            _ => None,
-        };
-        WireError {
-            code: e.code().to_owned(),
-            message: e.to_string(),
-            original,
         }
     }
 }
@@ -256,117 +239,26 @@ pub struct CosignReply {
     pub note: String,
 }
 
+/// The status of a ledger (`probity.<ledger>.status`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    /// Ledger id.
+    pub ledger: String,
+    /// Checkpoint origin.
+    pub origin: String,
+    /// Number of records.
+    pub size: u64,
+    /// Merkle root of the records.
+    pub root: Hash,
+    /// Size of the latest signed checkpoint.
+    pub checkpoint_size: Option<u64>,
+    /// When the last record was recorded.
+    pub last_recorded_at: Option<RecordedAt>,
+    /// Keys enrolled and active.
+    pub active_keys: usize,
+}
+
 /// Reply types, named for documentation.
 pub type AppendReply = Reply<Receipt>;
 /// Status reply.
 pub type StatusReply = Reply<Status>;
-
-/// The servers of a comma-separated URL list, one address each.
-pub fn server_list(urls: &str) -> Vec<String> {
-    urls.split(',')
-        .map(str::trim)
-        .filter(|u| !u.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
-/// Splits user and password out of NATS URLs (`nats://user:pass@host:port`, comma-separated):
-/// the Rust client takes credentials as options, not from the URL.
-pub fn split_credentials(urls: &str) -> (String, Option<(String, String)>) {
-    let mut credentials = None;
-    // A comma inside a password would split its URL in two: a piece with no scheme that has an
-    // '@' belongs to the piece before it when that one has a scheme and no '@' yet.
-    let mut pieces: Vec<String> = Vec::new();
-    for piece in urls.split(',') {
-        match pieces.last_mut() {
-            Some(last)
-                if !piece.contains("://")
-                    && piece.contains('@')
-                    && last.contains("://")
-                    && !last.contains('@') =>
-            {
-                last.push(',');
-                last.push_str(piece);
-            }
-            _ => pieces.push(piece.to_owned()),
-        }
-    }
-    let cleaned: Vec<String> = pieces
-        .iter()
-        .map(|url| {
-            let url = url.trim();
-            let (scheme, rest) = url.split_once("://").unwrap_or(("nats", url));
-            match rest.rsplit_once('@') {
-                Some((userinfo, host)) => {
-                    if credentials.is_none() {
-                        let (user, pass) = userinfo.split_once(':').unwrap_or((userinfo, ""));
-                        credentials = Some((percent_decoded(user), percent_decoded(pass)));
-                    }
-                    format!("{scheme}://{host}")
-                }
-                None => format!("{scheme}://{rest}"),
-            }
-        })
-        .collect();
-    (cleaned.join(","), credentials)
-}
-
-/// `%XX` escapes in a URL's user or password decoded (a password may hold `@` or `:` that
-/// way); anything else kept as written.
-fn percent_decoded(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).unwrap_or_else(|_| text.to_owned())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_password_with_a_comma_or_escapes_stays_whole_and_out_of_the_servers() {
-        let (servers, credentials) = split_credentials(
-            "nats://clerk:pa,ss@127.0.0.1:4222,nats://clerk:pa,ss@127.0.0.1:4223",
-        );
-        assert_eq!(servers, "nats://127.0.0.1:4222,nats://127.0.0.1:4223");
-        assert_eq!(credentials, Some(("clerk".into(), "pa,ss".into())));
-        let (servers, credentials) = split_credentials("nats://clerk:p%40ss%2Cw@127.0.0.1:4222");
-        assert_eq!(servers, "nats://127.0.0.1:4222");
-        assert_eq!(credentials, Some(("clerk".into(), "p@ss,w".into())));
-        assert!(!split_credentials("127.0.0.1:4222,127.0.0.1:4223")
-            .0
-            .contains('@'));
-    }
-
-    #[test]
-    fn credentials_come_out_of_urls() {
-        assert_eq!(
-            split_credentials("nats://clerk:pw@127.0.0.1:4222,nats://clerk:pw@127.0.0.1:4223"),
-            (
-                "nats://127.0.0.1:4222,nats://127.0.0.1:4223".to_owned(),
-                Some(("clerk".into(), "pw".into()))
-            )
-        );
-        assert_eq!(
-            split_credentials("nats://127.0.0.1:4222"),
-            ("nats://127.0.0.1:4222".to_owned(), None)
-        );
-    }
-}
