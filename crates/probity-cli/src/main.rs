@@ -16,7 +16,7 @@ use probity_core::keys::{KeyId, PublicKey, SecretKey};
 use probity_core::receipt::Receipt;
 use probity_core::roles::{Role, GENESIS, KEY_ENROLLED, KEY_REVOKED};
 use probity_core::subject::Subject;
-use probity_core::time::{OccurredAt, RecordedAt};
+use probity_core::time::OccurredAt;
 use probity_events::catalogue::implied_subjects;
 use probity_ledger::wire::{self, AppendMessage};
 use probity_ledger::{keyfile, EngineConfig, Ledger, SystemClock};
@@ -1016,14 +1016,18 @@ fn read_public_key(text: &str) -> Result<PublicKey, Failure> {
 
 fn now() -> OccurredAt {
     // Invariant: RecordedAt's text form is RFC 3339 with an offset.
-    OccurredAt::parse(&RecordedAt::now().to_string())
-        .unwrap_or_else(|_| OccurredAt::new(RecordedAt::now().datetime()))
+    OccurredAt::parse(&probity_ledger::now().to_string())
+        .unwrap_or_else(|_| OccurredAt::new(probity_ledger::now().datetime()))
 }
 
 fn fresh_id() -> String {
     let mut random = [0u8; 8];
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut random);
-    format!("ev-{}-{}", RecordedAt::now().unix_micros(), hex_of(&random))
+    format!(
+        "ev-{}-{}",
+        probity_ledger::now().unix_micros(),
+        hex_of(&random)
+    )
 }
 
 fn hex_of(bytes: &[u8]) -> String {

@@ -4,7 +4,6 @@
 
 use std::path::Path;
 
-use probity_core::time::RecordedAt;
 use probity_ledger::wire::ErrorCode;
 use probity_views::query::{self, ProjectorStatus};
 use probity_views::{embedded, ProjectError};
@@ -47,7 +46,7 @@ pub fn ask(
                     projector.projection(),
                     kind,
                     &payload,
-                    RecordedAt::now().unix_micros(),
+                    probity_ledger::now().unix_micros(),
                 )
             });
             projector.close();
@@ -87,7 +86,8 @@ pub fn lag(target: &Target, data: Option<&Path>) -> Option<ProjectorStatus> {
             let behind = head.saturating_sub(cursor.applied);
             let seconds_behind = match ledger.record(probity_core::ids::Seq(cursor.applied)) {
                 Ok(Some(next)) if behind > 0 => {
-                    (RecordedAt::now().unix_micros() - next.recorded_at.unix_micros()).max(0) as f64
+                    (probity_ledger::now().unix_micros() - next.recorded_at.unix_micros()).max(0)
+                        as f64
                         / 1e6
                 }
                 _ => 0.0,

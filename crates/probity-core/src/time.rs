@@ -133,10 +133,13 @@ impl RecordedAt {
         self.0
     }
 
-    /// The current time from the system clock. Engines take a clock instead of calling this.
-    pub fn now() -> Self {
-        let now = OffsetDateTime::now_utc();
-        RecordedAt((now.unix_timestamp_nanos() / 1000) as i64)
+    /// The instant `t` (a system time read by the caller: the core reads no clock), to the
+    /// microsecond; `None` outside the years 0000–9999 that `recorded_at` can be written in.
+    pub fn from_system_time(t: std::time::SystemTime) -> Option<Self> {
+        let at = OffsetDateTime::from(t);
+        (0..=9999)
+            .contains(&at.year())
+            .then(|| RecordedAt((at.unix_timestamp_nanos() / 1000) as i64))
     }
 
     /// Parses a record's `recorded_at`: only its one canonical text

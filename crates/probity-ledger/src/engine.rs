@@ -46,8 +46,16 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> RecordedAt {
-        RecordedAt::now()
+        now()
     }
+}
+
+/// Now, by the system clock: the one place Probity's programs read it (the core reads no
+/// clock; engines take a [`Clock`]).
+pub fn now() -> RecordedAt {
+    // Invariant: a running machine's clock is within the years 0000–9999.
+    RecordedAt::from_system_time(std::time::SystemTime::now())
+        .expect("the system clock is within the years 0000-9999")
 }
 
 /// A clock set by hand: records get whatever time it says. For stories told after the fact

@@ -25,7 +25,7 @@
 //!     schema: 1,
 //!     ledger: LedgerId::new("city-hospital")?,
 //!     subjects: Subjects::default(),
-//!     occurred_at: OccurredAt::new(RecordedAt::now().datetime()),
+//!     occurred_at: OccurredAt::new(probity_ledger::now().datetime()),
 //!     signer: admin.public_key(),
 //!     payload: serde_json::json!({"origin": "probity.example/city-hospital",
 //!         "ledger_key": ledger_key.public_key(),
@@ -53,7 +53,7 @@ pub mod scenario;
 
 pub use book::{Book, NodeError};
 pub use engine::{
-    check_stateless, open_sled, AppendRequest, Clock, CosignError, EngineConfig, Ledger,
+    check_stateless, now, open_sled, AppendRequest, Clock, CosignError, EngineConfig, Ledger,
     ManualClock, ProofError, Status, SystemClock,
 };
 pub use error::{AppendError, LedgerError};

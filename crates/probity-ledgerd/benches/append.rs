@@ -242,7 +242,7 @@ fn main() {
     let load = make("load", n);
     let batched = make("batched", n);
     let paced = make("paced", 1000 * rate_secs);
-    let record_len = Record::seal(Seq(0), RecordedAt::now(), Hash::ZERO, load[0].clone())
+    let record_len = Record::seal(Seq(0), probity_ledger::now(), Hash::ZERO, load[0].clone())
         .to_json()
         .len();
 

@@ -14,7 +14,6 @@ use async_nats::{Client, Message};
 use futures_util::StreamExt;
 use probity_core::checkpoint::{SignedNote, VerifierKey};
 use probity_core::record::Record;
-use probity_core::time::RecordedAt;
 use probity_wire::{self as wire, CheckpointReply, ErrorCode, Reply, WireError};
 use tokio::sync::watch;
 
@@ -95,7 +94,7 @@ impl Shared {
         let seconds_behind = if behind == 0 || cursor.last_recorded_at == 0 {
             0.0
         } else {
-            (RecordedAt::now().unix_micros() - cursor.last_recorded_at).max(0) as f64 / 1e6
+            (probity_ledger::now().unix_micros() - cursor.last_recorded_at).max(0) as f64 / 1e6
         };
         let state_hash = if with_hash {
             projector
@@ -140,7 +139,7 @@ fn answer(shared: &Shared, kind: &str, payload: &[u8]) -> Result<serde_json::Val
         projector.projection(),
         kind,
         payload,
-        RecordedAt::now().unix_micros(),
+        probity_ledger::now().unix_micros(),
     )
 }
 

@@ -27,7 +27,7 @@ const MINUTE: Micros = 60_000_000;
 
 /// A minute ago: events are recorded as they happen.
 fn just_now() -> String {
-    let now = probity_core::time::RecordedAt::now().unix_micros();
+    let now = probity_ledger::now().unix_micros();
     probity_core::time::RecordedAt::from_unix_micros(now - MINUTE).to_string()
 }
 
