@@ -481,7 +481,8 @@ pub fn verify_proof(path: &Path, policy: &WitnessPolicy, json: bool) -> Result<(
         Ok(proven) => {
             let body = bundle.record.event.open().map(AuthenticEvent::into_body);
             if json {
-                let mut value = serde_json::to_value(&proven).unwrap_or_default();
+                // Invariant: a proven record is plain data.
+                let mut value = serde_json::to_value(&proven).expect("a proven record serializes");
                 value["proven"] = true.into();
                 if let Ok(body) = &body {
                     value["event"] = serde_json::json!({"id": body.id, "type": body.event_type,

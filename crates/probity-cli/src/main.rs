@@ -491,7 +491,8 @@ fn out(text: &str) {
 }
 
 fn out_json(value: &impl serde::Serialize) {
-    out(&serde_json::to_string_pretty(value).unwrap_or_default());
+    // Invariant: a JSON value always serializes.
+    out(&serde_json::to_string_pretty(value).expect("a JSON value serializes"));
 }
 
 fn run(command: Command) -> Result<(), Failure> {

@@ -160,7 +160,7 @@ macro_rules! catalogue {
                     $($(Event::$variant(p) => serde_json::to_value(p),)*)*
                 };
                 // Invariant: payload types serialize infallibly (no non-string map keys).
-                value.unwrap_or(Value::Null)
+                value.expect("payload types serialize (no non-string map keys)")
             }
         }
 

@@ -54,10 +54,10 @@ fn schema_value(schema: schemars::Schema, event_type: &str, version: u32) -> Val
 }
 
 fn pretty(value: &Value) -> String {
-    // Invariant: a Value always serializes.
+    // Invariant: a JSON value always serializes (its map keys are strings).
     format!(
         "{}\n",
-        serde_json::to_string_pretty(value).unwrap_or_default()
+        serde_json::to_string_pretty(value).expect("a JSON value serializes")
     )
 }
 

@@ -270,6 +270,19 @@ pub enum ExternalList {
     Other,
 }
 
+impl ExternalList {
+    /// The name used in events (`pricing_credit_rating`, …).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ExternalList::GovernmentProcurementSeriousViolation => {
+                "government_procurement_serious_violation"
+            }
+            ExternalList::PricingCreditRating => "pricing_credit_rating",
+            ExternalList::Other => "other",
+        }
+    }
+}
+
 /// What an external listing covers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -350,17 +363,22 @@ pub enum SanctionKind {
 impl std::fmt::Display for SanctionKind {
     /// The name used in events (`product_suspension`, …).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
+        f.write_str(self.as_str())
+    }
+}
+
+impl SanctionKind {
+    /// The name used in events (`product_suspension`, …).
+    pub fn as_str(&self) -> &'static str {
+        match self {
             SanctionKind::Warning => "warning",
             SanctionKind::Interview => "interview",
             SanctionKind::ProductSuspension => "product_suspension",
             SanctionKind::SupplierSuspension => "supplier_suspension",
             SanctionKind::Blacklist => "blacklist",
-        })
+        }
     }
-}
 
-impl SanctionKind {
     /// Whether the sanction makes the supplier (or some products) ineligible.
     pub fn blocks_purchases(&self) -> bool {
         matches!(

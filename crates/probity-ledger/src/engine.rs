@@ -597,7 +597,7 @@ impl Ledger {
         let handle = std::thread::Builder::new()
             .name("probity-writer".into())
             .spawn(move || writer.run(receiver))
-            .map_err(|e| LedgerError::Corrupt(format!("cannot start the writer thread: {e}")))?;
+            .map_err(LedgerError::Thread)?;
         Ok(Ledger {
             shared,
             commands,

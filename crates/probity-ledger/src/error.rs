@@ -145,6 +145,9 @@ pub enum LedgerError {
     /// The book's contents contradict themselves.
     #[error("book is corrupt: {0}")]
     Corrupt(String),
+    /// The writer thread could not be started (the system is out of threads or memory).
+    #[error("cannot start the ledger's writer thread: {0}")]
+    Thread(std::io::Error),
     /// Another process (ledgerd, most likely) has the book open.
     #[error("{0} is in use by another process (is ledgerd running on it? Use --nats then)")]
     Locked(String),

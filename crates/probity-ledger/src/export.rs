@@ -105,6 +105,9 @@ pub enum ExportError {
         /// Why.
         message: String,
     },
+    /// The export holds no records (not even genesis): nothing to import.
+    #[error("the export holds no records: nothing imported")]
+    NoRecords,
     /// The target directory already holds a ledger.
     #[error("{} already holds a ledger; import into a new directory", .0.display())]
     Exists(PathBuf),
@@ -400,7 +403,7 @@ pub fn import(
             records,
         };
         // Invariant: the marker is plain data.
-        let json = serde_json::to_vec_pretty(&imported).unwrap_or_default();
+        let json = serde_json::to_vec_pretty(&imported).expect("the import note serializes");
         std::fs::write(marker_path(data), json).map_err(io(data))?;
         Ok(imported)
     });
@@ -533,7 +536,7 @@ impl BookWriter {
 
     fn finish(self, db: &sled::Db, checkpoints: &[(u64, SignedNote)]) -> Result<(), ExportError> {
         let Some(head) = self.head else {
-            return Err(LedgerError::Corrupt("the export holds no records".into()).into());
+            return Err(ExportError::NoRecords);
         };
         let mut batch = sled::Batch::default();
         for (stream, version) in &self.versions {

@@ -55,6 +55,13 @@ pub struct CheckpointConfig {
     pub witnesses: Vec<String>,
 }
 
+/// The most appends `[limits] max_in_flight` may allow at once (each holds a request in
+/// memory; far more than 2 cores can check).
+pub const MAX_IN_FLIGHT_LIMIT: usize = 1_000_000;
+
+/// The largest `[limits] max_clock_skew_secs`: a day.
+pub const MAX_CLOCK_SKEW_LIMIT: i64 = 86_400;
+
 /// `[limits]`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -156,6 +163,22 @@ impl FileConfig {
                 message: "must be at least 1".into(),
             });
         }
+        let max_in_flight = self.limits.max_in_flight.unwrap_or(4096);
+        if !(1..=MAX_IN_FLIGHT_LIMIT).contains(&max_in_flight) {
+            return Err(ConfigError::Invalid {
+                name: "limits.max_in_flight",
+                message: format!("{max_in_flight} is not between 1 and {MAX_IN_FLIGHT_LIMIT}"),
+            });
+        }
+        let max_clock_skew_secs = self.limits.max_clock_skew_secs.unwrap_or(300);
+        if !(0..=MAX_CLOCK_SKEW_LIMIT).contains(&max_clock_skew_secs) {
+            return Err(ConfigError::Invalid {
+                name: "limits.max_clock_skew_secs",
+                message: format!(
+                    "{max_clock_skew_secs} is not between 0 and {MAX_CLOCK_SKEW_LIMIT}"
+                ),
+            });
+        }
         let nats_user_password = match (self.nats_user, self.nats_password) {
             (Some(u), Some(p)) => Some((u, p)),
             (None, None) => None,
@@ -193,8 +216,38 @@ impl FileConfig {
             checkpoint_interval: Duration::from_millis(
                 self.checkpoints.every_ms.unwrap_or(1000).max(10),
             ),
-            max_clock_skew_secs: self.limits.max_clock_skew_secs.unwrap_or(300),
-            max_in_flight: self.limits.max_in_flight.unwrap_or(4096).max(1),
+            max_clock_skew_secs,
+            max_in_flight,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settle(limits: &str) -> Result<Settings, ConfigError> {
+        let text = format!("data_dir = \"/tmp/probity\"\n[limits]\n{limits}\n");
+        toml::from_str::<FileConfig>(&text)
+            .map_err(|e| ConfigError::Parse {
+                path: "test".into(),
+                message: e.to_string(),
+            })?
+            .settle()
+    }
+
+    #[test]
+    fn limits_out_of_range_are_refused_by_name_not_wrapped() {
+        assert_eq!(settle("").unwrap().max_in_flight, 4096);
+        assert_eq!(settle("max_in_flight = 1").unwrap().max_in_flight, 1);
+        for bad in [
+            "max_in_flight = 0",
+            "max_in_flight = 4294967297",
+            "max_clock_skew_secs = -1",
+            "max_clock_skew_secs = 86401",
+        ] {
+            let error = settle(bad).unwrap_err().to_string();
+            assert!(error.contains("limits."), "{bad}: {error}");
+        }
     }
 }

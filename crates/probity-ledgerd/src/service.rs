@@ -572,7 +572,9 @@ pub async fn serve(
                 let permits = if batch { wire::MAX_BATCH_EVENTS.min(config.max_in_flight) } else { 1 };
                 // Full: say so at once. Waiting would leave requests queued in memory (and
                 // NATS would in the end drop ledgerd as a slow consumer).
-                let Ok(permit) = in_flight.clone().try_acquire_many_owned(permits as u32) else {
+                // Invariant: max_in_flight ≤ MAX_IN_FLIGHT_LIMIT (checked with the config).
+                let permits = u32::try_from(permits).unwrap_or(u32::MAX);
+                let Ok(permit) = in_flight.clone().try_acquire_many_owned(permits) else {
                     let busy = error(ErrorCode::Busy, format!("{} appends are in flight; try again shortly", config.max_in_flight));
                     respond::<Receipt>(&client, &message, Reply::Error(busy)).await;
                     continue;
@@ -626,7 +628,9 @@ pub async fn serve(
     drop(queries);
     drop(reads);
     // Wait for every append in flight to be answered.
-    let _ = in_flight.acquire_many(config.max_in_flight as u32).await;
+    let _ = in_flight
+        .acquire_many(u32::try_from(config.max_in_flight).unwrap_or(u32::MAX))
+        .await;
     let closing = ledger.clone();
     let _ = tokio::task::spawn_blocking(move || closing.close()).await;
     let _ = stop_tx.send(true);

@@ -51,10 +51,7 @@ impl Projection {
                 .push((f.seq, e.score, format!("{:?}", e.grade))),
             Event::ExternalListingObserved(e) => {
                 let view = ListingView {
-                    list: serde_json::to_value(e.list)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_owned))
-                        .unwrap_or_default(),
+                    list: e.list.as_str().to_owned(),
                     grade: e.grade.to_string(),
                     scheme_version: e.scheme_version.to_string(),
                     scope: e.scope,

@@ -174,10 +174,7 @@ impl Projection {
                 out.push(BlacklistEntry {
                     uscc: uscc.clone(),
                     name: s.name.clone(),
-                    reason: serde_json::to_value(sanction.kind)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_owned))
-                        .unwrap_or_default(),
+                    reason: sanction.kind.as_str().to_owned(),
                     from: sanction.from,
                     until: sanction.end_known_at(known_at),
                     seq: sanction.seq,
