@@ -151,6 +151,106 @@ fn a_late_sanction_is_true_before_it_is_known() {
     );
 }
 
+/// The seqs of the records of `event_type` in `ledger`, in order.
+fn seqs_of(ledger: &probity_core::append::MemoryLedger, event_type: &str) -> Vec<u64> {
+    ledger
+        .records()
+        .iter()
+        .filter(|r| r.event.open().unwrap().body().event_type.as_str() == event_type)
+        .map(|r| r.seq.0)
+        .collect()
+}
+
+/// Knowable is judged by time, not record order: an award made before the ban was recorded,
+/// typed in after it, was not knowable when it was made.
+#[test]
+fn an_award_typed_in_after_a_late_ban_was_not_knowable_when_made() {
+    let (ledger, p) =
+        project(&load_scenario("rule-award-to-ineligible-fires-typed-in-late").unwrap());
+    let award = seqs_of(&ledger, "purchase.award_decided")[0];
+    let sanction = seqs_of(&ledger, "supplier.sanction_imposed")[0];
+    assert!(award > sanction, "the award is recorded after the ban");
+    let f = p
+        .findings
+        .values()
+        .find(|f| {
+            f.rule == Rule::AwardToIneligible && f.evidence.contains(&probity_core::ids::Seq(award))
+        })
+        .unwrap_or_else(|| panic!("{:#?}", p.findings));
+    assert!(!f.knowable, "{f:?}");
+    assert_eq!(f.severity, probity_projector::Severity::Medium);
+    assert_eq!(
+        f.evidence.iter().map(|s| s.0).collect::<Vec<_>>(),
+        vec![sanction, award]
+    );
+}
+
+/// A windowed rule's finding grows with its cluster: three awards, one finding citing all three.
+#[test]
+fn a_near_threshold_cluster_of_three_is_one_finding_citing_all_three() {
+    let (ledger, p) =
+        project(&load_scenario("rule-near-threshold-fires-cluster-of-three").unwrap());
+    let near: Vec<_> = p
+        .findings
+        .values()
+        .filter(|f| f.rule == Rule::NearThreshold)
+        .collect();
+    assert_eq!(near.len(), 1, "{near:#?}");
+    let awards = seqs_of(&ledger, "purchase.award_decided");
+    assert_eq!(
+        near[0].evidence.iter().map(|s| s.0).collect::<Vec<_>>(),
+        awards
+    );
+    assert!(
+        near[0].summary.starts_with("3 awards"),
+        "{}",
+        near[0].summary
+    );
+    // Detectable from the second award, when the cluster first had two.
+    assert_eq!(
+        near[0].detectable_at,
+        ledger.records()[awards[1] as usize].recorded_at
+    );
+}
+
+/// A revoked rep's walk-in cites the revocation; a rep seen on a ward is a rep-visit finding.
+#[test]
+fn rep_visit_findings_cite_what_proves_them_and_cover_sightings() {
+    let (ledger, p) =
+        project(&load_scenario("rule-rep-visit-fires-revoked-walk-in-and-ward").unwrap());
+    let revocation = seqs_of(&ledger, "rep.registration_revoked")[0];
+    let check_in = seqs_of(&ledger, "rep.checked_in")[0];
+    let sighting = seqs_of(&ledger, "rep.violation_observed")[0];
+    let visits: Vec<_> = p
+        .findings
+        .values()
+        .filter(|f| f.rule == Rule::RepVisit)
+        .collect();
+    assert_eq!(visits.len(), 2, "{visits:#?}");
+    let walk_in = visits
+        .iter()
+        .find(|f| f.evidence.contains(&probity_core::ids::Seq(check_in)))
+        .unwrap();
+    assert_eq!(
+        walk_in.evidence.iter().map(|s| s.0).collect::<Vec<_>>(),
+        vec![revocation, check_in]
+    );
+    assert!(walk_in.summary.contains("revoked"), "{}", walk_in.summary);
+    assert!(
+        walk_in.summary.contains("no booking"),
+        "{}",
+        walk_in.summary
+    );
+    let ward = visits
+        .iter()
+        .find(|f| f.evidence == vec![probity_core::ids::Seq(sighting)])
+        .unwrap();
+    assert!(ward.summary.contains("a ward"), "{}", ward.summary);
+    assert!(ward
+        .subjects
+        .contains(&"supplier:91330100MA2H0002XG".to_owned()));
+}
+
 /// Findings, and the blacklist as true and known at the time of the last record.
 /// `rule-<rule>-fires` must raise the rule; `rule-<rule>-near-miss…` must not.
 #[test]

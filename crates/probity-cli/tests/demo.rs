@@ -40,6 +40,9 @@ fn the_demo_leaves_a_ledger_every_command_reads() {
             "rep-conflict",
             "rep-visit",
             "rep-visit",
+            "rep-visit",
+            "rep-visit",
+            "rep-visit",
             "split-purchase"
         ]
     );

@@ -102,7 +102,7 @@ pub struct Policy {
 }
 
 impl Default for Policy {
-    /// The defaults of `DOMAIN.md`: threshold ¥500,000, windows of 90 days, 3 quotes.
+    /// The defaults of `docs/RULES.md`: threshold ¥500,000, windows of 90 days, 3 quotes.
     fn default() -> Self {
         Policy {
             open_tender_threshold: Money::cny(50_000_000),

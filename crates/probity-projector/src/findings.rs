@@ -7,7 +7,7 @@ use probity_core::ids::Seq;
 use probity_core::time::RecordedAt;
 use serde::{Deserialize, Serialize};
 
-/// The rules, listed once, in `DOMAIN.md` order: each line is a rule and its file under
+/// The rules, listed once, in `docs/RULES.md` order: each line is a rule and its file under
 /// `src/rules/`, named by its code (the kebab-case of the name, as in findings and the
 /// `rule-<code>-…` scenarios). Hands the list to `$then`: [`Rule`] is made from it here and
 /// the checks in `rules/mod.rs`. Adding a rule is a file there, a line here, and its
@@ -50,7 +50,7 @@ pub(crate) use rule_list;
 /// Makes [`Rule`] from the list.
 macro_rules! rule_enum {
     ($($(#[$doc:meta])* $name:ident $file:literal,)*) => {
-        /// The red-flag rules of `DOMAIN.md`.
+        /// The red-flag rules of `docs/RULES.md`.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         #[serde(rename_all = "kebab-case")]
         pub enum Rule {
@@ -58,7 +58,7 @@ macro_rules! rule_enum {
         }
 
         impl Rule {
-            /// Every rule, in `DOMAIN.md` order.
+            /// Every rule, in `docs/RULES.md` order.
             pub const ALL: &'static [Rule] = &[$(Rule::$name),*];
 
             /// The kebab-case code (its file's name without `.rs`).

@@ -2,7 +2,7 @@
 //!
 //! * supplier views and eligibility in both time senses (true at / known at);
 //! * the blacklist as of any moment, in both senses;
-//! * the red-flag rules of `DOMAIN.md`, each finding with its rule, severity, the records that
+//! * the red-flag rules of `docs/RULES.md`, each finding with its rule, severity, the records that
 //!   prove it, when it became detectable and whether it was knowable when it happened.
 //!
 //! Thresholds and windows come from the `policy.set` in force when the event happened.

@@ -25,7 +25,7 @@ pub struct SupplierReport {
     pub strikes_in_window: usize,
     /// The window, in days.
     pub strike_window_days: u32,
-    /// The customary escalation for that many strikes (DOMAIN.md): interview, product
+    /// The customary escalation for that many strikes (docs/RULES.md): interview, product
     /// suspension, blacklist.
     pub escalation: Option<String>,
     /// Findings that name the supplier.

@@ -129,8 +129,8 @@ tables! {
     /// The split-purchase rule's memory: non-open purchases by year, department, budget
     /// project and category: (case, amount in fen, record).
     pub(crate) split_groups: Vec<(String, u64, Seq)>,
-    /// The near-threshold rule's memory: each supplier's recent awards just under the
-    /// threshold (true time, record).
+    /// The near-threshold rule's memory: each supplier's current cluster of awards just under
+    /// the threshold, each within the window of the one before (true time, record).
     pub(crate) near_threshold: Vec<(Micros, Seq)>,
     /// Findings by id.
     pub findings: Finding,

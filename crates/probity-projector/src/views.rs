@@ -219,7 +219,6 @@ pub(crate) struct Decision {
     pub(crate) step: String,
     pub(crate) product: Option<String>,
     pub(crate) occurred: Micros,
-    pub(crate) known: Micros,
     pub(crate) seq: Seq,
 }
 

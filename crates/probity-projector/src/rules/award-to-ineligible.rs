@@ -1,7 +1,10 @@
 //! award-to-ineligible: an award, contract or payment to a supplier that was not eligible when
 //! it was decided (not admitted, under a sanction, or on an external list). Judged when the
 //! decision is recorded, and again for every earlier decision when a sanction or listing is
-//! recorded late: then the finding says whether the ledger could have known at the time.
+//! recorded late. The finding is *knowable* when the facts that made the supplier ineligible
+//! were recorded before the decision was made (their `recorded_at` at or before its
+//! `occurred_at`): whether whoever decided could have read it in the ledger then. A decision
+//! typed in weeks later is judged by when it was made, not by when it was typed in.
 
 use probity_events::Event;
 
@@ -51,7 +54,6 @@ fn decide(
         step: step.to_owned(),
         product,
         occurred: f.t,
-        known: f.k,
         seq: f.seq,
     };
     let unknown = SupplierView::default();
@@ -79,7 +81,7 @@ fn recheck(p: &mut Projection, f: Fact<'_>, supplier: &str) {
 }
 
 /// The finding decision `d` makes if `supplier` (`view`) was ineligible at it (true time, as
-/// known now), and whether that was knowable when it was recorded.
+/// known now), and whether that was knowable when it was made.
 fn ineligible_decision(
     view: &SupplierView,
     supplier: &str,
@@ -87,14 +89,14 @@ fn ineligible_decision(
     detectable_at: RecordedAt,
 ) -> Option<Finding> {
     let why = view.ineligible(d.product.as_deref(), d.occurred, i64::MAX)?;
-    // Whether the ledger already said so when the decision was recorded.
+    // Whether the ledger already said so when the decision was made.
     let knowable = view
-        .ineligible(d.product.as_deref(), d.occurred, d.known)
+        .ineligible(d.product.as_deref(), d.occurred, d.occurred)
         .is_some();
     let (reason, mut evidence) = match &why {
         Ineligibility::NotAdmitted => ("was not admitted".to_owned(), vec![]),
         Ineligibility::Sanctioned { kind, seq } => (
-            format!("was under a {kind:?} sanction").to_lowercase(),
+            format!("was under a {} sanction", kind.as_str().replace('_', " ")),
             vec![*seq],
         ),
         Ineligibility::Listed { list, seq } => (format!("was listed on {list}"), vec![*seq]),
@@ -120,7 +122,7 @@ fn ineligible_decision(
             if knowable {
                 ""
             } else {
-                " (recorded only later: not knowable then)"
+                " (recorded only after the decision was made: not knowable then)"
             }
         ),
     })

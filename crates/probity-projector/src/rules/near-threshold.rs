@@ -1,10 +1,12 @@
-//! near-threshold: two or more awards to one supplier, each at or above the policy's
-//! percentage of the open-tender threshold and below it, within the policy's window (calendar
-//! days in the hospital's time zone).
+//! near-threshold: awards to one supplier, each at or above the policy's percentage of the
+//! open-tender threshold and below it, that follow one another within the policy's window
+//! (calendar days in the hospital's time zone). Two make a cluster and a finding; every later
+//! award within the window of the one before joins the cluster, and the finding grows to cite
+//! it (as split-purchase grows), keeping when it first became detectable.
 
 use super::{opened_award, RuleCheck};
 use crate::findings::{Finding, Rule, Severity};
-use crate::state::{raise, Fact, Projection};
+use crate::state::{Fact, Projection};
 use crate::time::calendar_days;
 
 pub(super) struct Check;
@@ -26,31 +28,38 @@ impl RuleCheck for Check {
             return;
         }
         let supplier = award.supplier.as_str();
-        let window = i64::from(window_days);
         let offset = f.offset();
-        let list = p.near_threshold.entry(supplier);
-        list.retain(|(when, _)| calendar_days(*when, f.t, offset) <= window);
-        list.push((f.t, f.seq));
-        if list.len() < 2 {
+        // The supplier's current cluster: the awards so far, each within the window of the one
+        // before. One outside it starts a new cluster.
+        let cluster = p.near_threshold.entry(supplier);
+        let follows = cluster
+            .last()
+            .is_some_and(|(last, _)| calendar_days(*last, f.t, offset) <= i64::from(window_days));
+        if !follows {
+            cluster.clear();
+        }
+        cluster.push((f.t, f.seq));
+        if cluster.len() < 2 {
             return;
         }
-        let evidence: Vec<_> = list.iter().map(|(_, s)| *s).collect();
-        raise(
-            &mut p.findings,
-            Finding {
-                id: format!("near-threshold/{supplier}/{}", evidence[0]),
-                rule: Rule::NearThreshold,
-                severity: Severity::Medium,
-                evidence: evidence.clone(),
-                detectable_at: f.recorded_at,
-                knowable: true,
-                subjects: vec![format!("supplier:{supplier}")],
-                summary: format!(
-                    "{} awards to {supplier} at {percent}-100% of the threshold within \
-                     {window_days} days",
-                    evidence.len(),
-                ),
-            },
+        let evidence: Vec<_> = cluster.iter().map(|(_, s)| *s).collect();
+        let id = format!("near-threshold/{supplier}/{}", evidence[0]);
+        let summary = format!(
+            "{} awards to {supplier} at {percent}-100% of the threshold, each within \
+             {window_days} days of the one before",
+            evidence.len(),
         );
+        let finding = p.findings.entry_or_insert_with(&id, || Finding {
+            id: id.clone(),
+            rule: Rule::NearThreshold,
+            severity: Severity::Medium,
+            evidence: vec![],
+            detectable_at: f.recorded_at,
+            knowable: true,
+            subjects: vec![format!("supplier:{supplier}")],
+            summary: String::new(),
+        });
+        finding.evidence = evidence;
+        finding.summary = summary;
     }
 }
