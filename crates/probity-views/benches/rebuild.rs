@@ -3,12 +3,13 @@
 //! records: the hash chain and Merkle tree alone (what a checkpoint-covered record costs at
 //! least) and the full chain verifier (hash, link, strict signature, authorisation, all cores).
 //!
-//! `cargo bench -p probity-projectord --bench rebuild` (env `RECORDS`, default 20000). Prints a
+//! `cargo bench -p probity-views --bench rebuild` (env `RECORDS`, default 20000). Prints a
 //! Markdown table for `BENCHMARKS.md`: rebuilds in this process (warm: its memory is already
 //! mapped from the rounds before) and rebuilds each in a fresh process, as `probity` or
 //! `projectord` rebuilding views after a restart would run. `REBUILD_ONLY=1` rebuilds
 //! `ROUNDS` (default 5) times in this process and skips the rest, for profiling the rebuild
-//! alone; it also prints the CPU time (all threads) each record cost.
+//! alone; it also prints the CPU time (all threads) each record cost. Each fresh process also
+//! reports its peak resident memory.
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
@@ -109,6 +110,7 @@ fn main() {
     let book = dir.path().join("book");
     ledger.close();
     drop(ledger);
+    let mut peak_mb = 0u64;
     let mut cold: Vec<f64> = (0..5)
         .map(|round| {
             let output = std::process::Command::new(std::env::current_exe().unwrap())
@@ -120,6 +122,16 @@ fn main() {
             assert!(output.status.success(), "{output:?}");
             let text = String::from_utf8(output.stdout).unwrap();
             eprintln!("fresh process: {}", text.trim());
+            let peak: u64 = text
+                .rsplit("peak RSS ")
+                .next()
+                .unwrap()
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+            peak_mb = peak_mb.max(peak);
             text.split_whitespace()
                 .next()
                 .unwrap()
@@ -154,6 +166,7 @@ fn main() {
         cold[2],
         cold[2] / hashing
     );
+    println!("\npeak RSS of a rebuild in a fresh process (the largest of 5): {peak_mb} MB");
 }
 
 /// Where a child process finds the book to rebuild from, and where it puts the views.
@@ -165,7 +178,10 @@ fn cold_rebuild(book: &std::path::Path) {
     let views = std::env::var_os(COLD_VIEWS).unwrap();
     let ledger = probity_ledger::Ledger::open_read_only(book).unwrap();
     let (rate, cpu) = rebuild(views.as_ref(), &ledger);
-    println!("{rate:.0} rec/s, {cpu:.1} µs CPU/record");
+    println!(
+        "{rate:.0} rec/s, {cpu:.1} µs CPU/record, peak RSS {} MB",
+        peak_rss_kib() / 1024
+    );
     ledger.close();
 }
 
@@ -182,6 +198,13 @@ fn rebuild(views: &std::path::Path, ledger: &probity_ledger::Ledger) -> (f64, f6
     assert_eq!(projector.applied(), size);
     projector.close();
     (rate, cpu)
+}
+
+/// The most memory this process has held resident (`VmHWM` of `/proc/self/status`), in KiB.
+fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
 /// CPU time (user and system, all threads) this process has used so far, from

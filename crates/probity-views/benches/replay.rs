@@ -6,7 +6,7 @@
 //! snapshots from zero, and, in the same run, the raw cost of the same number of records
 //! projected from zero with no snapshot (the work a replay without snapshots would do).
 //!
-//! `cargo bench -p probity-projectord --bench replay` (env `RECORDS`, `MOMENTS`, default 30).
+//! `cargo bench -p probity-views --bench replay` (env `RECORDS`, `MOMENTS`, default 30).
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
