@@ -17,8 +17,8 @@ macro_rules! rule_list {
         $then! {
             /// An award, contract or payment to a supplier not eligible at decision time.
             AwardToIneligible "award-to-ineligible.rs",
-            /// A visit by an unregistered or revoked rep, without an approved booking, or
-            /// outside a designated room.
+            /// A rep met outside the rules: not validly registered, without an approved
+            /// booking, received outside the designated room, or sighted on a ward.
             RepVisit "rep-visit.rs",
             /// A staff member met a bidder's rep shortly before sitting on its panel, without
             /// recusal.
@@ -26,7 +26,8 @@ macro_rules! rule_list {
             /// Non-open purchases in one year, department, budget project and category above
             /// the open-tender threshold.
             SplitPurchase "split-purchase.rs",
-            /// Two or more awards to one supplier just under the threshold within a window.
+            /// Awards to one supplier just under the threshold, each within a window of the
+            /// one before.
             NearThreshold "near-threshold.rs",
             /// An inquiry with too few invited suppliers or valid quotes.
             TooFewQuotes "too-few-quotes.rs",

@@ -4,6 +4,7 @@
 //! or a step whose predecessor has no supervision record. One finding per record: the first
 //! problem found names it.
 
+use probity_core::ids::Seq;
 use probity_events::Event;
 
 use super::{raise_case, yuan, RuleCheck};
@@ -68,16 +69,7 @@ impl RuleCheck for Check {
 fn out_of_order(p: &mut Projection, f: Fact<'_>, case: &str, what: &str) {
     let mut evidence: Vec<_> = p.timeline(case).iter().map(|e| e.seq).collect();
     evidence.push(f.seq);
-    let summary = format!("case {case}: {what}");
-    raise_case(
-        &mut p.findings,
-        f,
-        Rule::StepOrder,
-        case,
-        Severity::Medium,
-        evidence,
-        summary,
-    );
+    raise(p, f, case, evidence, format!("case {case}: {what}"));
 }
 
 /// A later step shows whether the earlier `step` it follows was supervised: raises if the case
@@ -91,14 +83,12 @@ fn unsupervised(p: &mut Projection, f: Fact<'_>, case: &str, step: &str) {
         return;
     };
     let summary = format!("case {case}: step {step} has no supervision record");
-    let evidence = vec![step_seq, f.seq];
-    raise_case(
-        &mut p.findings,
-        f,
-        Rule::StepOrder,
-        case,
-        Severity::Medium,
-        evidence,
-        summary,
-    );
+    raise(p, f, case, vec![step_seq, f.seq], summary);
+}
+
+/// Raises a step-order finding about `case` (medium: a step out of order is a question to
+/// answer, not yet a breach).
+fn raise(p: &mut Projection, f: Fact<'_>, case: &str, evidence: Vec<Seq>, summary: String) {
+    let (rule, severity) = (Rule::StepOrder, Severity::Medium);
+    raise_case(&mut p.findings, f, rule, case, severity, evidence, summary);
 }
