@@ -21,7 +21,7 @@ use probity_events::catalogue::implied_subjects;
 use probity_ledger::wire::{self, AppendMessage};
 use probity_ledger::{keyfile, EngineConfig, Ledger, SystemClock};
 use probity_projector::render;
-use probity_views::query::{BlacklistQuery, FindingsQuery, SubjectQuery};
+use probity_views::query::{BlacklistQuery, FindingsQuery, PolicyQuery, SubjectQuery};
 use serde_json::{json, Value};
 
 mod audit;
@@ -410,6 +410,15 @@ enum Command {
         #[arg(long)]
         known_at: Option<String>,
     },
+    /// The thresholds and windows the rules use, in force at --at (default now), and where they
+    /// came from: the defaults, or which policy.set record.
+    Policy {
+        #[command(flatten)]
+        target: Where,
+        /// True at this time (by when the policy took effect).
+        #[arg(long)]
+        at: Option<String>,
+    },
     /// A supplier: admission, sanctions, listings, evaluations, eligibility, rep strikes.
     Supplier(SubjectArgs),
     /// A sales rep: registration, visit log, refusals, breaches.
@@ -673,6 +682,7 @@ fn run(command: Command) -> Result<(), Failure> {
             at,
             known_at,
         } => blacklist(&target, at, known_at),
+        Command::Policy { target, at } => policy(&target, at),
         Command::Supplier(args) => subject("supplier", &args),
         Command::Rep(args) => subject("rep", &args),
         Command::Case(args) => subject("case", &args),
@@ -946,6 +956,18 @@ fn blacklist(target: &Where, at: Option<String>, known_at: Option<String>) -> Re
     }
     for e in entries {
         out(&render::blacklist_entry(&e));
+    }
+    Ok(())
+}
+
+fn policy(target: &Where, at: Option<String>) -> Result<(), Failure> {
+    check_time("--at", &at)?;
+    let (raw, report): (Value, probity_projector::PolicyReport) =
+        ask(target, "policy", &PolicyQuery { at })?;
+    if target.json {
+        out_json(&raw);
+    } else {
+        out(&render::policy(&report));
     }
     Ok(())
 }

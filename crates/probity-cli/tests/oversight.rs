@@ -146,3 +146,41 @@ fn supplier_rep_case_and_staff_views_embedded() {
     assert_eq!(code, 0);
     assert!(stdout.contains(" applied, 0 behind"), "{stdout}");
 }
+
+/// `probity policy`: what is in force at a time, and where it came from.
+#[test]
+fn policy_names_what_is_in_force_and_where_it_came_from() {
+    let dir = data_dir("reps-and-equipment");
+    let data = dir.path().to_str().unwrap();
+    // Before the scenario's policy.set takes effect (1 January 2026): the defaults.
+    let (code, stdout, stderr) = probity(&[
+        "policy",
+        "--data",
+        data,
+        "--at",
+        "2025-12-31T12:00:00+08:00",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let before: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(before["source"], Value::Null, "{before}");
+    assert_eq!(before["policy"]["open_tender_threshold"]["fen"], 50_000_000);
+    assert_eq!(before["policy"]["min_valid_quotes"], 3);
+    // Now: the policy.set record, effective from 1 January 2026 (Beijing time).
+    let (code, stdout, _) = probity(&["policy", "--data", data, "--json"]);
+    assert_eq!(code, 0);
+    let now: Value = serde_json::from_str(&stdout).unwrap();
+    assert!(now["source"].as_u64().unwrap() > 0, "{now}");
+    assert_eq!(now["effective_from"], 1_767_196_800_000_000_i64);
+    // For people: amounts with separators and in 万元, each with its policy field.
+    let (code, stdout, _) = probity(&["policy", "--data", data]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("policy.set of record"), "{stdout}");
+    assert!(
+        stdout.contains("¥500,000 (50万元)  [open_tender_threshold]"),
+        "{stdout}"
+    );
+    let (code, _, stderr) = probity(&["policy", "--data", data, "--at", "someday"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--at"), "{stderr}");
+}

@@ -25,7 +25,8 @@ mod views;
 
 pub use findings::{Finding, Rule, Severity};
 pub use report::{
-    CaseDetail, CaseReport, CaseRole, RepReport, StaffReport, SupplierReport, VisitLine,
+    CaseDetail, CaseReport, CaseRole, PolicyReport, RepReport, StaffReport, SupplierReport,
+    VisitLine,
 };
 pub use rows::POLICIES_KEY;
 pub use state::{Applied, Projection, TABLES};

@@ -6,7 +6,9 @@ use std::fmt::Write;
 use probity_core::ids::Seq;
 use probity_core::time::RecordedAt;
 
-use crate::{BlacklistEntry, CaseReport, Finding, RepReport, StaffReport, SupplierReport};
+use crate::{
+    BlacklistEntry, CaseReport, Finding, PolicyReport, RepReport, StaffReport, SupplierReport,
+};
 
 /// A full UTC instant (a bare date would shift by the hospital's offset).
 pub fn when(t: i64) -> String {
@@ -263,4 +265,118 @@ pub fn staff(r: &StaffReport) -> String {
     }
     findings(&mut text, &r.findings);
     text.trim_end().to_owned()
+}
+
+/// Fen as yuan with thousands separators, and in 万元 (ten thousands of yuan) as procurement
+/// papers write thresholds: `¥500,000 (50万元)`.
+pub fn yuan(fen: u64) -> String {
+    let yuan = fen / 100;
+    let digits = yuan.to_string();
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    let cents = fen % 100;
+    let amount = if cents == 0 {
+        format!("¥{grouped}")
+    } else {
+        format!("¥{grouped}.{cents:02}")
+    };
+    if yuan >= 10_000 && fen % 1_000_000 == 0 {
+        format!("{amount} ({}万元)", yuan / 10_000)
+    } else {
+        amount
+    }
+}
+
+/// The policy in force, field by field, with where it came from.
+pub fn policy(r: &PolicyReport) -> String {
+    let p = &r.policy;
+    let source = match (r.source, r.effective_from) {
+        (Some(seq), Some(from)) => {
+            format!(
+                "the policy.set of record {seq}, effective from {}",
+                when(from)
+            )
+        }
+        _ => "the defaults (no policy.set in force)".to_owned(),
+    };
+    let tiers = &p.consumables_tiers;
+    let rows = [
+        (
+            "open-tender threshold (split-purchase, near-threshold)",
+            "open_tender_threshold",
+            yuan(p.open_tender_threshold.fen()),
+        ),
+        (
+            "outside approval above (step-order)",
+            "external_approval_threshold",
+            yuan(p.external_approval_threshold.fen()),
+        ),
+        (
+            "near-threshold from",
+            "near_threshold_percent",
+            format!("{} % of the threshold", p.near_threshold_percent),
+        ),
+        (
+            "near-threshold window",
+            "near_threshold_window_days",
+            format!("{} days", p.near_threshold_window_days),
+        ),
+        (
+            "rep-conflict window",
+            "rep_conflict_window_days",
+            format!("{} days", p.rep_conflict_window_days),
+        ),
+        (
+            "inquiry: suppliers invited at least",
+            "min_invited_suppliers",
+            p.min_invited_suppliers.to_string(),
+        ),
+        (
+            "inquiry: valid quotes at least",
+            "min_valid_quotes",
+            p.min_valid_quotes.to_string(),
+        ),
+        (
+            "demand published at least",
+            "min_publication_days",
+            format!("{} days before the deadline", p.min_publication_days),
+        ),
+        (
+            "rep strikes counted over",
+            "rep_strike_window_days",
+            format!("{} days", p.rep_strike_window_days),
+        ),
+        (
+            "consumables per ¥100 of revenue",
+            "consumables_tiers",
+            format!(
+                "warning above ¥{}, restrict above ¥{}, stop above ¥{}",
+                tiers.warning, tiers.restrict, tiers.stop
+            ),
+        ),
+    ];
+    let mut text = format!("Policy in force at {}: {source}\n", when(r.at));
+    for (label, field, value) in rows {
+        let _ = writeln!(text, "  {label}: {value}  [{field}]");
+    }
+    text.trim_end().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_read_with_separators_and_in_wan_yuan() {
+        assert_eq!(yuan(50_000_000), "¥500,000 (50万元)");
+        assert_eq!(yuan(100_000_000), "¥1,000,000 (100万元)");
+        assert_eq!(yuan(18_000_050), "¥180,000.50");
+        assert_eq!(yuan(99_900), "¥999");
+        assert_eq!(yuan(0), "¥0");
+    }
 }

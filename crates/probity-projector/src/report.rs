@@ -3,12 +3,28 @@
 
 use serde::{Deserialize, Serialize};
 
+use probity_core::ids::Seq;
+use probity_events::governance::Policy;
+
 use crate::findings::Finding;
 use crate::state::Projection;
 use crate::time::{Micros, DAY};
 use crate::views::{
     CaseView, Ineligibility, RepMeeting, RepView, SupplierView, TimelineEntry, VisitView,
 };
+
+/// The policy in force at a moment, and where it came from (`probity policy`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyReport {
+    /// The moment asked about (true time, µs).
+    pub at: Micros,
+    /// The `policy.set` record in force then; `None` when none is and the defaults apply.
+    pub source: Option<Seq>,
+    /// From when that record's policy applies (true time, µs).
+    pub effective_from: Option<Micros>,
+    /// Every threshold and window the rules use.
+    pub policy: Policy,
+}
 
 /// A supplier: everything recorded, its eligibility and its strikes, as of a moment.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,7 +130,7 @@ pub struct CaseRole {
     /// `requester`, `panel`, `chair`, `plan_approver`, `contract_signer`, `acceptor`.
     pub role: String,
     /// The record.
-    pub seq: probity_core::ids::Seq,
+    pub seq: Seq,
 }
 
 fn findings_about(p: &Projection, subject: &str) -> Vec<Finding> {
@@ -126,6 +142,17 @@ fn findings_about(p: &Projection, subject: &str) -> Vec<Finding> {
 }
 
 impl Projection {
+    /// The policy in force at true time `at` and the record it came from.
+    pub fn policy_report(&self, at: Micros) -> PolicyReport {
+        let set = self.policy_set_at(at);
+        PolicyReport {
+            at,
+            source: set.map(|(_, seq, _)| *seq),
+            effective_from: set.map(|(from, _, _)| *from),
+            policy: self.policy_in_force(at).clone(),
+        }
+    }
+
     /// The supplier `uscc` as of true time `at` (as known now), if the ledger names it.
     pub fn supplier_report(&self, uscc: &str, at: Micros) -> Option<SupplierReport> {
         let supplier = self.suppliers.get(uscc)?.clone();

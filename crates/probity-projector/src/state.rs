@@ -154,11 +154,18 @@ impl Projection {
 
     /// The policy in force at true time `t`, borrowed: the rules ask for it on every award.
     pub(crate) fn policy_in_force(&self, t: Micros) -> &Policy {
+        self.policy_set_at(t)
+            .map_or(&*DEFAULT_POLICY, |(_, _, p)| p)
+    }
+
+    /// The `policy.set` in force at true time `t` (effective from, record, policy): the one
+    /// effective latest by then, the later record of two effective at once; `None` when none
+    /// is, and the defaults apply.
+    pub(crate) fn policy_set_at(&self, t: Micros) -> Option<&(Micros, Seq, Policy)> {
         self.policies
             .iter()
             .filter(|(from, _, _)| *from <= t)
             .max_by_key(|(from, seq, _)| (*from, *seq))
-            .map_or(&*DEFAULT_POLICY, |(_, _, p)| p)
     }
 
     /// Suppliers under a whole-firm ban at true time `true_at`, as known at `known_at`.

@@ -8,8 +8,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 /// The kinds of query, as the last token of their subject.
-pub const KINDS: [&str; 7] = [
+pub const KINDS: [&str; 8] = [
     "blacklist",
+    "policy",
     "findings",
     "supplier",
     "rep",
@@ -21,6 +22,15 @@ pub const KINDS: [&str; 7] = [
 /// `probity.<ledger>.query.<kind>`.
 pub fn subject(ledger: &str, kind: &str) -> String {
     format!("probity.{ledger}.query.{kind}")
+}
+
+/// `policy`: the thresholds and windows in force, and where they came from.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyQuery {
+    /// True at (RFC 3339; default now).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
 }
 
 /// `blacklist`: suppliers under a whole-firm ban.
@@ -119,6 +129,11 @@ pub fn answer(
             let at = instant("at", q.at.as_deref(), now)?;
             let known_at = instant("known_at", q.known_at.as_deref(), now)?;
             json(&projection.blacklist(at, known_at))
+        }
+        "policy" => {
+            let q: PolicyQuery = parse(payload)?;
+            let at = instant("at", q.at.as_deref(), now)?;
+            json(&projection.policy_report(at))
         }
         "findings" => {
             let q: FindingsQuery = parse(payload)?;
