@@ -118,6 +118,11 @@ fn supplier_rep_case_and_staff_views_embedded() {
     assert!(stdout.contains("purchase.award_decided"), "{stdout}");
     assert!(stdout.contains("supervised (record"), "{stdout}");
     assert!(stdout.contains("signed by"), "{stdout}");
+    // What was asked for and its estimate, readable.
+    assert!(
+        stdout.contains("6 × infusion pumps, estimated ¥180,000"),
+        "{stdout}"
+    );
 
     let (code, stdout, _) = probity(&["rep", "--data", data, "REP-R1", "--json"]);
     assert_eq!(code, 0);

@@ -179,6 +179,8 @@ impl Projection {
                     seq: f.seq,
                     department: e.department.to_string(),
                     requester: e.requester.to_string(),
+                    item: e.item.to_string(),
+                    estimated: e.estimated.fen(),
                     category: e.category.to_string(),
                     budget_project: e.budget_project.to_string(),
                     quantity: e.quantity,

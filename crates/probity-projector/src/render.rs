@@ -197,8 +197,15 @@ pub fn case(r: &CaseReport) -> String {
     if let Some(req) = &c.request {
         let _ = writeln!(
             text,
-            "request      {} by {} ({}), budget {}, {} × (record {})",
-            req.category, req.requester, req.department, req.budget_project, req.quantity, req.seq
+            "request      {} × {}, estimated {}, category {}, by {} ({}), budget {} (record {})",
+            req.quantity,
+            req.item,
+            yuan(req.estimated),
+            req.category,
+            req.requester,
+            req.department,
+            req.budget_project,
+            req.seq
         );
     }
     for (supplier, (fen, _, seq)) in &c.quotes {
@@ -209,17 +216,15 @@ pub fn case(r: &CaseReport) -> String {
         };
         let _ = writeln!(
             text,
-            "quote        {supplier} ¥{}.{:02} {valid} (record {seq})",
-            fen / 100,
-            fen % 100
+            "quote        {supplier} {} {valid} (record {seq})",
+            yuan(*fen)
         );
     }
     if let Some((supplier, fen, seq)) = &c.award {
         let _ = writeln!(
             text,
-            "award        {supplier} ¥{}.{:02} (record {seq})",
-            fen / 100,
-            fen % 100
+            "award        {supplier} {} (record {seq})",
+            yuan(*fen)
         );
     }
     let _ = writeln!(text, "timeline");

@@ -231,6 +231,10 @@ pub struct Request {
     pub department: String,
     /// Who asked.
     pub requester: String,
+    /// What is wanted.
+    pub item: String,
+    /// The estimated total, in fen.
+    pub estimated: u64,
     /// Category.
     pub category: String,
     /// Budget project.
