@@ -274,6 +274,20 @@ impl ViewStore {
         Ok(rows)
     }
 
+    /// Every row of `table` as committed now: (row key without the table, JSON), in key order.
+    pub fn current_table(&self, table: &str) -> Result<Vec<(String, sled::IVec)>, StoreError> {
+        let mut rows: BTreeMap<String, sled::IVec> =
+            self.table_at(table, u64::MAX)?.into_iter().collect();
+        let pending = key(ROW_PREFIX, format!("{table}/").as_bytes(), None);
+        for item in self.db.scan_prefix(&pending) {
+            let (k, value) = item?;
+            let row = String::from_utf8(k[pending.len()..].to_vec())
+                .map_err(|e| StoreError::Corrupt(format!("row key: {e}")))?;
+            rows.insert(row, value);
+        }
+        Ok(rows.into_iter().collect())
+    }
+
     /// Every row of `table` as of snapshot `size`: (row key without the table, JSON).
     pub fn table_at(
         &self,

@@ -96,12 +96,21 @@ pub struct Replayed {
     pub projection: Projection,
     /// Which records the moment includes after the snapshot (all before it are included).
     selected: Vec<u64>,
+    /// For a true-at moment, the blacklist true at it as the ledger knows now (see
+    /// [`Replayed::blacklist`]).
+    true_blacklist: Option<Vec<BlacklistEntry>>,
 }
 
 impl Replayed {
-    /// Suppliers under a whole-firm ban at the moment.
+    /// Suppliers under a whole-firm ban at the moment. At a true-at moment, by the periods
+    /// bans cover, using everything the ledger holds now (docs/RULES.md, "Time") — a ban
+    /// decided after the moment but effective before it is listed, exactly as
+    /// `probity blacklist --at` lists it — not only the records of events that happened by then.
     pub fn blacklist(&self) -> Vec<BlacklistEntry> {
-        self.projection.blacklist(self.true_at, self.known_at)
+        match &self.true_blacklist {
+            Some(list) => list.clone(),
+            None => self.projection.blacklist(self.true_at, self.known_at),
+        }
     }
 
     /// Every finding detectable at the moment, by id.
@@ -231,6 +240,10 @@ impl<'a> Replayer<'a> {
         for table in ["suppliers", "findings", "signers"] {
             self.complete(&mut projection, table, start.size)?;
         }
+        let true_blacklist = match moment {
+            Moment::TrueAt(t) => Some(self.known_now("suppliers")?.blacklist(t, Micros::MAX)),
+            _ => None,
+        };
         Ok(Replayed {
             moment,
             true_at,
@@ -241,7 +254,18 @@ impl<'a> Replayer<'a> {
             rounds,
             projection,
             selected,
+            true_blacklist,
         })
+    }
+
+    /// A projection holding `table` as the views hold it now (every record applied).
+    fn known_now(&self, table: &str) -> Result<Projection, ReplayError> {
+        let mut now = Projection::new();
+        for (row, json) in self.store.current_table(table)? {
+            now.restore_row(&format!("{table}/{row}"), &json)
+                .map_err(corrupt)?;
+        }
+        Ok(now)
     }
 
     /// Restores every row of `table` as of `snapshot` that `projection` does not hold yet, so

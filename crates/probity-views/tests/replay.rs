@@ -193,3 +193,41 @@ fn a_subject_timeline_lists_its_records_up_to_the_moment() {
         }
     }
 }
+
+/// "Was X banned at T?" has one answer: `replay --true-at T` gives the blacklist that
+/// `probity blacklist --at T` gives (true at T, as the ledger knows now), at every instant —
+/// a ban decided after T but effective before it included.
+#[test]
+fn true_at_replay_and_the_blacklist_agree_at_every_instant() {
+    for name in ["bitemporal-sanction", "demo-hospital"] {
+        let Fixture {
+            ledger,
+            records,
+            projector,
+            _data: _dir,
+        } = fixture(name);
+        let replayer = Replayer::new(projector.store(), ledger.book()).unwrap();
+        let now = pure(records.iter());
+        let mut instants: Vec<i64> = records
+            .iter()
+            .flat_map(|r| [r.occurred_at, r.recorded_at])
+            .flat_map(|t| [t - 1, t])
+            .collect();
+        instants.sort_unstable();
+        instants.dedup();
+        let mut back_dated = 0;
+        for t in instants {
+            let answer = now.blacklist(t, i64::MAX);
+            let replayed = replayer.replay(Moment::TrueAt(t)).unwrap();
+            assert_eq!(replayed.blacklist(), answer, "{name}: true at {t}");
+            // Bans listed at t whose decision came after t: what the two used to disagree on.
+            back_dated += answer
+                .iter()
+                .filter(|e| records[e.seq.0 as usize].occurred_at > t)
+                .count();
+        }
+        if name == "bitemporal-sanction" {
+            assert!(back_dated > 0, "{name}: no back-dated ban was asked about");
+        }
+    }
+}
