@@ -273,3 +273,37 @@ fn an_export_file_replays_like_its_data_directory() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("does not verify"), "{err}");
 }
+
+/// A ban decided on 10 March, effective from 1 March: on 5 March the supplier was banned.
+/// `replay --true-at`, the blacklist query (`probity blacklist --at`) and the supplier query
+/// (`probity supplier --at`) give that one answer.
+#[test]
+fn a_back_dated_ban_is_one_answer_through_every_command() {
+    let data = data_dir("bitemporal-sanction");
+    let t = "2026-03-05T12:00:00+08:00";
+    let banned = "91330100MA2H0004XJ";
+    let replayed = json(data.path(), &["--true-at", t]);
+    assert_eq!(blacklisted(&replayed), vec![banned], "{replayed:#}");
+
+    let ledger = probity_ledger::datadir::open_read_only(data.path()).unwrap();
+    let mut projector =
+        probity_views::embedded::open(&probity_views::embedded::views_dir(data.path()), &ledger)
+            .unwrap();
+    probity_views::embedded::catch_up(&mut projector, &ledger).unwrap();
+    let ask = |kind: &str, body: Value| {
+        probity_views::query::answer(
+            projector.projection(),
+            kind,
+            body.to_string().as_bytes(),
+            1_900_000_000_000_000,
+        )
+        .unwrap()
+    };
+    let blacklist = ask("blacklist", serde_json::json!({"at": t}));
+    assert_eq!(blacklist, replayed["blacklist"]);
+    let supplier = ask("supplier", serde_json::json!({"id": banned, "at": t}));
+    assert_eq!(
+        supplier["ineligible"]["Sanctioned"]["kind"], "blacklist",
+        "{supplier:#}"
+    );
+}
