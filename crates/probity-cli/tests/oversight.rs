@@ -189,3 +189,39 @@ fn policy_names_what_is_in_force_and_where_it_came_from() {
     assert_eq!(code, 2);
     assert!(stderr.contains("--at"), "{stderr}");
 }
+
+/// During a product suspension, `supplier --at` names the products it blocks.
+#[test]
+fn supplier_at_names_the_products_a_suspension_blocks() {
+    let dir = data_dir("reps-and-equipment");
+    let data = dir.path().to_str().unwrap();
+    let supplier = "91330100MA2H0007XM";
+    let at = |t: &str| {
+        let (code, stdout, stderr) =
+            probity(&["supplier", "--data", data, supplier, "--at", t, "--json"]);
+        assert_eq!(code, 0, "{stderr}");
+        serde_json::from_str::<Value>(&stdout).unwrap()
+    };
+    // Before the suspension of 11 March: nothing blocked.
+    let before = at("2026-03-10T12:00:00+08:00");
+    assert_eq!(
+        before["blocked_products"],
+        serde_json::json!([]),
+        "{before}"
+    );
+    let during = at("2026-03-12T12:00:00+08:00");
+    assert_eq!(during["blocked_products"][0][0], "CT scanners", "{during}");
+    let (code, stdout, _) = probity(&[
+        "supplier",
+        "--data",
+        data,
+        supplier,
+        "--at",
+        "2026-03-12T12:00:00+08:00",
+    ]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("blocked      CT scanners (record"),
+        "{stdout}"
+    );
+}

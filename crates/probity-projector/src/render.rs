@@ -94,11 +94,15 @@ pub fn supplier(r: &SupplierReport) -> String {
         text,
         "eligible     {} at {}",
         match &r.ineligible {
-            None => "yes".to_owned(),
+            None if r.blocked_products.is_empty() => "yes".to_owned(),
+            None => "yes, except the blocked products below".to_owned(),
             Some(why) => format!("NO: {why}"),
         },
         when(r.at)
     );
+    for (product, seq) in &r.blocked_products {
+        let _ = writeln!(text, "blocked      {product} (record {seq})");
+    }
     for x in &s.sanctions {
         let _ = writeln!(
             text,

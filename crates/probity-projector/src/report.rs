@@ -37,6 +37,9 @@ pub struct SupplierReport {
     pub at: Micros,
     /// Why it may not be bought from at `at` (whole firm), as known now; `None`: eligible.
     pub ineligible: Option<Ineligibility>,
+    /// Products it may not be bought from for at `at`, as known now, with the record that
+    /// blocks each (a product suspension or a product-scope listing).
+    pub blocked_products: Vec<(String, Seq)>,
     /// Rep strikes within the policy's rolling window ending at `at`.
     pub strikes_in_window: usize,
     /// The window, in days.
@@ -172,6 +175,7 @@ impl Projection {
         Some(SupplierReport {
             uscc: uscc.to_owned(),
             ineligible: supplier.ineligible(None, at, i64::MAX),
+            blocked_products: supplier.blocked_products(at, i64::MAX),
             supplier,
             at,
             strikes_in_window: strikes,

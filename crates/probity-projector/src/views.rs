@@ -168,6 +168,32 @@ impl std::fmt::Display for Ineligibility {
 }
 
 impl SupplierView {
+    /// The products the supplier could not be bought from for at true time `t`, as known at
+    /// `k` (product suspensions and product-scope listings in force), each with the record
+    /// that blocks it; sorted.
+    pub fn blocked_products(&self, t: Micros, k: Micros) -> Vec<(String, Seq)> {
+        let mut blocked: Vec<(String, Seq)> = self
+            .sanctions
+            .iter()
+            .filter(|s| s.kind == SanctionKind::ProductSuspension && s.active(t, k))
+            .flat_map(|s| s.products.iter().map(|p| (p.clone(), s.seq)))
+            .collect();
+        for l in self
+            .listings
+            .iter()
+            .filter(|l| l.scope == ListingScope::Products)
+        {
+            for p in &l.products {
+                if l.blocks(Some(p), t, k) {
+                    blocked.push((p.clone(), l.seq));
+                }
+            }
+        }
+        blocked.sort();
+        blocked.dedup();
+        blocked
+    }
+
     /// Why the supplier was not eligible for `product` at true time `t`, as known at `k`.
     pub fn ineligible(&self, product: Option<&str>, t: Micros, k: Micros) -> Option<Ineligibility> {
         if let Some(s) = self
