@@ -225,3 +225,19 @@ fn supplier_at_names_the_products_a_suspension_blocks() {
         "{stdout}"
     );
 }
+
+/// A walk-in (a check-in with no booking) is in the rep's visit log.
+#[test]
+fn a_walk_in_is_in_the_reps_visit_log() {
+    let dir = data_dir("rule-rep-visit-fires-revoked-walk-in-and-ward");
+    let data = dir.path().to_str().unwrap();
+    let (code, stdout, stderr) = probity(&["rep", "--data", data, "REP-1", "--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let rep: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(rep["rep"]["walk_ins"][0][0], "V-9", "{rep}");
+    assert_eq!(rep["rep"]["walk_ins"][0][1], "RR-1", "{rep}");
+    let (code, stdout, _) = probity(&["rep", "--data", data, "REP-1"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("walk-in      V-9 at RR-1"), "{stdout}");
+    assert!(stdout.contains("NOT valid"), "{stdout}");
+}

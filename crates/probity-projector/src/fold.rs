@@ -133,11 +133,16 @@ impl Projection {
                     v.rejected = Some(f.seq);
                 }
             }
-            Event::CheckedIn(e) => {
-                if let Some(v) = self.visits.get_mut(e.visit.as_str()) {
-                    v.checked_in = Some((e.room.to_string(), e.identity_matched, t, f.seq));
-                }
-            }
+            Event::CheckedIn(e) => match self.visits.get_mut(e.visit.as_str()) {
+                Some(v) => v.checked_in = Some((e.room.to_string(), e.identity_matched, t, f.seq)),
+                // No booking: a walk-in, kept in the rep's log (and judged by rep-visit).
+                None => self.reps.entry(e.filing_number.as_str()).walk_ins.push((
+                    e.visit.to_string(),
+                    e.room.to_string(),
+                    t,
+                    f.seq,
+                )),
+            },
             Event::EntryRefused(e) => {
                 if let Some(rep) = &e.filing_number {
                     self.reps.entry(rep.as_str()).refusals.push((t, f.seq));

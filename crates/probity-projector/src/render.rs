@@ -187,6 +187,13 @@ pub fn rep(r: &RepReport) -> String {
                 ))
         );
     }
+    for (visit, room, t, seq) in &rep.walk_ins {
+        let _ = writeln!(
+            text,
+            "walk-in      {visit} at {room} {}, no booking (record {seq})",
+            when(*t)
+        );
+    }
     let _ = writeln!(text, "refusals     {}", rep.refusals.len());
     let _ = writeln!(text, "breaches     {}", rep.violations.len());
     findings(&mut text, &r.findings);

@@ -428,6 +428,9 @@ pub struct RepView {
     pub revoked: Option<(Micros, Seq)>,
     /// Visits booked, by visit id, in booking order.
     pub visits: Vec<String>,
+    /// Check-ins with no booking (walk-ins): visit id given, room, true time, record.
+    #[serde(default)]
+    pub walk_ins: Vec<(String, String, Micros, Seq)>,
     /// Entries refused at the door: (true time, record).
     pub refusals: Vec<(Micros, Seq)>,
     /// Rule breaches observed: (true time, record).
