@@ -138,11 +138,6 @@ impl Subjects {
         }
     }
 
-    /// Whether `kind` lists `id`.
-    pub fn names(&self, kind: SubjectKind, id: &str) -> bool {
-        self.of(kind).iter().any(|s| s.as_str() == id)
-    }
-
     /// Every subject listed, kind by kind in [`SubjectKind::ALL`] order, each list in its order.
     pub fn iter(&self) -> impl Iterator<Item = (SubjectKind, &SubjectId)> {
         SubjectKind::ALL

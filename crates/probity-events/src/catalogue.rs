@@ -2,6 +2,7 @@
 //! its JSON Schema; decoding (with upcasting and field-naming errors); the role matrix.
 
 use probity_core::envelope::{EventBody, Payload};
+use probity_core::ids::SubjectId;
 use probity_core::roles::{Role, RoleMatrix, GENESIS};
 use probity_core::subject::{Subject, SubjectKind};
 use schemars::Schema;
@@ -287,7 +288,10 @@ pub fn implied_subjects(value: &Value) -> Vec<(SubjectKind, String)> {
 
 /// Decodes a body's payload and checks that its `subjects` name what the payload concerns.
 pub fn validate_body(body: &EventBody) -> Result<Event, DecodeError> {
-    decode_body(body).map(|(event, _)| event)
+    let event = decode(body.event_type.as_str(), body.schema, &body.payload)?;
+    // The projection's path: checked, nothing kept.
+    check_named(body, &event, |_, _| {})?;
+    Ok(event)
 }
 
 /// [`validate_body`], also giving the subjects the payload names (each as the body lists it).
@@ -295,6 +299,18 @@ pub fn validate_body(body: &EventBody) -> Result<Event, DecodeError> {
 pub fn decode_body(body: &EventBody) -> Result<(Event, Vec<Subject>), DecodeError> {
     let event = decode(body.event_type.as_str(), body.schema, &body.payload)?;
     let mut named = Vec::new();
+    check_named(body, &event, |kind, id| {
+        named.push(Subject::new(kind, id.clone()))
+    })?;
+    Ok((event, named))
+}
+
+/// Checks that the body lists every subject `event` names, handing each to `each` as listed.
+fn check_named(
+    body: &EventBody,
+    event: &Event,
+    mut each: impl FnMut(SubjectKind, &SubjectId),
+) -> Result<(), DecodeError> {
     for (kind, id) in event.named_subjects() {
         let Some(listed) = body.subjects.of(kind).iter().find(|s| s.as_str() == id) else {
             return Err(DecodeError::MissingSubject {
@@ -303,9 +319,9 @@ pub fn decode_body(body: &EventBody) -> Result<(Event, Vec<Subject>), DecodeErro
                 id,
             });
         };
-        named.push(Subject::new(kind, listed.clone()));
+        each(kind, listed);
     }
-    Ok((event, named))
+    Ok(())
 }
 
 /// The role matrix of the catalogue (governance rows included).

@@ -87,6 +87,18 @@ fn fixture(name: &str) -> Fixture {
     }
 }
 
+/// Every time at which something changes, and just before it, ascending.
+fn instants(records: &[Opened]) -> Vec<i64> {
+    let mut instants: Vec<i64> = records
+        .iter()
+        .flat_map(|r| [r.occurred_at, r.recorded_at])
+        .flat_map(|t| [t - 1, t])
+        .collect();
+    instants.sort_unstable();
+    instants.dedup();
+    instants
+}
+
 fn replayed_whole(replayer: &Replayer<'_>, moment: Moment) -> Projection {
     let mut replayed = replayer.replay(moment).unwrap();
     for table in TABLES {
@@ -129,15 +141,7 @@ fn replay_equals_the_projection_of_the_records_the_moment_includes() {
             "{name}: snapshots unused"
         );
 
-        // Every time at which something changes, and just before it.
-        let mut instants: Vec<i64> = records
-            .iter()
-            .flat_map(|r| [r.occurred_at, r.recorded_at])
-            .flat_map(|t| [t - 1, t])
-            .collect();
-        instants.sort_unstable();
-        instants.dedup();
-        for t in instants {
+        for t in instants(&records) {
             assert_eq!(
                 replayed_whole(&replayer, Moment::KnownAt(t)),
                 pure(records.iter().filter(|r| r.recorded_at <= t)),
@@ -208,15 +212,8 @@ fn true_at_replay_and_the_blacklist_agree_at_every_instant() {
         } = fixture(name);
         let replayer = Replayer::new(projector.store(), ledger.book()).unwrap();
         let now = pure(records.iter());
-        let mut instants: Vec<i64> = records
-            .iter()
-            .flat_map(|r| [r.occurred_at, r.recorded_at])
-            .flat_map(|t| [t - 1, t])
-            .collect();
-        instants.sort_unstable();
-        instants.dedup();
         let mut back_dated = 0;
-        for t in instants {
+        for t in instants(&records) {
             let answer = now.blacklist(t, i64::MAX);
             let replayed = replayer.replay(Moment::TrueAt(t)).unwrap();
             assert_eq!(replayed.blacklist(), answer, "{name}: true at {t}");

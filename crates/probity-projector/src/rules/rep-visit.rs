@@ -29,25 +29,18 @@ impl RuleCheck for Check {
 
 /// Why a rep was not validly registered at `t`, and the record that shows it.
 fn unregistered(rep: Option<&RepView>, t: Micros) -> Option<(String, Option<Seq>)> {
-    let Some(rep) = rep else {
+    let Some((rep, (from, until, seq))) = rep.and_then(|r| Some((r, r.registered?))) else {
         return Some(("the rep was never registered".to_owned(), None));
     };
-    match rep.registered {
-        None => Some(("the rep was never registered".to_owned(), None)),
-        Some((from, _, seq)) if t < from => {
-            Some(("the rep was not yet registered".to_owned(), Some(seq)))
-        }
-        Some((_, until, seq)) if t >= until => {
-            Some(("the rep's registration had expired".to_owned(), Some(seq)))
-        }
-        Some(_) => match rep.revoked {
-            Some((at, seq)) if at <= t => Some((
-                "the rep's registration had been revoked".to_owned(),
-                Some(seq),
-            )),
-            _ => None,
-        },
-    }
+    let why = if t < from {
+        ("the rep was not yet registered", seq)
+    } else if t >= until {
+        ("the rep's registration had expired", seq)
+    } else {
+        let (_, revocation) = rep.revoked.filter(|(at, _)| *at <= t)?;
+        ("the rep's registration had been revoked", revocation)
+    };
+    Some((why.0.to_owned(), Some(why.1)))
 }
 
 fn check_in(p: &mut Projection, f: Fact<'_>, e: &CheckedIn) {
