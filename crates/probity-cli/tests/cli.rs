@@ -203,6 +203,29 @@ fn an_event_file_of_the_wrong_shape_is_refused_naming_what_is_wrong() {
     assert_eq!(status["size"], 2, "nothing was recorded");
 }
 
+/// A `--subject` that is not `kind:id` (unknown kind, no colon, an id with a space) is refused
+/// before anything is signed, naming the accepted forms.
+#[test]
+fn a_subject_not_written_kind_colon_id_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    set_up(dir);
+    for bad in ["vendor:S1", "CASE-1", "case:a b", "staff:"] {
+        let output = record_request(dir, REQUEST, &["--subject", bad]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{bad}: {stderr}");
+        assert!(stderr.contains("--subject"), "{bad}: {stderr}");
+    }
+    let output = record_request(dir, REQUEST, &["--subject", "vendor:S1"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("supplier:ID, rep:ID, case:ID or staff:ID"),
+        "{stderr}"
+    );
+    let status = json(&probity(dir, &["status", "--data", "h", "--json"]));
+    assert_eq!(status["size"], 2, "nothing was recorded");
+}
+
 #[test]
 fn a_flag_wins_over_the_environment() {
     let dir = tempfile::tempdir().unwrap();
