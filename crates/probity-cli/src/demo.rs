@@ -197,6 +197,9 @@ pub fn run(data: &Path) -> Result<(), Failure> {
     ] {
         out(&format!("  {line}"));
     }
+    out(&format!(
+        "\nThe web console on this data (then open http://127.0.0.1:8080/ in a browser):\n  probity serve --data {d}"
+    ));
     Ok(())
 }
 

@@ -27,6 +27,7 @@ use serde_json::{json, Value};
 mod audit;
 mod demo;
 mod oversight;
+mod serve;
 
 mod target;
 mod witness;
@@ -147,6 +148,25 @@ impl Where {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Serve the HTTP API and the web console on a data directory (schemas/HTTP.md).
+    Serve {
+        /// The data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// Address and port to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// The tokens file (probity token add writes it). Without one, every caller may do
+        /// everything, so the server listens on loopback only.
+        #[arg(long)]
+        tokens: Option<PathBuf>,
+        /// The hospital's offset from UTC: the console shows times in it.
+        #[arg(long, default_value = "+08:00", allow_hyphen_values = true)]
+        utc_offset: String,
+    },
+    /// Issue tokens for probity serve.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Record a city hospital's month on a new ledger (embedded, no server), then show the
     /// blacklist and the red flags, verify the chain, get a witnessed checkpoint and export.
     Demo {
@@ -441,6 +461,25 @@ struct SubjectArgs {
     at: Option<String>,
 }
 
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Make a token for a person with a role; print it once, keep only its hash.
+    Add {
+        /// The tokens file (created with mode 0600 if missing).
+        #[arg(long)]
+        tokens: PathBuf,
+        /// Who it is for.
+        #[arg(long)]
+        user: String,
+        /// Their role (schemas/roles.md): what they may read and do over HTTP.
+        #[arg(long)]
+        role: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 #[derive(Debug, ClapArgs)]
 struct RecordArgs {
     #[command(flatten)]
@@ -507,6 +546,18 @@ fn out_json(value: &impl serde::Serialize) {
 fn run(command: Command) -> Result<(), Failure> {
     match command {
         Command::Demo { data } => demo::run(&data),
+        Command::Serve {
+            data,
+            listen,
+            tokens,
+            utc_offset,
+        } => serve::run(&data, &listen, tokens.as_deref(), &utc_offset),
+        Command::Token(TokenCommand::Add {
+            tokens,
+            user,
+            role,
+            json,
+        }) => serve::add(&tokens, &user, &role, json),
         Command::Keygen {
             out: path,
             force,

@@ -20,6 +20,12 @@ fn the_demo_leaves_a_ledger_every_command_reads() {
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("Imaging Systems Co  blacklist"), "{stdout}");
     assert!(stdout.contains("[split-purchase] High"), "{stdout}");
+    // It ends with the one command that opens the console on its data.
+    assert_eq!(
+        stdout.lines().last().map(str::trim),
+        Some(format!("probity serve --data {data}").as_str()),
+        "{stdout}"
+    );
 
     // Its findings are the demo scenario's (tests/scenarios/demo-hospital/expected.json).
     let (code, stdout, _) = probity(&["findings", "--data", data, "--json"]);

@@ -31,6 +31,16 @@ pub fn generated_files() -> Vec<(String, String)> {
     files
 }
 
+/// The JSON Schema of the current version of `event_type`'s payload, as published under
+/// `schemas/events/`, with that version; `None` for a type the catalogue lacks.
+pub fn current_schema(event_type: &str) -> Option<(u32, Value)> {
+    let spec = crate::catalogue::spec(event_type)?;
+    Some((
+        spec.schema,
+        schema_value((spec.json_schema)(), spec.event_type, spec.schema),
+    ))
+}
+
 fn schema_path(event_type: &str, schema: u32) -> String {
     format!("events/{event_type}.v{schema}.json")
 }

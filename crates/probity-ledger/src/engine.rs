@@ -876,15 +876,9 @@ impl Ledger {
         merkle::consistency_proof(&self.shared.book, old, new).map_err(ProofError::from)
     }
 
-    /// Size, root, checkpoint and keys.
-    pub fn status(&self) -> Result<Status, LedgerError> {
-        let size = self.size();
-        let root = merkle::root(&self.shared.book, size)
-            .map_err(|e| LedgerError::Corrupt(format!("Merkle root: {e}")))?;
-        let last = match size.checked_sub(1) {
-            Some(last) => self.shared.book.record(Seq(last))?.map(|r| r.recorded_at),
-            None => None,
-        };
+    /// Every key the first `size` records enrolled, with its role, holder and whether (and
+    /// where) it was revoked.
+    pub fn key_registry_at(&self, size: u64) -> Result<KeyRegistry, LedgerError> {
         let mut registry = KeyRegistry::new();
         let matrix = role_matrix();
         for seq in self.shared.book.governance_seqs() {
@@ -900,6 +894,19 @@ impl Ledger {
                 }
             }
         }
+        Ok(registry)
+    }
+
+    /// Size, root, checkpoint and keys.
+    pub fn status(&self) -> Result<Status, LedgerError> {
+        let size = self.size();
+        let root = merkle::root(&self.shared.book, size)
+            .map_err(|e| LedgerError::Corrupt(format!("Merkle root: {e}")))?;
+        let last = match size.checked_sub(1) {
+            Some(last) => self.shared.book.record(Seq(last))?.map(|r| r.recorded_at),
+            None => None,
+        };
+        let registry = self.key_registry_at(size)?;
         Ok(Status {
             ledger: self.ledger_id.clone(),
             origin: self.shared.origin.clone(),

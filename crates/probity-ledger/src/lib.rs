@@ -49,6 +49,7 @@ pub mod export;
 pub mod keyfile;
 mod layout;
 mod memory;
+pub mod requests;
 pub mod scenario;
 
 pub use book::{Book, NodeError};

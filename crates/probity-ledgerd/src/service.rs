@@ -6,16 +6,12 @@ use std::time::Duration;
 
 use async_nats::{Client, Message};
 use futures_util::StreamExt;
-use probity_core::checkpoint::{SignedNote, VerifierKey};
+use probity_core::checkpoint::VerifierKey;
 use probity_core::receipt::Receipt;
-use probity_ledger::wire::{
-    self, AppendBatchMessage, AppendMessage, CheckpointReply, CheckpointRequest, ConsistencyProof,
-    ConsistencyRequest, CosignReply, CosignRequest, InclusionProof, InclusionRequest, Reply,
-    WireError,
-};
+use probity_ledger::requests::{self, bounded_error, error, into_reply, parse, LedgerQuery};
+use probity_ledger::wire::{self, AppendMessage, Reply, WireError};
 use probity_ledger::Ledger;
 use probity_wire::ErrorCode;
-use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::sync::{watch, Semaphore};
 
@@ -45,22 +41,6 @@ pub enum ServiceError {
     Nats(String),
 }
 
-/// The longest error message a reply carries: an error quoting a request near `max_payload`
-/// must not make a reply too large to send.
-const MAX_MESSAGE_CHARS: usize = 300;
-
-fn error(code: ErrorCode, message: impl Into<String>) -> WireError {
-    WireError::new(code, bounded(message.into()))
-}
-
-/// `message`, cut to [`MAX_MESSAGE_CHARS`] characters (saying so).
-fn bounded(message: String) -> String {
-    match message.char_indices().nth(MAX_MESSAGE_CHARS) {
-        None => message,
-        Some((at, _)) => format!("{}… (cut)", &message[..at]),
-    }
-}
-
 /// Whether a request may be answered: only on a reply inbox (`probity_nats::is_inbox`). A
 /// reply subject anywhere else (the records stream, another service's subject) is refused and
 /// logged; so is a request with none, or a message a push consumer delivered (its reply is a
@@ -87,35 +67,6 @@ fn answerable(message: &Message, what: &str) -> bool {
     }
 }
 
-/// Parses a request body, telling malformed JSON from a wrong shape.
-fn parse<T: DeserializeOwned>(payload: &[u8]) -> Result<T, WireError> {
-    parse_within(payload, wire::MAX_REQUEST_BYTES)
-}
-
-fn too_large(what: &str, len: usize, limit: usize) -> WireError {
-    error(
-        ErrorCode::TooLarge,
-        format!("{what} is {len} bytes; the limit is {limit}"),
-    )
-}
-
-fn parse_within<T: DeserializeOwned>(payload: &[u8], limit: usize) -> Result<T, WireError> {
-    if payload.len() > limit {
-        return Err(too_large("request", payload.len(), limit));
-    }
-    let body: &[u8] = if payload.is_empty() { b"{}" } else { payload };
-    probity_core::strict_json::from_slice(body).map_err(|e| match e.classify() {
-        serde_json::error::Category::Syntax | serde_json::error::Category::Eof => error(
-            ErrorCode::MalformedJson,
-            format!("request is not JSON: {e}"),
-        ),
-        _ => error(
-            ErrorCode::MalformedRequest,
-            format!("request has the wrong shape: {e}"),
-        ),
-    })
-}
-
 async fn respond<T: Serialize>(client: &Client, message: &Message, reply: Reply<T>) {
     let Some(to) = message.reply.clone().filter(|r| probity_nats::is_inbox(r)) else {
         return;
@@ -127,13 +78,6 @@ async fn respond<T: Serialize>(client: &Client, message: &Message, reply: Reply<
             }
         }
         Err(e) => tracing::error!(error = %e, "could not encode a reply"),
-    }
-}
-
-fn into_reply<T>(result: Result<T, WireError>) -> Reply<T> {
-    match result {
-        Ok(v) => Reply::Ok(v),
-        Err(e) => Reply::Error(e),
     }
 }
 
@@ -153,17 +97,9 @@ async fn handle_append(ledger: Ledger, client: Client, message: Message) {
 
 /// A batch: every event checked and appended as a single append would be, one reply each.
 async fn handle_append_batch(ledger: Ledger, client: Client, message: Message) {
-    let result = match parse_within::<AppendBatchMessage>(&message.payload, wire::MAX_BATCH_BYTES) {
+    let result = match requests::parse_batch(&message.payload) {
         Err(e) => Err(e),
-        Ok(batch) if batch.events.len() > wire::MAX_BATCH_EVENTS => Err(error(
-            ErrorCode::TooMany,
-            format!(
-                "the batch holds {} events; the limit is {}",
-                batch.events.len(),
-                wire::MAX_BATCH_EVENTS
-            ),
-        )),
-        Ok(batch) => tokio::task::spawn_blocking(move || append_batch(&ledger, batch.events))
+        Ok(events) => tokio::task::spawn_blocking(move || requests::append_batch(&ledger, events))
             .await
             .map_err(|e| error(ErrorCode::Internal, e.to_string())),
     };
@@ -181,143 +117,6 @@ async fn handle_append_batch(ledger: Ledger, client: Client, message: Message) {
     respond(&client, &message, into_reply(result)).await;
 }
 
-/// Appends the events of a batch: one reply per event, in order.
-fn append_batch(ledger: &Ledger, events: Vec<AppendMessage>) -> Vec<Reply<Receipt>> {
-    let requests = events.into_iter().map(Into::into).collect();
-    ledger
-        .append_batch(requests)
-        .into_iter()
-        .map(|appended| match appended {
-            Ok(receipt) => Reply::Ok(receipt),
-            Err(e) => Reply::Error(bounded_error(WireError::from(&e))),
-        })
-        .collect()
-}
-
-/// An error reply with its message cut to [`MAX_MESSAGE_CHARS`].
-fn bounded_error(mut e: WireError) -> WireError {
-    e.message = bounded(e.message);
-    e
-}
-
-fn query(
-    ledger: &Ledger,
-    witnesses: &[VerifierKey],
-    subject: &str,
-    payload: &[u8],
-) -> Result<serde_json::Value, WireError> {
-    let ledger_id = ledger.ledger_id();
-    let internal = |e: &dyn std::fmt::Display| error(ErrorCode::Internal, e.to_string());
-    if subject == wire::status_subject(ledger_id) {
-        let status = ledger.status().map_err(|e| internal(&e))?;
-        return json(&status);
-    }
-    let latest = || {
-        ledger
-            .latest_checkpoint()
-            .map(|(size, _)| size)
-            .ok_or_else(|| error(ErrorCode::NoCheckpoint, "no checkpoint has been signed yet"))
-    };
-    if subject == wire::checkpoint_subject(ledger_id) {
-        let request: CheckpointRequest = parse(payload)?;
-        let (size, note) = match request.size {
-            None => ledger.latest_checkpoint().ok_or_else(|| {
-                error(ErrorCode::NoCheckpoint, "no checkpoint has been signed yet")
-            })?,
-            Some(size) => (
-                size,
-                ledger
-                    .book()
-                    .checkpoint(size)
-                    .map_err(|e| internal(&e))?
-                    .ok_or_else(|| {
-                        error(
-                            ErrorCode::NoCheckpoint,
-                            format!("no checkpoint at size {size}"),
-                        )
-                    })?,
-            ),
-        };
-        let note = String::from_utf8_lossy(&note.to_bytes()).into_owned();
-        return json(&CheckpointReply { size, note });
-    }
-    if subject == wire::inclusion_subject(ledger_id) {
-        let request: InclusionRequest = parse(payload)?;
-        let size = match request.size {
-            Some(size) => size,
-            None => latest()?,
-        };
-        let proof = ledger
-            .inclusion_proof(request.seq, size)
-            .map_err(|e| error(ErrorCode::BadProofRequest, e.to_string()))?;
-        let record = ledger
-            .record(request.seq)
-            .map_err(|e| internal(&e))?
-            .ok_or_else(|| {
-                error(
-                    ErrorCode::BadProofRequest,
-                    format!("no record {}", request.seq),
-                )
-            })?;
-        let root = ledger
-            .root_at(size)
-            .map_err(|e| error(ErrorCode::BadProofRequest, e.to_string()))?;
-        return json(&InclusionProof {
-            seq: request.seq,
-            tree_size: size,
-            leaf_hash: record.hash,
-            proof,
-            root,
-        });
-    }
-    if subject == wire::consistency_subject(ledger_id) {
-        let request: ConsistencyRequest = parse(payload)?;
-        let size2 = match request.size2 {
-            Some(size) => size,
-            None => latest()?,
-        };
-        let proof = ledger
-            .consistency_proof(request.size1, size2)
-            .map_err(|e| error(ErrorCode::BadProofRequest, e.to_string()))?;
-        let root = |size| {
-            ledger
-                .root_at(size)
-                .map_err(|e| error(ErrorCode::BadProofRequest, e.to_string()))
-        };
-        return json(&ConsistencyProof {
-            size1: request.size1,
-            size2,
-            root1: root(request.size1)?,
-            root2: root(size2)?,
-            proof,
-        });
-    }
-    if subject == wire::cosign_subject(ledger_id) {
-        let request: CosignRequest = parse(payload)?;
-        let note = SignedNote::parse(request.note.as_bytes())
-            .map_err(|e| error(ErrorCode::MalformedRequest, format!("note: {e}")))?;
-        let (size, attached, stored) = ledger
-            .attach_cosignatures(&note, witnesses)
-            .map_err(|e| error(e.code(), e.to_string()))?;
-        if !attached.is_empty() {
-            tracing::info!(size, witnesses = ?attached, "cosignatures attached");
-        }
-        return json(&CosignReply {
-            size,
-            attached,
-            note: String::from_utf8_lossy(&stored.to_bytes()).into_owned(),
-        });
-    }
-    Err(error(
-        ErrorCode::UnknownSubject,
-        format!("no query on {subject}"),
-    ))
-}
-
-fn json<T: Serialize>(value: &T) -> Result<serde_json::Value, WireError> {
-    serde_json::to_value(value).map_err(|e| error(ErrorCode::Internal, e.to_string()))
-}
-
 async fn handle_query(
     ledger: Ledger,
     witnesses: Arc<Vec<VerifierKey>>,
@@ -327,10 +126,17 @@ async fn handle_query(
     let subject = message.subject.to_string();
     let payload = message.payload.clone();
     let lookup = ledger.clone();
-    let result =
-        tokio::task::spawn_blocking(move || query(&lookup, &witnesses, &subject, &payload))
-            .await
-            .unwrap_or_else(|e| Err(error(ErrorCode::Internal, e.to_string())));
+    let result = tokio::task::spawn_blocking(move || {
+        match LedgerQuery::of_subject(lookup.ledger_id(), &subject) {
+            Some(query) => requests::answer(&lookup, &witnesses, query, &payload),
+            None => Err(error(
+                ErrorCode::UnknownSubject,
+                format!("no query on {subject}"),
+            )),
+        }
+    })
+    .await
+    .unwrap_or_else(|e| Err(error(ErrorCode::Internal, e.to_string())));
     respond(&client, &message, into_reply(result)).await;
 }
 

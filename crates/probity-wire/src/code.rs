@@ -1,5 +1,5 @@
 //! Every error code a Probity service sends, in one enum: ledgerd's (`schemas/PROTOCOL.md`),
-//! projectord's queries (`schemas/QUERIES.md`), and what a client sees. Written kebab-case on
+//! projectord's queries (`schemas/QUERIES.md`), the HTTP API's (`schemas/HTTP.md`), and what a client sees. Written kebab-case on
 //! the wire; a code this build does not know (a newer server) reads as [`ErrorCode::Other`]
 //! with its text kept, so an old client still shows it.
 
@@ -112,6 +112,10 @@ codes! {
     NotFound = "not-found",
     /// A timeline query's subject kind is not supplier, rep, case or staff (queries).
     UnknownSubject = "unknown-subject",
+    /// No credentials, or ones the server does not know (HTTP).
+    Unauthenticated = "unauthenticated",
+    /// The caller's role may not do this (HTTP).
+    Forbidden = "forbidden",
 }
 
 impl fmt::Display for ErrorCode {
@@ -160,7 +164,7 @@ mod tests {
     fn the_protocol_documents_list_exactly_these_codes() {
         let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../schemas/");
         let mut documented = std::collections::BTreeSet::new();
-        for doc in ["PROTOCOL.md", "QUERIES.md"] {
+        for doc in ["PROTOCOL.md", "QUERIES.md", "HTTP.md"] {
             let text = std::fs::read_to_string(format!("{root}{doc}")).unwrap();
             // Error tables: rows whose first cell is a code in backticks, under a "code" header.
             let mut in_codes = false;

@@ -1,0 +1,127 @@
+//! `probity serve`: the HTTP API and web console on a data directory, and `probity token add`,
+//! which issues the tokens it accepts.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use probity_core::roles::Role;
+use probity_http::{App, AppConfig, OpenError, Tokens};
+use time::UtcOffset;
+
+use crate::{out, target, Failure};
+
+/// `+08:00` (China Standard Time, the default) or any `±hh:mm`.
+fn parse_offset(text: &str) -> Result<UtcOffset, Failure> {
+    let format = time::macros::format_description!("[offset_hour sign:mandatory]:[offset_minute]");
+    UtcOffset::parse(text, format).map_err(|_| {
+        Failure::Input(format!(
+            "--utc-offset {text:?}: the hospital's offset from UTC, written ±hh:mm (e.g. +08:00)"
+        ))
+    })
+}
+
+/// Serves `data` on `listen` until Ctrl-C or SIGTERM.
+pub fn run(
+    data: &Path,
+    listen: &str,
+    tokens: Option<&Path>,
+    utc_offset: &str,
+) -> Result<(), Failure> {
+    let address: SocketAddr = listen.parse().map_err(|_| {
+        Failure::Input(format!(
+            "--listen {listen:?}: an address and port, e.g. 127.0.0.1:8080"
+        ))
+    })?;
+    let tokens = match tokens {
+        Some(path) => Some(Tokens::read(path).map_err(|e| Failure::Input(e.to_string()))?),
+        None if address.ip().is_loopback() => None,
+        None => {
+            return Err(Failure::Input(format!(
+                "--listen {listen}: without --tokens every caller may do everything, so probity serve listens on loopback only (127.0.0.1); give --tokens FILE (probity token add makes one) to listen on {}",
+                address.ip()
+            )))
+        }
+    };
+    let offset = parse_offset(utc_offset)?;
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    eprintln!(
+        "probity serve: opening {} and bringing its views up to date…",
+        data.display()
+    );
+    let app = App::open(data, AppConfig { offset, tokens }).map_err(|e| match e {
+        OpenError::Ledger(e) => target::open_failure(data, e),
+        OpenError::Views(e) => Failure::Damaged(format!("views: {e}")),
+    })?;
+    let app = Arc::new(app);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Input(e.to_string()))?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(|e| Failure::Unreachable(format!("--listen {listen}: {e}")))?;
+        let bound = listener
+            .local_addr()
+            .map_err(|e| Failure::Unreachable(e.to_string()))?;
+        out(&format!(
+            "serving {} ({} records) on http://{bound}/ — the console is at http://{bound}/, the API under /api/; Ctrl-C stops",
+            data.display(),
+            app.ledger().size()
+        ));
+        probity_http::serve(listener, app, stop_signal())
+            .await
+            .map_err(|e| Failure::Unreachable(e.to_string()))
+    })
+}
+
+/// Ctrl-C, or SIGTERM (what a service manager sends).
+async fn stop_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
+
+/// `probity token add`: a new token for `user` with `role`, printed once.
+pub fn add(tokens: &Path, user: &str, role: &str, json: bool) -> Result<(), Failure> {
+    let role = Role::parse(role).ok_or_else(|| {
+        Failure::Input(format!(
+            "--role {role:?}: one of {}",
+            Role::ALL.map(|r| r.as_str()).join(", ")
+        ))
+    })?;
+    let token = probity_http::auth::add_token(tokens, user, role)
+        .map_err(|e| Failure::Input(e.to_string()))?;
+    if json {
+        crate::out_json(&serde_json::json!({"user": user, "role": role.as_str(), "token": token}));
+    } else {
+        out(&format!("token for {user} ({role}): {token}"));
+        out(&format!(
+            "shown once: give it to {user}; {} keeps only its SHA-256",
+            tokens.display()
+        ));
+    }
+    Ok(())
+}

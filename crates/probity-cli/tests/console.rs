@@ -1,0 +1,327 @@
+//! The web console end to end, in real headless Chromium driven over WebDriver (Debian's
+//! `chromium` and `chromium-driver`; `.ci/run` installs them) against the real `probity serve`:
+//! a clerk imports a key file into the browser, fills purchase-step forms made from the event
+//! schemas, signs in the browser and gets receipts; the discipline officer sees the finding the
+//! steps caused, opens its evidence and downloads its proof bundle, which `probity verify-proof`
+//! accepts; an auditor views the blacklist as known at a past date. Screenshots of each page
+//! are kept in `target/console-screenshots/`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod serving;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use probity_core::keys::PublicKey;
+use serving::{demo, probity, token, Server};
+
+/// A chromedriver on a free port, stopped on drop.
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Driver {
+    fn start() -> Driver {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let binary =
+            std::env::var("PROBITY_CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+        let child = Command::new(&binary)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("{binary}: {e} (apt-get install chromium chromium-driver; .ci/run does)")
+            });
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Driver { child, port }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn screenshots() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/console-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn browser(driver: &Driver, downloads: &Path) -> Client {
+    let binary = std::env::var("PROBITY_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let capabilities = serde_json::json!({
+        "goog:chromeOptions": {
+            "binary": binary,
+            "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1100", "--lang=zh-CN"],
+            "prefs": {
+                "download.default_directory": downloads.to_str().unwrap(),
+                "download.prompt_for_download": false,
+                "intl.accept_languages": "zh-CN,zh"
+            }
+        }
+    });
+    let serde_json::Value::Object(capabilities) = capabilities else {
+        unreachable!()
+    };
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(capabilities)
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .expect("a WebDriver session in headless Chromium")
+}
+
+async fn shot(c: &Client, name: &str) {
+    let png = c.screenshot().await.unwrap();
+    std::fs::write(screenshots().join(format!("{name}.png")), png).unwrap();
+}
+
+async fn css(c: &Client, selector: &str) -> Element {
+    c.wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css(selector))
+        .await
+        .unwrap_or_else(|e| panic!("{selector}: {e}"))
+}
+
+async fn sign_in(c: &Client, base: &str, token: &str) {
+    c.goto(&format!("{base}/login")).await.unwrap();
+    css(c, "input[name=token]")
+        .await
+        .send_keys(token)
+        .await
+        .unwrap();
+    css(c, "#login button[type=submit]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    css(c, "table#blacklist, #blacklist-empty").await;
+}
+
+async fn fill(c: &Client, field: &str, value: &str) {
+    let input = css(c, &format!("[name='{field}']")).await;
+    if input.tag_name().await.unwrap() == "select" {
+        input.select_by_value(value).await.unwrap();
+    } else {
+        input.send_keys(value).await.unwrap();
+    }
+}
+
+/// Opens the clerk's page, imports `key` into the browser, fills the form of `event_type` and
+/// signs and submits it; returns the receipt's record number.
+async fn record(
+    c: &Client,
+    base: &str,
+    key: &Path,
+    event_type: &str,
+    fields: &[(&str, &str)],
+    shot_name: &str,
+) -> u64 {
+    c.goto(&format!("{base}/record")).await.unwrap();
+    css(c, "body[data-ready=true]").await;
+    css(c, "#key-file")
+        .await
+        .send_keys(key.to_str().unwrap())
+        .await
+        .unwrap();
+    let public = std::fs::read_to_string(key.with_extension("key.pub")).unwrap();
+    let public: PublicKey = serde_json::from_value(serde_json::Value::from(public.trim())).unwrap();
+    css(
+        c,
+        &format!("#key-status[data-key-id='{}']", public.key_id()),
+    )
+    .await;
+    css(c, "#event-type")
+        .await
+        .select_by_value(event_type)
+        .await
+        .unwrap();
+    // The form is rebuilt from the type's schema: wait for its first field.
+    css(c, &format!("[name='{}']", fields[0].0)).await;
+    for (field, value) in fields {
+        fill(c, field, value).await;
+    }
+    css(c, "#sign-submit").await.click().await.unwrap();
+    let outcome = css(c, "#outcome.receipt, #outcome.refusal").await;
+    shot(c, shot_name).await;
+    let class = outcome.attr("class").await.unwrap().unwrap_or_default();
+    assert_eq!(class, "receipt", "{}", outcome.text().await.unwrap());
+    outcome
+        .attr("data-seq")
+        .await
+        .unwrap()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+async fn wait_for_file(path: &Path) -> Vec<u8> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(bytes) = std::fs::read(path) {
+            if !bytes.is_empty() {
+                return bytes;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} was not downloaded",
+            path.display()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clerk_signs_in_the_browser_the_officer_proves_the_finding_the_auditor_looks_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = demo(dir.path());
+    let tokens = dir.path().join("tokens.toml");
+    let clerk = token(&tokens, "zhou.clerk", "clerk");
+    let equipment = token(&tokens, "sun.equipment", "equipment_office");
+    let discipline = token(&tokens, "chen.discipline", "discipline_office");
+    let auditor = token(&tokens, "lin.audit", "auditor");
+    let server = Server::start(&data, Some(&tokens));
+    let base = server.base.clone();
+    let downloads = dir.path().join("downloads");
+    std::fs::create_dir_all(&downloads).unwrap();
+    let driver = Driver::start();
+    let c = browser(&driver, &downloads).await;
+
+    // The first page, in Chinese: the blacklist.
+    c.goto(&format!("{base}/")).await.unwrap();
+    assert_eq!(css(&c, "h1").await.text().await.unwrap(), "黑名单");
+    shot(&c, "01-blacklist").await;
+
+    // A clerk requests a purchase; the equipment office awards it before any procurement
+    // process was opened, to a blacklisted supplier.
+    sign_in(&c, &base, &clerk).await;
+    let request = record(
+        &c,
+        &base,
+        &data.join("keys/clerk-zhou.key"),
+        "purchase.requested",
+        &[
+            ("payload.case", "CASE-E2E"),
+            ("payload.department", "cardiology"),
+            ("payload.requester", "S-ZHOU"),
+            ("payload.item", "输液泵"),
+            ("payload.category", "A0232"),
+            ("payload.quantity", "4"),
+            ("payload.estimated.fen", "9600000"),
+            ("payload.estimated.currency", "CNY"),
+            ("payload.budget_project", "BP-E2E"),
+            ("payload.justification", "病房设备更新"),
+        ],
+        "02-clerk-receipt",
+    )
+    .await;
+    sign_in(&c, &base, &equipment).await;
+    let award = record(
+        &c,
+        &base,
+        &data.join("keys/equip-sun.key"),
+        "purchase.award_decided",
+        &[
+            ("payload.case", "CASE-E2E"),
+            ("payload.supplier", "91330100MA2H0007XM"),
+            ("payload.amount.fen", "9500000"),
+            ("payload.amount.currency", "CNY"),
+        ],
+        "03-award-receipt",
+    )
+    .await;
+    assert!(award > request);
+    // A value its schema refuses: nothing is recorded, and the form names the field.
+    let supplier = css(&c, "[name='payload.supplier']").await;
+    supplier.clear().await.unwrap();
+    supplier.send_keys("NOT-A-USCC").await.unwrap();
+    css(&c, "#sign-submit").await.click().await.unwrap();
+    css(&c, "#outcome.refusal[data-code='schema-violation']").await;
+    css(&c, ".field.invalid[data-path='payload.supplier']").await;
+    shot(&c, "03b-refusal-names-the-field").await;
+    assert_eq!(server.size(), award + 1, "a refused event was recorded");
+
+    // The discipline office sees the finding, opens the award in its evidence, downloads the
+    // proof bundle.
+    sign_in(&c, &base, &discipline).await;
+    c.goto(&format!("{base}/findings?rule=step-order"))
+        .await
+        .unwrap();
+    let row = css(&c, "tr.finding:has(a[href='/cases/CASE-E2E'])").await;
+    let text = row.text().await.unwrap();
+    assert!(text.contains("CASE-E2E"), "{text}");
+    shot(&c, "04-findings").await;
+    row.find(Locator::Css(&format!("a[href='/records/{award}']")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let h1 = css(&c, "h1").await.text().await.unwrap();
+    assert_eq!(h1, format!("记录 #{award}"));
+    shot(&c, "05-evidence-record").await;
+    css(&c, "#proof-bundle").await.click().await.unwrap();
+    let bundle_path = downloads.join(format!("record-{award}.tlog-proof"));
+    wait_for_file(&bundle_path).await;
+    let vkey = data.join("ledger.vkey");
+    let (code, out, stderr) = probity(&[
+        "verify-proof",
+        bundle_path.to_str().unwrap(),
+        "--ledger-vkey",
+        vkey.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}{stderr}");
+
+    // An auditor looks back: on 20 March the ledger did not yet hold the blacklisting that
+    // was true from 23 March; known on 25 March, it did.
+    sign_in(&c, &base, &auditor).await;
+    c.goto(&format!(
+        "{base}/?at=2026-03-24T00:00:00&known_at=2026-03-20T00:00:00"
+    ))
+    .await
+    .unwrap();
+    css(&c, "#blacklist-empty").await;
+    shot(&c, "06-blacklist-known-at-20-march").await;
+    c.goto(&format!(
+        "{base}/?at=2026-03-24T00:00:00&known_at=2026-03-25T00:00:00"
+    ))
+    .await
+    .unwrap();
+    let table = css(&c, "table#blacklist").await.text().await.unwrap();
+    assert!(
+        table.contains("91330100MA2H0007XM") && table.contains("2026-03-23 09:00:00"),
+        "{table}"
+    );
+    shot(&c, "07-blacklist-known-at-25-march").await;
+
+    // In English on request.
+    c.goto(&format!("{base}/lang/en")).await.unwrap();
+    assert_eq!(css(&c, "h1").await.text().await.unwrap(), "Blacklist");
+    c.goto(&format!("{base}/ledger")).await.unwrap();
+    shot(&c, "08-ledger-en").await;
+
+    c.close().await.unwrap();
+    let log = server.stop();
+    assert!(
+        log.contains("chen.discipline") && log.contains("/api/records/"),
+        "{log}"
+    );
+}

@@ -1,0 +1,531 @@
+//! `probity serve`'s API as a client sees it, on the real binary over a real socket: every
+//! endpoint answers on the demo's data; bad input gets its documented code and status and
+//! changes nothing; and the roles of a tokens file reach exactly what `schemas/HTTP.md` says.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod serving;
+
+use serde_json::{json, Value};
+use serving::{check_in, demo, probity, signed, token, Server};
+
+#[test]
+fn every_read_answers_on_the_demo_and_matches_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = demo(dir.path());
+    let server = Server::start(&data, None);
+
+    assert_eq!(server.get("/healthz", None).status, 200);
+    let ready = server.get("/readyz", None);
+    assert_eq!(ready.status, 200, "{}", ready.text());
+    let size = server.size();
+    assert!(size > 100, "{size}");
+
+    for path in [
+        "/api/status",
+        "/api/checkpoint",
+        "/api/proof/inclusion?seq=3",
+        "/api/proof/consistency?size1=10",
+        "/api/records/3",
+        "/api/keys",
+        "/api/policy",
+        "/api/blacklist",
+        "/api/blacklist?at=2026-03-25T00:00:00%2B08:00&known_at=2026-03-25T00:00:00%2B08:00",
+        "/api/findings",
+        "/api/findings?rule=split-purchase",
+        "/api/suppliers/91330100MA2H0007XM",
+        "/api/reps/REP-R7",
+        "/api/cases/CASE-2",
+        "/api/event-types",
+        "/api/event-types/purchase.requested",
+    ] {
+        let answer = server.get(path, None);
+        assert_eq!(answer.status, 200, "{path}: {}", answer.text());
+        assert!(
+            answer.json().get("ok").is_some(),
+            "{path}: {}",
+            answer.text()
+        );
+    }
+
+    // The same answers as the CLI's --json, which reads the same views.
+    let findings = server.get("/api/findings", None).json()["ok"].clone();
+    let keys = server.get("/api/keys", None).json()["ok"].clone();
+    assert!(keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|k| k["role"] == "clerk"));
+    let inclusion = server.get("/api/proof/inclusion?seq=3", None).json()["ok"].clone();
+    let proof_bundle = server.get("/api/records/3/proof-bundle", None);
+    assert_eq!(proof_bundle.status, 200);
+    let bundle_path = dir.path().join("record-3.tlog-proof");
+    std::fs::write(&bundle_path, &proof_bundle.body).unwrap();
+    let export = server.get("/api/export", None);
+    assert_eq!(export.status, 200);
+    let export_path = dir.path().join("export.jsonl");
+    std::fs::write(&export_path, &export.body).unwrap();
+
+    let metrics = server.get("/metrics", None).text();
+    assert!(
+        metrics.contains(&format!("probity_ledger_records {size}")),
+        "{metrics}"
+    );
+    assert!(metrics.contains("probity_http_requests_total{method=\"GET\",status=\"200\"}"));
+    server.stop();
+
+    let vkey = data.join("ledger.vkey");
+    let vkey = vkey.to_str().unwrap();
+    let (code, cli, stderr) = probity(&["findings", "--data", data.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(serde_json::from_str::<Value>(&cli).unwrap(), findings);
+    assert_eq!(inclusion["tree_size"].as_u64(), Some(size));
+    let (code, out, stderr) = probity(&[
+        "verify-proof",
+        bundle_path.to_str().unwrap(),
+        "--ledger-vkey",
+        vkey,
+    ]);
+    assert_eq!(code, 0, "{out}{stderr}");
+    let (code, out, stderr) = probity(&[
+        "verify",
+        export_path.to_str().unwrap(),
+        "--ledger-vkey",
+        vkey,
+    ]);
+    assert_eq!(code, 0, "{out}{stderr}");
+}
+
+#[test]
+fn csv_opens_in_a_spreadsheet_with_times_in_the_hospitals_zone() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = demo(dir.path());
+    let server = Server::start(&data, None);
+    let csv = server.get("/api/blacklist?format=csv", None);
+    assert_eq!(csv.status, 200);
+    assert!(
+        csv.content_type.starts_with("text/csv"),
+        "{}",
+        csv.content_type
+    );
+    let text = csv.text();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("\u{feff}uscc,name,reason,from (+08:00),until (+08:00),record")
+    );
+    let row = lines.next().unwrap();
+    assert!(row.starts_with("91330100MA2H0007XM,"), "{row}");
+    assert!(row.contains(",2026-03-23 09:00:00,"), "{row}");
+    let findings = server
+        .get("/api/findings?format=csv&rule=split-purchase", None)
+        .text();
+    assert!(findings.lines().count() >= 2, "{findings}");
+    assert!(
+        findings
+            .lines()
+            .skip(1)
+            .all(|l| l.contains(",split-purchase,")),
+        "{findings}"
+    );
+    assert_eq!(
+        server.get("/api/findings?format=xml", None).code(),
+        "malformed-request"
+    );
+}
+
+#[test]
+fn bad_requests_get_their_code_and_status_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = demo(dir.path());
+    let clerk = data.join("keys/clerk-zhou.key");
+    let server = Server::start(&data, None);
+    let size = server.size();
+
+    let cases: Vec<(Answer, u16, &str)> = vec![
+        (
+            server.get("/api/blacklist?at=x&at=y", None),
+            400,
+            "malformed-request",
+        ),
+        (
+            server.get("/api/blacklist?at=yesterday", None),
+            400,
+            "bad-time",
+        ),
+        (
+            server.get("/api/blacklist?colour=red", None),
+            400,
+            "malformed-request",
+        ),
+        (
+            server.get("/api/findings?rule=no-such-rule", None),
+            400,
+            "unknown-rule",
+        ),
+        (
+            server.get("/api/suppliers/91330100MA2H9999XX", None),
+            404,
+            "not-found",
+        ),
+        (server.get("/api/records/99999", None), 404, "not-found"),
+        (
+            server.get("/api/records/minus-one", None),
+            400,
+            "bad-request",
+        ),
+        (
+            server.get("/api/proof/inclusion?seq=99999", None),
+            400,
+            "bad-proof-request",
+        ),
+        (
+            server.get("/api/event-types/no.such", None),
+            422,
+            "unknown-event-type",
+        ),
+        (
+            server.post("/api/events", None, b"{not json"),
+            400,
+            "malformed-json",
+        ),
+        (
+            server.post("/api/events", None, b"[]"),
+            400,
+            "malformed-request",
+        ),
+        (
+            server.post("/api/events", None, &vec![b' '; 200_000]),
+            413,
+            "too-large",
+        ),
+        (
+            server.post("/api/events/batch", None, &vec![b' '; 1_100_000]),
+            413,
+            "too-large",
+        ),
+    ];
+    for (answer, status, code) in cases {
+        assert_eq!(
+            (answer.status, answer.code().as_str()),
+            (status, code),
+            "{}",
+            answer.text()
+        );
+    }
+
+    // A signature that does not verify; an event of a type the clerk may not record; a
+    // payload that breaks its schema, named by field.
+    let mut forged = signed(&clerk, "rep.checked_in", "forged-1", check_in("V-F1"));
+    let sig = forged["event"]["signatures"][0]["sig"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let flipped = if sig.starts_with('A') {
+        sig.replacen('A', "B", 1)
+    } else {
+        format!("A{}", &sig[1..])
+    };
+    forged["event"]["signatures"][0]["sig"] = json!(flipped);
+    let answer = server.post("/api/events", None, forged.to_string().as_bytes());
+    assert_eq!(
+        (answer.status, answer.code().as_str()),
+        (422, "bad-signature"),
+        "{}",
+        answer.text()
+    );
+    let sanction = signed(
+        &clerk,
+        "supplier.violation_recorded",
+        "wrong-role-1",
+        json!({"uscc": "91330100MA2H0007XM", "kind": "kickback", "description": "x", "evidence": ["file-1"]}),
+    );
+    let answer = server.post("/api/events", None, sanction.to_string().as_bytes());
+    assert_eq!(
+        (answer.status, answer.code().as_str()),
+        (422, "wrong-role"),
+        "{}",
+        answer.text()
+    );
+    let mut bad = check_in("V-F2");
+    bad["identity_matched"] = json!("yes");
+    let answer = server.post(
+        "/api/events",
+        None,
+        signed(&clerk, "rep.checked_in", "bad-1", bad)
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(
+        (answer.status, answer.code().as_str()),
+        (422, "schema-violation"),
+        "{}",
+        answer.text()
+    );
+    assert!(
+        answer.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("identity_matched"),
+        "{}",
+        answer.text()
+    );
+
+    assert_eq!(server.size(), size, "a refused request changed the ledger");
+    let metrics = server.get("/metrics", None).text();
+    assert!(
+        metrics.contains("probity_append_refusals_total{code=\"bad-signature\"} 1"),
+        "{metrics}"
+    );
+}
+
+use serving::Answer;
+
+#[test]
+fn pre_signed_events_are_appended_with_receipts_and_retries_are_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = demo(dir.path());
+    let clerk = data.join("keys/clerk-zhou.key");
+    let server = Server::start(&data, None);
+    let size = server.size();
+
+    let request = signed(&clerk, "rep.checked_in", "walk-in-1", check_in("V-W1"));
+    let first = server.post("/api/events", None, request.to_string().as_bytes());
+    assert_eq!(first.status, 200, "{}", first.text());
+    let receipt = first.json()["ok"].clone();
+    assert_eq!(receipt["seq"].as_u64(), Some(size));
+    assert_eq!(receipt["duplicate"], json!(false));
+    let again = server
+        .post("/api/events", None, request.to_string().as_bytes())
+        .json()["ok"]
+        .clone();
+    assert_eq!(
+        (again["seq"].clone(), again["duplicate"].clone()),
+        (receipt["seq"].clone(), json!(true))
+    );
+
+    // A batch: one good, one refused on its own.
+    let good = signed(&clerk, "rep.checked_in", "walk-in-2", check_in("V-W2"));
+    let mut bad = signed(&clerk, "rep.checked_in", "walk-in-3", check_in("V-W3"));
+    bad["event"]["signatures"][0]["keyid"] = json!("00000000000000000000000000000000");
+    let batch = json!({"events": [good, bad]});
+    let replies = server.post("/api/events/batch", None, batch.to_string().as_bytes());
+    assert_eq!(replies.status, 200, "{}", replies.text());
+    let replies = replies.json()["ok"].clone();
+    assert_eq!(
+        replies[0]["ok"]["seq"].as_u64(),
+        Some(size + 1),
+        "{replies}"
+    );
+    assert_eq!(replies[1]["error"]["code"], json!("bad-key"), "{replies}");
+
+    // The walk-in is a finding at once: reads wait for the views to hold every record.
+    let findings = server.get("/api/findings?rule=rep-visit", None).json()["ok"].clone();
+    assert!(
+        findings
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["evidence"].as_array().unwrap().contains(&json!(size))),
+        "{findings}"
+    );
+
+    // A draft is the body the CLI would build; signed here, it is appended.
+    let key = probity_ledger::keyfile::read_key(&clerk).unwrap();
+    let draft = json!({"type": "rep.checked_in", "payload": check_in("V-W4"), "signer": key.public_key(), "id": "walk-in-4"});
+    let answer = server.post("/api/drafts", None, draft.to_string().as_bytes());
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let body = answer.json()["ok"]["body"]
+        .as_str()
+        .unwrap()
+        .as_bytes()
+        .to_vec();
+    let event = probity_core::prelude::SignedEvent::sign_bytes(body, &key);
+    let appended = server.post(
+        "/api/events",
+        None,
+        json!({"event": event}).to_string().as_bytes(),
+    );
+    assert_eq!(
+        appended.json()["ok"]["seq"].as_u64(),
+        Some(size + 2),
+        "{}",
+        appended.text()
+    );
+    let bad_draft =
+        json!({"type": "rep.checked_in", "payload": {"visit": "V"}, "signer": key.public_key()});
+    let answer = server.post("/api/drafts", None, bad_draft.to_string().as_bytes());
+    assert_eq!(
+        (answer.status, answer.code().as_str()),
+        (422, "schema-violation"),
+        "{}",
+        answer.text()
+    );
+
+    let metrics = server.get("/metrics", None).text();
+    assert!(metrics.contains("probity_appends_total 4"), "{metrics}");
+    server.stop();
+    let (code, out, stderr) = probity(&["verify", "--data", data.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{stderr}");
+}
+
+#[test]
+fn without_a_tokens_file_it_listens_on_loopback_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = demo(dir.path());
+    let (code, _, stderr) = probity(&[
+        "serve",
+        "--data",
+        data.to_str().unwrap(),
+        "--listen",
+        "0.0.0.0:0",
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("loopback only"), "{stderr}");
+    let (code, _, stderr) = probity(&[
+        "serve",
+        "--data",
+        data.to_str().unwrap(),
+        "--utc-offset",
+        "Beijing",
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("±hh:mm"), "{stderr}");
+}
+
+/// The shipped roles, each with its own token: what each may read and do, and that a refusal
+/// changes nothing. The access log names who read what.
+#[test]
+fn each_role_reaches_what_it_may_and_nothing_more() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = demo(dir.path());
+    let tokens = dir.path().join("tokens.toml");
+    let clerk = token(&tokens, "zhou.clerk", "clerk");
+    let auditor = token(&tokens, "lin.audit", "auditor");
+    let discipline = token(&tokens, "chen.discipline", "discipline_office");
+    let server = Server::start(&data, Some(&tokens));
+    let size = server.size();
+
+    // Anyone: health, metrics, the published blacklist and policy, status and proofs.
+    for path in [
+        "/healthz",
+        "/metrics",
+        "/api/blacklist",
+        "/api/policy",
+        "/api/status",
+        "/api/checkpoint",
+        "/api/proof/inclusion?seq=1",
+        "/",
+    ] {
+        assert_eq!(server.get(path, None).status, 200, "{path}");
+    }
+    // No token: nothing else.
+    for path in [
+        "/api/findings",
+        "/api/suppliers/91330100MA2H0007XM",
+        "/api/reps/REP-R7",
+        "/api/records/3",
+        "/api/records/3/proof-bundle",
+        "/api/export",
+        "/api/keys",
+    ] {
+        let answer = server.get(path, None);
+        assert_eq!(
+            (answer.status, answer.code().as_str()),
+            (401, "unauthenticated"),
+            "{path}"
+        );
+    }
+    let walk_in = signed(
+        &data.join("keys/clerk-zhou.key"),
+        "rep.checked_in",
+        "role-1",
+        check_in("V-R1"),
+    );
+    let answer = server.post("/api/events", None, walk_in.to_string().as_bytes());
+    assert_eq!(answer.code(), "unauthenticated");
+    // A token the server does not know is refused even where none is needed.
+    assert_eq!(
+        server.get("/api/blacklist", Some("pbt_guessed")).code(),
+        "unauthenticated"
+    );
+
+    // A clerk: suppliers and cases, appends; not findings, reps, records or exports.
+    assert_eq!(
+        server
+            .get("/api/suppliers/91330100MA2H0007XM", Some(&clerk))
+            .status,
+        200
+    );
+    assert_eq!(server.get("/api/cases/CASE-2", Some(&clerk)).status, 200);
+    for path in [
+        "/api/findings",
+        "/api/reps/REP-R7",
+        "/api/staff/S-LI",
+        "/api/records/3",
+        "/api/export",
+    ] {
+        let answer = server.get(path, Some(&clerk));
+        assert_eq!(
+            (answer.status, answer.code().as_str()),
+            (403, "forbidden"),
+            "{path}"
+        );
+    }
+    // An auditor reads everything and records nothing.
+    assert_eq!(server.get("/api/findings", Some(&auditor)).status, 200);
+    assert_eq!(server.get("/api/export", Some(&auditor)).status, 200);
+    let answer = server.post(
+        "/api/events",
+        Some(&auditor),
+        walk_in.to_string().as_bytes(),
+    );
+    assert_eq!((answer.status, answer.code().as_str()), (403, "forbidden"));
+    assert_eq!(server.size(), size, "a refused append changed the ledger");
+    // The clerk's token submits the event the clerk signed; the discipline office reads it.
+    let answer = server.post("/api/events", Some(&clerk), walk_in.to_string().as_bytes());
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    assert_eq!(
+        server.get("/api/reps/REP-R7", Some(&discipline)).status,
+        200
+    );
+
+    let log = server.stop();
+    assert!(
+        log.contains("lin.audit") && log.contains("/api/export"),
+        "{log}"
+    );
+    assert!(
+        log.contains("zhou.clerk") && log.contains("append"),
+        "{log}"
+    );
+    assert!(!log.contains(&clerk), "a token was logged");
+}
+
+/// Without a tokens file, a request addressed to another name (a page elsewhere whose domain
+/// was pointed at 127.0.0.1: DNS rebinding) is refused.
+#[test]
+fn without_tokens_only_requests_to_a_loopback_name_are_answered() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let data = demo(dir.path());
+    let server = Server::start(&data, None);
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let ask = |host: &str| {
+        let mut stream = std::net::TcpStream::connect(&address).unwrap();
+        write!(
+            stream,
+            "GET /api/findings HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).unwrap();
+        reply
+    };
+    let rebound = ask("attacker.example:8080");
+    assert!(rebound.starts_with("HTTP/1.1 403"), "{rebound}");
+    assert!(rebound.contains("\"forbidden\""), "{rebound}");
+    assert!(ask(&address).starts_with("HTTP/1.1 200"));
+    let port = address.rsplit_once(':').unwrap().1;
+    assert!(ask(&format!("localhost:{port}")).starts_with("HTTP/1.1 200"));
+}

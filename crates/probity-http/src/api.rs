@@ -1,0 +1,745 @@
+//! The JSON API under `/api/`, health and metrics (`schemas/HTTP.md`). Every answer is the
+//! NATS services' reply shape, `{"ok": …}` or `{"error": {"code", "message"}}`, produced by
+//! the same code (`probity_ledger::requests`, `probity_views::query`).
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use probity_core::checkpoint::VerifierKey;
+use probity_core::envelope::{EventBody, Subjects};
+use probity_core::ids::{EventId, EventType, LedgerId, Seq, SubjectId};
+use probity_core::keys::PublicKey;
+use probity_core::subject::Subject;
+use probity_core::time::OccurredAt;
+use probity_ledger::requests::{self, LedgerQuery};
+use probity_ledger::wire::{self, AppendMessage, Reply};
+use probity_ledger::AppendError;
+use probity_views::query;
+use probity_wire::{ErrorCode, WireError};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::auth::{self, Access, Caller};
+use crate::error::ApiError;
+use crate::{metrics, App};
+
+type AppState = State<Arc<App>>;
+type Answer = Result<Response, ApiError>;
+
+pub(crate) fn routes() -> Router<Arc<App>> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
+        .route("/api/status", get(status))
+        .route("/api/checkpoint", get(checkpoint))
+        .route("/api/proof/inclusion", get(inclusion))
+        .route("/api/proof/consistency", get(consistency))
+        .route("/api/records/{seq}", get(record))
+        .route("/api/records/{seq}/proof-bundle", get(proof_bundle))
+        .route("/api/keys", get(keys))
+        .route("/api/policy", get(policy))
+        .route("/api/blacklist", get(blacklist))
+        .route("/api/findings", get(findings))
+        .route("/api/suppliers/{id}", get(supplier))
+        .route("/api/reps/{id}", get(rep))
+        .route("/api/cases/{id}", get(case))
+        .route("/api/staff/{id}", get(staff))
+        .route("/api/export", get(export))
+        .route("/api/event-types", get(event_types))
+        .route("/api/event-types/{event_type}", get(event_schema))
+        .route("/api/drafts", post(draft))
+        .route("/api/events", post(append))
+        .route("/api/events/batch", post(append_batch))
+}
+
+/// Who is asking, if they may use a route needing `access` (see `auth`).
+pub(crate) fn authorize(
+    app: &App,
+    headers: &HeaderMap,
+    access: Access,
+) -> Result<Caller, ApiError> {
+    let Some(tokens) = &app.config.tokens else {
+        return local_only(headers);
+    };
+    let caller = match auth::presented(headers) {
+        None if access == Access::Public => {
+            return Ok(Caller {
+                user: "-".into(),
+                role: None,
+            })
+        }
+        None => return Err(ApiError::new(
+            ErrorCode::Unauthenticated,
+            "this needs a token: send Authorization: Bearer <token> (probity token add makes one)",
+        )),
+        Some(token) => tokens.caller(&token).cloned().ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::Unauthenticated,
+                "the token is not one this server knows",
+            )
+        })?,
+    };
+    if caller.may(access) {
+        Ok(caller)
+    } else {
+        Err(ApiError::new(
+            ErrorCode::Forbidden,
+            format!(
+                "{} ({}) may not do this",
+                caller.user,
+                caller.role.map_or("-", |r| r.as_str())
+            ),
+        ))
+    }
+}
+
+/// Without a tokens file the caller is the local operator, who may do everything; the server
+/// listens on loopback only, and answers only requests addressed to a loopback name, so that a
+/// web page elsewhere cannot reach it by pointing its own domain name at 127.0.0.1 (DNS
+/// rebinding).
+fn local_only(headers: &HeaderMap) -> Result<Caller, ApiError> {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    };
+    if matches!(name, "127.0.0.1" | "localhost" | "[::1]") {
+        Ok(Caller::local())
+    } else {
+        Err(ApiError::new(
+            ErrorCode::Forbidden,
+            format!("this server has no tokens file, so it answers only requests to 127.0.0.1, localhost or [::1], not to {host:?}"),
+        ))
+    }
+}
+
+/// Runs blocking work (the book and the views are read synchronously) off the async threads.
+pub(crate) async fn blocking<R: Send + 'static>(
+    work: impl FnOnce() -> Result<R, WireError> + Send + 'static,
+) -> Result<R, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?
+        .map_err(ApiError)
+}
+
+fn ok<T: Serialize>(value: T) -> Response {
+    Json(Reply::Ok(value)).into_response()
+}
+
+/// The query string as the JSON request the NATS services take: each parameter a member
+/// (`seq`, `size`, `size1`, `size2` as numbers), a repeated one refused; `format` is taken out
+/// and returned apart.
+pub(crate) fn params(pairs: Vec<(String, String)>) -> Result<(Vec<u8>, Option<String>), ApiError> {
+    let mut object = Map::new();
+    let mut format = None;
+    for (name, value) in pairs {
+        if name == "format" {
+            if format.replace(value).is_some() {
+                return Err(repeated("format"));
+            }
+            continue;
+        }
+        let value = match (name.as_str(), value.parse::<u64>()) {
+            ("seq" | "size" | "size1" | "size2", Ok(n)) => Value::from(n),
+            _ => Value::from(value),
+        };
+        if object.insert(name.clone(), value).is_some() {
+            return Err(repeated(&name));
+        }
+    }
+    // Invariant: a JSON object always serializes.
+    let body = serde_json::to_vec(&object).expect("a JSON object serializes");
+    Ok((body, format))
+}
+
+fn repeated(name: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::MalformedRequest,
+        format!("parameter {name:?} is given twice; give it once"),
+    )
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// Ready when the views hold every record the book holds (or are catching up within a
+/// moment), and not halted.
+async fn readyz(State(app): AppState) -> Response {
+    let (applied, size) = app.progress();
+    let body = serde_json::json!({"ledger_records": size, "views_applied": applied});
+    let status = if applied >= size {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
+}
+
+async fn metrics_text(State(app): AppState) -> Response {
+    let text = metrics::render(&app);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
+
+async fn ledger_query(
+    app: Arc<App>,
+    headers: &HeaderMap,
+    query: LedgerQuery,
+    pairs: Vec<(String, String)>,
+) -> Answer {
+    authorize(&app, headers, Access::Public)?;
+    let (body, _) = params(pairs)?;
+    let value =
+        blocking(move || requests::answer(&app.ledger, &[] as &[VerifierKey], query, &body))
+            .await?;
+    Ok(ok(value))
+}
+
+async fn status(
+    State(app): AppState,
+    headers: HeaderMap,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Answer {
+    ledger_query(app, &headers, LedgerQuery::Status, q).await
+}
+
+async fn checkpoint(
+    State(app): AppState,
+    headers: HeaderMap,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Answer {
+    ledger_query(app, &headers, LedgerQuery::Checkpoint, q).await
+}
+
+async fn inclusion(
+    State(app): AppState,
+    headers: HeaderMap,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Answer {
+    ledger_query(app, &headers, LedgerQuery::Inclusion, q).await
+}
+
+async fn consistency(
+    State(app): AppState,
+    headers: HeaderMap,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Answer {
+    ledger_query(app, &headers, LedgerQuery::Consistency, q).await
+}
+
+fn seq_of(text: &str) -> Result<u64, ApiError> {
+    text.parse().map_err(|_| {
+        ApiError::new(
+            ErrorCode::BadRequest,
+            format!("{text:?} is not a record number"),
+        )
+    })
+}
+
+/// A record as the book holds it (FORMAT.md §5): it shows the event, so oversight only.
+async fn record(State(app): AppState, headers: HeaderMap, Path(seq): Path<String>) -> Answer {
+    authorize(&app, &headers, Access::Oversight)?;
+    let seq = seq_of(&seq)?;
+    let record = blocking(move || {
+        app.ledger
+            .record(Seq(seq))
+            .map_err(|e| WireError::new(ErrorCode::Storage, e.to_string()))?
+            .ok_or_else(|| WireError::new(ErrorCode::NotFound, format!("no record {seq}")))
+    })
+    .await?;
+    Ok(ok(record))
+}
+
+/// The record's proof bundle (PROOF.md), which `probity verify-proof` checks offline.
+async fn proof_bundle(State(app): AppState, headers: HeaderMap, Path(seq): Path<String>) -> Answer {
+    authorize(&app, &headers, Access::Oversight)?;
+    let seq = seq_of(&seq)?;
+    let text = blocking(move || {
+        if seq >= app.ledger.size() {
+            return Err(WireError::new(
+                ErrorCode::NotFound,
+                format!("no record {seq}"),
+            ));
+        }
+        let mut bundles = probity_ledger::evidence::proof_bundles(&app.ledger, &[seq])
+            .map_err(|e| WireError::new(ErrorCode::Storage, e.to_string()))?;
+        bundles
+            .pop()
+            .map(|b| b.to_text())
+            .ok_or_else(|| WireError::new(ErrorCode::NotFound, format!("no record {seq}")))
+    })
+    .await?;
+    Ok(attachment(
+        text.into_bytes(),
+        "text/plain; charset=utf-8",
+        &format!("record-{seq}.tlog-proof"),
+    ))
+}
+
+fn attachment(bytes: Vec<u8>, content_type: &'static str, name: &str) -> Response {
+    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
+        .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+/// One enrolled key.
+#[derive(Debug, Serialize)]
+pub(crate) struct KeyLine {
+    pub key_id: String,
+    pub key: PublicKey,
+    pub role: String,
+    pub holder: String,
+    pub department: Option<String>,
+    pub enrolled_at: Seq,
+    pub revoked_at: Option<Seq>,
+}
+
+pub(crate) fn key_lines(app: &App) -> Result<Vec<KeyLine>, WireError> {
+    let registry = app
+        .ledger
+        .key_registry_at(app.ledger.size())
+        .map_err(|e| WireError::new(ErrorCode::Storage, e.to_string()))?;
+    Ok(registry
+        .keys()
+        .map(|(id, entry)| KeyLine {
+            key_id: id.to_string(),
+            key: entry.key,
+            role: entry.role.as_str().to_owned(),
+            holder: entry.holder.clone(),
+            department: entry.department.clone(),
+            enrolled_at: entry.enrolled_at,
+            revoked_at: entry.revoked_at,
+        })
+        .collect())
+}
+
+async fn keys(State(app): AppState, headers: HeaderMap) -> Answer {
+    authorize(&app, &headers, Access::Staff)?;
+    Ok(ok(blocking(move || key_lines(&app)).await?))
+}
+
+/// A views query (QUERIES.md) answered from the up-to-date views.
+pub(crate) async fn views_query(
+    app: Arc<App>,
+    kind: &'static str,
+    body: Vec<u8>,
+) -> Result<Value, ApiError> {
+    blocking(move || {
+        let now = probity_ledger::now().unix_micros();
+        app.with_views(|projection| query::answer(projection, kind, &body, now))
+    })
+    .await
+}
+
+async fn policy(
+    State(app): AppState,
+    headers: HeaderMap,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Answer {
+    authorize(&app, &headers, Access::Public)?;
+    let (body, _) = params(q)?;
+    Ok(ok(views_query(app, "policy", body).await?))
+}
+
+async fn blacklist(
+    State(app): AppState,
+    headers: HeaderMap,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Answer {
+    authorize(&app, &headers, Access::Public)?;
+    let (body, format) = params(q)?;
+    let offset = app.config.offset;
+    let value = views_query(app, "blacklist", body).await?;
+    match csv_wanted(format.as_deref())? {
+        false => Ok(ok(value)),
+        true => {
+            let entries: Vec<probity_projector::BlacklistEntry> = from_value(value)?;
+            let zone = crate::display::offset_text(offset);
+            let mut rows = vec![vec![
+                "uscc".to_owned(),
+                "name".into(),
+                "reason".into(),
+                format!("from ({zone})"),
+                format!("until ({zone})"),
+                "record".into(),
+            ]];
+            for e in entries {
+                rows.push(vec![
+                    e.uscc,
+                    e.name.unwrap_or_default(),
+                    e.reason,
+                    crate::display::local(e.from, offset),
+                    e.until
+                        .map(|t| crate::display::local(t, offset))
+                        .unwrap_or_default(),
+                    e.seq.to_string(),
+                ]);
+            }
+            csv_response(rows, "blacklist.csv")
+        }
+    }
+}
+
+async fn findings(
+    State(app): AppState,
+    headers: HeaderMap,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Answer {
+    authorize(&app, &headers, Access::Oversight)?;
+    let (body, format) = params(q)?;
+    let offset = app.config.offset;
+    let value = views_query(app, "findings", body).await?;
+    match csv_wanted(format.as_deref())? {
+        false => Ok(ok(value)),
+        true => {
+            let list: Vec<probity_projector::Finding> = from_value(value)?;
+            let zone = crate::display::offset_text(offset);
+            let mut rows = vec![vec![
+                "id".to_owned(),
+                "rule".into(),
+                "severity".into(),
+                format!("detectable_at ({zone})"),
+                "knowable".into(),
+                "subjects".into(),
+                "evidence".into(),
+                "summary".into(),
+            ]];
+            for f in list {
+                rows.push(vec![
+                    f.id,
+                    f.rule.code().to_owned(),
+                    format!("{:?}", f.severity).to_lowercase(),
+                    crate::display::local(f.detectable_at.unix_micros(), offset),
+                    f.knowable.to_string(),
+                    f.subjects.join(" "),
+                    f.evidence
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    f.summary,
+                ]);
+            }
+            csv_response(rows, "findings.csv")
+        }
+    }
+}
+
+fn from_value<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, ApiError> {
+    serde_json::from_value(value).map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))
+}
+
+fn csv_wanted(format: Option<&str>) -> Result<bool, ApiError> {
+    match format {
+        None | Some("json") => Ok(false),
+        Some("csv") => Ok(true),
+        Some(other) => Err(ApiError::new(
+            ErrorCode::MalformedRequest,
+            format!("format {other:?}: json or csv"),
+        )),
+    }
+}
+
+/// CSV with a byte-order mark, so that spreadsheet programs read the Chinese names as UTF-8.
+fn csv_response(rows: Vec<Vec<String>>, name: &str) -> Answer {
+    let mut writer = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
+    for row in rows {
+        writer
+            .write_record(&row)
+            .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
+    }
+    let bytes = writer
+        .into_inner()
+        .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
+    Ok(attachment(bytes, "text/csv; charset=utf-8", name))
+}
+
+async fn subject_query(
+    app: Arc<App>,
+    headers: &HeaderMap,
+    access: Access,
+    kind: &'static str,
+    id: String,
+    pairs: Vec<(String, String)>,
+) -> Answer {
+    authorize(&app, headers, access)?;
+    let mut pairs = pairs;
+    if pairs.iter().any(|(name, _)| name == "id") {
+        return Err(repeated("id"));
+    }
+    pairs.push(("id".into(), id));
+    let (body, _) = params(pairs)?;
+    Ok(ok(views_query(app, kind, body).await?))
+}
+
+async fn supplier(
+    State(app): AppState,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Answer {
+    subject_query(app, &headers, Access::Staff, "supplier", id, q).await
+}
+
+async fn case(
+    State(app): AppState,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Answer {
+    subject_query(app, &headers, Access::Staff, "case", id, q).await
+}
+
+async fn rep(
+    State(app): AppState,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Answer {
+    subject_query(app, &headers, Access::Oversight, "rep", id, q).await
+}
+
+async fn staff(
+    State(app): AppState,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Answer {
+    subject_query(app, &headers, Access::Oversight, "staff", id, q).await
+}
+
+/// The whole ledger as an export (EXPORT.md), for `probity verify` offline.
+async fn export(State(app): AppState, headers: HeaderMap) -> Answer {
+    let caller = authorize(&app, &headers, Access::Oversight)?;
+    let (bytes, name) = blocking(move || {
+        let dir = app.data().join("exports");
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| WireError::new(ErrorCode::Storage, e.to_string()))?;
+        let name = format!("{}-{}.jsonl", app.ledger.ledger_id(), app.ledger.size());
+        let path = dir.join(format!(".serve-{}-{name}", std::process::id()));
+        let written = probity_ledger::export::write(&app.ledger, &path)
+            .map_err(|e| WireError::new(ErrorCode::Storage, e.to_string()));
+        let bytes = written.and_then(|_| {
+            std::fs::read(&path).map_err(|e| WireError::new(ErrorCode::Storage, e.to_string()))
+        });
+        let _ = std::fs::remove_file(&path);
+        Ok((bytes?, name))
+    })
+    .await?;
+    tracing::info!(target: "probity_http::access", user = %caller.user, export = %name, "export downloaded");
+    Ok(attachment(bytes, "application/x-ndjson", &name))
+}
+
+/// One event type of the catalogue, for the console's forms.
+#[derive(Debug, Serialize)]
+struct EventTypeLine {
+    event_type: &'static str,
+    schema: u32,
+    family: &'static str,
+    summary: &'static str,
+    roles: Vec<&'static str>,
+}
+
+async fn event_types(State(app): AppState, headers: HeaderMap) -> Answer {
+    authorize(&app, &headers, Access::Staff)?;
+    let list: Vec<EventTypeLine> = probity_events::catalogue::specs()
+        .into_iter()
+        .filter(|s| s.event_type != probity_core::roles::GENESIS)
+        .map(|s| EventTypeLine {
+            event_type: s.event_type,
+            schema: s.schema,
+            family: s.family.title(),
+            summary: s.summary,
+            roles: s.roles.iter().map(|r| r.as_str()).collect(),
+        })
+        .collect();
+    Ok(ok(list))
+}
+
+async fn event_schema(
+    State(app): AppState,
+    headers: HeaderMap,
+    Path(event_type): Path<String>,
+) -> Answer {
+    authorize(&app, &headers, Access::Staff)?;
+    let (_, schema) = probity_events::docs::current_schema(&event_type).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::UnknownEventType,
+            format!("the catalogue has no event type {event_type:?}"),
+        )
+    })?;
+    Ok(ok(schema))
+}
+
+/// What the console asks to have drafted: the body is built here, as the CLI builds it, and
+/// signed in the browser.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DraftRequest {
+    #[serde(rename = "type")]
+    event_type: String,
+    payload: Value,
+    /// The signer's public key (base64).
+    signer: String,
+    /// RFC 3339; default now.
+    #[serde(default)]
+    occurred_at: Option<String>,
+    /// Default: a fresh id.
+    #[serde(default)]
+    id: Option<String>,
+    /// Further subjects, `kind:id`.
+    #[serde(default)]
+    subjects: Vec<String>,
+}
+
+/// The body to sign, as exact text, with the payload checked against its schema first.
+#[derive(Debug, Serialize)]
+struct Draft {
+    body: String,
+}
+
+fn fresh_id() -> String {
+    let mut random = [0u8; 8];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut random);
+    format!(
+        "ev-{}-{}",
+        probity_ledger::now().unix_micros(),
+        hex::encode(random)
+    )
+}
+
+fn bad(field: &str) -> impl Fn(String) -> ApiError + '_ {
+    move |e| ApiError::new(ErrorCode::MalformedRequest, format!("{field}: {e}"))
+}
+
+async fn draft(State(app): AppState, headers: HeaderMap, body: Body) -> Answer {
+    authorize(&app, &headers, Access::Record)?;
+    let bytes = read_body(body, wire::MAX_REQUEST_BYTES).await?;
+    let request: DraftRequest = requests::parse(&bytes)?;
+    let mut subjects = Subjects::default();
+    for (kind, id) in probity_events::catalogue::implied_subjects(&request.payload) {
+        let id = SubjectId::new(id).map_err(|e| bad("payload")(e.to_string()))?;
+        subjects.add(Subject::new(kind, id));
+    }
+    for subject in &request.subjects {
+        subjects.add(
+            subject
+                .parse()
+                .map_err(|e: probity_core::subject::SubjectError| bad("subjects")(e.to_string()))?,
+        );
+    }
+    let occurred_at = match &request.occurred_at {
+        Some(text) => OccurredAt::parse(text).map_err(|e| bad("occurred_at")(e.to_string()))?,
+        None => OccurredAt::new(probity_ledger::now().datetime()),
+    };
+    let signer: PublicKey = serde_json::from_value(Value::from(request.signer.clone()))
+        .map_err(|e| ApiError::new(ErrorCode::BadKey, format!("signer: {e}")))?;
+    let body = EventBody {
+        id: EventId::new(request.id.clone().unwrap_or_else(fresh_id))
+            .map_err(|e| bad("id")(e.to_string()))?,
+        event_type: EventType::new(&request.event_type).map_err(|e| bad("type")(e.to_string()))?,
+        schema: probity_events::spec(&request.event_type).map_or(1, |s| s.schema),
+        ledger: LedgerId::new(app.ledger.ledger_id()).map_err(|e| bad("ledger")(e.to_string()))?,
+        subjects,
+        occurred_at,
+        signer,
+        payload: request.payload.into(),
+    };
+    probity_events::catalogue::decode_body(&body)
+        .map_err(|e| ApiError(WireError::from(&AppendError::from(e))))?;
+    let text = String::from_utf8(body.to_bytes())
+        .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
+    Ok(ok(Draft { body: text }))
+}
+
+/// The body, or `too-large` if it passes `limit` (read no further).
+async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, ApiError> {
+    axum::body::to_bytes(body, limit + 1)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                ErrorCode::TooLarge,
+                format!("the request passes {limit} bytes, the limit"),
+            )
+        })
+        .and_then(|bytes| {
+            if bytes.len() > limit {
+                Err(ApiError::new(
+                    ErrorCode::TooLarge,
+                    format!("the request is {} bytes; the limit is {limit}", bytes.len()),
+                ))
+            } else {
+                Ok(bytes)
+            }
+        })
+}
+
+/// An append of an event already signed: checked and answered exactly as over NATS.
+async fn append(State(app): AppState, headers: HeaderMap, body: Body) -> Answer {
+    let caller = authorize(&app, &headers, Access::Record)?;
+    let result = async {
+        let bytes = read_body(body, wire::MAX_REQUEST_BYTES).await?;
+        let request: AppendMessage = requests::parse(&bytes)?;
+        app.ledger
+            .append_async(request.into())
+            .await
+            .map_err(|e| ApiError(requests::bounded_error(WireError::from(&e))))
+    }
+    .await;
+    match &result {
+        Ok(receipt) => {
+            app.metrics.append(None);
+            tracing::info!(target: "probity_http::access", user = %caller.user, seq = %receipt.seq, duplicate = receipt.duplicate, "append");
+        }
+        Err(e) => {
+            app.metrics.append(Some(e.0.code.as_str()));
+            tracing::info!(target: "probity_http::access", user = %caller.user, code = %e.0.code, message = %e.0.message, "append refused");
+        }
+    }
+    Ok(ok(result?))
+}
+
+/// A batch: each event as a single append would be; one reply each (PROTOCOL.md, Batches).
+async fn append_batch(State(app): AppState, headers: HeaderMap, body: Body) -> Answer {
+    let caller = authorize(&app, &headers, Access::Record)?;
+    let bytes = read_body(body, wire::MAX_BATCH_BYTES).await?;
+    let events = requests::parse_batch(&bytes)?;
+    let ledger_app = app.clone();
+    let replies = blocking(move || Ok(requests::append_batch(&ledger_app.ledger, events))).await?;
+    let mut accepted = 0;
+    for reply in &replies {
+        match reply {
+            Reply::Ok(_) => {
+                accepted += 1;
+                app.metrics.append(None);
+            }
+            Reply::Error(e) => app.metrics.append(Some(e.code.as_str())),
+        }
+    }
+    tracing::info!(target: "probity_http::access", user = %caller.user, events = replies.len(), accepted, "append batch");
+    Ok(ok(replies))
+}

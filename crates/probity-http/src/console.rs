@@ -1,0 +1,723 @@
+//! The web console: server-rendered pages (Chinese first, English on request) with a little
+//! JavaScript for signing in the browser (`assets/console.js`). Pages read the same views as
+//! the API; times are in the hospital's zone to the second, amounts with separators and 万元.
+
+use std::sync::Arc;
+
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+use probity_core::ids::Seq;
+use probity_projector::{render, Finding, Projection};
+use probity_wire::ErrorCode;
+use serde::Deserialize;
+
+use crate::api::{authorize, blocking, key_lines};
+use crate::auth::Access;
+use crate::display::{self, Lang};
+use crate::error::ApiError;
+use crate::App;
+
+type AppState = State<Arc<App>>;
+type Params = Query<Vec<(String, String)>>;
+
+pub(crate) fn routes() -> Router<Arc<App>> {
+    Router::new()
+        .route("/", get(blacklist_page))
+        .route("/findings", get(findings_page))
+        .route("/records/{seq}", get(record_page))
+        .route("/suppliers/{id}", get(supplier_page))
+        .route("/cases/{id}", get(case_page))
+        .route("/reps/{id}", get(rep_page))
+        .route("/staff/{id}", get(staff_page))
+        .route("/search", get(search))
+        .route("/ledger", get(ledger_page))
+        .route("/record", get(record_form_page))
+        .route("/login", get(login_page).post(login))
+        .route("/logout", get(logout))
+        .route("/lang/{lang}", get(set_lang))
+        .route("/assets/console.js", get(script))
+        .route("/assets/console.css", get(style))
+}
+
+fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+        .filter(|v| !v.is_empty())
+}
+
+/// A page's frame: navigation, the zone times are shown in, the language switch.
+fn page(app: &App, lang: Lang, title: &str, body: Markup) -> Markup {
+    let t = |zh, en| lang.pick(zh, en);
+    html! {
+        (DOCTYPE)
+        html lang=(lang.tag()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · Probity" }
+                link rel="stylesheet" href="/assets/console.css";
+            }
+            body {
+                header {
+                    nav {
+                        strong { "Probity · " (app.ledger.ledger_id()) }
+                        a href="/" { (t("黑名单", "Blacklist")) }
+                        a href="/findings" { (t("风险提示", "Findings")) }
+                        a href="/record" { (t("登记事件", "Record an event")) }
+                        a href="/ledger" { (t("账本与证明", "Ledger and proofs")) }
+                        form.search action="/search" method="get" {
+                            input type="search" name="q" placeholder=(t("统一社会信用代码、备案号、案件号", "USCC, filing number, case id"));
+                        }
+                        span.right {
+                            (t("时区", "Time zone")) " UTC" (display::offset_text(app.config.offset)) " · "
+                            @match lang {
+                                Lang::Zh => a href="/lang/en" { "English" },
+                                Lang::En => a href="/lang/zh" { "中文" },
+                            }
+                            " · " a href="/login" { (t("登录", "Sign in")) }
+                        }
+                    }
+                }
+                main { h1 { (title) } (body) }
+            }
+        }
+    }
+}
+
+/// A page, or the reason it cannot be shown, as a page.
+fn shown(app: &App, lang: Lang, result: Result<(String, Markup), ApiError>) -> Response {
+    match result {
+        Ok((title, body)) => page(app, lang, &title, body).into_response(),
+        Err(ApiError(e)) => {
+            let status = crate::error::status_of(&e.code);
+            let hint = match e.code {
+                ErrorCode::Unauthenticated | ErrorCode::Forbidden => html! {
+                    p { a href="/login" { (lang.pick("用有权限的令牌登录", "Sign in with a token that may see this")) } }
+                },
+                _ => html! {},
+            };
+            let body = html! { p.error { code { (e.code) } " " (e.message) } (hint) };
+            let title = lang.pick("无法显示", "Cannot show this");
+            (status, page(app, lang, title, body)).into_response()
+        }
+    }
+}
+
+fn when(app: &App, micros: i64) -> String {
+    display::local(micros, app.config.offset)
+}
+
+fn record_link(seq: Seq) -> Markup {
+    html! { a href={ "/records/" (seq) } { "#" (seq) } }
+}
+
+/// A `kind:id` subject as a link to its page.
+fn subject_link(subject: &str) -> Markup {
+    let href = match subject.split_once(':') {
+        Some(("supplier", id)) => Some(format!("/suppliers/{id}")),
+        Some(("case", id)) => Some(format!("/cases/{id}")),
+        Some(("rep", id)) => Some(format!("/reps/{id}")),
+        Some(("staff", id)) => Some(format!("/staff/{id}")),
+        _ => None,
+    };
+    match href {
+        Some(href) => html! { a href=(href) { (subject) } },
+        None => html! { (subject) },
+    }
+}
+
+/// The instant a datetime-local field names, as RFC 3339 in the hospital's zone, or the error.
+fn moment(app: &App, params: &[(String, String)], name: &str) -> Result<Option<i64>, ApiError> {
+    let Some(text) = param(params, name) else {
+        return Ok(None);
+    };
+    let rfc3339 = display::from_local_input(text, app.config.offset).unwrap_or_default();
+    probity_core::time::OccurredAt::parse(&rfc3339)
+        .or_else(|_| probity_core::time::OccurredAt::parse(text))
+        .map(|t| Some(t.unix_micros()))
+        .map_err(|e| ApiError::new(ErrorCode::BadTime, format!("{name}: {e}")))
+}
+
+async fn blacklist_page(
+    State(app): AppState,
+    headers: HeaderMap,
+    Query(params): Params,
+) -> Response {
+    let lang = Lang::choose(param(&params, "lang"), &headers);
+    let result = async {
+        authorize(&app, &headers, Access::Public)?;
+        let now = probity_ledger::now().unix_micros();
+        let at = moment(&app, &params, "at")?;
+        let known_at = moment(&app, &params, "known_at")?;
+        let reader = app.clone();
+        let entries = blocking(move || {
+            reader.with_views(|p| Ok(p.blacklist(at.unwrap_or(now), known_at.unwrap_or(now))))
+        })
+        .await?;
+        let t = |zh, en| lang.pick(zh, en);
+        let csv = format!(
+            "/api/blacklist?format=csv{}{}",
+            param(&params, "at").map(|_| format!("&at={}", urlencode(&rfc(&app, at.unwrap_or(now))))).unwrap_or_default(),
+            param(&params, "known_at").map(|_| format!("&known_at={}", urlencode(&rfc(&app, known_at.unwrap_or(now))))).unwrap_or_default(),
+        );
+        let body = html! {
+            p.lead { (t("整体禁止采购的供应商：“真实时点”为事实发生的时间，“知悉时点”为账本当时已记录的内容。", "Suppliers under a whole-firm ban. \"True at\" is when things happened; \"known at\" limits it to what the ledger held then.")) }
+            form.moments method="get" action="/" {
+                label { (t("真实时点", "True at")) " " input type="datetime-local" step="1" name="at" value=(param(&params, "at").unwrap_or("")); }
+                label { (t("知悉时点", "Known at")) " " input type="datetime-local" step="1" name="known_at" value=(param(&params, "known_at").unwrap_or("")); }
+                button type="submit" { (t("查询", "Show")) }
+                " " a href=(csv) { (t("下载 CSV", "Download CSV")) }
+            }
+            p.as_of {
+                (t("真实时点 ", "True at ")) (when(&app, at.unwrap_or(now)))
+                (t("；知悉时点 ", "; known at ")) (when(&app, known_at.unwrap_or(now)))
+                (t("；共 ", "; ")) (entries.len()) (t(" 家", " suppliers"))
+            }
+            @if entries.is_empty() {
+                p #blacklist-empty { (t("此时点无被整体禁止的供应商。", "No supplier is banned at this moment.")) }
+            } @else {
+                table #blacklist {
+                    thead { tr {
+                        th { (t("统一社会信用代码", "USCC")) } th { (t("名称", "Name")) } th { (t("原因", "Reason")) }
+                        th { (t("起", "From")) } th { (t("止", "Until")) } th { (t("决定记录", "Decision record")) }
+                    } }
+                    tbody {
+                        @for e in &entries {
+                            tr {
+                                td { a href={ "/suppliers/" (e.uscc) } { (e.uscc) } }
+                                td { (e.name.as_deref().unwrap_or("-")) }
+                                td { (reason(lang, &e.reason)) }
+                                td { (when(&app, e.from)) }
+                                td { (e.until.map_or_else(|| t("另行通知", "further notice").to_owned(), |u| when(&app, u))) }
+                                td { (record_link(e.seq)) }
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        Ok((t("黑名单", "Blacklist").to_owned(), body))
+    }
+    .await;
+    shown(&app, lang, result)
+}
+
+fn rfc(app: &App, micros: i64) -> String {
+    let local = display::local(micros, app.config.offset).replace(' ', "T");
+    format!("{local}{}", display::offset_text(app.config.offset))
+}
+
+fn urlencode(text: &str) -> String {
+    text.replace('+', "%2B").replace(':', "%3A")
+}
+
+fn reason(lang: Lang, reason: &str) -> String {
+    match (lang, reason) {
+        (Lang::Zh, "blacklist") => "列入黑名单".into(),
+        (Lang::Zh, "supplier_suspension") => "暂停供货资格".into(),
+        (Lang::Zh, other) => format!("外部名单：{other}"),
+        (Lang::En, "blacklist") => "blacklisted".into(),
+        (Lang::En, "supplier_suspension") => "supplier suspended".into(),
+        (Lang::En, other) => format!("external list: {other}"),
+    }
+}
+
+fn severity(lang: Lang, f: &Finding) -> &'static str {
+    match (format!("{:?}", f.severity).as_str(), lang) {
+        ("High", Lang::Zh) => "高",
+        ("Medium", Lang::Zh) => "中",
+        ("Low", Lang::Zh) => "低",
+        ("High", Lang::En) => "high",
+        ("Medium", Lang::En) => "medium",
+        _ => lang.pick("低", "low"),
+    }
+}
+
+fn findings_table(app: &App, lang: Lang, list: &[Finding]) -> Markup {
+    let t = |zh, en| lang.pick(zh, en);
+    html! {
+        table.findings {
+            thead { tr {
+                th { (t("规则", "Rule")) } th { (t("等级", "Severity")) } th { (t("内容", "What")) }
+                th { (t("可发现时间", "Detectable at")) } th { (t("涉及", "Concerns")) } th { (t("证据记录", "Evidence")) }
+            } }
+            tbody {
+                @for f in list {
+                    tr.finding data-rule=(f.rule.code()) {
+                        td { code { (f.rule.code()) } }
+                        td { (severity(lang, f)) @if !f.knowable { br; small { (t("当时不可知", "not knowable then")) } } }
+                        td { (f.summary) }
+                        td { (when(app, f.detectable_at.unix_micros())) }
+                        td { @for s in &f.subjects { (subject_link(s)) " " } }
+                        td { @for seq in &f.evidence {
+                            span.evidence { (record_link(*seq)) " "
+                                a.bundle href={ "/api/records/" (seq) "/proof-bundle" } download { (t("证明包", "proof")) } }
+                            " "
+                        } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn findings_page(
+    State(app): AppState,
+    headers: HeaderMap,
+    Query(params): Params,
+) -> Response {
+    let lang = Lang::choose(param(&params, "lang"), &headers);
+    let result = async {
+        authorize(&app, &headers, Access::Oversight)?;
+        let rule = param(&params, "rule").map(str::to_owned);
+        let reader = app.clone();
+        let selected = rule.clone();
+        let list: Vec<Finding> = blocking(move || {
+            reader.with_views(|p| {
+                Ok(p.findings
+                    .values()
+                    .filter(|f| selected.as_deref().is_none_or(|r| f.rule.code() == r))
+                    .cloned()
+                    .collect())
+            })
+        })
+        .await?;
+        let t = |zh, en| lang.pick(zh, en);
+        let body = html! {
+            form method="get" action="/findings" {
+                label { (t("规则", "Rule")) " "
+                    select name="rule" {
+                        option value="" { (t("全部", "all")) }
+                        @for r in probity_projector::Rule::ALL {
+                            option value=(r.code()) selected[rule.as_deref() == Some(r.code())] { (r.code()) }
+                        }
+                    }
+                }
+                " " button type="submit" { (t("筛选", "Filter")) }
+                " " a href={ "/api/findings?format=csv" @if let Some(r) = &rule { "&rule=" (r) } } { (t("下载 CSV", "Download CSV")) }
+            }
+            p { (t("共 ", "")) (list.len()) (t(" 条", " findings")) }
+            (findings_table(&app, lang, &list))
+        };
+        Ok((t("风险提示", "Findings").to_owned(), body))
+    }
+    .await;
+    shown(&app, lang, result)
+}
+
+async fn record_page(
+    State(app): AppState,
+    headers: HeaderMap,
+    Path(seq): Path<String>,
+    Query(params): Params,
+) -> Response {
+    let lang = Lang::choose(param(&params, "lang"), &headers);
+    let result = async {
+        authorize(&app, &headers, Access::Oversight)?;
+        let seq: u64 = seq
+            .parse()
+            .map_err(|_| ApiError::new(ErrorCode::BadRequest, format!("{seq:?} is not a record number")))?;
+        let reader = app.clone();
+        let (record, keys) = blocking(move || {
+            let record = reader
+                .ledger
+                .record(Seq(seq))
+                .map_err(|e| probity_wire::WireError::new(ErrorCode::Storage, e.to_string()))?
+                .ok_or_else(|| probity_wire::WireError::new(ErrorCode::NotFound, format!("no record {seq}")))?;
+            Ok((record, key_lines(&reader)?))
+        })
+        .await?;
+        let t = |zh, en| lang.pick(zh, en);
+        let opened = record.event.open().map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
+        let body_json: serde_json::Value = serde_json::from_slice(record.event.body_bytes()).unwrap_or_default();
+        let event = opened.body();
+        let key_id = event.signer.key_id().to_string();
+        let holder = keys.iter().find(|k| k.key_id == key_id);
+        let pretty = serde_json::to_string_pretty(&body_json).unwrap_or_default();
+        let body = html! {
+            dl.record {
+                dt { (t("记录号", "Record")) } dd { (seq) }
+                dt { (t("事件类型", "Event type")) } dd { code { (event.event_type.as_str()) } }
+                dt { (t("发生时间", "Occurred at")) } dd { (when(&app, event.occurred_at.unix_micros())) }
+                dt { (t("入账时间", "Recorded at")) } dd { (when(&app, record.recorded_at.unix_micros())) }
+                dt { (t("签名人", "Signed by")) } dd {
+                    @if let Some(k) = holder { (k.holder) " (" (k.role) ") " }
+                    code { (key_id) }
+                }
+                dt { (t("记录哈希", "Record hash")) } dd { code { (record.hash) } }
+            }
+            p { a.button #proof-bundle href={ "/api/records/" (seq) "/proof-bundle" } download { (t("下载证明包（probity verify-proof 可离线验证）", "Download the proof bundle (probity verify-proof checks it offline)")) } }
+            h2 { (t("签名内容", "Signed content")) }
+            pre.json { (pretty) }
+        };
+        Ok((format!("{} #{seq}", t("记录", "Record")), body))
+    }
+    .await;
+    shown(&app, lang, result)
+}
+
+/// A subject's page: its report as text, its findings as a table.
+async fn subject_page(
+    app: Arc<App>,
+    headers: HeaderMap,
+    params: Vec<(String, String)>,
+    access: Access,
+    kind: &'static str,
+    id: String,
+) -> Response {
+    let lang = Lang::choose(param(&params, "lang"), &headers);
+    let result = async {
+        authorize(&app, &headers, access)?;
+        let at = moment(&app, &params, "at")?;
+        let reader = app.clone();
+        let subject = id.clone();
+        let (text, findings, timeline) = blocking(move || {
+            reader.with_views(|p: &Projection| {
+                let now = probity_ledger::now().unix_micros();
+                let at = at.unwrap_or(now);
+                let missing = || probity_wire::WireError::new(ErrorCode::NotFound, format!("the ledger names no {kind} {subject:?}"));
+                Ok(match kind {
+                    "supplier" => {
+                        let r = p.supplier_report(&subject, at).ok_or_else(missing)?;
+                        (render::supplier(&r), r.findings, Vec::new())
+                    }
+                    "rep" => {
+                        let r = p.rep_report(&subject, at).ok_or_else(missing)?;
+                        (render::rep(&r), r.findings, Vec::new())
+                    }
+                    "case" => {
+                        let r = p.case_report(&subject).ok_or_else(missing)?;
+                        let timeline = r.detail.timeline.clone();
+                        (render::case(&r), r.findings, timeline)
+                    }
+                    _ => {
+                        let r = p.staff_report(&subject).ok_or_else(missing)?;
+                        (render::staff(&r), r.findings, Vec::new())
+                    }
+                })
+            })
+        })
+        .await?;
+        let t = |zh, en| lang.pick(zh, en);
+        let title = match kind {
+            "supplier" => t("供应商", "Supplier"),
+            "rep" => t("医药代表", "Sales rep"),
+            "case" => t("采购案件", "Purchase case"),
+            _ => t("工作人员", "Staff member"),
+        };
+        let body = html! {
+            @if !timeline.is_empty() {
+                h2 { (t("时间线", "Timeline")) }
+                table.timeline {
+                    thead { tr { th { (t("记录", "Record")) } th { (t("步骤", "Step")) } th { (t("发生时间", "Occurred")) } th { (t("入账时间", "Recorded")) } th { (t("签名人", "Signed by")) } th { (t("监督", "Supervision")) } } }
+                    tbody { @for e in &timeline { tr {
+                        td { (record_link(e.seq)) }
+                        td { code { (e.event_type) } }
+                        td { (when(&app, e.occurred_at)) }
+                        td { (when(&app, e.recorded_at)) }
+                        td { (e.signer_name.as_deref().unwrap_or("-")) }
+                        td { @if let Some(s) = e.supervised_by { (record_link(s)) } @else { "—" } }
+                    } } }
+                }
+            }
+            h2 { (t("风险提示", "Findings")) " (" (findings.len()) ")" }
+            @if !findings.is_empty() { (findings_table(&app, lang, &findings)) }
+            h2 { (t("详情", "Details")) }
+            pre.report { (text) }
+        };
+        Ok((format!("{title} {id}"), body))
+    }
+    .await;
+    shown(&app, lang, result)
+}
+
+async fn supplier_page(
+    State(app): AppState,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(params): Params,
+) -> Response {
+    subject_page(app, headers, params, Access::Staff, "supplier", id).await
+}
+
+async fn case_page(
+    State(app): AppState,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(params): Params,
+) -> Response {
+    subject_page(app, headers, params, Access::Staff, "case", id).await
+}
+
+async fn rep_page(
+    State(app): AppState,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(params): Params,
+) -> Response {
+    subject_page(app, headers, params, Access::Oversight, "rep", id).await
+}
+
+async fn staff_page(
+    State(app): AppState,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(params): Params,
+) -> Response {
+    subject_page(app, headers, params, Access::Oversight, "staff", id).await
+}
+
+/// A USCC, filing number, case or staff id, or a supplier's name: the page of what it names.
+async fn search(State(app): AppState, headers: HeaderMap, Query(params): Params) -> Response {
+    let lang = Lang::choose(param(&params, "lang"), &headers);
+    let q = param(&params, "q").unwrap_or("").trim().to_owned();
+    let reader = app.clone();
+    let query = q.clone();
+    let found = blocking(move || {
+        reader.with_views(|p| {
+            let target = if p.suppliers.holds(&query) {
+                Some(format!("/suppliers/{query}"))
+            } else if p.cases.holds(&query) {
+                Some(format!("/cases/{query}"))
+            } else if p.reps.holds(&query) {
+                Some(format!("/reps/{query}"))
+            } else if p.staff_report(&query).is_some() {
+                Some(format!("/staff/{query}"))
+            } else {
+                p.suppliers
+                    .iter()
+                    .find(|(_, s)| {
+                        s.name
+                            .as_deref()
+                            .is_some_and(|n| !query.is_empty() && n.contains(query.as_str()))
+                    })
+                    .map(|(uscc, _)| format!("/suppliers/{uscc}"))
+            };
+            Ok(target)
+        })
+    })
+    .await;
+    match found {
+        Ok(Some(target)) => Redirect::to(&target).into_response(),
+        Ok(None) => shown(
+            &app,
+            lang,
+            Err(ApiError::new(
+                ErrorCode::NotFound,
+                format!(
+                    "{q:?}: {}",
+                    lang.pick(
+                        "账本中没有此供应商、代表、案件或人员",
+                        "the ledger names no such supplier, rep, case or staff member"
+                    )
+                ),
+            )),
+        ),
+        Err(e) => shown(&app, lang, Err(e)),
+    }
+}
+
+async fn ledger_page(State(app): AppState, headers: HeaderMap, Query(params): Params) -> Response {
+    let lang = Lang::choose(param(&params, "lang"), &headers);
+    let result = async {
+        let caller = authorize(&app, &headers, Access::Public)?;
+        let may_list_keys = app.config.tokens.is_none() || caller.role.is_some();
+        let reader = app.clone();
+        let (status, checkpoint, keys) = blocking(move || {
+            let status = reader
+                .ledger
+                .status()
+                .map_err(|e| probity_wire::WireError::new(ErrorCode::Storage, e.to_string()))?;
+            let checkpoint = reader
+                .ledger
+                .latest_checkpoint()
+                .map(|(size, note)| (size, String::from_utf8_lossy(&note.to_bytes()).into_owned()));
+            let keys = if may_list_keys { key_lines(&reader)? } else { Vec::new() };
+            Ok((status, checkpoint, keys))
+        })
+        .await?;
+        let t = |zh, en| lang.pick(zh, en);
+        let body = html! {
+            dl.status {
+                dt { (t("账本", "Ledger")) } dd { (status.ledger) " (" (status.origin) ")" }
+                dt { (t("记录数", "Records")) } dd #size { (status.size) }
+                dt { (t("默克尔根", "Merkle root")) } dd { code { (status.root) } }
+                dt { (t("最近入账", "Last recorded")) } dd { (status.last_recorded_at.map_or_else(|| "-".to_owned(), |r| when(&app, r.unix_micros()))) }
+            }
+            h2 { (t("最新签名检查点", "Latest signed checkpoint")) }
+            @match &checkpoint {
+                Some((size, note)) => { p { (t("覆盖前 ", "Covers the first ")) (size) (t(" 条记录；见证人副署行随附。", " records; witnesses' cosignature lines follow the ledger's.")) } pre.note { (note) } }
+                None => p { (t("尚无检查点。", "No checkpoint yet.")) },
+            }
+            h2 { (t("任一记录的证明包", "A proof bundle for any record")) }
+            form #prove method="get" action="/records/0/proof-bundle" onsubmit="this.action='/api/records/'+this.seq.value+'/proof-bundle'" {
+                label { (t("记录号", "Record")) " " input type="number" min="0" name="seq" required; }
+                " " button type="submit" { (t("下载", "Download")) }
+            }
+            p { a href="/api/export" download { (t("下载整本账本导出（probity verify 可离线验证）", "Download the whole ledger as an export (probity verify checks it offline)")) } }
+            @if !keys.is_empty() {
+                h2 { (t("已登记的密钥", "Enrolled keys")) }
+                table.keys {
+                    thead { tr { th { (t("持有人", "Holder")) } th { (t("角色", "Role")) } th { (t("部门", "Department")) } th { (t("密钥标识", "Key id")) } th { (t("登记", "Enrolled")) } th { (t("吊销", "Revoked")) } } }
+                    tbody { @for k in &keys { tr {
+                        td { (k.holder) } td { (k.role) } td { (k.department.as_deref().unwrap_or("-")) }
+                        td { code { (k.key_id) } } td { (record_link(k.enrolled_at)) }
+                        td { @if let Some(r) = k.revoked_at { (record_link(r)) } @else { "—" } }
+                    } } }
+                }
+            }
+        };
+        Ok((t("账本与证明", "Ledger and proofs").to_owned(), body))
+    }
+    .await;
+    shown(&app, lang, result)
+}
+
+/// The clerk's page: a key held by the browser (WebCrypto, not extractable), a form made
+/// from the event type's JSON Schema, signing in the browser, the receipt.
+async fn record_form_page(
+    State(app): AppState,
+    headers: HeaderMap,
+    Query(params): Params,
+) -> Response {
+    let lang = Lang::choose(param(&params, "lang"), &headers);
+    let result = authorize(&app, &headers, Access::Record).map(|_| {
+        let t = |zh, en| lang.pick(zh, en);
+        let body = html! {
+            section #key-section {
+                h2 { (t("1. 您的签名密钥", "1. Your signing key")) }
+                p { (t("密钥只保存在本浏览器中（不可导出），服务器永远看不到它。", "The key stays in this browser (not extractable); the server never sees it.")) }
+                p #key-status { (t("尚未载入密钥。", "No key loaded.")) }
+                label { (t("导入 probity keygen 生成的私钥文件：", "Import a private key file made by probity keygen: ")) input #key-file type="file"; }
+                " " button #key-generate type="button" { (t("或在浏览器中生成新密钥", "or generate a new key here")) }
+                p.hint { (t("新密钥需由管理员登记（probity enroll）后才能签名入账。", "A new key signs nothing until an administrator enrols it (probity enroll).")) }
+            }
+            section #event-section {
+                h2 { (t("2. 事件", "2. The event")) }
+                label { (t("事件类型", "Event type")) " " select #event-type {} }
+                p #event-summary.hint {}
+                label { (t("发生时间（留空为现在）", "Occurred at (empty: now)")) " " input #occurred-at type="datetime-local" step="1"; }
+                form #event-form {}
+            }
+            section {
+                h2 { (t("3. 签名并提交", "3. Sign and submit")) }
+                button #sign-submit type="button" { (t("签名并提交", "Sign and submit")) }
+                div #outcome {}
+                details { summary { (t("签名的内容", "What was signed")) } pre #signed-body {} }
+            }
+            script { (PreEscaped(format!(
+                "window.PROBITY = {{lang: {:?}, offset: {:?}}};",
+                lang.tag(),
+                display::offset_text(app.config.offset)
+            ))) }
+            script src="/assets/console.js" {}
+        };
+        (t("登记事件", "Record an event").to_owned(), body)
+    });
+    shown(&app, lang, result)
+}
+
+async fn login_page(State(app): AppState, headers: HeaderMap, Query(params): Params) -> Response {
+    let lang = Lang::choose(param(&params, "lang"), &headers);
+    let t = |zh, en| lang.pick(zh, en);
+    let body = html! {
+        @if app.config.tokens.is_none() {
+            p { (t("本服务器未配置令牌（仅本机访问），无需登录。", "This server has no tokens file (it listens on loopback only): no sign-in needed.")) }
+        }
+        form #login method="post" action="/login" {
+            label { (t("访问令牌", "Access token")) " " input type="password" name="token" autocomplete="off" required; }
+            " " button type="submit" { (t("登录", "Sign in")) }
+        }
+        p.hint { (t("令牌由管理员用 probity token add 发放。", "An administrator issues tokens with probity token add.")) }
+        p { a href="/logout" { (t("退出登录", "Sign out")) } }
+    };
+    page(&app, lang, t("登录", "Sign in"), body).into_response()
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    token: String,
+}
+
+async fn login(State(app): AppState, headers: HeaderMap, Form(form): Form<LoginForm>) -> Response {
+    let lang = Lang::choose(None, &headers);
+    let known = app
+        .config
+        .tokens
+        .as_ref()
+        .is_some_and(|tokens| tokens.caller(form.token.trim()).is_some());
+    if !known {
+        return shown(
+            &app,
+            lang,
+            Err(ApiError::new(
+                ErrorCode::Unauthenticated,
+                lang.pick("令牌无效。", "That token is not one this server knows."),
+            )),
+        );
+    }
+    // HttpOnly: page scripts cannot read it; SameSite=Strict: other sites' pages cannot send it.
+    let cookie = format!(
+        "probity_token={}; Path=/; HttpOnly; SameSite=Strict",
+        form.token.trim()
+    );
+    (
+        StatusCode::SEE_OTHER,
+        [
+            (header::SET_COOKIE, cookie),
+            (header::LOCATION, "/".to_owned()),
+        ],
+    )
+        .into_response()
+}
+
+async fn logout() -> Response {
+    (
+        StatusCode::SEE_OTHER,
+        [
+            (
+                header::SET_COOKIE,
+                "probity_token=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict".to_owned(),
+            ),
+            (header::LOCATION, "/".to_owned()),
+        ],
+    )
+        .into_response()
+}
+
+async fn set_lang(Path(lang): Path<String>) -> Response {
+    let lang = if lang == "en" { "en" } else { "zh" };
+    (
+        StatusCode::SEE_OTHER,
+        [
+            (
+                header::SET_COOKIE,
+                format!("lang={lang}; Path=/; SameSite=Lax"),
+            ),
+            (header::LOCATION, "/".to_owned()),
+        ],
+    )
+        .into_response()
+}
+
+async fn script() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("../assets/console.js"),
+    )
+        .into_response()
+}
+
+async fn style() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        include_str!("../assets/console.css"),
+    )
+        .into_response()
+}

@@ -1,0 +1,69 @@
+//! The HTTP API and the web console (`schemas/HTTP.md`), served by `probity serve`.
+//!
+//! One process owns a data directory (the embedded default): the ledger's book, which takes
+//! appends of events **already signed** by the people who record them (in the browser, with a
+//! WebCrypto key, or by the CLI), and the views, brought up to date before a read that needs
+//! them. Requests are read and answered by the same code as the NATS services
+//! (`probity_ledger::requests`, `probity_views::query`), so both transports give the same
+//! answers and the same error codes.
+
+mod api;
+pub mod auth;
+mod console;
+mod display;
+mod error;
+mod metrics;
+mod state;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+
+pub use auth::{Caller, TokenError, Tokens};
+pub use state::{App, AppConfig, OpenError};
+
+/// Every route: `/healthz`, `/readyz`, `/metrics`, the JSON API under `/api/` and the console.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .merge(api::routes())
+        .merge(console::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            metrics::count_and_log,
+        ))
+        .with_state(app)
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then closes the ledger (last
+/// checkpoint, flush).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Arc<App>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    // Keep the views warm: apply new records as they are committed, so that a read seldom
+    // waits for them (a read still catches up itself if it finds the views behind).
+    let warm = app.clone();
+    let keeper = tokio::spawn(async move {
+        let mut size = warm.ledger().watch_size();
+        while size.changed().await.is_ok() {
+            let app = warm.clone();
+            if tokio::task::spawn_blocking(move || app.refresh())
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
+    let served = axum::serve(listener, router(app.clone()))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    keeper.abort();
+    let closing = app.clone();
+    tokio::task::spawn_blocking(move || closing.close())
+        .await
+        .map_err(std::io::Error::other)?;
+    served
+}

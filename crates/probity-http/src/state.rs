@@ -1,0 +1,137 @@
+//! What the server holds: the ledger of a data directory and its views, kept up to date.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, RwLock};
+
+use probity_ledger::{datadir, Ledger};
+use probity_projector::Projection;
+use probity_views::embedded;
+use probity_views::{ProjectError, Projector};
+use probity_wire::{ErrorCode, WireError};
+use time::UtcOffset;
+
+use crate::auth::Tokens;
+use crate::metrics::Metrics;
+
+/// How the server is set up.
+#[derive(Clone, Debug)]
+pub struct AppConfig {
+    /// The hospital's offset from UTC: the console shows times in it.
+    pub offset: UtcOffset,
+    /// The tokens it accepts; `None` serves everyone as the local operator (loopback only).
+    pub tokens: Option<Tokens>,
+}
+
+/// Why the data directory could not be served.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The ledger could not be opened.
+    #[error(transparent)]
+    Ledger(#[from] datadir::OpenError),
+    /// The views could not be opened or brought up to date.
+    #[error("views: {0}")]
+    Views(#[from] ProjectError),
+}
+
+/// The server's state.
+#[derive(Debug)]
+pub struct App {
+    pub(crate) ledger: Ledger,
+    views: RwLock<Projector>,
+    /// Serialises catching up, so two readers that find the views behind do it once.
+    catching_up: Mutex<()>,
+    pub(crate) config: AppConfig,
+    pub(crate) metrics: Metrics,
+    data: PathBuf,
+}
+
+impl App {
+    /// Opens the data directory `data` (its book, then its views, brought up to date: every
+    /// new record verified first; `progress` is told how many records that applied).
+    pub fn open(data: &Path, config: AppConfig) -> Result<App, OpenError> {
+        let ledger = datadir::open(data)?;
+        let mut projector = embedded::open(&embedded::views_dir(data), &ledger)
+            .map_err(|e| OpenError::Views(ProjectError::Store(e)))?;
+        embedded::catch_up(&mut projector, &ledger)?;
+        Ok(App {
+            ledger,
+            views: RwLock::new(projector),
+            catching_up: Mutex::new(()),
+            config,
+            metrics: Metrics::default(),
+            data: data.to_owned(),
+        })
+    }
+
+    /// The data directory.
+    pub fn data(&self) -> &Path {
+        &self.data
+    }
+
+    /// The ledger.
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// Reads the views once they hold every record the book held when this was called (so a
+    /// page shown after an append includes it). Blocking: call from a blocking task.
+    pub(crate) fn with_views<R>(
+        &self,
+        read: impl FnOnce(&Projection) -> Result<R, WireError>,
+    ) -> Result<R, WireError> {
+        let wanted = self.ledger.size();
+        self.catch_up_to(wanted)?;
+        let views = self.views.read().map_err(|_| poisoned())?;
+        read(views.projection())
+    }
+
+    /// Records applied to the views, and the book's size.
+    pub(crate) fn progress(&self) -> (u64, u64) {
+        let applied = self.views.read().map_or(0, |v| v.applied());
+        (applied, self.ledger.size())
+    }
+
+    /// Applies what the book holds that the views lack (logged, not returned, if it fails:
+    /// the next read reports it).
+    pub(crate) fn refresh(&self) {
+        if let Err(e) = self.catch_up_to(self.ledger.size()) {
+            tracing::warn!(code = %e.code, message = %e.message, "views not brought up to date");
+        }
+    }
+
+    fn catch_up_to(&self, wanted: u64) -> Result<(), WireError> {
+        if self.views.read().map_err(|_| poisoned())?.applied() >= wanted {
+            return Ok(());
+        }
+        let _one = self.catching_up.lock().map_err(|_| poisoned())?;
+        let mut views = self.views.write().map_err(|_| poisoned())?;
+        if views.applied() >= wanted {
+            return Ok(());
+        }
+        embedded::catch_up(&mut views, &self.ledger).map_err(|e| match e {
+            ProjectError::Halted(halt) => WireError::new(
+                ErrorCode::Unavailable,
+                format!(
+                    "the views stopped at record {}: {}; run probity verify --data",
+                    halt.seq, halt.reason
+                ),
+            ),
+            other => WireError::new(ErrorCode::Storage, format!("views: {other}")),
+        })?;
+        Ok(())
+    }
+
+    /// Finishes appends, signs a last checkpoint, flushes.
+    pub fn close(&self) {
+        self.ledger.close();
+    }
+}
+
+/// Invariant: a lock is poisoned only if a thread panicked holding it; the views it guarded
+/// may be half-updated, so nothing more is answered from them.
+fn poisoned() -> WireError {
+    WireError::new(
+        ErrorCode::Internal,
+        "the views' lock is poisoned (a reader panicked); restart probity serve",
+    )
+}
