@@ -978,7 +978,7 @@ fn check_time(flag: &str, value: &Option<String>) -> Result<(), Failure> {
 
 fn findings(target: &Where, rule: Option<String>, since: Option<String>) -> Result<(), Failure> {
     check_time("--since", &since)?;
-    let (raw, selected): (Value, Vec<probity_projector::Finding>) =
+    let (raw, selected): (Value, Vec<probity_views::query::FindingAnswer>) =
         ask(target, "findings", &FindingsQuery { rule, since })?;
     if target.json {
         out_json(&raw);
@@ -988,7 +988,10 @@ fn findings(target: &Where, rule: Option<String>, since: Option<String>) -> Resu
         out("no findings");
     }
     for f in selected {
-        out(&render::finding(&f));
+        out(&render::finding(&f.finding));
+        for r in &f.reviews {
+            out(&render::review(r));
+        }
     }
     Ok(())
 }

@@ -135,6 +135,18 @@ async fn record(
     shot_name: &str,
 ) -> u64 {
     c.goto(&format!("{base}/record")).await.unwrap();
+    sign_here(c, key, Some(event_type), fields, shot_name).await
+}
+
+/// On the clerk's page, already open: imports `key`, chooses `event_type` (if given), fills
+/// `fields`, signs and submits; returns the receipt's record number.
+async fn sign_here(
+    c: &Client,
+    key: &Path,
+    event_type: Option<&str>,
+    fields: &[(&str, &str)],
+    shot_name: &str,
+) -> u64 {
     css(c, "body[data-ready=true]").await;
     css(c, "#key-file")
         .await
@@ -148,11 +160,13 @@ async fn record(
         &format!("#key-status[data-key-id='{}']", public.key_id()),
     )
     .await;
-    css(c, "#event-type")
-        .await
-        .select_by_value(event_type)
-        .await
-        .unwrap();
+    if let Some(event_type) = event_type {
+        css(c, "#event-type")
+            .await
+            .select_by_value(event_type)
+            .await
+            .unwrap();
+    }
     // The form is rebuilt from the type's schema: wait for its first field.
     css(c, &format!("[name='{}']", fields[0].0)).await;
     for (field, value) in fields {
@@ -289,6 +303,56 @@ async fn clerk_signs_in_the_browser_the_officer_proves_the_finding_the_auditor_l
         vkey.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{out}{stderr}");
+
+    // The officer records the review, signed in the browser too: it is on the ledger and
+    // shown with the finding.
+    c.goto(&format!("{base}/findings?rule=step-order"))
+        .await
+        .unwrap();
+    let row = css(&c, "tr.finding:has(a[href='/cases/CASE-E2E'])").await;
+    row.find(Locator::Css("a.review-link"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    css(&c, "body[data-ready=true]").await;
+    let finding = css(&c, "[name='payload.finding']")
+        .await
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(
+        finding.starts_with("step-order/") && finding.contains("CASE-E2E"),
+        "{finding:?}"
+    );
+    let review = sign_here(
+        &c,
+        &data.join("keys/do-chen.key"),
+        None,
+        &[
+            ("payload.outcome", "confirmed"),
+            ("payload.note", "未开启采购程序即定标，已约谈设备处。"),
+        ],
+        "05b-review-receipt",
+    )
+    .await;
+    c.goto(&format!("{base}/findings?rule=step-order"))
+        .await
+        .unwrap();
+    let reviews = css(&c, "tr.finding:has(a[href='/cases/CASE-E2E']) td.reviews")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        reviews.contains("属实")
+            && reviews.contains("do-chen")
+            && reviews.contains(&format!("#{review}")),
+        "{reviews}"
+    );
+    shot(&c, "05c-finding-reviewed").await;
 
     // An auditor looks back: on 20 March the ledger did not yet hold the blacklisting that
     // was true from 23 March; known on 25 March, it did.

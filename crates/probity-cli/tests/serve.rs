@@ -48,6 +48,28 @@ fn every_read_answers_on_the_demo_and_matches_the_cli() {
         );
     }
 
+    // Every console page renders, in Chinese by default.
+    for path in [
+        "/",
+        "/findings",
+        "/records/3",
+        "/suppliers/91330100MA2H0007XM",
+        "/cases/CASE-2",
+        "/reps/REP-R7",
+        "/staff/S-LI",
+        "/ledger",
+        "/record",
+        "/login",
+        "/search?q=CASE-2",
+        "/search?q=Imaging",
+    ] {
+        let page = server.get(path, None);
+        assert_eq!(page.status, 200, "{path}: {}", page.text());
+        assert!(page.content_type.starts_with("text/html"), "{path}");
+        assert!(page.text().contains("<html lang=\"zh-CN\">"), "{path}");
+    }
+    assert_eq!(server.get("/search?q=nothing-like-this", None).status, 404);
+
     // The same answers as the CLI's --json, which reads the same views.
     let findings = server.get("/api/findings", None).json()["ok"].clone();
     let keys = server.get("/api/keys", None).json()["ok"].clone();
@@ -444,6 +466,11 @@ fn each_role_reaches_what_it_may_and_nothing_more() {
     );
     let answer = server.post("/api/events", None, walk_in.to_string().as_bytes());
     assert_eq!(answer.code(), "unauthenticated");
+    // The console's pages need what their answers need; search would tell what exists.
+    assert_eq!(server.get("/findings", None).status, 401);
+    assert_eq!(server.get("/search?q=REP-R7", None).status, 401);
+    assert_eq!(server.get("/findings", Some(&clerk)).status, 403);
+    assert_eq!(server.get("/record", Some(&auditor)).status, 403);
     // A token the server does not know is refused even where none is needed.
     assert_eq!(
         server.get("/api/blacklist", Some("pbt_guessed")).code(),
@@ -528,4 +555,68 @@ fn without_tokens_only_requests_to_a_loopback_name_are_answered() {
     assert!(ask(&address).starts_with("HTTP/1.1 200"));
     let port = address.rsplit_once(':').unwrap().1;
     assert!(ask(&format!("localhost:{port}")).starts_with("HTTP/1.1 200"));
+}
+
+/// A review of a finding, signed by the discipline office, is on the ledger and comes back
+/// with the finding: in the API's answer, its CSV and `probity findings`.
+#[test]
+fn a_findings_review_is_recorded_and_shown_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = demo(dir.path());
+    let server = Server::start(&data, None);
+    let findings = server.get("/api/findings?rule=split-purchase", None).json()["ok"].clone();
+    let finding = findings[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(findings[0]["reviews"], json!([]));
+    let review = json!({"finding": finding, "outcome": "referred", "note": "移送纪委"});
+    let request = signed(
+        &data.join("keys/do-chen.key"),
+        "integrity.finding_reviewed",
+        "review-1",
+        review.clone(),
+    );
+    let receipt = server.post("/api/events", None, request.to_string().as_bytes());
+    assert_eq!(receipt.status, 200, "{}", receipt.text());
+    let seq = receipt.json()["ok"]["seq"].clone();
+    // A clerk may not review.
+    let by_clerk = signed(
+        &data.join("keys/clerk-zhou.key"),
+        "integrity.finding_reviewed",
+        "review-2",
+        review,
+    );
+    assert_eq!(
+        server
+            .post("/api/events", None, by_clerk.to_string().as_bytes())
+            .code(),
+        "wrong-role"
+    );
+
+    let findings = server.get("/api/findings?rule=split-purchase", None).json()["ok"].clone();
+    let reviews = &findings[0]["reviews"];
+    assert_eq!(reviews.as_array().unwrap().len(), 1, "{findings}");
+    assert_eq!(
+        (
+            &reviews[0]["outcome"],
+            &reviews[0]["seq"],
+            &reviews[0]["reviewer"]
+        ),
+        (&json!("referred"), &seq, &json!("do-chen"))
+    );
+    let csv = server
+        .get("/api/findings?rule=split-purchase&format=csv", None)
+        .text();
+    assert!(csv.contains(&format!("referred (record {seq})")), "{csv}");
+    server.stop();
+    let (code, out, stderr) = probity(&[
+        "findings",
+        "--data",
+        data.to_str().unwrap(),
+        "--rule",
+        "split-purchase",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        out.contains("reviewed referred by do-chen") && out.contains("移送纪委"),
+        "{out}"
+    );
 }

@@ -233,6 +233,7 @@ catalogue! {
     }
     Integrity {
         GiftReturned(GiftReturned),
+        FindingReviewed(FindingReviewed),
         StaffAssignedToPost(StaffAssignedToPost),
         StaffRotated(StaffRotated),
         ConsumablesUsageReported(ConsumablesUsageReported),

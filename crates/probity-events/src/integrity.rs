@@ -53,6 +53,51 @@ payload!(
     "A staff member returned a gift or red envelope."
 );
 
+/// What the discipline office concluded about a finding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewOutcome {
+    /// A breach: the office acts on it (interview, sanction, …).
+    Confirmed,
+    /// Explained: the records show a reason that makes it no breach (the note says which).
+    Explained,
+    /// Handed to the discipline inspection commission (纪委) or another authority.
+    Referred,
+}
+
+impl ReviewOutcome {
+    /// The snake_case name used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewOutcome::Confirmed => "confirmed",
+            ReviewOutcome::Explained => "explained",
+            ReviewOutcome::Referred => "referred",
+        }
+    }
+}
+
+/// The discipline office reviewed a red-flag finding: the review is on the ledger too, so that
+/// what was done about each finding, by whom and when, can be checked like everything else.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FindingReviewed {
+    /// The finding's id, as the findings query gives it (e.g.
+    /// `split-purchase/2026/cardiology/BP-7/A0232`).
+    pub finding: Text,
+    /// What the office concluded.
+    pub outcome: ReviewOutcome,
+    /// Why, and what follows.
+    pub note: Text,
+}
+impl Check for FindingReviewed {}
+payload!(
+    FindingReviewed,
+    "integrity.finding_reviewed",
+    1,
+    [Role::DisciplineOffice],
+    "The discipline office reviewed a red-flag finding: confirmed, explained or referred."
+);
+
 /// A staff member was assigned to a post.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

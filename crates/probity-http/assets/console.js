@@ -341,7 +341,14 @@ async function main() {
   const types = await api("/api/event-types");
   for (const t of types) $("event-type").append(new Option(`${t.event_type} — ${t.summary}`, t.event_type));
   $("event-type").addEventListener("change", showForm);
+  // A link may choose the type and fill fields: /record?type=T&payload.finding=…
+  const wanted = new URLSearchParams(location.search);
+  if (wanted.get("type")) $("event-type").value = wanted.get("type");
   await showForm();
+  for (const [name, value] of wanted) {
+    const input = document.querySelector(`[name="${CSS.escape(name)}"]`);
+    if (name.startsWith("payload.") && input) input.value = value;
+  }
   $("sign-submit").addEventListener("click", signAndSubmit);
   document.body.dataset.ready = "true";
 }

@@ -416,7 +416,7 @@ async fn findings(
     match csv_wanted(format.as_deref())? {
         false => Ok(ok(value)),
         true => {
-            let list: Vec<probity_projector::Finding> = from_value(value)?;
+            let list: Vec<query::FindingAnswer> = from_value(value)?;
             let zone = crate::display::offset_text(offset);
             let mut rows = vec![vec![
                 "id".to_owned(),
@@ -427,8 +427,13 @@ async fn findings(
                 "subjects".into(),
                 "evidence".into(),
                 "summary".into(),
+                "reviews".into(),
             ]];
-            for f in list {
+            for query::FindingAnswer {
+                finding: f,
+                reviews,
+            } in list
+            {
                 rows.push(vec![
                     f.id,
                     f.rule.code().to_owned(),
@@ -442,6 +447,11 @@ async fn findings(
                         .collect::<Vec<_>>()
                         .join(" "),
                     f.summary,
+                    reviews
+                        .iter()
+                        .map(|r| format!("{} (record {})", r.outcome, r.seq))
+                        .collect::<Vec<_>>()
+                        .join("; "),
                 ]);
             }
             csv_response(rows, "findings.csv")

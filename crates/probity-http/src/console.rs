@@ -11,7 +11,8 @@ use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use probity_core::ids::Seq;
-use probity_projector::{render, Finding, Projection};
+use probity_projector::{render, Finding, Projection, Review};
+use probity_views::query::FindingAnswer;
 use probity_wire::ErrorCode;
 use serde::Deserialize;
 
@@ -163,8 +164,8 @@ async fn blacklist_page(
         let t = |zh, en| lang.pick(zh, en);
         let csv = format!(
             "/api/blacklist?format=csv{}{}",
-            param(&params, "at").map(|_| format!("&at={}", urlencode(&rfc(&app, at.unwrap_or(now))))).unwrap_or_default(),
-            param(&params, "known_at").map(|_| format!("&known_at={}", urlencode(&rfc(&app, known_at.unwrap_or(now))))).unwrap_or_default(),
+            param(&params, "at").map(|_| format!("&at={}", urlencode_component(&rfc(&app, at.unwrap_or(now))))).unwrap_or_default(),
+            param(&params, "known_at").map(|_| format!("&known_at={}", urlencode_component(&rfc(&app, known_at.unwrap_or(now))))).unwrap_or_default(),
         );
         let body = html! {
             p.lead { (t("整体禁止采购的供应商：“真实时点”为事实发生的时间，“知悉时点”为账本当时已记录的内容。", "Suppliers under a whole-firm ban. \"True at\" is when things happened; \"known at\" limits it to what the ledger held then.")) }
@@ -213,10 +214,6 @@ fn rfc(app: &App, micros: i64) -> String {
     format!("{local}{}", display::offset_text(app.config.offset))
 }
 
-fn urlencode(text: &str) -> String {
-    text.replace('+', "%2B").replace(':', "%3A")
-}
-
 fn reason(lang: Lang, reason: &str) -> String {
     match (lang, reason) {
         (Lang::Zh, "blacklist") => "列入黑名单".into(),
@@ -239,16 +236,38 @@ fn severity(lang: Lang, f: &Finding) -> &'static str {
     }
 }
 
-fn findings_table(app: &App, lang: Lang, list: &[Finding]) -> Markup {
+/// `list` with each finding's reviews.
+fn reviewed(p: &Projection, list: impl IntoIterator<Item = Finding>) -> Vec<FindingAnswer> {
+    list.into_iter()
+        .map(|finding| FindingAnswer {
+            reviews: p.reviews.get(&finding.id).cloned().unwrap_or_default(),
+            finding,
+        })
+        .collect()
+}
+
+fn outcome(lang: Lang, r: &Review) -> &'static str {
+    match (r.outcome.as_str(), lang) {
+        ("confirmed", Lang::Zh) => "属实",
+        ("explained", Lang::Zh) => "已说明",
+        ("referred", Lang::Zh) => "已移送",
+        ("confirmed", Lang::En) => "confirmed",
+        ("explained", Lang::En) => "explained",
+        _ => lang.pick("已移送", "referred"),
+    }
+}
+
+fn findings_table(app: &App, lang: Lang, list: &[FindingAnswer]) -> Markup {
     let t = |zh, en| lang.pick(zh, en);
     html! {
         table.findings {
             thead { tr {
                 th { (t("规则", "Rule")) } th { (t("等级", "Severity")) } th { (t("内容", "What")) }
                 th { (t("可发现时间", "Detectable at")) } th { (t("涉及", "Concerns")) } th { (t("证据记录", "Evidence")) }
+                th { (t("审查", "Review")) }
             } }
             tbody {
-                @for f in list {
+                @for FindingAnswer { finding: f, reviews } in list {
                     tr.finding data-rule=(f.rule.code()) {
                         td { code { (f.rule.code()) } }
                         td { (severity(lang, f)) @if !f.knowable { br; small { (t("当时不可知", "not knowable then")) } } }
@@ -260,11 +279,30 @@ fn findings_table(app: &App, lang: Lang, list: &[Finding]) -> Markup {
                                 a.bundle href={ "/api/records/" (seq) "/proof-bundle" } download { (t("证明包", "proof")) } }
                             " "
                         } }
+                        td.reviews {
+                            @for r in reviews {
+                                div.review { (outcome(lang, r)) " · " (r.reviewer) " · " (when(app, r.occurred)) " " (record_link(r.seq)) br; small { (r.note) } }
+                            }
+                            a.review-link href={ "/record?type=integrity.finding_reviewed&payload.finding=" (urlencode_component(&f.id)) } { (t("记录审查结论", "Record a review")) }
+                        }
                     }
                 }
             }
         }
     }
+}
+
+/// `text` for a query string: everything but unreserved characters percent-encoded (UTF-8).
+fn urlencode_component(text: &str) -> String {
+    let mut out = String::new();
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }
 
 async fn findings_page(
@@ -278,13 +316,14 @@ async fn findings_page(
         let rule = param(&params, "rule").map(str::to_owned);
         let reader = app.clone();
         let selected = rule.clone();
-        let list: Vec<Finding> = blocking(move || {
+        let list: Vec<FindingAnswer> = blocking(move || {
             reader.with_views(|p| {
-                Ok(p.findings
+                let chosen = p
+                    .findings
                     .values()
                     .filter(|f| selected.as_deref().is_none_or(|r| f.rule.code() == r))
-                    .cloned()
-                    .collect())
+                    .cloned();
+                Ok(reviewed(p, chosen))
             })
         })
         .await?;
@@ -385,20 +424,20 @@ async fn subject_page(
                 Ok(match kind {
                     "supplier" => {
                         let r = p.supplier_report(&subject, at).ok_or_else(missing)?;
-                        (render::supplier(&r), r.findings, Vec::new())
+                        (render::supplier(&r), reviewed(p, r.findings), Vec::new())
                     }
                     "rep" => {
                         let r = p.rep_report(&subject, at).ok_or_else(missing)?;
-                        (render::rep(&r), r.findings, Vec::new())
+                        (render::rep(&r), reviewed(p, r.findings), Vec::new())
                     }
                     "case" => {
                         let r = p.case_report(&subject).ok_or_else(missing)?;
                         let timeline = r.detail.timeline.clone();
-                        (render::case(&r), r.findings, timeline)
+                        (render::case(&r), reviewed(p, r.findings), timeline)
                     }
                     _ => {
                         let r = p.staff_report(&subject).ok_or_else(missing)?;
-                        (render::staff(&r), r.findings, Vec::new())
+                        (render::staff(&r), reviewed(p, r.findings), Vec::new())
                     }
                 })
             })
@@ -476,6 +515,9 @@ async fn staff_page(
 /// A USCC, filing number, case or staff id, or a supplier's name: the page of what it names.
 async fn search(State(app): AppState, headers: HeaderMap, Query(params): Params) -> Response {
     let lang = Lang::choose(param(&params, "lang"), &headers);
+    if let Err(e) = authorize(&app, &headers, Access::Staff) {
+        return shown(&app, lang, Err(e));
+    }
     let q = param(&params, "q").unwrap_or("").trim().to_owned();
     let reader = app.clone();
     let query = q.clone();

@@ -3,7 +3,8 @@
 //!
 //! `cargo bench -p probity-ledgerd --bench append` (env `EVENTS`, default 20000; `CLIENTS`,
 //! default 64; `BATCH`, events per batch request, default 64; `BATCH_CLIENTS`, default 8;
-//! `RATE_SECS`, default 5). Needs `nats-server` on the PATH. Prints Markdown.
+//! `RATE_SECS`, default 5). Needs `nats-server` on the PATH. Prints Markdown. The batches are
+//! also sent to `probity serve`'s HTTP API on the same book, in the same run.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
@@ -218,6 +219,62 @@ async fn run_paced(url: &str, events: Vec<SignedEvent>, per_second: u64) -> Vec<
     latencies
 }
 
+/// The same batches as [`run_batched`], posted to `probity serve`'s `/api/events/batch` by
+/// `clients` threads over HTTP/1.1 keep-alive connections.
+fn run_http_batched(
+    base: &str,
+    events: Vec<SignedEvent>,
+    clients: usize,
+    batch: usize,
+) -> (f64, Vec<Duration>) {
+    let per = events.len().div_ceil(clients);
+    let start = Instant::now();
+    let results: Vec<(usize, Vec<Duration>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = events
+            .chunks(per)
+            .map(|part| {
+                scope.spawn(move || {
+                    let agent: ureq::Agent = ureq::Agent::config_builder()
+                        .http_status_as_error(false)
+                        .build()
+                        .into();
+                    let mut latencies = Vec::new();
+                    for chunk in part.chunks(batch) {
+                        let body = serde_json::json!({
+                            "events": chunk.iter().map(|e| serde_json::json!({"event": e})).collect::<Vec<_>>()
+                        })
+                        .to_string();
+                        let t = Instant::now();
+                        let mut response = agent
+                            .post(format!("{base}/api/events/batch"))
+                            .header("content-type", "application/json")
+                            .send(body.as_bytes())
+                            .unwrap();
+                        let text = response.body_mut().read_to_string().unwrap();
+                        let replies: Reply<Vec<Reply<serde_json::Value>>> =
+                            serde_json::from_str(&text).unwrap();
+                        match replies {
+                            Reply::Ok(replies) => {
+                                assert_eq!(replies.len(), chunk.len());
+                                assert!(replies.iter().all(|r| matches!(r, Reply::Ok(_))), "{text}");
+                            }
+                            Reply::Error(e) => panic!("{e:?}"),
+                        }
+                        latencies.push(t.elapsed());
+                    }
+                    (part.len(), latencies)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let appended: usize = results.iter().map(|(n, _)| n).sum();
+    let rate = appended as f64 / start.elapsed().as_secs_f64();
+    let mut latencies: Vec<Duration> = results.into_iter().flat_map(|(_, l)| l).collect();
+    latencies.sort_unstable();
+    (rate, latencies)
+}
+
 fn main() {
     let n = env("EVENTS", 20_000);
     let clients = env("CLIENTS", 64);
@@ -241,6 +298,7 @@ fn main() {
     };
     let load = make("load", n);
     let batched = make("batched", n);
+    let over_http = make("http", n);
     let paced = make("paced", 1000 * rate_secs);
     let record_len = Record::seal(Seq(0), probity_ledger::now(), Hash::ZERO, load[0].clone())
         .to_json()
@@ -276,10 +334,33 @@ fn main() {
     });
     let (batched_rate, batch_latencies) = batched;
     assert_eq!(ledgerd.terminate(), Some(0));
+    // The same batches through `probity serve` (in this process) on the same book.
+    let app = Arc::new(
+        probity_http::App::open(
+            data.path(),
+            probity_http::AppConfig {
+                offset: time::UtcOffset::from_hms(8, 0, 0).unwrap(),
+                tokens: None,
+            },
+        )
+        .unwrap(),
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (base, server) = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(probity_http::serve(listener, app, async {
+            let _ = stopped.await;
+        }));
+        (base, server)
+    });
+    let (http_rate, http_latencies) = run_http_batched(&base, over_http, batch_clients, batch);
+    let _ = stop.send(());
+    runtime.block_on(server).unwrap().unwrap();
+
     let ledger = data.open();
     let size = ledger.size();
     drop(ledger);
-    let _ = Arc::new(());
 
     println!("events: {n} ({record_len}-byte records), clients: {clients}, threads: {threads}, book size after: {size}");
     println!();
@@ -300,6 +381,11 @@ fn main() {
         ms(percentile(&batch_latencies, 0.99))
     );
     println!(
+        "| **`probity serve` appends through HTTP**, {batch_clients} clients, batches of {batch}, durable | **{http_rate:.0}** | {} | {} |",
+        ms(percentile(&http_latencies, 0.5)),
+        ms(percentile(&http_latencies, 0.99))
+    );
+    println!(
         "| ledgerd at 1,000 events/s offered for {rate_secs} s | 1000 | {} | {} |",
         ms(percentile(&paced_latencies, 0.5)),
         ms(percentile(&paced_latencies, 0.99))
@@ -315,5 +401,9 @@ fn main() {
         "ratios, batched: appends / raw verify_strict = {:.2}; appends / raw JetStream publish = {:.2}",
         batched_rate / verify_rate,
         batched_rate / js_rate,
+    );
+    println!(
+        "ratio, batched: HTTP appends / NATS appends = {:.2}",
+        http_rate / batched_rate
     );
 }

@@ -8,7 +8,9 @@ use probity_events::Event;
 
 use crate::state::{Changed, Fact, Projection};
 use crate::time::{at, of};
-use crate::views::{ListingView, RepMeeting, Request, SanctionView, TimelineEntry, VisitView};
+use crate::views::{
+    ListingView, RepMeeting, Request, Review, SanctionView, TimelineEntry, VisitView,
+};
 
 impl Projection {
     /// Takes record `f` into the views. Every event type is named here: a new catalogue event
@@ -285,6 +287,17 @@ impl Projection {
                     .supervised
                     .insert(e.step.to_string(), f.seq);
                 self.mark_supervised(e.case.as_str(), e.step.as_str(), f.seq);
+            }
+            Event::FindingReviewed(e) => {
+                let signer = KeyId::of(&f.body.signer).to_hex();
+                let reviewer = self.signers.get(&signer).cloned().unwrap_or(signer);
+                self.reviews.entry(e.finding.as_str()).push(Review {
+                    outcome: e.outcome.as_str().to_owned(),
+                    note: e.note.to_string(),
+                    occurred: t,
+                    reviewer,
+                    seq: f.seq,
+                });
             }
             // In the case timelines (as every record naming a case is), and judged by the
             // rules where one applies, but no view keeps more of them.

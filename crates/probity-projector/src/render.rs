@@ -7,7 +7,8 @@ use probity_core::ids::Seq;
 use probity_core::time::RecordedAt;
 
 use crate::{
-    BlacklistEntry, CaseReport, Finding, PolicyReport, RepReport, StaffReport, SupplierReport,
+    BlacklistEntry, CaseReport, Finding, PolicyReport, RepReport, Review, StaffReport,
+    SupplierReport,
 };
 
 /// A full UTC instant (a bare date would shift by the hospital's offset).
@@ -37,6 +38,18 @@ pub fn finding(f: &Finding) -> String {
         f.summary,
         f.detectable_at,
         seqs(&f.evidence)
+    )
+}
+
+/// A review of a finding, indented under it.
+pub fn review(r: &Review) -> String {
+    format!(
+        "    reviewed {} by {} on {} (record {}): {}",
+        r.outcome,
+        r.reviewer,
+        when(r.occurred),
+        r.seq,
+        r.note
     )
 }
 

@@ -14,8 +14,8 @@ use crate::findings::Finding;
 use crate::table::{AnyTable, Table};
 use crate::time::{known, of, Micros};
 use crate::views::{
-    chunk_key, BlacklistEntry, CaseView, Decision, RepMeeting, RepView, SanctionView, Steps,
-    SupplierView, TimelineChunk, TimelineEntry, VisitView, TIMELINE_CHUNK,
+    chunk_key, BlacklistEntry, CaseView, Decision, RepMeeting, RepView, Review, SanctionView,
+    Steps, SupplierView, TimelineChunk, TimelineEntry, VisitView, TIMELINE_CHUNK,
 };
 
 /// One record as the projection sees it.
@@ -134,6 +134,8 @@ tables! {
     pub(crate) near_threshold: Vec<(Micros, Seq)>,
     /// Findings by id.
     pub findings: Finding,
+    /// The discipline office's reviews, by finding id, in the order recorded.
+    pub reviews: Vec<Review>,
     /// Who holds each key (by key id), from genesis and enrolments.
     pub signers: String,
 }

@@ -400,6 +400,21 @@ pub struct TimelineEntry {
     pub supervised_by: Option<Seq>,
 }
 
+/// The discipline office's review of a finding (`integrity.finding_reviewed`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Review {
+    /// `confirmed`, `explained` or `referred`.
+    pub outcome: String,
+    /// Why, and what follows.
+    pub note: String,
+    /// When it was reviewed (true time).
+    pub occurred: Micros,
+    /// Who signed the review, as enrolled (their key id when the holder is unknown).
+    pub reviewer: String,
+    /// The review's record.
+    pub seq: Seq,
+}
+
 /// A meeting between a rep and hospital staff.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RepMeeting {

@@ -2,7 +2,7 @@
 //! answered in process on a data directory. Documented in `schemas/QUERIES.md`.
 
 use probity_core::time::OccurredAt;
-use probity_projector::{Projection, Rule};
+use probity_projector::{Finding, Projection, Review, Rule};
 use probity_wire::{ErrorCode, WireError};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -55,6 +55,18 @@ pub struct FindingsQuery {
     /// Only findings detectable at or after this time (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<String>,
+}
+
+/// One finding of the `findings` answer, with the discipline office's reviews of it
+/// (`integrity.finding_reviewed`), oldest first (QUERIES.md 1.2).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindingAnswer {
+    /// The finding.
+    #[serde(flatten)]
+    pub finding: Finding,
+    /// Its reviews; empty while none was recorded.
+    #[serde(default)]
+    pub reviews: Vec<Review>,
 }
 
 /// `supplier`, `rep`, `case`, `staff`: one subject.
@@ -157,11 +169,15 @@ pub fn answer(
                 None => None,
                 Some(text) => Some(instant("since", Some(text), now)?),
             };
-            let selected: Vec<_> = projection
+            let selected: Vec<FindingAnswer> = projection
                 .findings
                 .values()
                 .filter(|f| rule.is_none_or(|r| f.rule == r))
                 .filter(|f| since.is_none_or(|s| f.detectable_at.unix_micros() >= s))
+                .map(|f| FindingAnswer {
+                    finding: f.clone(),
+                    reviews: projection.reviews.get(&f.id).cloned().unwrap_or_default(),
+                })
                 .collect();
             json(&selected)
         }
