@@ -119,6 +119,15 @@ async fn fill(c: &Client, field: &str, value: &str) {
     let input = css(c, &format!("[name='{field}']")).await;
     if input.tag_name().await.unwrap() == "select" {
         input.select_by_value(value).await.unwrap();
+    } else if input.attr("type").await.unwrap().as_deref() == Some("datetime-local") {
+        // What typing gives depends on the browser's locale: set the field's value instead.
+        let element = serde_json::to_value(&input).unwrap();
+        c.execute(
+            "arguments[0].value = arguments[1];",
+            vec![element, value.into()],
+        )
+        .await
+        .unwrap();
     } else {
         input.send_keys(value).await.unwrap();
     }
@@ -353,6 +362,60 @@ async fn clerk_signs_in_the_browser_the_officer_proves_the_finding_the_auditor_l
         "{reviews}"
     );
     shot(&c, "05c-finding-reviewed").await;
+
+    // The desk: a clerk books a rep's visit (the slot typed in the hospital's zone); the
+    // discipline office sees it awaiting approval and approves it, naming the reception room.
+    sign_in(&c, &base, &clerk).await;
+    record(
+        &c,
+        &base,
+        &data.join("keys/clerk-zhou.key"),
+        "rep.visit_requested",
+        &[
+            ("payload.visit", "V-E2E"),
+            ("payload.filing_number", "REP-R7"),
+            ("payload.host", "S-LI"),
+            ("payload.department", "cardiology"),
+            ("payload.slot.from", "2026-12-01T10:00:00"),
+            ("payload.slot.to", "2026-12-01T10:30:00"),
+            ("payload.pledge_signed", "true"),
+        ],
+        "06a-visit-booked",
+    )
+    .await;
+    sign_in(&c, &base, &discipline).await;
+    c.goto(&format!("{base}/visits")).await.unwrap();
+    assert_eq!(css(&c, "#pending").await.text().await.unwrap(), "1");
+    let booked = css(&c, "tr[data-visit='V-E2E']").await;
+    let slot = booked.text().await.unwrap();
+    assert!(
+        slot.contains("2026-12-01 10:00:00") && slot.contains("待审批"),
+        "{slot}"
+    );
+    shot(&c, "06b-visits-awaiting-approval").await;
+    booked
+        .find(Locator::Css("a.approve"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    sign_here(
+        &c,
+        &data.join("keys/do-chen.key"),
+        None,
+        &[("payload.reception_room", "RECEPTION-1")],
+        "06c-visit-approved",
+    )
+    .await;
+    c.goto(&format!("{base}/visits")).await.unwrap();
+    assert_eq!(css(&c, "#pending").await.text().await.unwrap(), "0");
+    let state = css(&c, "tr[data-visit='V-E2E']")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(state.contains("已批准"), "{state}");
 
     // An auditor looks back: on 20 March the ledger did not yet hold the blacklisting that
     // was true from 23 March; known on 25 March, it did.

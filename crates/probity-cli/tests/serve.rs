@@ -57,6 +57,7 @@ fn every_read_answers_on_the_demo_and_matches_the_cli() {
         "/cases/CASE-2",
         "/reps/REP-R7",
         "/staff/S-LI",
+        "/visits",
         "/ledger",
         "/record",
         "/login",

@@ -156,6 +156,12 @@ function field(name, schema, defs, path, required) {
     input = document.createElement("select");
     for (const o of ["", "true", "false"]) input.append(new Option(o, o));
     input.dataset.kind = "boolean";
+  } else if (s.type === "string" && s.format === "date-time") {
+    // Typed in the hospital's zone, sent as RFC 3339 with its offset.
+    input = document.createElement("input");
+    input.type = "datetime-local";
+    input.step = "1";
+    input.dataset.kind = "datetime";
   } else if (s.type === "array" || s.type === "object") {
     input = document.createElement("textarea");
     input.rows = 3;
@@ -206,6 +212,7 @@ function collect(container) {
     const kind = input.dataset.kind;
     if (kind === "number") out[key] = Number(input.value);
     else if (kind === "boolean") out[key] = input.value === "true";
+    else if (kind === "datetime") out[key] = withOffset(input.value);
     else if (kind === "json") {
       try { out[key] = JSON.parse(input.value); } catch (e) { throw fieldError(child.dataset.path, say("不是有效的 JSON", "not valid JSON")); }
     } else out[key] = input.value;
@@ -268,10 +275,14 @@ async function showForm() {
   $("event-summary").textContent = schema.description || "";
 }
 
+// A datetime-local value (read in the hospital's zone) as RFC 3339 with the zone's offset.
+function withOffset(v) {
+  return (v.length === 16 ? v + ":00" : v) + window.PROBITY.offset;
+}
+
 function occurredAt() {
   const v = $("occurred-at").value;
-  if (!v) return undefined;
-  return (v.length === 16 ? v + ":00" : v) + window.PROBITY.offset;
+  return v ? withOffset(v) : undefined;
 }
 
 async function signAndSubmit() {

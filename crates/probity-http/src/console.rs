@@ -34,6 +34,7 @@ pub(crate) fn routes() -> Router<Arc<App>> {
         .route("/cases/{id}", get(case_page))
         .route("/reps/{id}", get(rep_page))
         .route("/staff/{id}", get(staff_page))
+        .route("/visits", get(visits_page))
         .route("/search", get(search))
         .route("/ledger", get(ledger_page))
         .route("/record", get(record_form_page))
@@ -70,6 +71,7 @@ fn page(app: &App, lang: Lang, title: &str, body: Markup) -> Markup {
                         strong { "Probity · " (app.ledger.ledger_id()) }
                         a href="/" { (t("黑名单", "Blacklist")) }
                         a href="/findings" { (t("风险提示", "Findings")) }
+                        a href="/visits" { (t("代表来访", "Rep visits")) }
                         a href="/record" { (t("登记事件", "Record an event")) }
                         a href="/ledger" { (t("账本与证明", "Ledger and proofs")) }
                         form.search action="/search" method="get" {
@@ -510,6 +512,66 @@ async fn staff_page(
     Query(params): Params,
 ) -> Response {
     subject_page(app, headers, params, Access::Oversight, "staff", id).await
+}
+
+fn visit_state(lang: Lang, state: &str) -> &'static str {
+    match (state, lang) {
+        ("requested", Lang::Zh) => "待审批",
+        ("approved", Lang::Zh) => "已批准",
+        ("rejected", Lang::Zh) => "已拒绝",
+        ("checked_in", Lang::Zh) => "已登记入场",
+        ("completed", Lang::Zh) => "已结束",
+        ("requested", Lang::En) => "awaiting approval",
+        ("approved", Lang::En) => "approved",
+        ("rejected", Lang::En) => "rejected",
+        ("checked_in", Lang::En) => "checked in",
+        ("completed", Lang::En) => "completed",
+        _ => "?",
+    }
+}
+
+/// The discipline office's desk: every booked rep visit, those awaiting approval first, with
+/// links that open the approval or rejection ready to sign.
+async fn visits_page(State(app): AppState, headers: HeaderMap, Query(params): Params) -> Response {
+    let lang = Lang::choose(param(&params, "lang"), &headers);
+    let result = async {
+        authorize(&app, &headers, Access::Oversight)?;
+        let reader = app.clone();
+        let mut visits: Vec<(String, probity_projector::VisitView)> = blocking(move || {
+            reader.with_views(|p| Ok(p.visits.iter().map(|(id, v)| (id.clone(), v.clone())).collect()))
+        })
+        .await?;
+        // Awaiting approval first, then the latest slot first.
+        visits.sort_by_key(|(_, v)| (v.state() != "requested", std::cmp::Reverse(v.slot.0)));
+        let t = |zh, en| lang.pick(zh, en);
+        let pending = visits.iter().filter(|(_, v)| v.state() == "requested").count();
+        let body = html! {
+            p { (t("待审批 ", "Awaiting approval: ")) strong #pending { (pending) } (t(" 项；代表只能在指定接待室会见工作人员。", "; reps may meet staff only in a designated reception room.")) }
+            table #visits {
+                thead { tr {
+                    th { (t("来访", "Visit")) } th { (t("状态", "State")) } th { (t("代表", "Rep")) } th { (t("接待人", "Host")) }
+                    th { (t("科室", "Department")) } th { (t("时段", "Slot")) } th { (t("预约记录", "Booking")) } th { (t("处理", "Action")) }
+                } }
+                tbody { @for (id, v) in &visits { tr data-visit=(id) {
+                    td { (id) }
+                    td { (visit_state(lang, v.state())) }
+                    td { a href={ "/reps/" (v.rep) } { (v.rep) } }
+                    td { a href={ "/staff/" (v.host) } { (v.host) } }
+                    td { (v.department) }
+                    td { (when(&app, v.slot.0)) " – " (when(&app, v.slot.1)) }
+                    td { (record_link(v.requested)) }
+                    td { @if v.state() == "requested" {
+                        a.approve href={ "/record?type=rep.visit_approved&payload.visit=" (urlencode_component(id)) } { (t("批准", "Approve")) }
+                        " · "
+                        a.reject href={ "/record?type=rep.visit_rejected&payload.visit=" (urlencode_component(id)) } { (t("拒绝", "Reject")) }
+                    } }
+                } } }
+            }
+        };
+        Ok((t("代表来访", "Rep visits").to_owned(), body))
+    }
+    .await;
+    shown(&app, lang, result)
 }
 
 /// A USCC, filing number, case or staff id, or a supplier's name: the page of what it names.

@@ -23,6 +23,9 @@ use axum::Router;
 pub use auth::{Caller, TokenError, Tokens};
 pub use state::{App, AppConfig, OpenError};
 
+/// How long the views keeper gathers appends before it applies them.
+const KEEP_WARM_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// Every route: `/healthz`, `/readyz`, `/metrics`, the JSON API under `/api/` and the console.
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
@@ -42,12 +45,16 @@ pub async fn serve(
     app: Arc<App>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // Keep the views warm: apply new records as they are committed, so that a read seldom
-    // waits for them (a read still catches up itself if it finds the views behind).
+    // Keep the views warm: apply new records soon after they are committed, so that a read
+    // seldom waits for them (a read still catches up itself if it finds the views behind).
+    // Changes are gathered for a moment first: each catch-up commits the views (a flush), and
+    // one per append would take the disk and the cores from the appends themselves.
     let warm = app.clone();
     let keeper = tokio::spawn(async move {
         let mut size = warm.ledger().watch_size();
         while size.changed().await.is_ok() {
+            tokio::time::sleep(KEEP_WARM_EVERY).await;
+            size.borrow_and_update();
             let app = warm.clone();
             if tokio::task::spawn_blocking(move || app.refresh())
                 .await
