@@ -7,7 +7,7 @@
 mod serving;
 
 use serde_json::{json, Value};
-use serving::{check_in, demo, probity, signed, token, Server};
+use serving::{check_in, conforms, demo, probity, signed, token, Server};
 
 #[test]
 fn every_read_answers_on_the_demo_and_matches_the_cli() {
@@ -21,23 +21,32 @@ fn every_read_answers_on_the_demo_and_matches_the_cli() {
     let size = server.size();
     assert!(size > 100, "{size}");
 
-    for path in [
-        "/api/status",
-        "/api/checkpoint",
-        "/api/proof/inclusion?seq=3",
-        "/api/proof/consistency?size1=10",
-        "/api/records/3",
-        "/api/keys",
-        "/api/policy",
-        "/api/blacklist",
-        "/api/blacklist?at=2026-03-25T00:00:00%2B08:00&known_at=2026-03-25T00:00:00%2B08:00",
-        "/api/findings",
-        "/api/findings?rule=split-purchase",
-        "/api/suppliers/91330100MA2H0007XM",
-        "/api/reps/REP-R7",
-        "/api/cases/CASE-2",
-        "/api/event-types",
-        "/api/event-types/purchase.requested",
+    // Each answer as its published schema (schemas/http/) says; `-` has none of its own (a
+    // record is FORMAT.md's, a payload schema is the catalogue's).
+    for (path, schema) in [
+        ("/api/status", "status"),
+        ("/api/checkpoint", "checkpoint"),
+        ("/api/proof/inclusion?seq=3", "proof-inclusion"),
+        ("/api/proof/consistency?size1=10", "proof-consistency"),
+        ("/api/records/3", "-"),
+        ("/api/keys", "keys"),
+        ("/api/policy", "policy"),
+        ("/api/blacklist", "blacklist"),
+        (
+            "/api/blacklist?at=2026-03-25T00:00:00%2B08:00&known_at=2026-03-25T00:00:00%2B08:00",
+            "blacklist",
+        ),
+        ("/api/findings", "findings"),
+        ("/api/findings?rule=split-purchase", "findings"),
+        ("/api/suppliers/91330100MA2H0007XM", "supplier"),
+        ("/api/suppliers/91330100MA2H0001XF", "supplier"),
+        ("/api/reps/REP-R7", "rep"),
+        ("/api/reps/REP-R1", "rep"),
+        ("/api/cases/CASE-1", "case"),
+        ("/api/cases/CASE-2", "case"),
+        ("/api/staff/S-LI", "staff"),
+        ("/api/event-types", "event-types"),
+        ("/api/event-types/purchase.requested", "-"),
     ] {
         let answer = server.get(path, None);
         assert_eq!(answer.status, 200, "{path}: {}", answer.text());
@@ -46,7 +55,19 @@ fn every_read_answers_on_the_demo_and_matches_the_cli() {
             "{path}: {}",
             answer.text()
         );
+        if schema != "-" {
+            conforms(schema, &answer.json());
+        }
     }
+    conforms("readyz", &server.get("/readyz", None).json());
+    // The check can fail: a status whose size is text is not one.
+    let wrong = json!({"ok": {"ledger": "x", "origin": "x", "size": "many", "root": "00", "checkpoint_size": null, "last_recorded_at": null, "active_keys": 1}});
+    assert!(std::panic::catch_unwind(|| conforms("status", &wrong)).is_err());
+    // Errors are answers too.
+    conforms(
+        "status",
+        &server.get("/api/suppliers/91330100MA2H9999XX", None).json(),
+    );
 
     // Every console page renders, in Chinese by default.
     for path in [
@@ -315,6 +336,7 @@ fn pre_signed_events_are_appended_with_receipts_and_retries_are_duplicates() {
     let request = signed(&clerk, "rep.checked_in", "walk-in-1", check_in("V-W1"));
     let first = server.post("/api/events", None, request.to_string().as_bytes());
     assert_eq!(first.status, 200, "{}", first.text());
+    conforms("receipt", &first.json());
     let receipt = first.json()["ok"].clone();
     assert_eq!(receipt["seq"].as_u64(), Some(size));
     assert_eq!(receipt["duplicate"], json!(false));
@@ -334,6 +356,7 @@ fn pre_signed_events_are_appended_with_receipts_and_retries_are_duplicates() {
     let batch = json!({"events": [good, bad]});
     let replies = server.post("/api/events/batch", None, batch.to_string().as_bytes());
     assert_eq!(replies.status, 200, "{}", replies.text());
+    conforms("batch", &replies.json());
     let replies = replies.json()["ok"].clone();
     assert_eq!(
         replies[0]["ok"]["seq"].as_u64(),
@@ -358,6 +381,7 @@ fn pre_signed_events_are_appended_with_receipts_and_retries_are_duplicates() {
     let draft = json!({"type": "rep.checked_in", "payload": check_in("V-W4"), "signer": key.public_key(), "id": "walk-in-4"});
     let answer = server.post("/api/drafts", None, draft.to_string().as_bytes());
     assert_eq!(answer.status, 200, "{}", answer.text());
+    conforms("draft", &answer.json());
     let body = answer.json()["ok"]["body"]
         .as_str()
         .unwrap()

@@ -20,6 +20,7 @@ pub const RECEIPT_DOMAIN: &[u8] = b"probity/receipt/v1\n";
 
 /// A signed acknowledgement of one record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Receipt {
     /// The ledger's origin (names the ledger key).

@@ -39,3 +39,56 @@ text_schema!(
         "pattern": "^[0-9a-f]{32}$"
     }
 );
+
+/// Implements `JsonSchema` for a core type serialized as text.
+macro_rules! text_schema_of {
+    ($ty:ty, $title:literal, { $($schema:tt)* }) => {
+        impl ::schemars::JsonSchema for $ty {
+            fn inline_schema() -> bool {
+                true
+            }
+            fn schema_name() -> ::std::borrow::Cow<'static, str> {
+                ::std::borrow::Cow::Borrowed($title)
+            }
+            fn json_schema(_: &mut ::schemars::SchemaGenerator) -> ::schemars::Schema {
+                ::schemars::json_schema!({ $($schema)* })
+            }
+        }
+    };
+}
+
+text_schema_of!(crate::keys::PublicKey, "PublicKey", {
+    "type": "string",
+    "description": "Ed25519 public key, standard base64 (with padding) of 32 bytes",
+    "pattern": "^[A-Za-z0-9+/]{43}=$"
+});
+
+text_schema_of!(crate::keys::KeyId, "KeyId", {
+    "type": "string",
+    "description": "Key id: the first 16 bytes of SHA-256(\"probity/key-id/v1\\n\" || public key), lowercase hex",
+    "pattern": "^[0-9a-f]{32}$"
+});
+
+text_schema_of!(crate::hash::Hash, "Hash", {
+    "type": "string",
+    "description": "SHA-256, lowercase hex",
+    "pattern": "^[0-9a-f]{64}$"
+});
+
+text_schema_of!(crate::time::RecordedAt, "RecordedAt", {
+    "type": "string",
+    "description": "When the ledger recorded it: RFC 3339 UTC with exactly six fraction digits (FORMAT.md §5)",
+    "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}Z$"
+});
+
+text_schema_of!(crate::time::OccurredAt, "OccurredAt", {
+    "type": "string",
+    "description": "When it happened, as the signer stated it (RFC 3339 with an offset; FORMAT.md §3)",
+    "format": "date-time"
+});
+
+text_schema_of!(crate::ids::Seq, "Seq", {
+    "type": "integer",
+    "description": "A record's sequence number (0 is genesis)",
+    "minimum": 0
+});

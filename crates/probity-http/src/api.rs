@@ -173,11 +173,23 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
+/// `/readyz`'s answer.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct Readiness {
+    /// Records in the book.
+    ledger_records: u64,
+    /// Records the views have applied.
+    views_applied: u64,
+}
+
 /// Ready when the views hold every record the book holds (or are catching up within a
 /// moment), and not halted.
 async fn readyz(State(app): AppState) -> Response {
     let (applied, size) = app.progress();
-    let body = serde_json::json!({"ledger_records": size, "views_applied": applied});
+    let body = Readiness {
+        ledger_records: size,
+        views_applied: applied,
+    };
     let status = if applied >= size {
         StatusCode::OK
     } else {
@@ -307,14 +319,21 @@ fn attachment(bytes: Vec<u8>, content_type: &'static str, name: &str) -> Respons
 }
 
 /// One enrolled key.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub(crate) struct KeyLine {
+    /// Its key id (32 hex characters).
     pub key_id: String,
+    /// The public key.
     pub key: PublicKey,
+    /// Its role (`schemas/roles.md`).
     pub role: String,
+    /// Who holds it.
     pub holder: String,
+    /// Their department.
     pub department: Option<String>,
+    /// The record that enrolled it (0: genesis).
     pub enrolled_at: Seq,
+    /// The record that revoked it; `null` while active.
     pub revoked_at: Option<Seq>,
 }
 
@@ -565,12 +584,17 @@ async fn export(State(app): AppState, headers: HeaderMap) -> Answer {
 }
 
 /// One event type of the catalogue, for the console's forms.
-#[derive(Debug, Serialize)]
-struct EventTypeLine {
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct EventTypeLine {
+    /// The type, e.g. `purchase.requested`.
     event_type: &'static str,
+    /// Its current payload schema version.
     schema: u32,
+    /// Its family (a heading of EVENTS.md).
     family: &'static str,
+    /// One line for people.
     summary: &'static str,
+    /// The roles that may record it.
     roles: Vec<&'static str>,
 }
 
@@ -627,8 +651,9 @@ struct DraftRequest {
 }
 
 /// The body to sign, as exact text, with the payload checked against its schema first.
-#[derive(Debug, Serialize)]
-struct Draft {
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct Draft {
+    /// The event body to sign, exactly these bytes (UTF-8).
     body: String,
 }
 

@@ -13,6 +13,7 @@ mod console;
 mod display;
 mod error;
 mod metrics;
+pub mod schemas;
 mod state;
 
 use std::future::Future;

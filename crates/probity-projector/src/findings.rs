@@ -52,7 +52,7 @@ pub(crate) use rule_list;
 macro_rules! rule_enum {
     ($($(#[$doc:meta])* $name:ident $file:literal,)*) => {
         /// The red-flag rules of `docs/RULES.md`.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
         #[serde(rename_all = "kebab-case")]
         pub enum Rule {
             $($(#[$doc])* $name,)*
@@ -89,7 +89,19 @@ impl fmt::Display for Rule {
 }
 
 /// How serious a finding is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     /// Worth a look.
@@ -101,7 +113,7 @@ pub enum Severity {
 }
 
 /// One red flag.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Finding {
     /// Stable id: the rule and what it is about, e.g. `split-purchase/2026/cardiology/BP-7/A0232`.
     pub id: String,

@@ -14,7 +14,7 @@ use crate::views::{
 };
 
 /// The policy in force at a moment, and where it came from (`probity policy`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PolicyReport {
     /// The moment asked about (true time, µs).
     pub at: Micros,
@@ -27,7 +27,7 @@ pub struct PolicyReport {
 }
 
 /// A supplier: everything recorded, its eligibility and its strikes, as of a moment.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SupplierReport {
     /// USCC.
     pub uscc: String,
@@ -52,7 +52,7 @@ pub struct SupplierReport {
 }
 
 /// A rep: registration, visit log, refusals and breaches.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RepReport {
     /// Filing number.
     pub filing_number: String,
@@ -69,7 +69,7 @@ pub struct RepReport {
 }
 
 /// One visit in a rep's log.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct VisitLine {
     /// Visit id.
     pub visit: String,
@@ -80,7 +80,7 @@ pub struct VisitLine {
 }
 
 /// A purchase case: its steps in order, with signers and supervision.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CaseReport {
     /// Case id.
     pub case: String,
@@ -93,7 +93,7 @@ pub struct CaseReport {
 }
 
 /// A case's view with its timeline.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CaseDetail {
     /// The view.
     #[serde(flatten)]
@@ -111,7 +111,7 @@ impl std::ops::Deref for CaseDetail {
 }
 
 /// A staff member: rep meetings, roles in cases, recusals, findings.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StaffReport {
     /// Staff id.
     pub staff: String,
@@ -126,7 +126,7 @@ pub struct StaffReport {
 }
 
 /// A role someone held in one case.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CaseRole {
     /// Case id.
     pub case: String,

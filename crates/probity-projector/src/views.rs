@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::time::Micros;
 
 /// A sanction, with its end derived from its duration and any lifting.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SanctionView {
     /// The hospital's id.
     pub sanction: String,
@@ -77,7 +77,7 @@ impl SanctionView {
 }
 
 /// An external listing with its penalty period.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ListingView {
     /// Which list (snake_case).
     pub list: String,
@@ -114,7 +114,7 @@ impl ListingView {
 }
 
 /// What the ledger says of a supplier.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SupplierView {
     /// Registered name.
     pub name: Option<String>,
@@ -135,7 +135,7 @@ pub struct SupplierView {
 }
 
 /// Why a supplier may not be bought from.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum Ineligibility {
     /// Not admitted (as of the time asked).
     NotAdmitted,
@@ -221,7 +221,7 @@ impl SupplierView {
 }
 
 /// A blacklist entry: a supplier under a whole-firm ban at the time asked.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BlacklistEntry {
     /// The supplier.
     pub uscc: String,
@@ -239,7 +239,7 @@ pub struct BlacklistEntry {
 
 /// A purchase decision whose eligibility may be judged again when sanctions arrive late (the
 /// memory of the award-to-ineligible rule).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub(crate) struct Decision {
     pub(crate) case: String,
     pub(crate) step: String,
@@ -249,7 +249,7 @@ pub(crate) struct Decision {
 }
 
 /// The request that opened a case.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Request {
     /// The record.
     pub seq: Seq,
@@ -275,7 +275,7 @@ pub struct Request {
 pub type Opened = (Method, Micros, Vec<String>, Seq);
 
 /// Everything recorded about one purchase case.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CaseView {
     /// The request that opened it.
     pub request: Option<Request>,
@@ -316,7 +316,7 @@ pub struct CaseView {
 pub(crate) const TIMELINE_CHUNK: u64 = 16;
 
 /// What the rules and reports need to know of a case's timeline without reading it.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub(crate) struct Steps {
     /// Entries in the timeline.
     pub(crate) len: u64,
@@ -382,7 +382,7 @@ impl<'de> Deserialize<'de> for TimelineChunk {
 }
 
 /// One record in a case's timeline.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TimelineEntry {
     /// The record.
     pub seq: Seq,
@@ -401,7 +401,7 @@ pub struct TimelineEntry {
 }
 
 /// The discipline office's review of a finding (`integrity.finding_reviewed`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Review {
     /// `confirmed`, `explained` or `referred`.
     pub outcome: String,
@@ -416,7 +416,7 @@ pub struct Review {
 }
 
 /// A meeting between a rep and hospital staff.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RepMeeting {
     /// The rep's supplier.
     pub supplier: String,
@@ -429,7 +429,7 @@ pub struct RepMeeting {
 }
 
 /// A rep's registration and visits.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RepView {
     /// Name.
     pub name: Option<String>,
@@ -453,7 +453,7 @@ pub struct RepView {
 }
 
 /// A booked visit and what became of it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct VisitView {
     /// The rep's filing number.
     pub rep: String,

@@ -124,6 +124,23 @@ impl fmt::Display for ErrorCode {
     }
 }
 
+impl schemars::JsonSchema for ErrorCode {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ErrorCode".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        // Open: a newer server may send a code this build does not know.
+        schemars::json_schema!({
+            "type": "string",
+            "description": "A kebab-case error code (PROTOCOL.md, QUERIES.md, HTTP.md)",
+            "pattern": "^[a-z]+(-[a-z]+)*$"
+        })
+    }
+}
+
 /// Compares with the code as written, as scripts do.
 impl PartialEq<&str> for ErrorCode {
     fn eq(&self, other: &&str) -> bool {

@@ -111,8 +111,16 @@ pub struct AppendBatchMessage {
     pub events: Vec<AppendMessage>,
 }
 
+probity_core::text_schema!(
+    /// A record, as `schemas/FORMAT.md` §5 specifies it.
+    RecordSchema, "Record", {
+        "type": "object",
+        "description": "A record (FORMAT.md §5): seq, recorded_at, prev, event, hash"
+    }
+);
+
 /// An error reply.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WireError {
     /// Stable kebab-case code (see `schemas/PROTOCOL.md`).
@@ -122,6 +130,7 @@ pub struct WireError {
     /// With `id-conflict`, when the same key signed the earlier event: its record, so that a
     /// retry whose defaulted fields (such as `occurred_at`) differ can be recognised.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<RecordSchema>")]
     pub original: Option<Box<probity_core::record::Record>>,
 }
 
@@ -137,7 +146,7 @@ impl WireError {
 }
 
 /// Every reply.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Reply<T> {
     /// Success.
@@ -158,7 +167,7 @@ pub struct InclusionRequest {
 }
 
 /// An inclusion proof (`schemas/FORMAT.md` §6).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InclusionProof {
     /// The record.
@@ -185,7 +194,7 @@ pub struct ConsistencyRequest {
 }
 
 /// A consistency proof (`schemas/FORMAT.md` §6).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConsistencyProof {
     /// The older size.
@@ -210,7 +219,7 @@ pub struct CheckpointRequest {
 }
 
 /// A checkpoint reply.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckpointReply {
     /// Its tree size.
@@ -240,7 +249,7 @@ pub struct CosignReply {
 }
 
 /// The status of a ledger (`probity.<ledger>.status`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Status {
     /// Ledger id.
     pub ledger: String,

@@ -222,3 +222,16 @@ pub fn signed(key_file: &Path, event_type: &str, id: &str, payload: Value) -> Va
 pub fn check_in(id: &str) -> Value {
     serde_json::json!({"visit": id, "filing_number": "REP-R7", "room": "RECEPTION-1", "identity_matched": true})
 }
+
+/// Checks `answer` against the published schema `schemas/http/<name>.json`.
+pub fn conforms(name: &str, answer: &Value) {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../schemas/http/{name}.json"));
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(answer)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{name}: {errors:?}\n{answer}");
+}
