@@ -46,7 +46,7 @@ fn domain_example_gives_exactly_its_expected_findings() {
         split.subjects,
         vec!["case:CASE-1", "case:CASE-2", "case:CASE-3", "case:CASE-4"]
     );
-    assert!(split.summary.contains("¥705000"), "{}", split.summary);
+    assert!(split.summary.contains("¥705,000"), "{}", split.summary);
     // Raised with the third award (28 March), when the running total passed ¥500,000.
     let award_seqs: Vec<u64> = ledger
         .records()

@@ -439,6 +439,16 @@ async fn clerk_signs_in_the_browser_the_officer_proves_the_finding_the_auditor_l
     );
     shot(&c, "07-blacklist-known-at-25-march").await;
 
+    // The replay shows what changed between the two moments: the blacklisting appeared.
+    c.goto(&format!(
+        "{base}/replay?sense=known&from=2026-03-20T00:00:00&to=2026-03-25T00:00:00"
+    ))
+    .await
+    .unwrap();
+    let added = css(&c, "#blacklist-added").await.text().await.unwrap();
+    assert!(added.contains("91330100MA2H0007XM"), "{added}");
+    shot(&c, "07b-replay-diff").await;
+
     // In English on request.
     c.goto(&format!("{base}/lang/en")).await.unwrap();
     assert_eq!(css(&c, "h1").await.text().await.unwrap(), "Blacklist");

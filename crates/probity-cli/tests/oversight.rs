@@ -34,7 +34,7 @@ fn findings_of_the_domain_example() {
     let (code, stdout, _) = probity(&["findings", "--data", data, "--rule", "split-purchase"]);
     assert_eq!(code, 0);
     assert!(stdout.contains("[split-purchase] High"), "{stdout}");
-    assert!(stdout.contains("¥705000"), "{stdout}");
+    assert!(stdout.contains("¥705,000"), "{stdout}");
     let (code, stdout, _) = probity(&[
         "findings",
         "--data",

@@ -35,6 +35,7 @@ pub(crate) fn routes() -> Router<Arc<App>> {
         .route("/reps/{id}", get(rep_page))
         .route("/staff/{id}", get(staff_page))
         .route("/visits", get(visits_page))
+        .route("/replay", get(replay_page))
         .route("/search", get(search))
         .route("/ledger", get(ledger_page))
         .route("/record", get(record_form_page))
@@ -73,6 +74,7 @@ fn page(app: &App, lang: Lang, title: &str, body: Markup) -> Markup {
                         a href="/findings" { (t("风险提示", "Findings")) }
                         a href="/visits" { (t("代表来访", "Rep visits")) }
                         a href="/record" { (t("登记事件", "Record an event")) }
+                        a href="/replay" { (t("回溯", "Replay")) }
                         a href="/ledger" { (t("账本与证明", "Ledger and proofs")) }
                         form.search action="/search" method="get" {
                             input type="search" name="q" placeholder=(t("统一社会信用代码、备案号、案件号", "USCC, filing number, case id"));
@@ -512,6 +514,121 @@ async fn staff_page(
     Query(params): Params,
 ) -> Response {
     subject_page(app, headers, params, Access::Oversight, "staff", id).await
+}
+
+fn no_reviews(list: Vec<Finding>) -> Vec<FindingAnswer> {
+    list.into_iter()
+        .map(|finding| FindingAnswer {
+            finding,
+            reviews: Vec::new(),
+        })
+        .collect()
+}
+
+fn blacklist_table(app: &App, lang: Lang, entries: &[probity_projector::BlacklistEntry]) -> Markup {
+    let t = |zh, en| lang.pick(zh, en);
+    html! {
+        table.blacklist {
+            thead { tr {
+                th { (t("统一社会信用代码", "USCC")) } th { (t("名称", "Name")) } th { (t("原因", "Reason")) }
+                th { (t("起", "From")) } th { (t("止", "Until")) } th { (t("决定记录", "Decision record")) }
+            } }
+            tbody { @for e in entries { tr {
+                td { a href={ "/suppliers/" (e.uscc) } { (e.uscc) } }
+                td { (e.name.as_deref().unwrap_or("-")) }
+                td { (reason(lang, &e.reason)) }
+                td { (when(app, e.from)) }
+                td { (e.until.map_or_else(|| t("另行通知", "further notice").to_owned(), |u| when(app, u))) }
+                td { (record_link(e.seq)) }
+            } } }
+        }
+    }
+}
+
+/// The auditor's replay: the blacklist and the findings as the ledger knew them at a moment
+/// (or as true at it, with everything known now), or what changed between two moments.
+async fn replay_page(State(app): AppState, headers: HeaderMap, Query(params): Params) -> Response {
+    use probity_views::replay::{Moment, Replayer};
+    let lang = Lang::choose(param(&params, "lang"), &headers);
+    let result = async {
+        authorize(&app, &headers, Access::Oversight)?;
+        let true_time = param(&params, "sense") == Some("true");
+        let moment_of = move |t: i64| if true_time { Moment::TrueAt(t) } else { Moment::KnownAt(t) };
+        let at = moment(&app, &params, "at")?;
+        let from = moment(&app, &params, "from")?;
+        let to = moment(&app, &params, "to")?;
+        let t = |zh, en| lang.pick(zh, en);
+        let replay_error = |e: probity_views::replay::ReplayError| probity_wire::WireError::new(ErrorCode::Storage, e.to_string());
+        let form = html! {
+            form #replay-form method="get" action="/replay" {
+                label { (t("时间含义", "Sense")) " "
+                    select name="sense" {
+                        option value="known" selected[!true_time] { (t("知悉时点（账本当时已记录的）", "known at (what the ledger held then)")) }
+                        option value="true" selected[true_time] { (t("真实时点（当时发生的，以现在所知）", "true at (what had happened, as known now)")) }
+                    }
+                }
+                br;
+                label { (t("时点", "At")) " " input type="datetime-local" step="1" name="at" value=(param(&params, "at").unwrap_or("")); }
+                " " (t("或比较", "or compare")) " "
+                label { (t("自", "from")) " " input type="datetime-local" step="1" name="from" value=(param(&params, "from").unwrap_or("")); }
+                label { " " (t("至", "to")) " " input type="datetime-local" step="1" name="to" value=(param(&params, "to").unwrap_or("")); }
+                " " button type="submit" { (t("回溯", "Replay")) }
+            }
+        };
+        let reader = app.clone();
+        let body = match (at, from, to) {
+            (_, Some(from), Some(to)) => {
+                let diff = blocking(move || {
+                    reader.with_history(|store, book| {
+                        Replayer::new(store, book)
+                            .and_then(|r| r.diff(moment_of(from), moment_of(to)))
+                            .map_err(replay_error)
+                    })
+                })
+                .await?;
+                html! {
+                    (form)
+                    p.as_of { (t("自 ", "From ")) (when(&app, from)) (t(" 至 ", " to ")) (when(&app, to)) }
+                    h2 { (t("新列入黑名单", "Newly banned")) " (" (diff.blacklist_added.len()) ")" }
+                    div #blacklist-added { (blacklist_table(&app, lang, &diff.blacklist_added)) }
+                    h2 { (t("不再列入黑名单", "No longer banned")) " (" (diff.blacklist_removed.len()) ")" }
+                    div #blacklist-removed { (blacklist_table(&app, lang, &diff.blacklist_removed)) }
+                    h2 { (t("新增风险提示", "New findings")) " (" (diff.findings_added.len()) ")" }
+                    div #findings-added { (findings_table(&app, lang, &no_reviews(diff.findings_added))) }
+                    h2 { (t("不再出现的风险提示", "Findings gone")) " (" (diff.findings_removed.len()) ")" }
+                    div #findings-removed { (findings_table(&app, lang, &no_reviews(diff.findings_removed))) }
+                    h2 { (t("证据或内容有变化的风险提示", "Findings whose evidence or summary changed")) " (" (diff.findings_changed.len()) ")" }
+                    div #findings-changed { (findings_table(&app, lang, &no_reviews(diff.findings_changed.into_iter().map(|(_, after)| after).collect()))) }
+                }
+            }
+            (Some(at), _, _) => {
+                let replayed = blocking(move || {
+                    reader.with_history(|store, book| {
+                        Replayer::new(store, book)
+                            .and_then(|r| r.replay(moment_of(at)))
+                            .map_err(replay_error)
+                    })
+                })
+                .await?;
+                let (blacklist, findings) = (replayed.blacklist(), replayed.findings());
+                html! {
+                    (form)
+                    p.as_of { (if true_time { t("真实时点 ", "True at ") } else { t("知悉时点 ", "Known at ") }) (when(&app, at)) }
+                    h2 { (t("黑名单", "Blacklist")) " (" (blacklist.len()) ")" }
+                    div #replay-blacklist { (blacklist_table(&app, lang, &blacklist)) }
+                    h2 { (t("风险提示", "Findings")) " (" (findings.len()) ")" }
+                    div #replay-findings { (findings_table(&app, lang, &no_reviews(findings))) }
+                }
+            }
+            _ => html! {
+                (form)
+                p.hint { (t("选择一个时点，或两个时点以比较其间的变化。", "Choose a moment, or two moments to see what changed between them.")) }
+            },
+        };
+        Ok((t("回溯", "Replay").to_owned(), body))
+    }
+    .await;
+    shown(&app, lang, result)
 }
 
 fn visit_state(lang: Lang, state: &str) -> &'static str {

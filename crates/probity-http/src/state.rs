@@ -85,6 +85,17 @@ impl App {
         read(views.projection())
     }
 
+    /// Reads the views' store (their history, for replays) and the book, once the views are up
+    /// to date as in [`with_views`](Self::with_views).
+    pub(crate) fn with_history<R>(
+        &self,
+        read: impl FnOnce(&probity_views::ViewStore, &probity_ledger::Book) -> Result<R, WireError>,
+    ) -> Result<R, WireError> {
+        self.catch_up_to(self.ledger.size())?;
+        let views = self.views.read().map_err(|_| poisoned())?;
+        read(views.store(), self.ledger.book())
+    }
+
     /// Records applied to the views, and the book's size.
     pub(crate) fn progress(&self) -> (u64, u64) {
         let applied = self.views.read().map_or(0, |v| v.applied());

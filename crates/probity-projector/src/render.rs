@@ -299,6 +299,18 @@ pub fn staff(r: &StaffReport) -> String {
 /// Fen as yuan with thousands separators, and in 万元 (ten thousands of yuan) as procurement
 /// papers write thresholds: `¥500,000 (50万元)`.
 pub fn yuan(fen: u64) -> String {
+    let amount = amount(fen);
+    let yuan = fen / 100;
+    if yuan >= 10_000 && fen % 1_000_000 == 0 {
+        format!("{amount} ({}万元)", yuan / 10_000)
+    } else {
+        amount
+    }
+}
+
+/// Money in fen with thousands separators and no 万元 (inside a sentence that already has
+/// parentheses, as finding summaries do): `¥545,000`, `¥1,234.50`.
+pub fn amount(fen: u64) -> String {
     let yuan = fen / 100;
     let digits = yuan.to_string();
     let mut grouped = String::new();
@@ -309,15 +321,10 @@ pub fn yuan(fen: u64) -> String {
         grouped.push(c);
     }
     let cents = fen % 100;
-    let amount = if cents == 0 {
+    if cents == 0 {
         format!("¥{grouped}")
     } else {
         format!("¥{grouped}.{cents:02}")
-    };
-    if yuan >= 10_000 && fen % 1_000_000 == 0 {
-        format!("{amount} ({}万元)", yuan / 10_000)
-    } else {
-        amount
     }
 }
 

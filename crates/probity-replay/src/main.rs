@@ -11,7 +11,6 @@
 //! store), so a replay to any moment of a large ledger applies at most one snapshot interval
 //! of records.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -20,7 +19,7 @@ use probity_core::time::{OccurredAt, RecordedAt};
 use probity_ledger::{datadir, evidence, export, keyfile, Ledger};
 use probity_projector::{render, BlacklistEntry, Finding};
 use probity_views::embedded;
-use probity_views::replay::{Moment, ReplayError, Replayed, Replayer, Step};
+use probity_views::replay::{Diff, Moment, ReplayError, Replayed, Replayer, Step};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -130,19 +129,6 @@ struct View {
     findings: Vec<Finding>,
     /// The subject's view (as `probity supplier|rep|case|staff --json` prints it).
     view: Option<Value>,
-}
-
-/// What changed between two moments.
-#[derive(Debug, Serialize)]
-struct Diff {
-    from: Moment,
-    to: Moment,
-    blacklist_added: Vec<BlacklistEntry>,
-    blacklist_removed: Vec<BlacklistEntry>,
-    findings_added: Vec<Finding>,
-    findings_removed: Vec<Finding>,
-    /// Findings present at both moments whose evidence or summary changed: (before, after).
-    findings_changed: Vec<(Finding, Finding)>,
 }
 
 fn main() -> ExitCode {
@@ -362,43 +348,7 @@ fn subject_view(
 }
 
 fn diff(replayer: &Replayer<'_>, from: Moment, to: Moment) -> Result<Diff, Failure> {
-    let before = replayer.replay(from)?;
-    let after = replayer.replay(to)?;
-    let (b0, b1) = (before.blacklist(), after.blacklist());
-    let f0: BTreeMap<String, Finding> = before
-        .findings()
-        .into_iter()
-        .map(|f| (f.id.clone(), f))
-        .collect();
-    let f1: BTreeMap<String, Finding> = after
-        .findings()
-        .into_iter()
-        .map(|f| (f.id.clone(), f))
-        .collect();
-    Ok(Diff {
-        from,
-        to,
-        blacklist_added: b1.iter().filter(|e| !b0.contains(e)).cloned().collect(),
-        blacklist_removed: b0.iter().filter(|e| !b1.contains(e)).cloned().collect(),
-        findings_added: f1
-            .values()
-            .filter(|f| !f0.contains_key(&f.id))
-            .cloned()
-            .collect(),
-        findings_removed: f0
-            .values()
-            .filter(|f| !f1.contains_key(&f.id))
-            .cloned()
-            .collect(),
-        findings_changed: f0
-            .values()
-            .filter_map(|a| {
-                f1.get(&a.id)
-                    .filter(|b| *b != a)
-                    .map(|b| (a.clone(), b.clone()))
-            })
-            .collect(),
-    })
+    Ok(replayer.diff(from, to)?)
 }
 
 fn moment_text(moment: Moment) -> String {

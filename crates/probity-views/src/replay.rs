@@ -26,6 +26,25 @@ use serde::{Deserialize, Serialize};
 use crate::history::{Snapshot, Times};
 use crate::store::{StoreError, ViewStore};
 
+/// What changed in the blacklist and the findings between two moments.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Diff {
+    /// The earlier moment.
+    pub from: Moment,
+    /// The later moment.
+    pub to: Moment,
+    /// Bans in force at `to` and not at `from`.
+    pub blacklist_added: Vec<BlacklistEntry>,
+    /// Bans in force at `from` and no longer at `to`.
+    pub blacklist_removed: Vec<BlacklistEntry>,
+    /// Findings at `to` that `from` did not have.
+    pub findings_added: Vec<Finding>,
+    /// Findings at `from` that `to` does not have.
+    pub findings_removed: Vec<Finding>,
+    /// Findings present at both moments whose evidence or summary changed: (before, after).
+    pub findings_changed: Vec<(Finding, Finding)>,
+}
+
 /// The moment to replay to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "sense", content = "at")]
@@ -203,6 +222,41 @@ impl<'a> Replayer<'a> {
             .filter(|(_, times)| keep(times))
             .map(|(seq, _)| seq)
             .collect())
+    }
+
+    /// What changed in the blacklist and the findings from `from` to `to`.
+    pub fn diff(&self, from: Moment, to: Moment) -> Result<Diff, ReplayError> {
+        let before = self.replay(from)?;
+        let after = self.replay(to)?;
+        let (b0, b1) = (before.blacklist(), after.blacklist());
+        let by_id = |list: Vec<Finding>| -> std::collections::BTreeMap<String, Finding> {
+            list.into_iter().map(|f| (f.id.clone(), f)).collect()
+        };
+        let (f0, f1) = (by_id(before.findings()), by_id(after.findings()));
+        Ok(Diff {
+            from,
+            to,
+            blacklist_added: b1.iter().filter(|e| !b0.contains(e)).cloned().collect(),
+            blacklist_removed: b0.iter().filter(|e| !b1.contains(e)).cloned().collect(),
+            findings_added: f1
+                .values()
+                .filter(|f| !f0.contains_key(&f.id))
+                .cloned()
+                .collect(),
+            findings_removed: f0
+                .values()
+                .filter(|f| !f1.contains_key(&f.id))
+                .cloned()
+                .collect(),
+            findings_changed: f0
+                .values()
+                .filter_map(|a| {
+                    f1.get(&a.id)
+                        .filter(|b| *b != a)
+                        .map(|b| (a.clone(), b.clone()))
+                })
+                .collect(),
+        })
     }
 
     /// The views at `moment`.

@@ -38,9 +38,9 @@ macro_rules! rule_modules {
 
 rule_list!(rule_modules);
 
-/// Money in fen as a summary shows it: `¥12345` (whole yuan).
+/// Money in fen as a summary shows it: `¥545,000` (the one formatter, `render::amount`).
 pub(crate) fn yuan(fen: u64) -> String {
-    format!("¥{}", fen / 100)
+    crate::render::amount(fen)
 }
 
 /// Raises a finding about one case, found by record `f`, with `evidence` sorted and
