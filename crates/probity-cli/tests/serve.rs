@@ -94,6 +94,19 @@ fn every_read_answers_on_the_demo_and_matches_the_cli() {
         assert!(page.text().contains("<html lang=\"zh-CN\">"), "{path}");
     }
     assert_eq!(server.get("/search?q=nothing-like-this", None).status, 404);
+    // The supplier's sanctions with their derived ends, in the hospital's zone: on 25 March the
+    // blacklisting of 23 March 09:00, for a year, was in force.
+    let supplier = server
+        .get("/suppliers/91330100MA2H0007XM?at=2026-03-25T00:00:00", None)
+        .text();
+    let sanctions = &supplier[supplier.find("id=\"sanctions\"").unwrap()..];
+    assert!(
+        sanctions.contains(
+            "<td>列入黑名单</td><td></td><td>2026-03-23 09:00:00</td><td>2027-03-23 09:00:00</td>"
+        ),
+        "{sanctions}"
+    );
+    assert!(supplier.contains("不得采购"), "{supplier}");
 
     // The same answers as the CLI's --json, which reads the same views.
     let findings = server.get("/api/findings", None).json()["ok"].clone();

@@ -420,28 +420,32 @@ async fn subject_page(
         let at = moment(&app, &params, "at")?;
         let reader = app.clone();
         let subject = id.clone();
-        let (text, findings, timeline) = blocking(move || {
+        let shown_app = app.clone();
+        let (text, findings, timeline, summary) = blocking(move || {
             reader.with_views(|p: &Projection| {
                 let now = probity_ledger::now().unix_micros();
                 let at = at.unwrap_or(now);
+                let app = &shown_app;
                 let missing = || probity_wire::WireError::new(ErrorCode::NotFound, format!("the ledger names no {kind} {subject:?}"));
                 Ok(match kind {
                     "supplier" => {
                         let r = p.supplier_report(&subject, at).ok_or_else(missing)?;
-                        (render::supplier(&r), reviewed(p, r.findings), Vec::new())
+                        let summary = supplier_summary(app, lang, &r, now);
+                        (render::supplier(&r), reviewed(p, r.findings), Vec::new(), summary)
                     }
                     "rep" => {
                         let r = p.rep_report(&subject, at).ok_or_else(missing)?;
-                        (render::rep(&r), reviewed(p, r.findings), Vec::new())
+                        let summary = rep_summary(app, lang, &r);
+                        (render::rep(&r), reviewed(p, r.findings), Vec::new(), summary)
                     }
                     "case" => {
                         let r = p.case_report(&subject).ok_or_else(missing)?;
                         let timeline = r.detail.timeline.clone();
-                        (render::case(&r), reviewed(p, r.findings), timeline)
+                        (render::case(&r), reviewed(p, r.findings), timeline, html! {})
                     }
                     _ => {
                         let r = p.staff_report(&subject).ok_or_else(missing)?;
-                        (render::staff(&r), reviewed(p, r.findings), Vec::new())
+                        (render::staff(&r), reviewed(p, r.findings), Vec::new(), html! {})
                     }
                 })
             })
@@ -455,6 +459,7 @@ async fn subject_page(
             _ => t("工作人员", "Staff member"),
         };
         let body = html! {
+            (summary)
             @if !timeline.is_empty() {
                 h2 { (t("时间线", "Timeline")) }
                 table.timeline {
@@ -514,6 +519,120 @@ async fn staff_page(
     Query(params): Params,
 ) -> Response {
     subject_page(app, headers, params, Access::Oversight, "staff", id).await
+}
+
+fn sanction_kind(lang: Lang, kind: &str) -> &'static str {
+    match (kind, lang) {
+        ("warning", Lang::Zh) => "警告",
+        ("interview", Lang::Zh) => "约谈",
+        ("product_suspension", Lang::Zh) => "暂停产品采购",
+        ("supplier_suspension", Lang::Zh) => "暂停供货资格",
+        ("blacklist", Lang::Zh) => "列入黑名单",
+        ("warning", Lang::En) => "warning",
+        ("interview", Lang::En) => "interview",
+        ("product_suspension", Lang::En) => "product suspension",
+        ("supplier_suspension", Lang::En) => "supplier suspension",
+        ("blacklist", Lang::En) => "blacklist",
+        _ => "?",
+    }
+}
+
+/// A supplier at a glance: eligibility now, admission, sanctions with their derived ends,
+/// blocked products, rep strikes.
+fn supplier_summary(
+    app: &App,
+    lang: Lang,
+    r: &probity_projector::SupplierReport,
+    now: i64,
+) -> Markup {
+    let t = |zh, en| lang.pick(zh, en);
+    let s = &r.supplier;
+    html! {
+        dl.supplier {
+            dt { (t("名称", "Name")) } dd { (s.name.as_deref().unwrap_or("-")) }
+            dt { (t("于所查时点", "At the moment asked")) } dd #eligibility {
+                (when(app, r.at)) " · "
+                @match &r.ineligible {
+                    None => strong { (t("可以采购", "may be bought from")) },
+                    Some(why) => strong.error { (t("不得采购：", "may not be bought from: ")) (why) },
+                }
+            }
+            dt { (t("准入", "Admitted")) } dd {
+                @match s.admitted {
+                    Some((from, _, seq)) => { (when(app, from)) " " (record_link(seq)) },
+                    None => { (t("未准入", "not admitted")) },
+                }
+            }
+            @if !r.blocked_products.is_empty() {
+                dt { (t("受限产品", "Blocked products")) } dd {
+                    @for (product, seq) in &r.blocked_products { (product) " " (record_link(*seq)) " " }
+                }
+            }
+            dt { (t("代表违规计次", "Rep strikes")) } dd {
+                (r.strikes_in_window) (t(" 次（", " in the last ")) (r.strike_window_days) (t(" 天内）", " days"))
+                @if let Some(step) = &r.escalation { " · " (t("惯例处理：", "customary step: ")) (step) }
+            }
+        }
+        @if !s.sanctions.is_empty() {
+            h2 { (t("处罚（止期按期限、解除和条件推算，以现在所知）", "Sanctions (ends derived from the duration, any lifting and conditions, as known now)")) }
+            table #sanctions {
+                thead { tr {
+                    th { (t("决定", "Decision")) } th { (t("类型", "Kind")) } th { (t("产品", "Products")) }
+                    th { (t("起", "From")) } th { (t("止", "Until")) } th { (t("现状", "Now")) } th { (t("记录", "Record")) }
+                } }
+                tbody { @for sanction in &s.sanctions {
+                    @let end = sanction.end_known_at(now);
+                    tr {
+                        td { (sanction.sanction) }
+                        td { (sanction_kind(lang, sanction.kind.as_str())) }
+                        td { (sanction.products.join(", ")) }
+                        td { (when(app, sanction.from)) }
+                        td {
+                            (end.map_or_else(|| t("另行通知", "further notice").to_owned(), |e| when(app, e)))
+                            @if sanction.lifted.is_some() { " " small { (t("（已解除）", "(lifted)")) } }
+                        }
+                        td { @if sanction.active(now, now) { strong { (t("执行中", "in force")) } }
+                             @else if now < sanction.from { (t("尚未生效", "not yet")) }
+                             @else { (t("已结束", "ended")) } }
+                        td { (record_link(sanction.seq)) }
+                    }
+                } }
+            }
+        }
+    }
+}
+
+/// A rep at a glance: registration and its visit log.
+fn rep_summary(app: &App, lang: Lang, r: &probity_projector::RepReport) -> Markup {
+    let t = |zh, en| lang.pick(zh, en);
+    let rep = &r.rep;
+    html! {
+        dl.rep {
+            dt { (t("姓名", "Name")) } dd { (rep.name.as_deref().unwrap_or("-")) }
+            dt { (t("所属供应商", "Supplier")) } dd { @if let Some(s) = &rep.supplier { a href={ "/suppliers/" (s) } { (s) } } @else { "-" } }
+            dt { (t("备案", "Registration")) } dd #registration {
+                @match rep.registered {
+                    Some((from, until, seq)) => { (when(app, from)) " – " (when(app, until)) " " (record_link(seq)) },
+                    None => { (t("未备案", "never registered")) },
+                }
+                @if let Some((at, seq)) = rep.revoked { " · " strong.error { (t("已撤销 ", "revoked ")) (when(app, at)) } " " (record_link(seq)) }
+                " · " @if r.valid { (t("于所查时点有效", "valid at the moment asked")) } @else { strong.error { (t("于所查时点无效", "not valid at the moment asked")) } }
+            }
+        }
+        @if !r.visits.is_empty() {
+            h2 { (t("来访记录", "Visits")) }
+            table.visits {
+                thead { tr { th { (t("来访", "Visit")) } th { (t("状态", "State")) } th { (t("接待人", "Host")) } th { (t("时段", "Slot")) } th { (t("预约记录", "Booking")) } } }
+                tbody { @for v in &r.visits { tr {
+                    td { (v.visit) }
+                    td { (visit_state(lang, &v.state)) }
+                    td { a href={ "/staff/" (v.detail.host) } { (v.detail.host) } }
+                    td { (when(app, v.detail.slot.0)) " – " (when(app, v.detail.slot.1)) }
+                    td { (record_link(v.detail.requested)) }
+                } } }
+            }
+        }
+    }
 }
 
 fn no_reviews(list: Vec<Finding>) -> Vec<FindingAnswer> {

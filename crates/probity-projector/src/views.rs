@@ -38,7 +38,7 @@ pub struct SanctionView {
 
 impl SanctionView {
     /// The end of the sanction as known at `k` (true time), `None` if open-ended.
-    pub(crate) fn end_known_at(&self, k: Micros) -> Option<Micros> {
+    pub fn end_known_at(&self, k: Micros) -> Option<Micros> {
         let mut end = self.until;
         let earliest = |end: Option<Micros>, t: Micros| Some(end.map_or(t, |e| e.min(t)));
         if let Some((t, rec)) = self.lifted {
