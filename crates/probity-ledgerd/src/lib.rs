@@ -9,5 +9,6 @@
 //! `probity_ledger::wire`.
 
 pub mod config;
+pub mod metrics;
 pub mod publisher;
 pub mod service;

@@ -11,6 +11,7 @@ use clap::Parser;
 use probity_core::append::AppendRules;
 use probity_ledger::{keyfile, wire, EngineConfig, Ledger, SystemClock};
 use probity_ledgerd::config::FileConfig;
+use probity_ledgerd::metrics::ServiceMetrics;
 use probity_ledgerd::service::{serve, ServiceConfig};
 use tracing_subscriber::EnvFilter;
 
@@ -47,6 +48,10 @@ struct Args {
     /// A witness whose cosignatures are attached to checkpoints (repeatable; vkey or file).
     #[arg(long = "witness")]
     witnesses: Vec<String>,
+    /// Serve `/metrics` (Prometheus text) and `/healthz` on this address, e.g.
+    /// 127.0.0.1:9464 (default: no metrics endpoint).
+    #[arg(long, env = "PROBITY_METRICS_LISTEN")]
+    metrics_listen: Option<std::net::SocketAddr>,
     /// Log as JSON lines instead of text.
     #[arg(long, env = "PROBITY_LOG_JSON")]
     log_json: bool,
@@ -159,6 +164,25 @@ async fn run(args: Args) -> Result<(), Failure> {
         }
     };
 
+    let metrics = Arc::new(ServiceMetrics::default());
+    let (metrics_stop, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
+    if let Some(address) = args.metrics_listen {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| format!("--metrics-listen {address}"))
+            .map_err(Failure::Setup)?;
+        let (counted, book) = (metrics.clone(), ledger.clone());
+        let render: probity_nats::exporter::Render = Arc::new(move || counted.render(&book));
+        tracing::info!(%address, "metrics on /metrics");
+        tokio::spawn(async move {
+            let stopped = async {
+                let _ = metrics_stopped.await;
+            };
+            if let Err(e) = probity_nats::exporter::serve(listener, render, stopped).await {
+                tracing::warn!(error = %e, "the metrics endpoint stopped");
+            }
+        });
+    }
     let config = ServiceConfig {
         stream_name: settings
             .stream_name
@@ -167,8 +191,11 @@ async fn run(args: Args) -> Result<(), Failure> {
         replicas: settings.replicas,
         max_in_flight: settings.max_in_flight,
         witnesses: settings.witnesses.clone(),
+        metrics,
     };
-    serve(ledger, client, config, stop)
+    let served = serve(ledger, client, config, stop)
         .await
-        .map_err(|e| Failure::Service(e.into()))
+        .map_err(|e| Failure::Service(e.into()));
+    let _ = metrics_stop.send(());
+    served
 }

@@ -15,6 +15,7 @@ use probity_wire::ErrorCode;
 use serde::Serialize;
 use tokio::sync::{watch, Semaphore};
 
+use crate::metrics::ServiceMetrics;
 use crate::publisher::{ensure_stream, PublishError, Publisher};
 
 /// What the service needs besides the ledger and the connection.
@@ -28,6 +29,8 @@ pub struct ServiceConfig {
     pub max_in_flight: usize,
     /// Witnesses whose cosignatures (`probity.<ledger>.cosign`) are attached to checkpoints.
     pub witnesses: Vec<VerifierKey>,
+    /// Appends and refusals, counted as they are answered.
+    pub metrics: Arc<ServiceMetrics>,
 }
 
 /// Why the service stopped abnormally.
@@ -81,7 +84,12 @@ async fn respond<T: Serialize>(client: &Client, message: &Message, reply: Reply<
     }
 }
 
-async fn handle_append(ledger: Ledger, client: Client, message: Message) {
+async fn handle_append(
+    ledger: Ledger,
+    metrics: Arc<ServiceMetrics>,
+    client: Client,
+    message: Message,
+) {
     let result = match parse::<AppendMessage>(&message.payload) {
         Err(e) => Err(e),
         Ok(request) => ledger
@@ -92,11 +100,17 @@ async fn handle_append(ledger: Ledger, client: Client, message: Message) {
     if let Err(e) = &result {
         tracing::info!(code = %e.code, message = %e.message, "append refused");
     }
+    metrics.append(result.as_ref().err().map(|e| e.code.as_str()));
     respond(&client, &message, into_reply(result)).await;
 }
 
 /// A batch: every event checked and appended as a single append would be, one reply each.
-async fn handle_append_batch(ledger: Ledger, client: Client, message: Message) {
+async fn handle_append_batch(
+    ledger: Ledger,
+    metrics: Arc<ServiceMetrics>,
+    client: Client,
+    message: Message,
+) {
     let result = match requests::parse_batch(&message.payload) {
         Err(e) => Err(e),
         Ok(events) => tokio::task::spawn_blocking(move || requests::append_batch(&ledger, events))
@@ -106,11 +120,14 @@ async fn handle_append_batch(ledger: Ledger, client: Client, message: Message) {
     match &result {
         Err(e) => tracing::info!(code = %e.code, message = %e.message, "batch refused"),
         Ok(replies) => {
-            for e in replies.iter().filter_map(|reply| match reply {
-                Reply::Error(e) => Some(e),
-                Reply::Ok(_) => None,
-            }) {
-                tracing::info!(code = %e.code, message = %e.message, "append refused");
+            for reply in replies {
+                match reply {
+                    Reply::Error(e) => {
+                        tracing::info!(code = %e.code, message = %e.message, "append refused");
+                        metrics.append(Some(e.code.as_str()));
+                    }
+                    Reply::Ok(_) => metrics.append(None),
+                }
             }
         }
     }
@@ -382,15 +399,16 @@ pub async fn serve(
                 let permits = u32::try_from(permits).unwrap_or(u32::MAX);
                 let Ok(permit) = in_flight.clone().try_acquire_many_owned(permits) else {
                     let busy = error(ErrorCode::Busy, format!("{} appends are in flight; try again shortly", config.max_in_flight));
+                    config.metrics.append(Some(ErrorCode::Busy.as_str()));
                     respond::<Receipt>(&client, &message, Reply::Error(busy)).await;
                     continue;
                 };
-                let (ledger, client) = (ledger.clone(), client.clone());
+                let (ledger, client, metrics) = (ledger.clone(), client.clone(), config.metrics.clone());
                 tokio::spawn(async move {
                     if batch {
-                        handle_append_batch(ledger, client, message).await;
+                        handle_append_batch(ledger, metrics, client, message).await;
                     } else {
-                        handle_append(ledger, client, message).await;
+                        handle_append(ledger, metrics, client, message).await;
                     }
                     drop(permit);
                 });

@@ -624,3 +624,73 @@ async fn readers_get_pull_consumers_and_a_flood_of_read_requests_is_bounded() {
     }
     assert_eq!(busy, 9, "64 per window, three taken above");
 }
+
+/// `--metrics-listen`: appends and refusals by code are counted as answered (singles and
+/// batches), the book's size read at the scrape.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_appends_and_refusals_by_code() {
+    let nats = NatsServer::start();
+    let data = DataDir::init();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let address = format!("127.0.0.1:{port}");
+    let mut ledgerd = spawn_ledgerd(data.path(), &nats.url(), &["--metrics-listen", &address]);
+    let client = connect(&nats.url()).await;
+    wait_ready(&client, &ledgerd).await;
+    let h = &data.hospital;
+    let good = h.request("m-1", "CASE-M1", &h.clerk);
+    assert!(matches!(
+        append(&client, good.clone()).await.unwrap(),
+        Reply::Ok(_)
+    ));
+    let forged = SignedEvent::from_parts(
+        good.body_bytes().to_vec(),
+        good.keyid(),
+        malleate(good.signature()),
+    );
+    assert!(matches!(
+        append(&client, forged).await.unwrap(),
+        Reply::Error(_)
+    ));
+    let batch = vec![
+        h.request("m-2", "CASE-M2", &h.clerk),
+        h.request("m-stranger", "CASE-M3", &h.stranger),
+    ];
+    assert!(matches!(
+        append_batch(&client, batch).await.unwrap(),
+        Reply::Ok(_)
+    ));
+    let size = status(&client).await.unwrap().size;
+
+    let scrape = tokio::task::spawn_blocking(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut response = agent
+            .get(format!("http://{address}/metrics"))
+            .call()
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.body_mut().read_to_string().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(scrape.contains("probity_appends_total 2"), "{scrape}");
+    assert!(
+        scrape.contains("probity_append_refusals_total{code=\"bad-signature\"} 1"),
+        "{scrape}"
+    );
+    assert!(
+        scrape.contains("probity_append_refusals_total{code=\"unknown-key\"} 1"),
+        "{scrape}"
+    );
+    assert!(
+        scrape.contains(&format!("probity_ledger_records {size}")),
+        "{scrape}"
+    );
+    assert_eq!(ledgerd.terminate(), Some(0));
+}

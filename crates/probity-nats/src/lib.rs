@@ -3,6 +3,7 @@
 //! (`nats://user:password@host:port`; the Rust client takes them as options, not from the URL),
 //! and, for the services, stop cleanly on SIGTERM or SIGINT from the moment they start.
 
+pub mod exporter;
 pub mod urls;
 
 use std::future::Future;

@@ -3,3 +3,4 @@
 //! answers `probity.<ledger>.query.*` (see `schemas/QUERIES.md`).
 
 pub mod follow;
+pub mod metrics;

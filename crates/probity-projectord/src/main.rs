@@ -39,6 +39,10 @@ struct Args {
     /// Most records applied in one durable batch.
     #[arg(long, default_value_t = 4096)]
     max_batch: usize,
+    /// Serve `/metrics` (Prometheus text) and `/healthz` on this address, e.g.
+    /// 127.0.0.1:9465 (default: no metrics endpoint).
+    #[arg(long, env = "PROBITY_METRICS_LISTEN")]
+    metrics_listen: Option<std::net::SocketAddr>,
     /// Logs as JSON lines.
     #[arg(long)]
     json_logs: bool,
@@ -100,6 +104,26 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     tracing::info!(ledger = %args.ledger, "projectord started");
-    follower.run(stop).await?;
+    let (metrics_stop, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
+    if let Some(address) = args.metrics_listen {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| format!("--metrics-listen {address}"))?;
+        let shared = follower.shared().clone();
+        let render: probity_nats::exporter::Render =
+            std::sync::Arc::new(move || probity_projectord::metrics::render(&shared));
+        tracing::info!(%address, "metrics on /metrics");
+        tokio::spawn(async move {
+            let stopped = async {
+                let _ = metrics_stopped.await;
+            };
+            if let Err(e) = probity_nats::exporter::serve(listener, render, stopped).await {
+                tracing::warn!(error = %e, "the metrics endpoint stopped");
+            }
+        });
+    }
+    let followed = follower.run(stop).await;
+    let _ = metrics_stop.send(());
+    followed?;
     Ok(())
 }

@@ -459,3 +459,61 @@ async fn a_nats_restart_under_load_is_outlived_by_ledgerd_and_projectord() {
         assert_eq!(record.hash, receipt.hash);
     }
 }
+
+/// `--metrics-listen`: the records applied and the lag, read from the follower at each scrape.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_show_the_records_applied_and_the_lag() {
+    let (nats, data, _vkey, _ledgerd, client) = ledger_service().await;
+    let h = &data.hospital;
+    for i in 0..5 {
+        let event = h.request(&format!("mx-{i}"), "CASE-MX", &h.clerk);
+        assert!(matches!(
+            append(&client, event).await.unwrap(),
+            Reply::Ok(_)
+        ));
+    }
+    let size = probity_testkit::ledgerd::status(&client)
+        .await
+        .unwrap()
+        .size;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let address = format!("127.0.0.1:{port}");
+    let views = data.path().join("views-metrics");
+    let _projectord =
+        Projectord::spawn_with(&nats.url(), &views, 64, &["--metrics-listen", &address]);
+    caught_up(&client, size).await;
+    let scrape = tokio::task::spawn_blocking(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        // The endpoint opens just after the follower starts answering queries: retry a moment.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut response = loop {
+            match agent.get(format!("http://{address}/metrics")).call() {
+                Ok(response) => break response,
+                Err(e) => {
+                    assert!(Instant::now() < deadline, "no metrics endpoint: {e}");
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
+        };
+        assert_eq!(response.status(), 200);
+        response.body_mut().read_to_string().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        scrape.contains(&format!("probity_views_applied_records {size}")),
+        "{scrape}"
+    );
+    assert!(
+        scrape.contains("probity_projector_lag_records 0"),
+        "{scrape}"
+    );
+    assert!(scrape.contains("probity_projector_halted 0"), "{scrape}");
+}
