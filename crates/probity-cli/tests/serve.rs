@@ -424,6 +424,20 @@ fn pre_signed_events_are_appended_with_receipts_and_retries_are_duplicates() {
         "{}",
         answer.text()
     );
+    // A subject field that is no id is refused naming that field, as any other bad field.
+    let spaced = json!({"type": "rep.checked_in", "payload": {"visit": "V-1", "filing_number": "REP R7", "room": "RECEPTION-1", "identity_matched": true}, "signer": key.public_key()});
+    let answer = server.post("/api/drafts", None, spaced.to_string().as_bytes());
+    assert_eq!(
+        (answer.status, answer.code().as_str()),
+        (422, "schema-violation"),
+        "{}",
+        answer.text()
+    );
+    assert!(
+        answer.text().contains("field `filing_number`"),
+        "{}",
+        answer.text()
+    );
 
     let metrics = server.get("/metrics", None).text();
     assert!(metrics.contains("probity_appends_total 4"), "{metrics}");

@@ -68,12 +68,7 @@ pub(crate) fn authorize(
         return local_only(headers);
     };
     let caller = match auth::presented(headers) {
-        None if access == Access::Public => {
-            return Ok(Caller {
-                user: "-".into(),
-                role: None,
-            })
-        }
+        None if access == Access::Public => return Ok(Caller::anonymous()),
         None => return Err(ApiError::new(
             ErrorCode::Unauthenticated,
             "this needs a token: send Authorization: Bearer <token> (probity token add makes one)",
@@ -90,11 +85,7 @@ pub(crate) fn authorize(
     } else {
         Err(ApiError::new(
             ErrorCode::Forbidden,
-            format!(
-                "{} ({}) may not do this",
-                caller.user,
-                caller.role.map_or("-", |r| r.as_str())
-            ),
+            format!("{} ({}) may not do this", caller.user, caller.role_name()),
         ))
     }
 }
@@ -676,9 +667,12 @@ async fn draft(State(app): AppState, headers: HeaderMap, body: Body) -> Answer {
     let bytes = read_body(body, wire::MAX_REQUEST_BYTES).await?;
     let request: DraftRequest = requests::parse(&bytes)?;
     let mut subjects = Subjects::default();
+    // A payload field that is no subject id is left to the payload's own check below, which
+    // names the field (a form can mark it) where this could only say "payload".
     for (kind, id) in probity_events::catalogue::implied_subjects(&request.payload) {
-        let id = SubjectId::new(id).map_err(|e| bad("payload")(e.to_string()))?;
-        subjects.add(Subject::new(kind, id));
+        if let Ok(id) = SubjectId::new(id) {
+            subjects.add(Subject::new(kind, id));
+        }
     }
     for subject in &request.subjects {
         subjects.add(

@@ -32,14 +32,24 @@ pub enum Access {
     Record,
 }
 
+/// What a caller may be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Standing {
+    /// The operator of a server without a tokens file (loopback only): may do everything.
+    Operator,
+    /// No token: public routes only.
+    Anonymous,
+    /// A token holder with this role.
+    Holder(Role),
+}
+
 /// Who made a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Caller {
-    /// The user name in the tokens file (`local` without one).
+    /// The user name in the tokens file (`local` for the operator, `-` without a token).
     pub user: String,
-    /// Their role; `None` for the local operator of a server without a tokens file, who may
-    /// do everything (such a server listens on loopback only).
-    pub role: Option<Role>,
+    /// What they may be.
+    pub standing: Standing,
 }
 
 impl Caller {
@@ -47,14 +57,24 @@ impl Caller {
     pub fn local() -> Caller {
         Caller {
             user: "local".into(),
-            role: None,
+            standing: Standing::Operator,
+        }
+    }
+
+    /// Someone with no token.
+    pub fn anonymous() -> Caller {
+        Caller {
+            user: "-".into(),
+            standing: Standing::Anonymous,
         }
     }
 
     /// Whether this caller may use a route that needs `access`.
     pub fn may(&self, access: Access) -> bool {
-        let Some(role) = self.role else {
-            return true;
+        let role = match self.standing {
+            Standing::Operator => return true,
+            Standing::Anonymous => return access == Access::Public,
+            Standing::Holder(role) => role,
         };
         match access {
             Access::Public | Access::Staff => true,
@@ -63,6 +83,14 @@ impl Caller {
                 Role::DisciplineOffice | Role::Auditor | Role::Administrator
             ),
             Access::Record => role != Role::Auditor,
+        }
+    }
+
+    /// The role's name, for messages (`-` for the operator and the anonymous).
+    pub fn role_name(&self) -> &'static str {
+        match self.standing {
+            Standing::Holder(role) => role.as_str(),
+            Standing::Operator | Standing::Anonymous => "-",
         }
     }
 }
@@ -185,7 +213,7 @@ impl Tokens {
             })?;
             let caller = Caller {
                 user: entry.user,
-                role: Some(role),
+                standing: Standing::Holder(role),
             };
             if by_hash.insert(hash, caller).is_some() {
                 return Err(malformed("two users share a token".into()));
@@ -298,8 +326,8 @@ mod tests {
         assert_eq!(tokens.len(), 2);
         let caller = tokens.caller(&clerk).unwrap();
         assert_eq!(
-            (caller.user.as_str(), caller.role),
-            ("wang.fang", Some(Role::Clerk))
+            (caller.user.as_str(), caller.standing),
+            ("wang.fang", Standing::Holder(Role::Clerk))
         );
         assert!(tokens.caller("pbt_guess").is_none());
         assert!(matches!(
@@ -312,7 +340,7 @@ mod tests {
     fn roles_reach_what_they_may() {
         let of = |role| Caller {
             user: "u".into(),
-            role: Some(role),
+            standing: Standing::Holder(role),
         };
         assert!(of(Role::Clerk).may(Access::Record));
         assert!(!of(Role::Clerk).may(Access::Oversight));
@@ -320,6 +348,8 @@ mod tests {
         assert!(!of(Role::Auditor).may(Access::Record));
         assert!(of(Role::DisciplineOffice).may(Access::Record));
         assert!(Caller::local().may(Access::Oversight));
+        assert!(Caller::anonymous().may(Access::Public));
+        assert!(!Caller::anonymous().may(Access::Staff));
     }
 
     #[cfg(unix)]

@@ -867,7 +867,7 @@ async fn ledger_page(State(app): AppState, headers: HeaderMap, Query(params): Pa
     let lang = Lang::choose(param(&params, "lang"), &headers);
     let result = async {
         let caller = authorize(&app, &headers, Access::Public)?;
-        let may_list_keys = app.config.tokens.is_none() || caller.role.is_some();
+        let may_list_keys = caller.may(Access::Staff);
         let reader = app.clone();
         let (status, checkpoint, keys) = blocking(move || {
             let status = reader

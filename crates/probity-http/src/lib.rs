@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use axum::Router;
 
-pub use auth::{Caller, TokenError, Tokens};
+pub use auth::{Caller, Standing, TokenError, Tokens};
 pub use state::{App, AppConfig, OpenError};
 
 /// How long the views keeper gathers appends before it applies them.
