@@ -165,24 +165,18 @@ async fn run(args: Args) -> Result<(), Failure> {
     };
 
     let metrics = Arc::new(ServiceMetrics::default());
-    let (metrics_stop, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
-    if let Some(address) = args.metrics_listen {
-        let listener = tokio::net::TcpListener::bind(address)
-            .await
-            .with_context(|| format!("--metrics-listen {address}"))
-            .map_err(Failure::Setup)?;
-        let (counted, book) = (metrics.clone(), ledger.clone());
-        let render: probity_nats::exporter::Render = Arc::new(move || counted.render(&book));
-        tracing::info!(%address, "metrics on /metrics");
-        tokio::spawn(async move {
-            let stopped = async {
-                let _ = metrics_stopped.await;
-            };
-            if let Err(e) = probity_nats::exporter::serve(listener, render, stopped).await {
-                tracing::warn!(error = %e, "the metrics endpoint stopped");
-            }
-        });
-    }
+    let metrics_stop = match args.metrics_listen {
+        None => None,
+        Some(address) => {
+            let (counted, book) = (metrics.clone(), ledger.clone());
+            let render: probity_nats::exporter::Render = Arc::new(move || counted.render(&book));
+            let stop = probity_nats::exporter::spawn(address, render)
+                .await
+                .with_context(|| format!("--metrics-listen {address}"))
+                .map_err(Failure::Setup)?;
+            Some(stop)
+        }
+    };
     let config = ServiceConfig {
         stream_name: settings
             .stream_name
@@ -196,6 +190,6 @@ async fn run(args: Args) -> Result<(), Failure> {
     let served = serve(ledger, client, config, stop)
         .await
         .map_err(|e| Failure::Service(e.into()));
-    let _ = metrics_stop.send(());
+    drop(metrics_stop);
     served
 }

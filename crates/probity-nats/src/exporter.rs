@@ -41,3 +41,23 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown)
         .await
 }
+
+/// Binds `address` and serves `render`'s metrics there in the background (logging where);
+/// sending on (or dropping) the returned handle stops it.
+pub async fn spawn(
+    address: std::net::SocketAddr,
+    render: Render,
+) -> std::io::Result<tokio::sync::oneshot::Sender<()>> {
+    let listener = tokio::net::TcpListener::bind(address).await?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tracing::info!(%address, "metrics on /metrics");
+    tokio::spawn(async move {
+        let stopped = async {
+            let _ = stopped.await;
+        };
+        if let Err(e) = serve(listener, render, stopped).await {
+            tracing::warn!(error = %e, "the metrics endpoint stopped");
+        }
+    });
+    Ok(stop)
+}

@@ -104,26 +104,20 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     tracing::info!(ledger = %args.ledger, "projectord started");
-    let (metrics_stop, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
-    if let Some(address) = args.metrics_listen {
-        let listener = tokio::net::TcpListener::bind(address)
-            .await
-            .with_context(|| format!("--metrics-listen {address}"))?;
-        let shared = follower.shared().clone();
-        let render: probity_nats::exporter::Render =
-            std::sync::Arc::new(move || probity_projectord::metrics::render(&shared));
-        tracing::info!(%address, "metrics on /metrics");
-        tokio::spawn(async move {
-            let stopped = async {
-                let _ = metrics_stopped.await;
-            };
-            if let Err(e) = probity_nats::exporter::serve(listener, render, stopped).await {
-                tracing::warn!(error = %e, "the metrics endpoint stopped");
-            }
-        });
-    }
+    let metrics_stop = match args.metrics_listen {
+        None => None,
+        Some(address) => {
+            let shared = follower.shared().clone();
+            let render: probity_nats::exporter::Render =
+                std::sync::Arc::new(move || probity_projectord::metrics::render(&shared));
+            let stop = probity_nats::exporter::spawn(address, render)
+                .await
+                .with_context(|| format!("--metrics-listen {address}"))?;
+            Some(stop)
+        }
+    };
     let followed = follower.run(stop).await;
-    let _ = metrics_stop.send(());
+    drop(metrics_stop);
     followed?;
     Ok(())
 }
