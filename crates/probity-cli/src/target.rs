@@ -203,7 +203,7 @@ pub fn open_failure(data: &Path, e: datadir::OpenError) -> Failure {
     use probity_ledger::LedgerError;
     match e {
         datadir::OpenError::Ledger(LedgerError::Locked(_)) => Failure::Unreachable(format!(
-            "{} is in use by another process; is ledgerd running on it? Use --nats then",
+            "{} is in use by another process: ledgerd (use --nats then) or probity serve (use its HTTP API then)?",
             data.display()
         )),
         datadir::OpenError::Ledger(e) if e.is_damage() => Failure::Damaged(e.to_string()),

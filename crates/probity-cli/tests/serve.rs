@@ -441,6 +441,13 @@ fn pre_signed_events_are_appended_with_receipts_and_retries_are_duplicates() {
 
     let metrics = server.get("/metrics", None).text();
     assert!(metrics.contains("probity_appends_total 4"), "{metrics}");
+    // While it serves, the data directory is its own: other commands say so and where to go.
+    let (code, _, stderr) = probity(&["status", "--data", data.to_str().unwrap()]);
+    assert_eq!(code, 3, "{stderr}");
+    assert!(
+        stderr.contains("probity serve (use its HTTP API then)"),
+        "{stderr}"
+    );
     server.stop();
     let (code, out, stderr) = probity(&["verify", "--data", data.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}{stderr}");

@@ -149,7 +149,7 @@ pub enum LedgerError {
     #[error("cannot start the ledger's writer thread: {0}")]
     Thread(std::io::Error),
     /// Another process (ledgerd, most likely) has the book open.
-    #[error("{0} is in use by another process (is ledgerd running on it? Use --nats then)")]
+    #[error("{0} is in use by another process (ledgerd: use --nats then; probity serve: use its HTTP API)")]
     Locked(String),
     /// The storage under the book is damaged: sled found a bad checksum, or failed while
     /// recovering it.
