@@ -323,3 +323,96 @@ fn every_scenario_matches_its_expected_findings_and_blacklist() {
         );
     }
 }
+
+/// The next expected step the console shows for a case is never behind what was recorded in a
+/// case the rules find in order: in every scenario, for each case without a `step-order`
+/// finding, no main purchase step was recorded that comes later in the chain than the step
+/// the views expected just before it.
+#[test]
+fn the_next_expected_step_leads_every_case_recorded_in_order() {
+    const CHAIN: [&str; 10] = [
+        "purchase.requested",
+        "purchase.external_approval_granted",
+        "purchase.process_opened",
+        "purchase.demand_published",
+        "purchase.quote_submitted",
+        "purchase.quote_evaluated",
+        "purchase.award_decided",
+        "purchase.contract_signed",
+        "purchase.delivery_accepted",
+        "purchase.payment_made",
+    ];
+    let rank = |t: &str| CHAIN.iter().position(|c| *c == t);
+    let (mut checked, mut named) = (0, 0);
+    for name in scenario_names().unwrap() {
+        let prepared = load_scenario(&name).unwrap();
+        let (_, whole) = project(&prepared);
+        let out_of_order: Vec<String> = whole
+            .findings
+            .values()
+            .filter(|f| f.rule == Rule::StepOrder)
+            .flat_map(|f| f.subjects.clone())
+            .collect();
+        let mut p = Projection::new();
+        let mut reached = std::collections::BTreeMap::new();
+        let mut ledger = probity_core::append::MemoryLedger::new(
+            probity_events::role_matrix(),
+            probity_core::append::AppendRules::default(),
+        );
+        for (event, at) in &prepared.events {
+            let record = ledger.append(event.clone(), *at).unwrap().record().clone();
+            let body = record.event.open().unwrap().into_body();
+            let decoded = probity_events::validate_body(&body).unwrap();
+            let step = body.event_type.as_str().to_owned();
+            if let (Some(recorded), Some(case)) = (rank(&step), body.subjects.case.first()) {
+                let case = case.as_str();
+                if !out_of_order.contains(&format!("case:{case}")) {
+                    let t = body.occurred_at.unix_micros();
+                    let expected = p.next_step(case, t).and_then(rank);
+                    assert!(
+                        expected.is_some_and(|e| recorded <= e),
+                        "{name}: {case} recorded {step} when {:?} was expected",
+                        p.next_step(case, t)
+                    );
+                    // And it names the step: a case's first step of a new kind (optional ones
+                    // aside) is the one expected.
+                    let reached = reached.entry(case.to_owned()).or_insert(0usize);
+                    let competes = p
+                        .cases
+                        .get(case)
+                        .and_then(|c| c.method.as_ref())
+                        .is_none_or(|(m, ..)| {
+                            !matches!(
+                                m,
+                                probity_events::purchase::Method::CatalogueCallOff
+                                    | probity_events::purchase::Method::SingleSource
+                            )
+                        });
+                    let optional = match step.as_str() {
+                        "purchase.demand_published" | "purchase.external_approval_granted" => true,
+                        "purchase.quote_submitted" | "purchase.quote_evaluated" => !competes,
+                        _ => false,
+                    };
+                    if recorded > *reached && !optional {
+                        assert_eq!(
+                            expected,
+                            Some(recorded),
+                            "{name}: {case} recorded {step} when {:?} was expected",
+                            p.next_step(case, t)
+                        );
+                        named += 1;
+                    }
+                    *reached = (*reached).max(recorded);
+                    checked += 1;
+                }
+            }
+            p.apply(probity_projector::Applied {
+                seq: record.seq,
+                recorded_at: record.recorded_at,
+                body: &body,
+                event: &decoded,
+            });
+        }
+    }
+    assert!(checked > 50 && named > 20, "{checked} {named}");
+}

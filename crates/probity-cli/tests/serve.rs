@@ -107,6 +107,13 @@ fn every_read_answers_on_the_demo_and_matches_the_cli() {
         "{sanctions}"
     );
     assert!(supplier.contains("不得采购"), "{supplier}");
+    // A case page names the next expected step, linked to the form that records it.
+    let case = server.get("/cases/CASE-1", None).text();
+    let next = &case[case.find("id=\"next-step\"").unwrap()..];
+    assert!(
+        next.contains("下一步") && next.contains("purchase."),
+        "{next}"
+    );
 
     // The same answers as the CLI's --json, which reads the same views.
     let findings = server.get("/api/findings", None).json()["ok"].clone();

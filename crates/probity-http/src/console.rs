@@ -441,7 +441,8 @@ async fn subject_page(
                     "case" => {
                         let r = p.case_report(&subject).ok_or_else(missing)?;
                         let timeline = r.detail.timeline.clone();
-                        (render::case(&r), reviewed(p, r.findings), timeline, html! {})
+                        let summary = case_summary(lang, &subject, p.next_step(&subject, at));
+                        (render::case(&r), reviewed(p, r.findings), timeline, summary)
                     }
                     _ => {
                         let r = p.staff_report(&subject).ok_or_else(missing)?;
@@ -597,6 +598,23 @@ fn supplier_summary(
                         td { (record_link(sanction.seq)) }
                     }
                 } }
+            }
+        }
+    }
+}
+
+/// A case's next expected step, with a link that opens it ready to fill in and sign.
+fn case_summary(lang: Lang, case: &str, next: Option<&str>) -> Markup {
+    let t = |zh, en| lang.pick(zh, en);
+    html! {
+        p #next-step {
+            (t("下一步：", "Next step: "))
+            @match next {
+                Some(step) => {
+                    code { (step) } " "
+                    a.record-next href={ "/record?type=" (step) "&payload.case=" (urlencode_component(case)) } { (t("登记此步骤", "record it")) }
+                }
+                None => { (t("无（已付款或已撤销）", "none (paid or cancelled)")) }
             }
         }
     }

@@ -229,6 +229,46 @@ impl Projection {
         })
     }
 
+    /// The purchase step case `case` expects next at true time `t`, in the order the
+    /// step-order rule checks (docs/RULES.md): a request; outside approval when the estimate
+    /// is at or above the approval threshold; the process opened; for a method that competes,
+    /// quotes and their evaluation; the award; the contract; the delivery accepted; the
+    /// payment. `None` once paid or cancelled. Publishing the demand is not named: DOMAIN.md
+    /// asks it of off-catalogue consumables only, and short-publication judges it when done.
+    pub fn next_step(&self, case: &str, t: Micros) -> Option<&'static str> {
+        use probity_events::purchase::Method;
+        if matches!(
+            self.case_state(case),
+            Some("purchase.payment_made" | "purchase.case_cancelled")
+        ) {
+            return None;
+        }
+        let Some(request) = self.cases.get(case).and_then(|c| c.request.as_ref()) else {
+            return Some("purchase.requested");
+        };
+        let view = self.cases.get(case)?;
+        let Some((method, ..)) = &view.method else {
+            let threshold = self.policy_in_force(t).external_approval_threshold.fen();
+            if request.estimated >= threshold && view.external_approvals.is_empty() {
+                return Some("purchase.external_approval_granted");
+            }
+            return Some("purchase.process_opened");
+        };
+        let competes = !matches!(method, Method::CatalogueCallOff | Method::SingleSource);
+        Some(match () {
+            () if view.award.is_none() && competes && view.quotes.is_empty() => {
+                "purchase.quote_submitted"
+            }
+            () if view.award.is_none() && competes && view.valid_quotes.is_empty() => {
+                "purchase.quote_evaluated"
+            }
+            () if view.award.is_none() => "purchase.award_decided",
+            () if view.contract.is_none() => "purchase.contract_signed",
+            () if view.acceptance.is_none() => "purchase.delivery_accepted",
+            () => "purchase.payment_made",
+        })
+    }
+
     /// The staff member `staff`, if the ledger names them anywhere.
     pub fn staff_report(&self, staff: &str) -> Option<StaffReport> {
         let meetings = self.meetings.get(staff).cloned().unwrap_or_default();
