@@ -225,6 +225,27 @@ fn progress(total: u64, what: &str) -> ProgressBar {
     bar
 }
 
+/// A progress bar for bringing views up to date, made on the first report (so a catch-up of
+/// nothing shows nothing), on a terminal only.
+#[derive(Debug, Default)]
+pub(crate) struct ViewsProgress(Option<ProgressBar>);
+
+impl ViewsProgress {
+    /// `done` of `size` records applied.
+    pub(crate) fn report(&mut self, done: u64, size: u64) {
+        self.0
+            .get_or_insert_with(|| progress(size, "verifying and applying to the views"))
+            .set_position(done);
+    }
+
+    /// Clears the bar.
+    pub(crate) fn finish(self) {
+        if let Some(bar) = self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}
+
 /// How long `verify --nats` waits for ledgerd to sign a checkpoint covering its size.
 const CHECKPOINT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 

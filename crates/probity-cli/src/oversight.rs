@@ -40,7 +40,11 @@ pub fn ask(
             let views = embedded::views_dir(data);
             let mut projector = embedded::open(&views, ledger)
                 .map_err(|e| Failure::Input(format!("{}: {e}", views.display())))?;
-            let caught_up = embedded::catch_up(&mut projector, ledger).map_err(refused);
+            let mut bar = crate::audit::ViewsProgress::default();
+            let mut progress = |done: u64, size: u64| bar.report(done, size);
+            let caught_up = embedded::catch_up_reporting(&mut projector, ledger, &mut progress)
+                .map_err(refused);
+            bar.finish();
             let answer = caught_up.map(|_| {
                 query::answer(
                     projector.projection(),

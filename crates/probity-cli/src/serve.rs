@@ -55,7 +55,11 @@ pub fn run(
         "probity serve: opening {} and bringing its views up to date…",
         data.display()
     );
-    let app = App::open(data, AppConfig { offset, tokens }).map_err(|e| match e {
+    let mut bar = crate::audit::ViewsProgress::default();
+    let mut progress = |done: u64, size: u64| bar.report(done, size);
+    let opened = App::open_reporting(data, AppConfig { offset, tokens }, &mut progress);
+    bar.finish();
+    let app = opened.map_err(|e| match e {
         OpenError::Ledger(e) => target::open_failure(data, e),
         OpenError::Views(e) => Failure::Damaged(format!("views: {e}")),
     })?;

@@ -47,12 +47,22 @@ pub struct App {
 
 impl App {
     /// Opens the data directory `data` (its book, then its views, brought up to date: every
-    /// new record verified first; `progress` is told how many records that applied).
+    /// new record verified first).
     pub fn open(data: &Path, config: AppConfig) -> Result<App, OpenError> {
+        App::open_reporting(data, config, &mut |_, _| {})
+    }
+
+    /// [`open`](Self::open), telling `progress` (records applied, the book's size) as the
+    /// views are brought up to date.
+    pub fn open_reporting(
+        data: &Path,
+        config: AppConfig,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<App, OpenError> {
         let ledger = datadir::open(data)?;
         let mut projector = embedded::open(&embedded::views_dir(data), &ledger)
             .map_err(|e| OpenError::Views(ProjectError::Store(e)))?;
-        embedded::catch_up(&mut projector, &ledger)?;
+        embedded::catch_up_reporting(&mut projector, &ledger, progress)?;
         Ok(App {
             ledger,
             views: RwLock::new(projector),

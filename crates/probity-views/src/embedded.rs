@@ -43,7 +43,17 @@ pub fn open(dir: &Path, ledger: &Ledger) -> Result<Projector, StoreError> {
 /// order and applies the ones before, committing every [`CHUNK`] records and at the end, so
 /// the cores are not idle while records are applied or flushed.
 pub fn catch_up(projector: &mut Projector, ledger: &Ledger) -> Result<u64, ProjectError> {
-    catch_up_paced(projector, ledger, Pace::default())
+    catch_up_paced(projector, ledger, Pace::default(), &mut |_, _| {})
+}
+
+/// [`catch_up`], telling `progress` (records applied so far, the book's size) after every
+/// piece, for a progress bar on a long build.
+pub fn catch_up_reporting(
+    projector: &mut Projector,
+    ledger: &Ledger,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<u64, ProjectError> {
+    catch_up_paced(projector, ledger, Pace::default(), progress)
 }
 
 /// How many records a piece and a batch hold (see [`PIECE`] and [`CHUNK`]).
@@ -66,6 +76,7 @@ fn catch_up_paced(
     projector: &mut Projector,
     ledger: &Ledger,
     pace: Pace,
+    progress: &mut dyn FnMut(u64, u64),
 ) -> Result<u64, ProjectError> {
     let start = projector.applied();
     let size = ledger.size();
@@ -102,6 +113,7 @@ fn catch_up_paced(
             if projector.staged() >= pace.chunk {
                 projector.commit()?;
             }
+            progress(projector.applied(), size);
         }
         if projector.staged() > 0 {
             projector.commit()?;
@@ -214,7 +226,14 @@ mod tests {
             piece: 7,
             chunk: 16,
         };
-        assert_eq!(catch_up_paced(&mut paced, &ledger, pace).unwrap(), size);
+        let mut reported = Vec::new();
+        let applied = catch_up_paced(&mut paced, &ledger, pace, &mut |done, of| {
+            reported.push((done, of))
+        });
+        assert_eq!(applied.unwrap(), size);
+        // Progress rises piece by piece to the book's size.
+        assert!(reported.windows(2).all(|w| w[0].0 < w[1].0), "{reported:?}");
+        assert_eq!(reported.last(), Some(&(size, size)));
         assert_eq!(paced.staged(), 0);
         assert_eq!(paced.projection(), whole.projection());
         assert_eq!(
