@@ -86,6 +86,23 @@ fn input<E: std::fmt::Display>(context: &str) -> impl FnOnce(E) -> Failure + '_ 
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// The hospital's offset from UTC: text output and the console show times in it.
+    #[arg(
+        long,
+        global = true,
+        env = "PROBITY_UTC_OFFSET",
+        default_value = "+08:00",
+        allow_hyphen_values = true
+    )]
+    utc_offset: String,
+}
+
+/// How text output writes times: in the hospital's zone (`--utc-offset`), set once at start.
+static TEXT: std::sync::OnceLock<render::Text> = std::sync::OnceLock::new();
+
+/// The text writer of this run.
+fn text() -> render::Text {
+    *TEXT.get_or_init(render::Text::default)
 }
 
 /// Which ledger to talk to: a data directory (embedded) or a running ledgerd.
@@ -160,9 +177,6 @@ enum Command {
         /// everything, so the server listens on loopback only.
         #[arg(long)]
         tokens: Option<PathBuf>,
-        /// The hospital's offset from UTC: the console shows times in it.
-        #[arg(long, default_value = "+08:00", allow_hyphen_values = true)]
-        utc_offset: String,
     },
     /// Issue tokens for probity serve.
     #[command(subcommand)]
@@ -525,6 +539,15 @@ struct RecordArgs {
 fn main() -> ExitCode {
     probity_ledger::without_huge_pages();
     let cli = Cli::parse();
+    let Some(zone) = render::Text::parse_zone(&cli.utc_offset) else {
+        let _ = writeln!(
+            std::io::stderr(),
+            "probity: --utc-offset {:?}: the hospital's offset from UTC, written ±hh:mm (e.g. +08:00)",
+            cli.utc_offset
+        );
+        return ExitCode::from(2);
+    };
+    let _ = TEXT.set(zone);
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
@@ -550,8 +573,7 @@ fn run(command: Command) -> Result<(), Failure> {
             data,
             listen,
             tokens,
-            utc_offset,
-        } => serve::run(&data, &listen, tokens.as_deref(), &utc_offset),
+        } => serve::run(&data, &listen, tokens.as_deref(), text().zone()),
         Command::Token(TokenCommand::Add {
             tokens,
             user,
@@ -988,9 +1010,9 @@ fn findings(target: &Where, rule: Option<String>, since: Option<String>) -> Resu
         out("no findings");
     }
     for f in selected {
-        out(&render::finding(&f.finding));
+        out(&text().finding(&f.finding));
         for r in &f.reviews {
-            out(&render::review(r));
+            out(&text().review(r));
         }
     }
     Ok(())
@@ -1009,7 +1031,7 @@ fn blacklist(target: &Where, at: Option<String>, known_at: Option<String>) -> Re
         out("no supplier is under a whole-firm ban");
     }
     for e in entries {
-        out(&render::blacklist_entry(&e));
+        out(&text().blacklist_entry(&e));
     }
     Ok(())
 }
@@ -1021,7 +1043,7 @@ fn policy(target: &Where, at: Option<String>) -> Result<(), Failure> {
     if target.json {
         out_json(&raw);
     } else {
-        out(&render::policy(&report));
+        out(&text().policy(&report));
     }
     Ok(())
 }
@@ -1041,10 +1063,10 @@ fn subject(kind: &str, args: &SubjectArgs) -> Result<(), Failure> {
         let bad =
             |e: serde_json::Error| Failure::Unreachable(format!("unexpected {kind} answer: {e}"));
         Ok(match kind {
-            "supplier" => render::supplier(&serde_json::from_value(value).map_err(bad)?),
-            "rep" => render::rep(&serde_json::from_value(value).map_err(bad)?),
-            "case" => render::case(&serde_json::from_value(value).map_err(bad)?),
-            _ => render::staff(&serde_json::from_value(value).map_err(bad)?),
+            "supplier" => text().supplier(&serde_json::from_value(value).map_err(bad)?),
+            "rep" => text().rep(&serde_json::from_value(value).map_err(bad)?),
+            "case" => text().case(&serde_json::from_value(value).map_err(bad)?),
+            _ => text().staff(&serde_json::from_value(value).map_err(bad)?),
         })
     };
     out(&text(raw)?);

@@ -11,22 +11,12 @@ use time::UtcOffset;
 
 use crate::{out, target, Failure};
 
-/// `+08:00` (China Standard Time, the default) or any `±hh:mm`.
-fn parse_offset(text: &str) -> Result<UtcOffset, Failure> {
-    let format = time::macros::format_description!("[offset_hour sign:mandatory]:[offset_minute]");
-    UtcOffset::parse(text, format).map_err(|_| {
-        Failure::Input(format!(
-            "--utc-offset {text:?}: the hospital's offset from UTC, written ±hh:mm (e.g. +08:00)"
-        ))
-    })
-}
-
 /// Serves `data` on `listen` until Ctrl-C or SIGTERM.
 pub fn run(
     data: &Path,
     listen: &str,
     tokens: Option<&Path>,
-    utc_offset: &str,
+    offset: UtcOffset,
 ) -> Result<(), Failure> {
     let address: SocketAddr = listen.parse().map_err(|_| {
         Failure::Input(format!(
@@ -43,7 +33,6 @@ pub fn run(
             )))
         }
     };
-    let offset = parse_offset(utc_offset)?;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

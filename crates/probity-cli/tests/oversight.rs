@@ -91,7 +91,7 @@ fn blacklist_true_at_and_known_at() {
         "2026-03-20T00:00:00+08:00",
     ]);
     assert_eq!(code, 0);
-    assert!(stdout.contains("Supplier Four Medical  blacklist from 2026-02-28T16:00:00.000000Z until 2028-02-29T16:00:00.000000Z"), "{stdout}");
+    assert!(stdout.contains("Supplier Four Medical  blacklist from 2026-03-01 00:00:00 +08:00 until 2028-03-01 00:00:00 +08:00"), "{stdout}");
 
     let (code, _, stderr) = probity(&["blacklist", "--data", data, "--at", "yesterday"]);
     assert_eq!(code, 2);

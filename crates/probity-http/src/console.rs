@@ -431,22 +431,22 @@ async fn subject_page(
                     "supplier" => {
                         let r = p.supplier_report(&subject, at).ok_or_else(missing)?;
                         let summary = supplier_summary(app, lang, &r, now);
-                        (render::supplier(&r), reviewed(p, r.findings), Vec::new(), summary)
+                        (render::Text::in_zone(app.config.offset).supplier(&r), reviewed(p, r.findings), Vec::new(), summary)
                     }
                     "rep" => {
                         let r = p.rep_report(&subject, at).ok_or_else(missing)?;
                         let summary = rep_summary(app, lang, &r);
-                        (render::rep(&r), reviewed(p, r.findings), Vec::new(), summary)
+                        (render::Text::in_zone(app.config.offset).rep(&r), reviewed(p, r.findings), Vec::new(), summary)
                     }
                     "case" => {
                         let r = p.case_report(&subject).ok_or_else(missing)?;
                         let timeline = r.detail.timeline.clone();
                         let summary = case_summary(lang, &subject, p.next_step(&subject, at));
-                        (render::case(&r), reviewed(p, r.findings), timeline, summary)
+                        (render::Text::in_zone(app.config.offset).case(&r), reviewed(p, r.findings), timeline, summary)
                     }
                     _ => {
                         let r = p.staff_report(&subject).ok_or_else(missing)?;
-                        (render::staff(&r), reviewed(p, r.findings), Vec::new(), html! {})
+                        (render::Text::in_zone(app.config.offset).staff(&r), reviewed(p, r.findings), Vec::new(), html! {})
                     }
                 })
             })

@@ -91,6 +91,14 @@ struct Args {
     /// One JSON document instead of text.
     #[arg(long)]
     json: bool,
+    /// The hospital's offset from UTC: text output shows times in it (JSON keeps UTC).
+    #[arg(
+        long,
+        env = "PROBITY_UTC_OFFSET",
+        default_value = "+08:00",
+        allow_hyphen_values = true
+    )]
+    utc_offset: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -134,6 +142,14 @@ struct View {
 fn main() -> ExitCode {
     probity_ledger::without_huge_pages();
     let args = Args::parse();
+    let Some(zone) = render::Text::parse_zone(&args.utc_offset) else {
+        eprintln!(
+            "replay: --utc-offset {:?}: the hospital's offset from UTC, written ±hh:mm (e.g. +08:00)",
+            args.utc_offset
+        );
+        return ExitCode::from(2);
+    };
+    let _ = TEXT.set(zone);
     match run(&args) {
         Ok(text) => {
             print(&text);
@@ -157,7 +173,21 @@ fn instant(flag: &str, text: &str) -> Result<i64, Failure> {
         .map_err(|e| Failure(format!("{flag} {text}: {e}")))
 }
 
+/// How text output writes times: in the hospital's zone (`--utc-offset`), set once at start.
+static TEXT: std::sync::OnceLock<render::Text> = std::sync::OnceLock::new();
+
+/// The text writer of this run.
+fn text() -> render::Text {
+    *TEXT.get_or_init(render::Text::default)
+}
+
+/// An instant for text, in the hospital's zone (`None` for the ends of time).
 fn when(t: i64) -> Option<String> {
+    (t != i64::MIN && t != i64::MAX).then(|| text().when(t))
+}
+
+/// An instant for JSON, in the one UTC text records use (`None` for the ends of time).
+fn when_utc(t: i64) -> Option<String> {
     (t != i64::MIN && t != i64::MAX).then(|| RecordedAt::from_unix_micros(t).to_string())
 }
 
@@ -305,8 +335,8 @@ fn view(args: &Args, replayer: &Replayer<'_>, moment: Moment, size: u64) -> Resu
     };
     Ok(View {
         moment,
-        true_at: when(replayed.true_at),
-        known_at: when(replayed.known_at),
+        true_at: when_utc(replayed.true_at),
+        known_at: when_utc(replayed.known_at),
         records: replayed.records,
         ledger_records: size,
         subject: subject.map(|(kind, id)| format!("{kind}:{id}")),
@@ -365,8 +395,8 @@ fn step_line(s: &Step) -> String {
         "  {:>6}  {:<40} happened {}  recorded {}  signed by {} ({})",
         s.seq.0,
         s.event_type,
-        render::when(s.occurred_at),
-        render::when(s.recorded_at),
+        text().when(s.occurred_at),
+        text().when(s.recorded_at),
         s.signer_name.as_deref().unwrap_or("an unnamed key"),
         &s.signer.to_hex()[..16]
     )
@@ -393,13 +423,13 @@ fn view_text(v: &View) -> String {
     lines.extend(
         v.blacklist
             .iter()
-            .map(|e| format!("  {}", render::blacklist_entry(e))),
+            .map(|e| format!("  {}", text().blacklist_entry(e))),
     );
     match &v.subject {
         None => {
             lines.push(String::new());
             lines.push(format!("Findings ({})", v.findings.len()));
-            lines.extend(v.findings.iter().map(|f| indent(&render::finding(f))));
+            lines.extend(v.findings.iter().map(|f| indent(&text().finding(f))));
         }
         // The subject's view lists the findings that name it.
         Some(subject) => {
@@ -417,10 +447,10 @@ fn subject_text(subject: &str, view: Option<&Value>) -> Option<String> {
     let view = view?.clone();
     let kind = subject.split(':').next().unwrap_or_default();
     Some(match kind {
-        "supplier" => render::supplier(&serde_json::from_value(view).ok()?),
-        "rep" => render::rep(&serde_json::from_value(view).ok()?),
-        "case" => render::case(&serde_json::from_value(view).ok()?),
-        _ => render::staff(&serde_json::from_value(view).ok()?),
+        "supplier" => text().supplier(&serde_json::from_value(view).ok()?),
+        "rep" => text().rep(&serde_json::from_value(view).ok()?),
+        "case" => text().case(&serde_json::from_value(view).ok()?),
+        _ => text().staff(&serde_json::from_value(view).ok()?),
     })
 }
 
@@ -447,7 +477,7 @@ fn diff_text(d: &Diff) -> String {
         "Blacklisted",
         d.blacklist_added
             .iter()
-            .map(|e| format!("+ {}", render::blacklist_entry(e)))
+            .map(|e| format!("+ {}", text().blacklist_entry(e)))
             .collect(),
     );
     section(
@@ -455,7 +485,7 @@ fn diff_text(d: &Diff) -> String {
         "No longer blacklisted",
         d.blacklist_removed
             .iter()
-            .map(|e| format!("- {}", render::blacklist_entry(e)))
+            .map(|e| format!("- {}", text().blacklist_entry(e)))
             .collect(),
     );
     section(
@@ -463,7 +493,7 @@ fn diff_text(d: &Diff) -> String {
         "New findings",
         d.findings_added
             .iter()
-            .map(|f| format!("+ {}", render::finding(f)))
+            .map(|f| format!("+ {}", text().finding(f)))
             .collect(),
     );
     section(
@@ -471,7 +501,7 @@ fn diff_text(d: &Diff) -> String {
         "Findings gone",
         d.findings_removed
             .iter()
-            .map(|f| format!("- {}", render::finding(f)))
+            .map(|f| format!("- {}", text().finding(f)))
             .collect(),
     );
     section(
@@ -479,7 +509,7 @@ fn diff_text(d: &Diff) -> String {
         "Findings changed",
         d.findings_changed
             .iter()
-            .map(|(a, b)| format!("~ {}\n  now: {}", render::finding(a), render::finding(b)))
+            .map(|(a, b)| format!("~ {}\n  now: {}", text().finding(a), text().finding(b)))
             .collect(),
     );
     lines.join("\n")
