@@ -522,12 +522,18 @@ pub fn verify_proof(path: &Path, policy: &WitnessPolicy, json: bool) -> Result<(
                         body.event_type,
                         body.id,
                         body.signer.key_id(),
-                        body.occurred_at,
-                        bundle.record.recorded_at
+                        crate::text().when(body.occurred_at.unix_micros()),
+                        crate::text().when(bundle.record.recorded_at.unix_micros())
                     ));
                 }
                 for (witness, at) in &proven.witnesses {
-                    crate::out(&format!("witness {witness} cosigned at {at}"));
+                    // A cosignature's time is whole seconds since the epoch (C2SP).
+                    let micros =
+                        i64::try_from(*at).map_or(i64::MAX, |s| s.saturating_mul(1_000_000));
+                    crate::out(&format!(
+                        "witness {witness} cosigned at {}",
+                        crate::text().when(micros)
+                    ));
                 }
             }
             Ok(())

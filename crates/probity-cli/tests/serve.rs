@@ -44,6 +44,7 @@ fn every_read_answers_on_the_demo_and_matches_the_cli() {
         ("/api/reps/REP-R1", "rep"),
         ("/api/cases/CASE-1", "case"),
         ("/api/cases/CASE-2", "case"),
+        ("/api/cases", "cases"),
         ("/api/staff/S-LI", "staff"),
         ("/api/event-types", "event-types"),
         ("/api/event-types/purchase.requested", "-"),
@@ -79,6 +80,7 @@ fn every_read_answers_on_the_demo_and_matches_the_cli() {
         "/reps/REP-R7",
         "/staff/S-LI",
         "/visits",
+        "/cases",
         "/replay",
         "/replay?at=2026-03-20T00:00:00",
         "/replay?sense=true&from=2026-03-01T00:00:00&to=2026-04-01T00:00:00",
@@ -197,6 +199,15 @@ fn csv_opens_in_a_spreadsheet_with_times_in_the_hospitals_zone() {
     );
     assert_eq!(
         server.get("/api/findings?format=xml", None).code(),
+        "malformed-request"
+    );
+    // The case list, amounts as people read them.
+    let cases = server.get("/api/cases?format=csv", None).text();
+    assert!(cases.starts_with("\u{feff}case,state,next_step,department,item,estimated,method,award_supplier,award,findings"), "{cases}");
+    assert!(cases.lines().count() > 3, "{cases}");
+    assert!(cases.contains(",\"¥180,000 (18万元)\","), "{cases}");
+    assert_eq!(
+        server.get("/api/cases?state=open", None).code(),
         "malformed-request"
     );
 }
@@ -540,6 +551,16 @@ fn each_role_reaches_what_it_may_and_nothing_more() {
     assert_eq!(server.get("/search?q=REP-R7", None).status, 401);
     assert_eq!(server.get("/findings", Some(&clerk)).status, 403);
     assert_eq!(server.get("/record", Some(&auditor)).status, 403);
+    // A refused post leaves the client's connection usable for its next request (the body
+    // is read before the refusal; a body too large closes the connection, saying so).
+    for _ in 0..20 {
+        let refused = server.post("/api/events", None, walk_in.to_string().as_bytes());
+        assert_eq!(refused.status, 401);
+        assert_eq!(server.get("/api/status", None).status, 200);
+        let huge = server.post("/api/events", Some(&clerk), &vec![b' '; 200_000]);
+        assert_eq!(huge.status, 413);
+        assert_eq!(server.get("/api/status", None).status, 200);
+    }
     // A token the server does not know is refused even where none is needed.
     assert_eq!(
         server.get("/api/blacklist", Some("pbt_guessed")).code(),

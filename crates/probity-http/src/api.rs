@@ -48,6 +48,7 @@ pub(crate) fn routes() -> Router<Arc<App>> {
         .route("/api/findings", get(findings))
         .route("/api/suppliers/{id}", get(supplier))
         .route("/api/reps/{id}", get(rep))
+        .route("/api/cases", get(cases))
         .route("/api/cases/{id}", get(case))
         .route("/api/staff/{id}", get(staff))
         .route("/api/export", get(export))
@@ -498,6 +499,121 @@ fn csv_response(rows: Vec<Vec<String>>, name: &str) -> Answer {
     Ok(attachment(bytes, "text/csv; charset=utf-8", name))
 }
 
+/// One purchase case of the list (`GET /api/cases`).
+#[derive(Debug, Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub(crate) struct CaseLine {
+    /// The case id.
+    pub case: String,
+    /// The last purchase step recorded, without `purchase.`; `none` before the first.
+    pub state: String,
+    /// The step expected next (as the case page names it); `null` once paid or cancelled.
+    pub next_step: Option<String>,
+    /// The requesting department.
+    pub department: Option<String>,
+    /// What is wanted.
+    pub item: Option<String>,
+    /// The estimated total, in fen.
+    pub estimated_fen: Option<u64>,
+    /// How it is bought, once the process was opened.
+    pub method: Option<probity_events::purchase::Method>,
+    /// The supplier awarded (USCC).
+    pub award_supplier: Option<String>,
+    /// The amount awarded, in fen.
+    pub award_fen: Option<u64>,
+    /// Findings that name the case.
+    pub findings: usize,
+}
+
+/// Every case the views hold, by case id.
+pub(crate) fn case_lines(p: &probity_projector::Projection, now: i64) -> Vec<CaseLine> {
+    let mut findings: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for f in p.findings.values() {
+        for subject in &f.subjects {
+            if let Some(case) = subject.strip_prefix("case:") {
+                *findings.entry(case).or_default() += 1;
+            }
+        }
+    }
+    p.cases
+        .iter()
+        .map(|(id, c)| CaseLine {
+            case: id.clone(),
+            state: p
+                .case_state(id)
+                .map_or("none", |t| t.trim_start_matches("purchase."))
+                .to_owned(),
+            next_step: p.next_step(id, now).map(str::to_owned),
+            department: c.request.as_ref().map(|r| r.department.clone()),
+            item: c.request.as_ref().map(|r| r.item.clone()),
+            estimated_fen: c.request.as_ref().map(|r| r.estimated),
+            method: c.method.as_ref().map(|(m, ..)| *m),
+            award_supplier: c.award.as_ref().map(|(s, ..)| s.clone()),
+            award_fen: c.award.as_ref().map(|(_, fen, _)| *fen),
+            findings: findings.get(id.as_str()).copied().unwrap_or(0),
+        })
+        .collect()
+}
+
+/// The purchase cases, as JSON or CSV (amounts with separators and 万元).
+async fn cases(
+    State(app): AppState,
+    headers: HeaderMap,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Answer {
+    authorize(&app, &headers, Access::Staff)?;
+    let (body, format) = params(q)?;
+    if body != b"{}" {
+        return Err(ApiError::new(
+            ErrorCode::MalformedRequest,
+            "the case list takes no parameters but format",
+        ));
+    }
+    let lines = blocking(move || {
+        app.with_views(|p| Ok(case_lines(p, probity_ledger::now().unix_micros())))
+    })
+    .await?;
+    if !csv_wanted(format.as_deref())? {
+        return Ok(ok(lines));
+    }
+    let money = |fen: Option<u64>| fen.map(probity_projector::render::yuan).unwrap_or_default();
+    let mut rows = vec![[
+        "case",
+        "state",
+        "next_step",
+        "department",
+        "item",
+        "estimated",
+        "method",
+        "award_supplier",
+        "award",
+        "findings",
+    ]
+    .map(str::to_owned)
+    .to_vec()];
+    for l in lines {
+        rows.push(vec![
+            l.case,
+            l.state,
+            l.next_step.unwrap_or_default(),
+            l.department.unwrap_or_default(),
+            l.item.unwrap_or_default(),
+            money(l.estimated_fen),
+            l.method
+                .map(|m| {
+                    serde_json::to_value(m)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default()
+                })
+                .unwrap_or_default(),
+            l.award_supplier.unwrap_or_default(),
+            money(l.award_fen),
+            l.findings.to_string(),
+        ]);
+    }
+    csv_response(rows, "cases.csv")
+}
+
 async fn subject_query(
     app: Arc<App>,
     headers: &HeaderMap,
@@ -663,8 +779,10 @@ fn bad(field: &str) -> impl Fn(String) -> ApiError + '_ {
 }
 
 async fn draft(State(app): AppState, headers: HeaderMap, body: Body) -> Answer {
-    authorize(&app, &headers, Access::Record)?;
+    // The body is read before the caller is judged, so that a refusal leaves the connection
+    // clean for the client's next request (an unread body would make it unusable).
     let bytes = read_body(body, wire::MAX_REQUEST_BYTES).await?;
+    authorize(&app, &headers, Access::Record)?;
     let request: DraftRequest = requests::parse(&bytes)?;
     let mut subjects = Subjects::default();
     // A payload field that is no subject id is left to the payload's own check below, which
@@ -729,9 +847,12 @@ async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, ApiErr
 
 /// An append of an event already signed: checked and answered exactly as over NATS.
 async fn append(State(app): AppState, headers: HeaderMap, body: Body) -> Answer {
+    // Read first, as in `draft`.
+    let bytes = read_body(body, wire::MAX_REQUEST_BYTES)
+        .await
+        .inspect_err(|e| app.metrics.append(Some(e.0.code.as_str())))?;
     let caller = authorize(&app, &headers, Access::Record)?;
     let result = async {
-        let bytes = read_body(body, wire::MAX_REQUEST_BYTES).await?;
         let request: AppendMessage = requests::parse(&bytes)?;
         app.ledger
             .append_async(request.into())
@@ -754,8 +875,9 @@ async fn append(State(app): AppState, headers: HeaderMap, body: Body) -> Answer 
 
 /// A batch: each event as a single append would be; one reply each (PROTOCOL.md, Batches).
 async fn append_batch(State(app): AppState, headers: HeaderMap, body: Body) -> Answer {
-    let caller = authorize(&app, &headers, Access::Record)?;
+    // Read first, as in `draft`.
     let bytes = read_body(body, wire::MAX_BATCH_BYTES).await?;
+    let caller = authorize(&app, &headers, Access::Record)?;
     let events = requests::parse_batch(&bytes)?;
     let ledger_app = app.clone();
     let replies = blocking(move || Ok(requests::append_batch(&ledger_app.ledger, events))).await?;

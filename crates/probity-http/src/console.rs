@@ -16,7 +16,7 @@ use probity_views::query::FindingAnswer;
 use probity_wire::ErrorCode;
 use serde::Deserialize;
 
-use crate::api::{authorize, blocking, key_lines};
+use crate::api::{authorize, blocking, case_lines, key_lines};
 use crate::auth::Access;
 use crate::display::{self, Lang};
 use crate::error::ApiError;
@@ -31,6 +31,7 @@ pub(crate) fn routes() -> Router<Arc<App>> {
         .route("/findings", get(findings_page))
         .route("/records/{seq}", get(record_page))
         .route("/suppliers/{id}", get(supplier_page))
+        .route("/cases", get(cases_page))
         .route("/cases/{id}", get(case_page))
         .route("/reps/{id}", get(rep_page))
         .route("/staff/{id}", get(staff_page))
@@ -72,6 +73,7 @@ fn page(app: &App, lang: Lang, title: &str, body: Markup) -> Markup {
                         strong { "Probity · " (app.ledger.ledger_id()) }
                         a href="/" { (t("黑名单", "Blacklist")) }
                         a href="/findings" { (t("风险提示", "Findings")) }
+                        a href="/cases" { (t("采购案件", "Purchase cases")) }
                         a href="/visits" { (t("代表来访", "Rep visits")) }
                         a href="/record" { (t("登记事件", "Record an event")) }
                         a href="/replay" { (t("回溯", "Replay")) }
@@ -763,6 +765,45 @@ async fn replay_page(State(app): AppState, headers: HeaderMap, Query(params): Pa
             },
         };
         Ok((t("回溯", "Replay").to_owned(), body))
+    }
+    .await;
+    shown(&app, lang, result)
+}
+
+/// Every purchase case: where it stands and what it expects next.
+async fn cases_page(State(app): AppState, headers: HeaderMap, Query(params): Params) -> Response {
+    let lang = Lang::choose(param(&params, "lang"), &headers);
+    let result = async {
+        authorize(&app, &headers, Access::Staff)?;
+        let reader = app.clone();
+        let lines = blocking(move || {
+            reader.with_views(|p| Ok(case_lines(p, probity_ledger::now().unix_micros())))
+        })
+        .await?;
+        let t = |zh, en| lang.pick(zh, en);
+        let money = |fen: Option<u64>| fen.map(render::yuan).unwrap_or_default();
+        let body = html! {
+            p { (t("共 ", "")) (lines.len()) (t(" 件", " cases")) " · " a href="/api/cases?format=csv" { (t("下载 CSV", "Download CSV")) } }
+            table #cases {
+                thead { tr {
+                    th { (t("案件", "Case")) } th { (t("当前步骤", "Last step")) } th { (t("下一步", "Next step")) }
+                    th { (t("科室", "Department")) } th { (t("品目", "Item")) } th { (t("预算", "Estimate")) }
+                    th { (t("中标供应商", "Awarded to")) } th { (t("中标金额", "Award")) } th { (t("风险提示", "Findings")) }
+                } }
+                tbody { @for l in &lines { tr data-case=(l.case) {
+                    td { a href={ "/cases/" (l.case) } { (l.case) } }
+                    td { code { (l.state) } }
+                    td { @if let Some(step) = &l.next_step { code { (step) } } @else { "—" } }
+                    td { (l.department.as_deref().unwrap_or("-")) }
+                    td { (l.item.as_deref().unwrap_or("-")) }
+                    td { (money(l.estimated_fen)) }
+                    td { @if let Some(s) = &l.award_supplier { a href={ "/suppliers/" (s) } { (s) } } }
+                    td { (money(l.award_fen)) }
+                    td { (l.findings) }
+                } } }
+            }
+        };
+        Ok((t("采购案件", "Purchase cases").to_owned(), body))
     }
     .await;
     shown(&app, lang, result)

@@ -12,7 +12,7 @@ use probity_wire::{CheckpointReply, ConsistencyProof, InclusionProof, Reply, Sta
 use schemars::JsonSchema;
 use serde_json::Value;
 
-use crate::api::{Draft, EventTypeLine, KeyLine, Readiness};
+use crate::api::{CaseLine, Draft, EventTypeLine, KeyLine, Readiness};
 
 fn answer<T: JsonSchema>(name: &str, what: &str) -> (String, Value) {
     let mut schema = schemars::schema_for!(Reply<T>).to_value();
@@ -48,6 +48,7 @@ pub fn answer_schemas() -> Vec<(String, Value)> {
         answer::<SupplierReport>("supplier", "GET /api/suppliers/{uscc}"),
         answer::<RepReport>("rep", "GET /api/reps/{filing_number}"),
         answer::<CaseReport>("case", "GET /api/cases/{id}"),
+        answer::<Vec<CaseLine>>("cases", "GET /api/cases"),
         answer::<StaffReport>("staff", "GET /api/staff/{id}"),
         answer::<Vec<KeyLine>>("keys", "GET /api/keys"),
         answer::<Vec<EventTypeLine>>("event-types", "GET /api/event-types"),
