@@ -109,6 +109,11 @@ fn every_read_answers_on_the_demo_and_matches_the_cli() {
         "{sanctions}"
     );
     assert!(supplier.contains("不得采购"), "{supplier}");
+    // A staff page: the reps they met and their roles in cases.
+    let staff = server.get("/staff/S-LI", None).text();
+    let meetings = &staff[staff.find("id=\"meetings\"").unwrap()..];
+    assert!(meetings.contains("href=\"/reps/REP-R1\""), "{meetings}");
+    assert!(staff.contains("id=\"roles\""), "{staff}");
     // A case page names the next expected step, linked to the form that records it.
     let case = server.get("/cases/CASE-1", None).text();
     let next = &case[case.find("id=\"next-step\"").unwrap()..];

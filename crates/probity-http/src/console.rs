@@ -448,7 +448,8 @@ async fn subject_page(
                     }
                     _ => {
                         let r = p.staff_report(&subject).ok_or_else(missing)?;
-                        (render::Text::in_zone(app.config.offset).staff(&r), reviewed(p, r.findings), Vec::new(), html! {})
+                        let summary = staff_summary(app, lang, &r);
+                        (render::Text::in_zone(app.config.offset).staff(&r), reviewed(p, r.findings), Vec::new(), summary)
                     }
                 })
             })
@@ -601,6 +602,57 @@ fn supplier_summary(
                     }
                 } }
             }
+        }
+    }
+}
+
+fn case_role(lang: Lang, role: &str) -> &'static str {
+    match (role, lang) {
+        ("requester", Lang::Zh) => "申请人",
+        ("panel", Lang::Zh) => "评审小组成员",
+        ("chair", Lang::Zh) => "会议主持",
+        ("plan_approver", Lang::Zh) => "计划审批人",
+        ("contract_signer", Lang::Zh) => "合同签署人",
+        ("acceptor", Lang::Zh) => "验收人",
+        ("requester", Lang::En) => "requester",
+        ("panel", Lang::En) => "panel member",
+        ("chair", Lang::En) => "chair",
+        ("plan_approver", Lang::En) => "plan approver",
+        ("contract_signer", Lang::En) => "contract signer",
+        ("acceptor", Lang::En) => "acceptor",
+        _ => "?",
+    }
+}
+
+/// A staff member at a glance: the reps they met, their roles in cases, their recusals.
+fn staff_summary(app: &App, lang: Lang, r: &probity_projector::StaffReport) -> Markup {
+    let t = |zh, en| lang.pick(zh, en);
+    html! {
+        h2 { (t("会见医药代表", "Meetings with reps")) " (" (r.meetings.len()) ")" }
+        @if !r.meetings.is_empty() {
+            table #meetings {
+                thead { tr { th { (t("时间", "When")) } th { (t("代表", "Rep")) } th { (t("供应商", "Supplier")) } th { (t("记录", "Record")) } } }
+                tbody { @for m in &r.meetings { tr {
+                    td { (when(app, m.occurred)) }
+                    td { a href={ "/reps/" (m.rep) } { (m.rep) } }
+                    td { a href={ "/suppliers/" (m.supplier) } { (m.supplier) } }
+                    td { (record_link(m.seq)) }
+                } } }
+            }
+        }
+        h2 { (t("在采购案件中的角色", "Roles in purchase cases")) " (" (r.roles.len()) ")" }
+        @if !r.roles.is_empty() {
+            table #roles {
+                thead { tr { th { (t("案件", "Case")) } th { (t("角色", "Role")) } th { (t("记录", "Record")) } } }
+                tbody { @for role in &r.roles { tr {
+                    td { a href={ "/cases/" (role.case) } { (role.case) } }
+                    td { (case_role(lang, &role.role)) }
+                    td { (record_link(role.seq)) }
+                } } }
+            }
+        }
+        @if !r.recusals.is_empty() {
+            p #recusals { (t("回避：", "Recused from: ")) @for case in &r.recusals { a href={ "/cases/" (case) } { (case) } " " } }
         }
     }
 }
