@@ -60,9 +60,19 @@ impl App {
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<App, OpenError> {
         let ledger = datadir::open(data)?;
-        let mut projector = embedded::open(&embedded::views_dir(data), &ledger)
-            .map_err(|e| OpenError::Views(ProjectError::Store(e)))?;
-        embedded::catch_up_reporting(&mut projector, &ledger, progress)?;
+        let views = embedded::open(&embedded::views_dir(data), &ledger)
+            .map_err(ProjectError::Store)
+            .and_then(|mut projector| {
+                embedded::catch_up_reporting(&mut projector, &ledger, progress).map(|_| projector)
+            });
+        let projector = match views {
+            Ok(projector) => projector,
+            Err(e) => {
+                // Not served: still close the book cleanly (its next open need not recheck it).
+                ledger.close();
+                return Err(e.into());
+            }
+        };
         Ok(App {
             ledger,
             views: RwLock::new(projector),
