@@ -247,6 +247,16 @@ fn bad_requests_get_their_code_and_status_and_change_nothing() {
             "unknown-rule",
         ),
         (
+            server.get("/api/status?format=csv", None),
+            400,
+            "malformed-request",
+        ),
+        (
+            server.get("/api/suppliers/91330100MA2H0007XM?format=csv", None),
+            400,
+            "malformed-request",
+        ),
+        (
             server.get("/api/suppliers/91330100MA2H9999XX", None),
             404,
             "not-found",

@@ -154,6 +154,18 @@ pub(crate) fn params(pairs: Vec<(String, String)>) -> Result<(Vec<u8>, Option<St
     Ok((body, format))
 }
 
+/// [`params`] for an answer that is JSON only: `format` may be `json` or absent.
+fn json_params(pairs: Vec<(String, String)>) -> Result<Vec<u8>, ApiError> {
+    let (body, format) = params(pairs)?;
+    match format.as_deref() {
+        None | Some("json") => Ok(body),
+        Some(other) => Err(ApiError::new(
+            ErrorCode::MalformedRequest,
+            format!("format {other:?}: this answer is JSON only (CSV: blacklist, findings, cases)"),
+        )),
+    }
+}
+
 fn repeated(name: &str) -> ApiError {
     ApiError::new(
         ErrorCode::MalformedRequest,
@@ -209,7 +221,7 @@ async fn ledger_query(
     pairs: Vec<(String, String)>,
 ) -> Answer {
     authorize(&app, headers, Access::Public)?;
-    let (body, _) = params(pairs)?;
+    let body = json_params(pairs)?;
     let value =
         blocking(move || requests::answer(&app.ledger, &[] as &[VerifierKey], query, &body))
             .await?;
@@ -372,7 +384,7 @@ async fn policy(
     Query(q): Query<Vec<(String, String)>>,
 ) -> Answer {
     authorize(&app, &headers, Access::Public)?;
-    let (body, _) = params(q)?;
+    let body = json_params(q)?;
     Ok(ok(views_query(app, "policy", body).await?))
 }
 
@@ -628,7 +640,7 @@ async fn subject_query(
         return Err(repeated("id"));
     }
     pairs.push(("id".into(), id));
-    let (body, _) = params(pairs)?;
+    let body = json_params(pairs)?;
     Ok(ok(views_query(app, kind, body).await?))
 }
 
