@@ -508,6 +508,21 @@ fn without_a_tokens_file_it_listens_on_loopback_only() {
     ]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("±hh:mm"), "{stderr}");
+    // A token for a role that does not exist is not made, and no file is written.
+    let tokens = dir.path().join("tokens.toml");
+    let (code, _, stderr) = probity(&[
+        "token",
+        "add",
+        "--tokens",
+        tokens.to_str().unwrap(),
+        "--user",
+        "x",
+        "--role",
+        "wizard",
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("one of administrator, clerk"), "{stderr}");
+    assert!(!tokens.exists());
 }
 
 /// The shipped roles, each with its own token: what each may read and do, and that a refusal

@@ -20,7 +20,6 @@ pub struct GenesisPayload {
     /// `probity.example/city-hospital-3`.
     pub origin: String,
     /// The key that signs checkpoints and receipts.
-    #[cfg_attr(feature = "schema", schemars(with = "crate::schema::PublicKeyText"))]
     pub ledger_key: PublicKey,
     /// The first administrators; the genesis event is signed by one of them.
     pub admins: Vec<KeyHolder>,
@@ -32,7 +31,6 @@ pub struct GenesisPayload {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct KeyHolder {
     /// The public key.
-    #[cfg_attr(feature = "schema", schemars(with = "crate::schema::PublicKeyText"))]
     pub key: PublicKey,
     /// Who holds it (a name or staff number).
     pub holder: String,
@@ -47,7 +45,6 @@ pub struct KeyHolder {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct KeyEnrolledPayload {
     /// The key being enrolled.
-    #[cfg_attr(feature = "schema", schemars(with = "crate::schema::PublicKeyText"))]
     pub key: PublicKey,
     /// What it may record.
     pub role: Role,
@@ -64,7 +61,6 @@ pub struct KeyEnrolledPayload {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct KeyRevokedPayload {
     /// The key being revoked.
-    #[cfg_attr(feature = "schema", schemars(with = "crate::schema::KeyIdText"))]
     pub key_id: KeyId,
     /// Why (lost, left the post, compromised…).
     pub reason: String,

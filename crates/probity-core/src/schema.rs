@@ -1,6 +1,7 @@
 //! JSON Schema stand-ins for core types written as text (feature `schema`).
 
-/// Defines a unit type whose JSON Schema is an inline string schema with a pattern or format.
+/// Defines a unit type standing in, in JSON Schemas, for something written as text or specified
+/// elsewhere (e.g. a record, FORMAT.md §5), with its inline schema.
 #[macro_export]
 macro_rules! text_schema {
     ($(#[$doc:meta])* $name:ident, $title:literal, { $($schema:tt)* }) => {
@@ -8,39 +9,12 @@ macro_rules! text_schema {
         #[derive(Debug)]
         pub struct $name;
 
-        impl ::schemars::JsonSchema for $name {
-            fn inline_schema() -> bool {
-                true
-            }
-            fn schema_name() -> ::std::borrow::Cow<'static, str> {
-                ::std::borrow::Cow::Borrowed($title)
-            }
-            fn json_schema(_: &mut ::schemars::SchemaGenerator) -> ::schemars::Schema {
-                ::schemars::json_schema!({ $($schema)* })
-            }
-        }
+        $crate::text_schema_of!($name, $title, { $($schema)* });
     };
 }
 
-text_schema!(
-    /// A public key: standard base64 of 32 bytes.
-    PublicKeyText, "PublicKey", {
-        "type": "string",
-        "description": "Ed25519 public key, standard base64 (with padding) of 32 bytes",
-        "pattern": "^[A-Za-z0-9+/]{43}=$"
-    }
-);
-
-text_schema!(
-    /// A key id: 32 lowercase hex characters.
-    KeyIdText, "KeyId", {
-        "type": "string",
-        "description": "Key id: the first 16 bytes of SHA-256(\"probity/key-id/v1\\n\" || public key), lowercase hex",
-        "pattern": "^[0-9a-f]{32}$"
-    }
-);
-
-/// Implements `JsonSchema` for a core type serialized as text.
+/// Implements `JsonSchema` for a type serialized as text: an inline schema named `$title`.
+#[macro_export]
 macro_rules! text_schema_of {
     ($ty:ty, $title:literal, { $($schema:tt)* }) => {
         impl ::schemars::JsonSchema for $ty {

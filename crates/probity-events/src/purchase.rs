@@ -194,6 +194,17 @@ pub enum Method {
 }
 
 impl Method {
+    /// The name used in events (`inquiry`, `catalogue_call_off`, …).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Method::OpenTender => "open_tender",
+            Method::Inquiry => "inquiry",
+            Method::CatalogueCallOff => "catalogue_call_off",
+            Method::SingleSource => "single_source",
+            Method::CentralTender => "central_tender",
+        }
+    }
+
     /// Whether the method is an open competition (which the split-purchase rule exempts).
     pub fn is_open(&self) -> bool {
         matches!(self, Method::OpenTender | Method::CentralTender)
@@ -586,3 +597,22 @@ payload!(
     [Role::DisciplineOffice],
     "A step of the case was supervised: step, inspector, opinion."
 );
+
+#[cfg(test)]
+mod tests {
+    use super::Method;
+
+    /// `as_str` is the name serde writes.
+    #[test]
+    fn a_methods_name_is_its_serde_name() {
+        for method in [
+            Method::OpenTender,
+            Method::Inquiry,
+            Method::CatalogueCallOff,
+            Method::SingleSource,
+            Method::CentralTender,
+        ] {
+            assert_eq!(serde_json::to_value(method).unwrap(), method.as_str());
+        }
+    }
+}

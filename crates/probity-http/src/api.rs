@@ -610,14 +610,7 @@ async fn cases(
             l.department.unwrap_or_default(),
             l.item.unwrap_or_default(),
             money(l.estimated_fen),
-            l.method
-                .map(|m| {
-                    serde_json::to_value(m)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_owned))
-                        .unwrap_or_default()
-                })
-                .unwrap_or_default(),
+            l.method.map(|m| m.as_str().to_owned()).unwrap_or_default(),
             l.award_supplier.unwrap_or_default(),
             money(l.award_fen),
             l.findings.to_string(),

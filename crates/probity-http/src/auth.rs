@@ -166,20 +166,11 @@ fn read_file(path: &Path) -> Result<File, TokenError> {
         path: path.display().to_string(),
         reason,
     };
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path)
-            .map_err(io(path))?
-            .permissions()
-            .mode()
-            & 0o777;
-        if mode & 0o077 != 0 {
-            return Err(TokenError::TooOpen {
-                path: path.display().to_string(),
-                mode,
-            });
-        }
+    if let Some(mode) = probity_ledger::keyfile::too_open(path).map_err(io(path))? {
+        return Err(TokenError::TooOpen {
+            path: path.display().to_string(),
+            mode,
+        });
     }
     let text = std::fs::read_to_string(path).map_err(io(path))?;
     let file: File = toml::from_str(&text).map_err(|e| malformed(e.to_string()))?;
@@ -300,14 +291,19 @@ pub fn presented(headers: &axum::http::HeaderMap) -> Option<String> {
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(|t| t.trim().to_owned());
     }
+    cookie(headers, "probity_token").map(str::to_owned)
+}
+
+/// The value of the cookie `name` a request carries.
+pub fn cookie<'h>(headers: &'h axum::http::HeaderMap, name: &str) -> Option<&'h str> {
     headers
         .get_all(axum::http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == "probity_token")
-        .map(|(_, value)| value.to_owned())
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
 }
 
 #[cfg(test)]
@@ -350,6 +346,37 @@ mod tests {
         assert!(Caller::local().may(Access::Oversight));
         assert!(Caller::anonymous().may(Access::Public));
         assert!(!Caller::anonymous().may(Access::Staff));
+    }
+
+    /// A tokens file that is not one is refused whole, naming what is wrong.
+    #[cfg(unix)]
+    #[test]
+    fn a_malformed_tokens_file_is_refused_saying_why() {
+        use std::os::unix::fs::OpenOptionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let hash = "ab".repeat(32);
+        for (text, says) in [
+            (format!("[[token]]\nuser = \"a\"\nrole = \"wizard\"\nsha256 = \"{hash}\"\n"), "unknown role \"wizard\""),
+            ("[[token]]\nuser = \"a\"\nrole = \"clerk\"\nsha256 = \"xyz\"\n".to_owned(), "64 hex characters"),
+            (format!("[[token]]\nuser = \"a\"\nrole = \"clerk\"\nsha256 = \"{hash}\"\nadmin = true\n"), "unknown field"),
+            (format!("[[token]]\nuser = \"a\"\nrole = \"clerk\"\nsha256 = \"{hash}\"\n[[token]]\nuser = \"b\"\nrole = \"auditor\"\nsha256 = \"{hash}\"\n"), "share a token"),
+        ] {
+            let path = dir.path().join("tokens.toml");
+            let _ = std::fs::remove_file(&path);
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .unwrap();
+            file.write_all(text.as_bytes()).unwrap();
+            match Tokens::read(&path) {
+                Err(TokenError::Malformed { reason, .. }) => {
+                    assert!(reason.contains(says), "{reason} (wanted {says:?})")
+                }
+                other => panic!("{text}: {other:?}"),
+            }
+        }
     }
 
     #[cfg(unix)]

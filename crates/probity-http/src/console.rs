@@ -245,10 +245,7 @@ fn severity(lang: Lang, f: &Finding) -> &'static str {
 /// `list` with each finding's reviews.
 fn reviewed(p: &Projection, list: impl IntoIterator<Item = Finding>) -> Vec<FindingAnswer> {
     list.into_iter()
-        .map(|finding| FindingAnswer {
-            reviews: p.reviews.get(&finding.id).cloned().unwrap_or_default(),
-            finding,
-        })
+        .map(|finding| FindingAnswer::reviewed(p, finding))
         .collect()
 }
 
@@ -298,17 +295,10 @@ fn findings_table(app: &App, lang: Lang, list: &[FindingAnswer]) -> Markup {
     }
 }
 
-/// `text` for a query string: everything but unreserved characters percent-encoded (UTF-8).
+/// `text` as a query-string value (`application/x-www-form-urlencoded`, as the pages' forms
+/// and the console's script read it).
 fn urlencode_component(text: &str) -> String {
-    let mut out = String::new();
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
 async fn findings_page(

@@ -53,15 +53,7 @@ impl Lang {
         if let Some(lang) = param.and_then(named) {
             return lang;
         }
-        let cookie = headers
-            .get_all(axum::http::header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(name, _)| *name == "lang")
-            .and_then(|(_, value)| named(value));
-        if let Some(lang) = cookie {
+        if let Some(lang) = crate::auth::cookie(headers, "lang").and_then(named) {
             return lang;
         }
         let accept = headers

@@ -83,22 +83,28 @@ pub fn write_key_pair(
     Ok(public)
 }
 
-/// Reads a private key file.
-pub fn read_key(path: &Path) -> Result<SecretKey, KeyFileError> {
+/// The mode of a file that should be private (a key, a tokens file) when group or others may
+/// read it; `None` when only its owner may (or where there are no such modes).
+pub fn too_open(path: &Path) -> std::io::Result<Option<u32>> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path)
-            .map_err(io(path))?
-            .permissions()
-            .mode()
-            & 0o777;
-        if mode & 0o077 != 0 {
-            return Err(KeyFileError::TooOpen {
-                path: path.display().to_string(),
-                mode,
-            });
-        }
+        let mode = std::fs::metadata(path)?.permissions().mode() & 0o777;
+        Ok((mode & 0o077 != 0).then_some(mode))
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::metadata(path).map(|_| None)
+    }
+}
+
+/// Reads a private key file.
+pub fn read_key(path: &Path) -> Result<SecretKey, KeyFileError> {
+    if let Some(mode) = too_open(path).map_err(io(path))? {
+        return Err(KeyFileError::TooOpen {
+            path: path.display().to_string(),
+            mode,
+        });
     }
     let text = std::fs::read_to_string(path).map_err(io(path))?;
     SecretKey::from_seed_hex(&text).map_err(|_| KeyFileError::Malformed {

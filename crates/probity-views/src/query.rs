@@ -69,6 +69,20 @@ pub struct FindingAnswer {
     pub reviews: Vec<Review>,
 }
 
+impl FindingAnswer {
+    /// `finding` with the reviews `projection` holds of it.
+    pub fn reviewed(projection: &Projection, finding: Finding) -> FindingAnswer {
+        FindingAnswer {
+            reviews: projection
+                .reviews
+                .get(&finding.id)
+                .cloned()
+                .unwrap_or_default(),
+            finding,
+        }
+    }
+}
+
 /// `supplier`, `rep`, `case`, `staff`: one subject.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -174,10 +188,7 @@ pub fn answer(
                 .values()
                 .filter(|f| rule.is_none_or(|r| f.rule == r))
                 .filter(|f| since.is_none_or(|s| f.detectable_at.unix_micros() >= s))
-                .map(|f| FindingAnswer {
-                    finding: f.clone(),
-                    reviews: projection.reviews.get(&f.id).cloned().unwrap_or_default(),
-                })
+                .map(|f| FindingAnswer::reviewed(projection, f.clone()))
                 .collect();
             json(&selected)
         }
