@@ -11,6 +11,7 @@ use probity_core::envelope::AuthenticEvent;
 use probity_core::ids::Seq;
 use probity_core::investigation::Investigation;
 use probity_core::proof::ProofBundle;
+use probity_core::record::Record;
 use probity_core::verify::{ChainVerifier, Finding, VerifyReport};
 use probity_ledger::export::{self, Line, FORMAT};
 use probity_ledger::{evidence, wire, Ledger};
@@ -210,7 +211,7 @@ pub fn verify_export(path: &Path, trust: &Trust) -> Result<(VerifyReport, bool),
 
 /// A progress bar on standard error when it is a terminal; hidden otherwise, so that pipes,
 /// scripts and `--json` readers see nothing of it.
-fn progress(total: u64, what: &str) -> ProgressBar {
+pub(crate) fn progress(total: u64, what: &str) -> ProgressBar {
     use std::io::IsTerminal as _;
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
@@ -260,14 +261,7 @@ pub fn verify_nats(
     stream: Option<&str>,
     trust: &Trust,
 ) -> Result<VerifyReport, Failure> {
-    use futures_util::StreamExt as _;
-    let Target::Nats {
-        client,
-        ledger,
-        runtime,
-        ..
-    } = target
-    else {
+    let Target::Nats { ledger, .. } = target else {
         return Err(Failure::Input("not connected to NATS".into()));
     };
     let reported = target.status()?.size;
@@ -297,6 +291,56 @@ pub fn verify_nats(
             Err(e) => verifier.push_unreadable(format!("ledgerd's checkpoint: {e}")),
         }
     }
+    read_stream(
+        target,
+        stream,
+        size,
+        "verifying the stream",
+        |item| match item {
+            StreamItem::Records(records) => {
+                verifier.push_batch(records);
+            }
+            StreamItem::Unreadable { seq, reason } => {
+                verifier.push_unreadable_record(format!("stream message {}: {reason}", seq + 1))
+            }
+        },
+    )?;
+    Ok(verifier.finish())
+}
+
+/// What [`read_stream`] hands over, in ledger order.
+pub enum StreamItem<'a> {
+    /// Records that parsed.
+    Records(&'a [Record]),
+    /// A message at `seq` that is not a record.
+    Unreadable {
+        /// The record's place.
+        seq: u64,
+        /// Why it is not one.
+        reason: String,
+    },
+}
+
+/// Reads records `0..size` of a live ledger from its JetStream copy (`stream`, by default
+/// `PROBITY_<LEDGER>`) through a consumer ledgerd makes, in batches, with a progress bar
+/// saying `what`.
+pub fn read_stream(
+    target: &Target,
+    stream: Option<&str>,
+    size: u64,
+    what: &str,
+    mut take: impl FnMut(StreamItem<'_>),
+) -> Result<(), Failure> {
+    use futures_util::StreamExt as _;
+    let Target::Nats {
+        client,
+        ledger,
+        runtime,
+        ..
+    } = target
+    else {
+        return Err(Failure::Input("not connected to NATS".into()));
+    };
     let name = stream.map_or_else(|| wire::default_stream_name(ledger), str::to_owned);
     let unreachable =
         |e: &dyn std::fmt::Display| Failure::Unreachable(format!("stream {name}: {e}"));
@@ -305,7 +349,7 @@ pub fn verify_nats(
         let stream = js.get_stream(&name).await.map_err(|e| unreachable(&e))?;
         let mut batch = Vec::with_capacity(BATCH);
         let mut read = 0u64;
-        let bar = progress(size, "verifying the stream");
+        let bar = progress(size, what);
         // ledgerd makes the consumer (readers may not create one); it delivers each record
         // once, so a message lost on the way shows as a jump in the stream sequence: read
         // again from there (a few times at most).
@@ -330,30 +374,34 @@ pub fn verify_nats(
                 };
                 let message = message.map_err(|e| unreachable(&e))?;
                 if !message.info().is_ok_and(|i| i.stream_sequence == read + 1) {
+                    // Hand over what was read, so that a new consumer continues after it.
+                    take(StreamItem::Records(&batch));
+                    batch.clear();
                     continue 'consumers;
                 }
-                match probity_core::record::Record::from_json(&message.payload) {
+                match Record::from_json(&message.payload) {
                     Ok(record) => batch.push(record),
                     Err(e) => {
-                        verifier.push_batch(&batch);
+                        take(StreamItem::Records(&batch));
                         batch.clear();
-                        verifier
-                            .push_unreadable_record(format!("stream message {}: {e}", read + 1));
+                        take(StreamItem::Unreadable {
+                            seq: read,
+                            reason: e.to_string(),
+                        });
                     }
                 }
                 read += 1;
                 if batch.len() == BATCH {
-                    verifier.push_batch(&batch);
+                    take(StreamItem::Records(&batch));
                     bar.set_position(read);
                     batch.clear();
                 }
             }
         }
-        verifier.push_batch(&batch);
+        take(StreamItem::Records(&batch));
         bar.finish_and_clear();
         Ok(())
-    })?;
-    Ok(verifier.finish())
+    })
 }
 
 /// The report on a book whose storage could not be opened at all: one finding, nothing read.

@@ -137,7 +137,7 @@ pub fn run(data: &Path) -> Result<(), Failure> {
         kept.display()
     ));
 
-    step("5. an export for investigators and auditors (records, keys, checkpoints), and a proof");
+    step("5. an export for investigators and auditors (records, keys, checkpoints), a proof, and the sunshine publication");
     let export = data.join("export.jsonl");
     let exported = audit::export(ledger, &export, 0, ledger.size())?;
     out(&format!("    {exported} records → {}", export.display()));
@@ -154,6 +154,23 @@ pub fn run(data: &Path) -> Result<(), Failure> {
         "    proof that record {} (the blacklisting) is in the ledger → {}",
         blacklisting.0,
         proof.display()
+    ));
+    // The sunshine publication: every purchase case as Open Contracting data.
+    let ocds_path = data.join("ocds.json");
+    let options = probity_views::ocds::Options::new(
+        ledger.origin(),
+        "http://127.0.0.1:8080",
+        crate::text().zone(),
+    );
+    let package = probity_views::ocds::from_ledger(ledger, options, |_, _| {})
+        .map_err(|e| Failure::Input(e.to_string()))?;
+    let releases = package.releases().len();
+    let text = serde_json::to_vec_pretty(&package.release_package())
+        .map_err(|e| Failure::Input(e.to_string()))?;
+    std::fs::write(&ocds_path, text).map_err(input(&ocds_path.display().to_string()))?;
+    out(&format!(
+        "    the purchase cases as open contracting data (OCDS 1.1, {releases} releases, staff left out) → {}",
+        ocds_path.display()
     ));
     target.close();
 

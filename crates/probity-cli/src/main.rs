@@ -27,6 +27,7 @@ use serde_json::{json, Value};
 mod audit;
 mod demo;
 mod oversight;
+mod publish;
 mod serve;
 
 mod target;
@@ -281,6 +282,34 @@ enum Command {
         /// checkpoint.
         #[arg(long)]
         to: Option<u64>,
+    },
+    /// Publish every purchase case as Open Contracting data: an OCDS 1.1 release package (one
+    /// release per recorded step, each naming its ledger record and proof bundle; staff and
+    /// reps left out), or with --records a record package with each case's compiled release
+    /// (schemas/OCDS.md). Over NATS, reads the ledger's stream up to ledgerd's latest checkpoint.
+    Ocds {
+        #[command(flatten)]
+        at: Where,
+        /// The package file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Write a record package (each case's releases and compiled release) instead.
+        #[arg(long)]
+        records: bool,
+        /// The public address of the `probity serve` publishing this ledger: proof bundles,
+        /// the package's address and the `probity` extension are found under it.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        base_url: String,
+        /// The OCID prefix the Open Contracting Partnership registered for the hospital
+        /// (default: `ocds-` and six hex digits of SHA-256 of the ledger's origin).
+        #[arg(long, value_parser = publish::ocid_prefix)]
+        ocid_prefix: Option<String>,
+        /// Where the bids extension is read from (default: its official address).
+        #[arg(long)]
+        bids_extension: Option<String>,
+        /// The hospital's name, as buyer and publisher (default: the ledger's origin).
+        #[arg(long)]
+        buyer: Option<String>,
     },
     /// Attach witnesses' cosignatures to the ledger's checkpoint they cosigned (the output of
     /// `probity witness`, or any C2SP note carrying cosignature/v1 lines). With --data, give the
@@ -656,6 +685,41 @@ fn run(command: Command) -> Result<(), Failure> {
                 written?,
                 path.display()
             ));
+            Ok(())
+        }
+        Command::Ocds {
+            at,
+            out: path,
+            records,
+            base_url,
+            ocid_prefix,
+            bids_extension,
+            buyer,
+        } => {
+            let target = at.connect()?;
+            let publication = publish::Publication {
+                out: path.clone(),
+                records,
+                base_url,
+                ocid_prefix,
+                bids_extension,
+                buyer,
+                zone: text().zone(),
+            };
+            let written = publish::run(&target, &publication);
+            target.close();
+            let releases = written?;
+            if at.json {
+                out_json(
+                    &json!({"releases": releases, "out": path, "package": if records { "record" } else { "release" }}),
+                );
+            } else {
+                out(&format!(
+                    "published {releases} releases of purchase cases to {} (OCDS 1.1 {} package)",
+                    path.display(),
+                    if records { "record" } else { "release" }
+                ));
+            }
             Ok(())
         }
         Command::Cosign {

@@ -139,6 +139,31 @@ fn every_read_answers_on_the_demo_and_matches_the_cli() {
     assert_eq!(export.status, 200);
     let export_path = dir.path().join("export.jsonl");
     std::fs::write(&export_path, &export.body).unwrap();
+    // The sunshine publication, and the extension it names, served where it says.
+    let ocds = server.get("/api/ocds", None).json()["ok"].clone();
+    let base = server.base.clone();
+    let extension_url = ocds["extensions"][1].as_str().unwrap().to_owned();
+    assert_eq!(
+        extension_url,
+        format!("{}/ocds/extension.json", server.base)
+    );
+    let extension = server.get("/ocds/extension.json", None);
+    assert_eq!(extension.status, 200);
+    assert_eq!(
+        extension.text(),
+        std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../schemas/ocds/extension.json")
+        )
+        .unwrap()
+    );
+    let records = server.get("/api/ocds?package=records", None).json()["ok"].clone();
+    assert!(records["records"][0]["compiledRelease"]["tag"] == serde_json::json!(["compiled"]));
+    let refused = server.get("/api/ocds?package=everything", None);
+    assert_eq!(
+        (refused.status, refused.code().as_str()),
+        (400, "bad-request")
+    );
 
     let metrics = server.get("/metrics", None).text();
     assert!(
@@ -153,6 +178,20 @@ fn every_read_answers_on_the_demo_and_matches_the_cli() {
     let (code, cli, stderr) = probity(&["findings", "--data", data.to_str().unwrap(), "--json"]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(serde_json::from_str::<Value>(&cli).unwrap(), findings);
+    // `probity ocds` writes the same package as the server publishes, given its address.
+    let package = dir.path().join("ocds.json");
+    let (code, _, stderr) = probity(&[
+        "ocds",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        package.to_str().unwrap(),
+        "--base-url",
+        &base,
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let written: Value = serde_json::from_slice(&std::fs::read(&package).unwrap()).unwrap();
+    assert_eq!(written, ocds);
     assert_eq!(inclusion["tree_size"].as_u64(), Some(size));
     let (code, out, stderr) = probity(&[
         "verify-proof",
@@ -547,6 +586,8 @@ fn each_role_reaches_what_it_may_and_nothing_more() {
         "/api/status",
         "/api/checkpoint",
         "/api/proof/inclusion?seq=1",
+        "/api/ocds",
+        "/ocds/extension.json",
         "/",
     ] {
         assert_eq!(server.get(path, None).status, 200, "{path}");

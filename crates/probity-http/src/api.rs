@@ -19,7 +19,7 @@ use probity_core::time::OccurredAt;
 use probity_ledger::requests::{self, LedgerQuery};
 use probity_ledger::wire::{self, AppendMessage, Reply};
 use probity_ledger::AppendError;
-use probity_views::query;
+use probity_views::{ocds, query};
 use probity_wire::{ErrorCode, WireError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -52,6 +52,9 @@ pub(crate) fn routes() -> Router<Arc<App>> {
         .route("/api/cases/{id}", get(case))
         .route("/api/staff/{id}", get(staff))
         .route("/api/export", get(export))
+        .route("/api/ocds", get(ocds))
+        .route("/ocds/extension.json", get(ocds_extension))
+        .route("/ocds/release-schema.json", get(ocds_extension_schema))
         .route("/api/event-types", get(event_types))
         .route("/api/event-types/{event_type}", get(event_schema))
         .route("/api/drafts", post(draft))
@@ -693,6 +696,94 @@ async fn export(State(app): AppState, headers: HeaderMap) -> Answer {
     .await?;
     tracing::info!(target: "probity_http::access", user = %caller.user, export = %name, "export downloaded");
     Ok(attachment(bytes, "application/x-ndjson", &name))
+}
+
+/// The purchase cases as an OCDS 1.1 release package (`?package=records`: a record package with
+/// each case's compiled release); public, like the sunshine publication it is. Links in it
+/// (proofs, the `probity` extension) are under the address the caller used.
+async fn ocds(
+    State(app): AppState,
+    headers: HeaderMap,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Answer {
+    authorize(&app, &headers, Access::Public)?;
+    let mut records = None;
+    for (name, value) in q {
+        let wanted = match (name.as_str(), value.as_str()) {
+            ("package", "releases") => false,
+            ("package", "records") => true,
+            ("package", other) => {
+                return Err(ApiError::new(
+                    ErrorCode::BadRequest,
+                    format!("package={other:?}: say releases or records"),
+                ))
+            }
+            (other, _) => {
+                return Err(ApiError::new(
+                    ErrorCode::BadRequest,
+                    format!("unknown parameter {other:?} (only package=releases|records)"),
+                ))
+            }
+        };
+        if records.replace(wanted).is_some() {
+            return Err(repeated("package"));
+        }
+    }
+    let base = format!("http://{}", public_host(&headers));
+    let offset = app.config.offset;
+    let package = blocking(move || {
+        let options = ocds::Options::new(app.ledger.origin(), &base, offset);
+        let built = ocds::from_ledger(&app.ledger, options, |_, _| {})
+            .map_err(|e| WireError::new(ErrorCode::Storage, e.to_string()))?;
+        if built.releases().is_empty() {
+            return Err(WireError::new(
+                ErrorCode::NotFound,
+                "no purchase case is recorded: nothing to publish",
+            ));
+        }
+        Ok(match records.unwrap_or(false) {
+            true => built.record_package(),
+            false => built.release_package(),
+        })
+    })
+    .await?;
+    Ok(ok(package))
+}
+
+/// The host the caller addressed (for links back to this server), when it is a plain host
+/// name or address and port; `localhost` otherwise (an HTTP/1.0 request without one).
+fn public_host(headers: &HeaderMap) -> String {
+    headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c))
+        })
+        .unwrap_or("localhost")
+        .to_owned()
+}
+
+/// The `probity` OCDS extension's metadata (schemas/ocds/extension.json).
+async fn ocds_extension() -> Response {
+    json_file(include_str!("../../../schemas/ocds/extension.json"))
+}
+
+/// The `probity` OCDS extension's release schema patch.
+async fn ocds_extension_schema() -> Response {
+    json_file(include_str!("../../../schemas/ocds/release-schema.json"))
+}
+
+fn json_file(text: &'static str) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        text,
+    )
+        .into_response()
 }
 
 /// One event type of the catalogue, for the console's forms.

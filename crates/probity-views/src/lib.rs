@@ -7,11 +7,13 @@
 //!   the changed rows with the last applied sequence in one durable sled batch.
 //! * [`embedded`] feeds it from a book opened in the same process (no server).
 //! * [`query`] turns a query into its answer (`schemas/QUERIES.md`), wherever it came from.
+//! * [`ocds`] publishes the purchase cases as Open Contracting (OCDS 1.1) releases.
 //! * [`history`] keeps every version of the rows and periodic snapshots; [`replay`] rebuilds
 //!   the views as of any moment from them.
 
 pub mod embedded;
 pub mod history;
+pub mod ocds;
 mod projector;
 pub mod query;
 pub mod replay;
