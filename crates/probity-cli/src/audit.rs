@@ -413,6 +413,7 @@ pub fn unreadable_book_report(reason: String) -> VerifyReport {
         key_pinned: false,
         key_commitment_checked: false,
         unanchored: None,
+        witnessed: None,
         findings: vec![Finding::StorageDamaged {
             seq: Seq(0),
             reason,

@@ -116,7 +116,11 @@ pub fn run(data: &Path) -> Result<(), Failure> {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let mut witnessed = checkpoint.clone();
-    witnessed.signatures.push(witness.cosign(&checkpoint, now));
+    witnessed.signatures.push(
+        witness
+            .cosign(&checkpoint, now)
+            .map_err(|e| Failure::Input(e.to_string()))?,
+    );
     let verified = policy
         .verify(&witnessed)
         .map_err(|e| Failure::Input(format!("witnessed checkpoint: {e}")))?;

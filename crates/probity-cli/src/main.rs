@@ -32,6 +32,7 @@ mod serve;
 
 mod target;
 mod witness;
+mod witness_serve;
 
 use target::{book_dir, ledger_key_path, Target};
 
@@ -369,7 +370,9 @@ enum Command {
         /// A witness's cosigner vkey (repeatable).
         #[arg(long = "witness")]
         witnesses: Vec<String>,
-        /// How many of the witnesses must have cosigned every checkpoint.
+        /// How many of the witnesses must have cosigned the checkpoint that anchors the
+        /// verification (the largest one that verifies); older checkpoints need only the
+        /// ledger's signature and a root the records match.
         #[arg(long, default_value_t = 0)]
         quorum: usize,
         /// Accept records past the last checkpoint that verifies (no signed checkpoint covers
@@ -427,23 +430,18 @@ enum Command {
     },
     /// Act as a witness (an auditor's command): check an add-checkpoint request against the
     /// ledger key and the checkpoint you last cosigned (kept in --state), and cosign it
-    /// (cosignature/v1). Exit 0 cosigned, 1 refused (conflict, rollback, fork, bad proof or
-    /// signature), 2 usage or I/O error.
+    /// (Ed25519 cosignature/v1 unless --algorithm ml-dsa-44). Exit 0 cosigned, 1 refused
+    /// (conflict, rollback, fork, bad proof or signature), 2 usage or I/O error. `probity
+    /// witness serve` answers the same over HTTP (C2SP tlog-witness).
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Witness {
+        #[command(subcommand)]
+        serve: Option<WitnessCommand>,
         /// The request (`probity witness-request`).
-        request: PathBuf,
-        /// Your witness private key (mode 0600; `probity keygen`).
-        #[arg(long)]
-        key: PathBuf,
-        /// Your witness name, e.g. audit.example/witness-1.
-        #[arg(long)]
-        name: String,
-        /// The ledger's checkpoint key (C2SP vkey, or a file holding it).
-        #[arg(long)]
-        ledger_vkey: String,
-        /// The file where the witness keeps the last checkpoint it cosigned per ledger.
-        #[arg(long)]
-        state: PathBuf,
+        #[arg(required = true)]
+        request: Option<PathBuf>,
+        #[command(flatten)]
+        identity: witness::Identity,
         /// Also write the cosigned checkpoint (a note to keep, e.g. for --trusted-checkpoint).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -584,6 +582,20 @@ fn main() -> ExitCode {
             ExitCode::from(failure.exit_code())
         }
     }
+}
+
+/// `probity witness serve`.
+#[derive(Debug, Subcommand)]
+enum WitnessCommand {
+    /// Serve the C2SP tlog-witness protocol over HTTP: POST /add-checkpoint (cosigns with
+    /// ML-DSA-44 unless --algorithm ed25519) and GET /<hex SHA-256 of origin>/checkpoint.
+    Serve {
+        #[command(flatten)]
+        identity: witness::Identity,
+        /// Address and port to listen on.
+        #[arg(long, default_value = "127.0.0.1:7380")]
+        listen: String,
+    },
 }
 
 fn out(text: &str) {
@@ -793,22 +805,19 @@ fn run(command: Command) -> Result<(), Failure> {
         }
         Command::WitnessRequest { data, old, out } => witness::request(&data, old, out.as_deref()),
         Command::Witness {
+            serve: Some(WitnessCommand::Serve { identity, listen }),
+            ..
+        } => witness_serve::run(&identity, &listen),
+        Command::Witness {
+            serve: None,
             request,
-            key,
-            name,
-            ledger_vkey,
-            state,
+            identity,
             out,
             json,
-        } => witness::cosign(&witness::Cosign {
-            request,
-            key,
-            name,
-            log: vkey_arg("--ledger-vkey", &ledger_vkey)?,
-            state,
-            out,
-            json,
-        }),
+        } => {
+            let request = request.ok_or_else(|| Failure::Input("give the request file".into()))?;
+            witness::cosign(&request, &identity, out.as_deref(), json)
+        }
         Command::Findings {
             target,
             rule,
@@ -965,6 +974,22 @@ fn verify(
             "intact: {} records, {} checkpoints verified, root {}",
             report.records, report.checkpoints_checked, report.root
         ));
+        if let Some(witnessed) = &report.witnessed {
+            let names: Vec<&str> = witnessed
+                .witnesses
+                .iter()
+                .map(|w| w.name.as_str())
+                .collect();
+            out(&format!(
+                "the anchoring checkpoint ({} records) is cosigned by {}",
+                witnessed.size,
+                if names.is_empty() {
+                    "no required witness".to_owned()
+                } else {
+                    names.join(", ")
+                }
+            ));
+        }
         if let Some(range) = report.unanchored {
             out(&format!(
                 "accepted as asked (--allow-unanchored): records {} to {} are covered by no signed checkpoint yet",

@@ -76,7 +76,7 @@ pub fn run(
 }
 
 /// Ctrl-C, or SIGTERM (what a service manager sends).
-async fn stop_signal() {
+pub(crate) async fn stop_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -124,7 +124,7 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     // 4. A checkpoint signed by the ledger, cosigned by an outside witness.
     let mut checkpoint = ledger.checkpoint(&NoteSigner::new(origin, ledger_key));
-    checkpoint.add_signature(witness.cosign(&checkpoint, 1_772_600_000));
+    checkpoint.add_signature(witness.cosign(&checkpoint, 1_772_600_000)?);
     println!(
         "\nWitnessed checkpoint:\n{}",
         String::from_utf8_lossy(&checkpoint.to_bytes())

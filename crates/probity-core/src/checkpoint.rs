@@ -1,6 +1,7 @@
 //! Checkpoints as C2SP signed notes: the `tlog-checkpoint` body, Ed25519 note signatures
-//! (`signed-note`, type 0x01), witness cosignatures (`tlog-cosignature`, `cosignature/v1`,
-//! type 0x04), and a witness policy ("the ledger key plus k of these n witnesses").
+//! (`signed-note`, type 0x01), witness cosignatures (`tlog-cosignature`: Ed25519
+//! `cosignature/v1`, type 0x04, and ML-DSA-44 `subtree/v1`, type 0x06), and a witness policy
+//! ("the ledger key plus k of these n witnesses").
 
 use std::fmt;
 
@@ -9,11 +10,14 @@ use base64::Engine as _;
 
 use crate::hash::Hash;
 use crate::keys::{PublicKey, SecretKey, Signature};
+use crate::mldsa::{self, MlDsa44PublicKey, MlDsa44SecretKey};
 
 /// Signature type byte of an Ed25519 note signature.
 pub const SIG_TYPE_ED25519: u8 = 0x01;
 /// Signature type byte of an Ed25519 `cosignature/v1`.
 pub const SIG_TYPE_COSIGNATURE_V1: u8 = 0x04;
+/// Signature type byte of an ML-DSA-44 cosignature (`subtree/v1` message).
+pub const SIG_TYPE_COSIGNATURE_MLDSA44: u8 = 0x06;
 const MAX_SIGNATURES: usize = 100;
 
 /// Why a note, checkpoint or key was rejected.
@@ -239,10 +243,31 @@ impl SignedNote {
     }
 }
 
-/// `SHA-256(name ‖ "\n" ‖ type ‖ key)[:4]` as a big-endian u32.
-pub fn note_key_id(name: &str, sig_type: u8, key: &PublicKey) -> u32 {
-    let digest = Hash::digest_parts(&[name.as_bytes(), b"\n", &[sig_type], &key.to_bytes()]);
+/// `SHA-256(name ‖ "\n" ‖ type ‖ key)[:4]` as a big-endian u32, `key` being the public key's
+/// encoding (32 bytes for Ed25519, 1,312 for ML-DSA-44).
+pub fn note_key_id(name: &str, sig_type: u8, key: &[u8]) -> u32 {
+    let digest = Hash::digest_parts(&[name.as_bytes(), b"\n", &[sig_type], key]);
     u32::from_be_bytes([digest.0[0], digest.0[1], digest.0[2], digest.0[3]])
+}
+
+/// The public key of a verifier key: Ed25519 (note signatures and `cosignature/v1`) or
+/// ML-DSA-44 (cosignatures only).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NoteKey {
+    /// An Ed25519 key.
+    Ed25519(PublicKey),
+    /// An ML-DSA-44 key.
+    MlDsa44(MlDsa44PublicKey),
+}
+
+impl NoteKey {
+    /// The key's encoding, as vkeys and key ids carry it.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        match self {
+            NoteKey::Ed25519(key) => key.to_bytes().to_vec(),
+            NoteKey::MlDsa44(key) => key.as_bytes().to_vec(),
+        }
+    }
 }
 
 /// A named public key that verifies note signatures of one type (a C2SP "vkey").
@@ -250,10 +275,11 @@ pub fn note_key_id(name: &str, sig_type: u8, key: &PublicKey) -> u32 {
 pub struct VerifierKey {
     /// Key name (the log origin, or the witness's name).
     pub name: String,
-    /// Signature type: [`SIG_TYPE_ED25519`] or [`SIG_TYPE_COSIGNATURE_V1`].
+    /// Signature type: [`SIG_TYPE_ED25519`], [`SIG_TYPE_COSIGNATURE_V1`] or
+    /// [`SIG_TYPE_COSIGNATURE_MLDSA44`].
     pub sig_type: u8,
-    /// The Ed25519 key.
-    pub key: PublicKey,
+    /// The key (ML-DSA-44 exactly when the type is [`SIG_TYPE_COSIGNATURE_MLDSA44`]).
+    pub key: NoteKey,
 }
 
 impl VerifierKey {
@@ -262,7 +288,7 @@ impl VerifierKey {
         VerifierKey {
             name: name.into(),
             sig_type: SIG_TYPE_ED25519,
-            key,
+            key: NoteKey::Ed25519(key),
         }
     }
 
@@ -271,13 +297,27 @@ impl VerifierKey {
         VerifierKey {
             name: name.into(),
             sig_type: SIG_TYPE_COSIGNATURE_V1,
-            key,
+            key: NoteKey::Ed25519(key),
         }
+    }
+
+    /// An ML-DSA-44 cosignature (0x06) verifier key.
+    pub fn ml_dsa_44_cosigner(name: impl Into<String>, key: MlDsa44PublicKey) -> Self {
+        VerifierKey {
+            name: name.into(),
+            sig_type: SIG_TYPE_COSIGNATURE_MLDSA44,
+            key: NoteKey::MlDsa44(key),
+        }
+    }
+
+    /// Whether this key verifies witness cosignatures (either type).
+    pub fn is_cosigner(&self) -> bool {
+        self.sig_type != SIG_TYPE_ED25519
     }
 
     /// The 32-bit key id.
     pub fn key_id(&self) -> u32 {
-        note_key_id(&self.name, self.sig_type, &self.key)
+        note_key_id(&self.name, self.sig_type, &self.key.to_bytes())
     }
 
     /// Parses `name+hexid+base64(type ‖ key)`.
@@ -297,21 +337,30 @@ impl VerifierKey {
         let raw = B64
             .decode(material)
             .map_err(|_| NoteError::MalformedKey("key is not base64"))?;
-        let (sig_type, key) = match raw.split_first() {
-            Some((t, k)) if k.len() == 32 => (*t, k),
+        let Some((&sig_type, material)) = raw.split_first() else {
+            return Err(NoteError::MalformedKey("no signature type byte"));
+        };
+        let key = match sig_type {
+            SIG_TYPE_ED25519 | SIG_TYPE_COSIGNATURE_V1 => {
+                let bytes: [u8; 32] = material.try_into().map_err(|_| {
+                    NoteError::MalformedKey("an Ed25519 key must be a type byte and 32 bytes")
+                })?;
+                NoteKey::Ed25519(
+                    PublicKey::from_bytes(&bytes)
+                        .map_err(|_| NoteError::MalformedKey("not a valid Ed25519 public key"))?,
+                )
+            }
+            SIG_TYPE_COSIGNATURE_MLDSA44 => {
+                NoteKey::MlDsa44(MlDsa44PublicKey::from_bytes(material).ok_or(
+                    NoteError::MalformedKey("an ML-DSA-44 key must be a type byte and 1312 bytes"),
+                )?)
+            }
             _ => {
                 return Err(NoteError::MalformedKey(
-                    "key must be a type byte and 32 bytes",
+                    "unsupported signature type (0x01, 0x04 or 0x06)",
                 ))
             }
         };
-        if sig_type != SIG_TYPE_ED25519 && sig_type != SIG_TYPE_COSIGNATURE_V1 {
-            return Err(NoteError::MalformedKey("unsupported signature type"));
-        }
-        let mut bytes = [0u8; 32];
-        bytes.copy_from_slice(key);
-        let key = PublicKey::from_bytes(&bytes)
-            .map_err(|_| NoteError::MalformedKey("not a valid Ed25519 public key"))?;
         let parsed = VerifierKey {
             name: name.to_owned(),
             sig_type,
@@ -326,32 +375,57 @@ impl VerifierKey {
     }
 
     /// Verifies a plain Ed25519 note signature over `text`.
-    fn verify_note(&self, text: &str, sig: &NoteSignature) -> bool {
+    pub fn verify_note(&self, text: &str, sig: &NoteSignature) -> bool {
+        let NoteKey::Ed25519(key) = &self.key else {
+            return false;
+        };
         self.sig_type == SIG_TYPE_ED25519
-            && sig.name == self.name
-            && sig.key_id == self.key_id()
+            && self.matches(sig)
             && <[u8; 64]>::try_from(sig.data.as_slice())
-                .is_ok_and(|s| self.key.verify(text.as_bytes(), &Signature(s)).is_ok())
+                .is_ok_and(|s| key.verify(text.as_bytes(), &Signature(s)).is_ok())
     }
 
-    /// Verifies a cosignature/v1 over `text`; returns its timestamp.
+    /// Whether a signature line names this key (name and key id): per signed-note, such a
+    /// line must verify or the note is malformed; others are ignored.
+    pub fn matches(&self, sig: &NoteSignature) -> bool {
+        sig.name == self.name && sig.key_id == self.key_id()
+    }
+
+    /// Verifies a cosignature over the checkpoint `text` (Ed25519 `cosignature/v1` or
+    /// ML-DSA-44 over the whole tree); returns its timestamp.
     pub fn verify_cosignature(&self, text: &str, sig: &NoteSignature) -> Option<u64> {
-        if self.sig_type != SIG_TYPE_COSIGNATURE_V1
-            || sig.name != self.name
-            || sig.key_id != self.key_id()
-            || sig.data.len() != 72
-        {
+        if !self.matches(sig) || sig.data.len() < 8 {
             return None;
         }
         let timestamp = u64::from_be_bytes(sig.data[..8].try_into().ok()?);
         if timestamp > i64::MAX as u64 {
             return None;
         }
-        let signature = Signature(sig.data[8..].try_into().ok()?);
-        self.key
-            .verify(&cosigned_message(text, timestamp), &signature)
-            .ok()
-            .map(|()| timestamp)
+        let signature = &sig.data[8..];
+        let verified = match (&self.key, self.sig_type) {
+            (NoteKey::Ed25519(key), SIG_TYPE_COSIGNATURE_V1) => <[u8; 64]>::try_from(signature)
+                .is_ok_and(|s| {
+                    key.verify(&cosigned_message(text, timestamp), &Signature(s))
+                        .is_ok()
+                }),
+            (NoteKey::MlDsa44(key), SIG_TYPE_COSIGNATURE_MLDSA44) => {
+                let Ok(checkpoint) = Checkpoint::from_text(text) else {
+                    return None;
+                };
+                signature.len() == mldsa::SIGNATURE_LEN
+                    && mldsa::cosigned_message(
+                        &self.name,
+                        timestamp,
+                        &checkpoint.origin,
+                        0,
+                        checkpoint.size,
+                        &checkpoint.root,
+                    )
+                    .is_some_and(|message| key.verify(&message, signature))
+            }
+            _ => false,
+        };
+        verified.then_some(timestamp)
     }
 }
 
@@ -410,37 +484,79 @@ impl NoteSigner {
     }
 }
 
-/// Cosigns checkpoints as a witness (type 0x04, `cosignature/v1`).
+/// Cosigns checkpoints as a witness: Ed25519 (`cosignature/v1`, type 0x04) or ML-DSA-44
+/// (type 0x06, which C2SP recommends for new witnesses).
 #[derive(Debug)]
 pub struct Cosigner {
     name: String,
-    key: SecretKey,
+    key: CosignerKey,
+    verifier: VerifierKey,
+}
+
+#[derive(Debug)]
+enum CosignerKey {
+    Ed25519(Box<SecretKey>),
+    MlDsa44(MlDsa44SecretKey),
 }
 
 impl Cosigner {
-    /// A witness named `name` (a schema-less URL, e.g. `audit.example/witness-1`).
+    /// An Ed25519 witness named `name` (a schema-less URL, e.g. `audit.example/witness-1`).
     pub fn new(name: impl Into<String>, key: SecretKey) -> Self {
+        let name = name.into();
+        let verifier = VerifierKey::cosigner(name.clone(), key.public_key());
         Cosigner {
-            name: name.into(),
-            key,
+            name,
+            key: CosignerKey::Ed25519(Box::new(key)),
+            verifier,
+        }
+    }
+
+    /// An ML-DSA-44 witness named `name`, its key expanded from a 32-byte seed.
+    pub fn ml_dsa_44(name: impl Into<String>, seed: &[u8; 32]) -> Self {
+        let name = name.into();
+        let key = MlDsa44SecretKey::from_seed(seed);
+        let verifier = VerifierKey::ml_dsa_44_cosigner(name.clone(), key.public_key());
+        Cosigner {
+            name,
+            key: CosignerKey::MlDsa44(key),
+            verifier,
         }
     }
 
     /// The verifier key for this witness.
     pub fn verifier_key(&self) -> VerifierKey {
-        VerifierKey::cosigner(self.name.clone(), self.key.public_key())
+        self.verifier.clone()
     }
 
-    /// A cosignature over `note`'s text at `timestamp` (seconds since the epoch).
-    pub fn cosign(&self, note: &SignedNote, timestamp: u64) -> NoteSignature {
-        let signature = self.key.sign(&cosigned_message(&note.text, timestamp));
+    /// A cosignature over the checkpoint `note` at `timestamp` (seconds since the epoch); an
+    /// ML-DSA-44 one covers the whole tree (start 0, end = size).
+    pub fn cosign(&self, note: &SignedNote, timestamp: u64) -> Result<NoteSignature, NoteError> {
         let mut data = timestamp.to_be_bytes().to_vec();
-        data.extend_from_slice(&signature.0);
-        NoteSignature {
-            name: self.name.clone(),
-            key_id: self.verifier_key().key_id(),
-            data,
+        match &self.key {
+            CosignerKey::Ed25519(key) => {
+                data.extend_from_slice(&key.sign(&cosigned_message(&note.text, timestamp)).0);
+            }
+            CosignerKey::MlDsa44(key) => {
+                let checkpoint = Checkpoint::from_text(&note.text)?;
+                let message = mldsa::cosigned_message(
+                    &self.name,
+                    timestamp,
+                    &checkpoint.origin,
+                    0,
+                    checkpoint.size,
+                    &checkpoint.root,
+                )
+                .ok_or(NoteError::MalformedCheckpoint(
+                    "an origin or witness name longer than 255 bytes",
+                ))?;
+                data.extend_from_slice(&key.sign(&message));
+            }
         }
+        Ok(NoteSignature {
+            name: self.name.clone(),
+            key_id: self.verifier.key_id(),
+            data,
+        })
     }
 }
 

@@ -242,6 +242,12 @@ impl SecretKey {
         Ok(SecretKey::from_seed(&seed))
     }
 
+    /// The 32-byte seed (an ML-DSA-44 witness key is expanded from the same seed a key file
+    /// holds).
+    pub fn to_seed(&self) -> [u8; 32] {
+        self.0.to_bytes()
+    }
+
     /// The seed as 64 hex characters, for writing a private key file (mode 0600).
     pub fn to_seed_hex(&self) -> String {
         hex::encode(self.0.to_bytes())

@@ -57,6 +57,7 @@ pub mod investigation;
 pub mod keychain;
 pub mod keys;
 pub mod merkle;
+pub mod mldsa;
 pub mod par;
 pub mod proof;
 pub mod receipt;

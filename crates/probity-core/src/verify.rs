@@ -402,6 +402,28 @@ pub struct VerifyReport {
     pub key_commitment_checked: bool,
     /// Every finding, in the order found.
     pub findings: Vec<Finding>,
+    /// When witnesses were required: the anchoring checkpoint (the largest that verified) and
+    /// the required witnesses whose cosignature on it verified; `None` otherwise, or when the
+    /// quorum was not met (then a finding at that size says so).
+    pub witnessed: Option<WitnessedAnchor>,
+}
+
+/// The checkpoint that anchors a verification, and who cosigned it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct WitnessedAnchor {
+    /// Its size.
+    pub size: u64,
+    /// The required witnesses whose cosignature verified.
+    pub witnesses: Vec<WitnessCosignature>,
+}
+
+/// A witness's verified cosignature.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct WitnessCosignature {
+    /// The witness's name.
+    pub name: String,
+    /// When it cosigned (seconds since the epoch).
+    pub timestamp: u64,
 }
 
 /// Records `from..=to`.
@@ -499,6 +521,9 @@ pub struct ChainVerifier<'m> {
     frontier: Frontier,
     checkpoints: BTreeMap<u64, Vec<PendingCheckpoint>>,
     checkpoints_checked: usize,
+    // The largest checkpoint whose ledger signature verified and whose root matched: the one
+    // that anchors the verification, which must carry the witness quorum.
+    anchor: Option<(u64, SignedNote)>,
     findings: Vec<Finding>,
 }
 
@@ -524,6 +549,7 @@ impl<'m> ChainVerifier<'m> {
             frontier: Frontier::new(),
             checkpoints: BTreeMap::new(),
             checkpoints_checked: 0,
+            anchor: None,
             findings: Vec::new(),
         }
     }
@@ -584,7 +610,10 @@ impl<'m> ChainVerifier<'m> {
         self
     }
 
-    /// Requires `quorum` of `witnesses` to have cosigned every checkpoint.
+    /// Requires `quorum` of `witnesses` to have cosigned the checkpoint that anchors the
+    /// verification: the largest one whose ledger signature and root verified. Older
+    /// checkpoints are checked for the ledger's signature and their roots (so consistency
+    /// with the anchor), as witnesses may have started cosigning after them.
     pub fn require_witnesses(&mut self, witnesses: Vec<VerifierKey>, quorum: usize) -> &mut Self {
         self.witnesses = witnesses;
         self.quorum = quorum;
@@ -748,7 +777,7 @@ impl<'m> ChainVerifier<'m> {
             if let Some(pending) = self.checkpoints.get(&frontier.size()) {
                 let root = frontier.root();
                 for checkpoint in pending {
-                    let verified = self.witness_policy()?.verify(&checkpoint.note).ok()?;
+                    let verified = self.log_policy()?.verify(&checkpoint.note).ok()?;
                     if verified.checkpoint.root != root {
                         return None;
                     }
@@ -788,6 +817,9 @@ impl<'m> ChainVerifier<'m> {
             if let Some(pending) = self.checkpoints.remove(&size) {
                 self.checkpoints_checked += pending.len();
                 self.anchored = self.anchored.max(size);
+                for checkpoint in pending {
+                    self.note_anchor(size, checkpoint.note);
+                }
             }
         }
         Some(bodies)
@@ -922,14 +954,34 @@ impl<'m> ChainVerifier<'m> {
         })
     }
 
-    /// The log key and the witnesses every checkpoint must satisfy (none before genesis
-    /// unless the log key is pinned).
-    fn witness_policy(&self) -> Option<WitnessPolicy> {
-        Some(WitnessPolicy {
-            log: self.log_key()?,
+    /// The log key every checkpoint must be signed by (none before genesis unless the log
+    /// key is pinned).
+    fn log_policy(&self) -> Option<WitnessPolicy> {
+        Some(WitnessPolicy::log_only(self.log_key()?))
+    }
+
+    /// Keeps `note` as the anchor when it is at least as large as the current one; at equal
+    /// sizes the one with more verified witness cosignatures wins.
+    fn note_anchor(&mut self, size: u64, note: SignedNote) {
+        let policy = self.log_key().map(|log| WitnessPolicy {
+            log,
             witnesses: self.witnesses.clone(),
-            quorum: self.quorum,
-        })
+            quorum: 0,
+        });
+        let witnessed = |note: &SignedNote| {
+            policy
+                .as_ref()
+                .and_then(|p| p.verify(note).ok())
+                .map_or(0, |v| v.witnesses.len())
+        };
+        let better = match &self.anchor {
+            None => true,
+            Some((anchor, _)) if size > *anchor => true,
+            Some((anchor, current)) => size == *anchor && witnessed(&note) > witnessed(current),
+        };
+        if better {
+            self.anchor = Some((size, note));
+        }
     }
 
     fn check_checkpoints_at(&mut self, size: u64) {
@@ -940,7 +992,7 @@ impl<'m> ChainVerifier<'m> {
         for PendingCheckpoint { note, trusted } in pending {
             self.checkpoints_checked += 1;
             let roots_unknown = self.roots_unknown;
-            let Some(policy) = self.witness_policy() else {
+            let Some(policy) = self.log_policy() else {
                 self.findings.push(Finding::CheckpointSignature {
                     size,
                     error: NoteError::MissingLogSignature("(no genesis, no pinned key)".into()),
@@ -985,6 +1037,9 @@ impl<'m> ChainVerifier<'m> {
                 // The records match the root: their key records must match the commitment.
                 Ok(verified) => {
                     self.key_commitment_differs(&verified.checkpoint, size);
+                    if !trusted {
+                        self.note_anchor(size, note);
+                    }
                 }
             }
         }
@@ -1014,6 +1069,35 @@ impl<'m> ChainVerifier<'m> {
         true
     }
 
+    /// Checks the witness quorum on the anchoring checkpoint; a shortfall is a finding at its
+    /// size. `None` when no quorum was asked for or nothing anchored the records.
+    fn witnessed_anchor(&mut self) -> Option<WitnessedAnchor> {
+        if self.quorum == 0 && self.witnesses.is_empty() {
+            return None;
+        }
+        let (size, note) = self.anchor.clone()?;
+        let policy = WitnessPolicy {
+            log: self.log_key()?,
+            witnesses: self.witnesses.clone(),
+            quorum: self.quorum,
+        };
+        match policy.verify(&note) {
+            Ok(verified) => Some(WitnessedAnchor {
+                size,
+                witnesses: verified
+                    .witnesses
+                    .into_iter()
+                    .map(|(name, timestamp)| WitnessCosignature { name, timestamp })
+                    .collect(),
+            }),
+            Err(error) => {
+                self.findings
+                    .push(Finding::CheckpointSignature { size, error });
+                None
+            }
+        }
+    }
+
     /// The findings so far, without ending the stream.
     pub fn finish_peek(&self) -> &[Finding] {
         &self.findings
@@ -1022,7 +1106,7 @@ impl<'m> ChainVerifier<'m> {
     /// Ends the stream: checkpoints beyond the records read become findings.
     pub fn finish(mut self) -> VerifyReport {
         let records = self.frontier.size();
-        let policy = self.witness_policy();
+        let policy = self.log_policy();
         for (size, pending) in std::mem::take(&mut self.checkpoints) {
             for PendingCheckpoint { trusted, note } in pending {
                 self.checkpoints_checked += 1;
@@ -1051,7 +1135,9 @@ impl<'m> ChainVerifier<'m> {
                 to: range.to,
             });
         }
+        let witnessed = self.witnessed_anchor();
         VerifyReport {
+            witnessed,
             records,
             root: self.frontier.root(),
             checkpoints_checked: self.checkpoints_checked,

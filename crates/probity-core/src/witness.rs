@@ -14,7 +14,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::{NoteError, SignedNote, WitnessPolicy};
+use std::collections::BTreeMap;
+
+use crate::checkpoint::{Checkpoint, SignedNote, VerifierKey};
 use crate::hash::Hash;
 use crate::merkle::{self, ProofError};
 use crate::proof::{parse_hashes, push_hashes_and_note};
@@ -28,6 +30,10 @@ pub struct WitnessedTree {
     pub size: u64,
     /// Its root.
     pub root: Hash,
+    /// The checkpoint as cosigned (the log's signature and this witness's cosignature), which
+    /// a witness serves to monitors; absent in state written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// An `add-checkpoint` request.
@@ -41,16 +47,33 @@ pub struct AddCheckpoint {
     pub checkpoint: SignedNote,
 }
 
-/// Why a witness refuses to cosign (with the HTTP status tlog-witness gives it).
+/// Most consistency-proof lines a request may carry (C2SP tlog-witness).
+pub const MAX_PROOF_LINES: usize = 63;
+
+/// Why a witness refuses to cosign, with the HTTP status C2SP tlog-witness gives it.
 #[derive(Debug, thiserror::Error)]
 pub enum WitnessError {
-    /// Not a request.
+    /// Not a request (400).
     #[error("not an add-checkpoint request: {0}")]
     Malformed(String),
-    /// The log's signature is missing or the checkpoint does not parse (403).
+    /// The witness is not configured for the checkpoint's origin (404).
+    #[error("this witness does not follow the log {0:?}")]
+    UnknownOrigin(String),
+    /// No valid signature by a key trusted for the origin, or a signature line naming a
+    /// trusted key that does not verify (403).
     #[error("checkpoint not signed by the log: {0}")]
-    Unsigned(#[from] NoteError),
-    /// The request starts from another size than the witness's (409).
+    Unsigned(String),
+    /// The old size is beyond the checkpoint's size (400): a rollback when the witness has
+    /// cosigned `old`.
+    #[error("the request starts from size {old}, beyond the checkpoint's {size}")]
+    OldBeyondCheckpoint {
+        /// The request's old size.
+        old: u64,
+        /// The checkpoint's size.
+        size: u64,
+    },
+    /// The request starts from another size than the witness's (409; the answer's body is
+    /// the witness's size).
     #[error("the witness last cosigned size {latest}, the request starts from {old}: send a proof from {latest}")]
     Conflict {
         /// The witness's size.
@@ -58,17 +81,13 @@ pub enum WitnessError {
         /// The request's.
         old: u64,
     },
-    /// The new checkpoint is smaller than the one cosigned (409).
-    #[error(
-        "the checkpoint has {new} records, fewer than the {latest} already cosigned: a rollback"
-    )]
-    Rollback {
-        /// The witness's size.
-        latest: u64,
-        /// The request's.
-        new: u64,
-    },
-    /// Same size, another root: the log forked (409).
+    /// A size-0 checkpoint whose root is not the empty tree's (422).
+    #[error("a checkpoint of size 0 must have the empty tree's root")]
+    EmptyTreeRoot,
+    /// A consistency proof from size 0 (422: the empty tree is consistent with any tree).
+    #[error("a request from size 0 must carry no consistency proof")]
+    ProofFromZero,
+    /// Same size, another root: the log forked (422).
     #[error(
         "size {size} was cosigned with root {cosigned}, this checkpoint says {presented}: a fork"
     )]
@@ -94,32 +113,47 @@ impl WitnessError {
     /// The HTTP status tlog-witness answers with.
     pub fn http_status(&self) -> u16 {
         match self {
-            WitnessError::Malformed(_) => 400,
+            WitnessError::Malformed(_) | WitnessError::OldBeyondCheckpoint { .. } => 400,
             WitnessError::Unsigned(_) => 403,
-            WitnessError::Conflict { .. }
-            | WitnessError::Rollback { .. }
-            | WitnessError::Fork { .. } => 409,
-            WitnessError::Inconsistent { .. } => 422,
+            WitnessError::UnknownOrigin(_) => 404,
+            WitnessError::Conflict { .. } => 409,
+            WitnessError::EmptyTreeRoot
+            | WitnessError::ProofFromZero
+            | WitnessError::Fork { .. }
+            | WitnessError::Inconsistent { .. } => 422,
         }
     }
 }
 
 impl AddCheckpoint {
-    /// Parses a request body.
+    /// Parses a request body: `old <size>` (decimal, no leading zeroes), at most 63 base64
+    /// proof lines, an empty line, then the checkpoint (a signed note).
     pub fn parse(text: &str) -> Result<AddCheckpoint, WitnessError> {
         let bad = |what: &str| WitnessError::Malformed(what.to_owned());
         let (head, note) = text
             .split_once("\n\n")
             .ok_or_else(|| bad("no empty line before the checkpoint"))?;
         let mut lines = head.split('\n');
-        let old = lines
+        let old_text = lines
             .next()
             .and_then(|l| l.strip_prefix("old "))
-            .ok_or_else(|| bad("the first line is not `old <size>`"))?
+            .ok_or_else(|| bad("the first line is not `old <size>`"))?;
+        if !old_text.bytes().all(|b| b.is_ascii_digit())
+            || (old_text.len() > 1 && old_text.starts_with('0'))
+        {
+            return Err(bad(
+                "the old size is not a decimal number without leading zeroes",
+            ));
+        }
+        let old = old_text
             .parse()
             .map_err(|_| bad("the old size is not a number"))?;
         let proof = parse_hashes(lines).map_err(bad)?;
-        let checkpoint = SignedNote::parse(note.as_bytes())?;
+        if proof.len() > MAX_PROOF_LINES {
+            return Err(bad("more than 63 consistency proof lines"));
+        }
+        let checkpoint = SignedNote::parse(note.as_bytes())
+            .map_err(|e| WitnessError::Malformed(e.to_string()))?;
         Ok(AddCheckpoint {
             old,
             proof,
@@ -134,52 +168,107 @@ impl AddCheckpoint {
         text
     }
 
-    /// Checks the request against the log's key and what the witness cosigned before
-    /// (`latest`, `None` for a log it has not seen); returns the tree to remember once cosigned.
+    /// Checks the request as C2SP tlog-witness orders it: the origin must be one of `logs`
+    /// (404), signed by its key (403), `old` no larger than the checkpoint (400) and equal to
+    /// the size last cosigned for that origin in `state` (409), then the empty tree's root,
+    /// an empty proof from 0, the same root at the same size, and the consistency proof
+    /// (422). Returns the tree to remember once cosigned.
     pub fn check(
         &self,
-        log: &WitnessPolicy,
-        latest: Option<&WitnessedTree>,
+        logs: &[VerifierKey],
+        state: &BTreeMap<String, WitnessedTree>,
     ) -> Result<WitnessedTree, WitnessError> {
-        let checkpoint = log.verify(&self.checkpoint)?.checkpoint;
-        let (latest_size, latest_root) = latest.map_or((0, None), |t| (t.size, Some(t.root)));
+        let note = &self.checkpoint;
+        let checkpoint = Checkpoint::from_text(&note.text)
+            .map_err(|e| WitnessError::Malformed(e.to_string()))?;
+        let trusted: Vec<&VerifierKey> = logs
+            .iter()
+            .filter(|k| k.name == checkpoint.origin && !k.is_cosigner())
+            .collect();
+        if trusted.is_empty() {
+            return Err(WitnessError::UnknownOrigin(checkpoint.origin));
+        }
+        let mut signed = false;
+        for signature in &note.signatures {
+            for key in trusted.iter().filter(|k| k.matches(signature)) {
+                if !key.verify_note(&note.text, signature) {
+                    return Err(WitnessError::Unsigned(format!(
+                        "the signature by {key} does not verify"
+                    )));
+                }
+                signed = true;
+            }
+        }
+        if !signed {
+            let keys: Vec<String> = trusted.iter().map(ToString::to_string).collect();
+            return Err(WitnessError::Unsigned(format!(
+                "no signature by {}",
+                keys.join(" or ")
+            )));
+        }
+        if self.old > checkpoint.size {
+            return Err(WitnessError::OldBeyondCheckpoint {
+                old: self.old,
+                size: checkpoint.size,
+            });
+        }
+        let latest = state.get(&checkpoint.origin);
+        let latest_size = latest.map_or(0, |t| t.size);
         if self.old != latest_size {
             return Err(WitnessError::Conflict {
                 latest: latest_size,
                 old: self.old,
             });
         }
-        if checkpoint.size < latest_size {
-            return Err(WitnessError::Rollback {
-                latest: latest_size,
-                new: checkpoint.size,
-            });
+        if checkpoint.size == 0 && checkpoint.root != merkle::EMPTY_ROOT {
+            return Err(WitnessError::EmptyTreeRoot);
         }
-        match latest_root {
-            Some(cosigned) if checkpoint.size == latest_size && checkpoint.root != cosigned => {
-                return Err(WitnessError::Fork {
-                    size: latest_size,
-                    cosigned,
-                    presented: checkpoint.root,
-                })
+        match latest {
+            None => {
+                if !self.proof.is_empty() {
+                    return Err(WitnessError::ProofFromZero);
+                }
             }
-            Some(cosigned) if checkpoint.size > latest_size => merkle::verify_consistency(
-                latest_size,
+            Some(cosigned) if cosigned.size == 0 => {
+                if !self.proof.is_empty() {
+                    return Err(WitnessError::ProofFromZero);
+                }
+            }
+            Some(cosigned) if checkpoint.size == cosigned.size => {
+                if checkpoint.root != cosigned.root {
+                    return Err(WitnessError::Fork {
+                        size: cosigned.size,
+                        cosigned: cosigned.root,
+                        presented: checkpoint.root,
+                    });
+                }
+            }
+            Some(cosigned) => merkle::verify_consistency(
+                cosigned.size,
                 checkpoint.size,
                 &self.proof,
-                &cosigned,
+                &cosigned.root,
                 &checkpoint.root,
             )
             .map_err(|error| WitnessError::Inconsistent {
-                old: latest_size,
+                old: cosigned.size,
                 error,
             })?,
-            _ => {}
         }
         Ok(WitnessedTree {
             origin: checkpoint.origin,
             size: checkpoint.size,
             root: checkpoint.root,
+            note: None,
         })
     }
+}
+
+/// The path under a witness's monitoring prefix where it serves the latest checkpoint it
+/// cosigned for `origin`: `<lower-case hex SHA-256 of the origin>/checkpoint`.
+pub fn monitoring_path(origin: &str) -> String {
+    format!(
+        "{}/checkpoint",
+        Hash::digest_parts(&[origin.as_bytes()]).to_hex()
+    )
 }

@@ -160,7 +160,7 @@ fn witness_quorum_is_enforced_by_the_verifier() {
     let ledger = ledger(2);
     let witness = Cosigner::new("audit.example/w1", SecretKey::from_seed(&[8; 32]));
     let mut cosigned = ledger.checkpoint(&note_signer());
-    cosigned.add_signature(witness.cosign(&cosigned, 1_767_225_600));
+    cosigned.add_signature(witness.cosign(&cosigned, 1_767_225_600).unwrap());
     let bare = ledger.checkpoint(&note_signer());
 
     let matrix = matrix();

@@ -123,7 +123,7 @@ fn expected_files() -> Vec<(&'static str, String)> {
     let note_signer = NoteSigner::new(ORIGIN, SecretKey::from_seed(&seed(2)));
     let witness = Cosigner::new("audit.example/witness-1", SecretKey::from_seed(&seed(4)));
     let mut note = ledger.checkpoint(&note_signer);
-    note.add_signature(witness.cosign(&note, COSIGNED_AT));
+    note.add_signature(witness.cosign(&note, COSIGNED_AT).unwrap());
 
     let keys_json = json!({
         "admin": key_json(&k.admin),

@@ -285,7 +285,7 @@ fn our_checkpoints_verify_with_the_standard_signed_note_verifier() {
     let mut note = signer.sign_checkpoint(&checkpoint);
     let witness =
         probity_core::checkpoint::Cosigner::new("audit.example/w1", SecretKey::from_seed(&[6; 32]));
-    note.add_signature(witness.cosign(&note, 1_700_000_000));
+    note.add_signature(witness.cosign(&note, 1_700_000_000).unwrap());
     let bytes = note.to_bytes();
 
     // cloudflare/azul's signed_note, an independent implementation of C2SP signed-note.

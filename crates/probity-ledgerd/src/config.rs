@@ -53,6 +53,11 @@ pub struct CheckpointConfig {
     /// cosignature/v1, or files holding them).
     #[serde(default)]
     pub witnesses: Vec<String>,
+    /// Witnesses ledgerd asks itself over C2SP tlog-witness HTTP, each `URL VKEY` (the
+    /// submission prefix, a space, the witness's cosigner vkey or a file holding it); their
+    /// cosignatures are kept too.
+    #[serde(default)]
+    pub http_witnesses: Vec<String>,
 }
 
 /// The most appends `[limits] max_in_flight` may allow at once (each holds a request in
@@ -129,6 +134,8 @@ pub struct Settings {
     pub max_in_flight: usize,
     /// Witnesses whose cosignatures are attached to checkpoints.
     pub witnesses: Vec<VerifierKey>,
+    /// Witnesses ledgerd posts its checkpoints to.
+    pub http_witnesses: Vec<crate::witnesses::HttpWitness>,
 }
 
 impl FileConfig {
@@ -200,8 +207,26 @@ impl FileConfig {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let http_witnesses = self
+            .checkpoints
+            .http_witnesses
+            .iter()
+            .map(|w| {
+                crate::witnesses::HttpWitness::parse(w).map_err(|message| ConfigError::Invalid {
+                    name: "checkpoints.http_witnesses",
+                    message,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut witnesses = witnesses;
+        for w in &http_witnesses {
+            if !witnesses.contains(&w.vkey) {
+                witnesses.push(w.vkey.clone());
+            }
+        }
         Ok(Settings {
             witnesses,
+            http_witnesses,
             ledger_key_file: self
                 .ledger_key_file
                 .unwrap_or_else(|| data_dir.join("ledger.key")),

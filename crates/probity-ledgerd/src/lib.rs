@@ -12,3 +12,4 @@ pub mod config;
 pub mod metrics;
 pub mod publisher;
 pub mod service;
+pub mod witnesses;

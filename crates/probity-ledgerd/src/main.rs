@@ -48,6 +48,10 @@ struct Args {
     /// A witness whose cosignatures are attached to checkpoints (repeatable; vkey or file).
     #[arg(long = "witness")]
     witnesses: Vec<String>,
+    /// A witness ledgerd asks to cosign each new checkpoint over C2SP tlog-witness HTTP:
+    /// `"URL VKEY"` (repeatable; its cosignatures are kept).
+    #[arg(long = "http-witness")]
+    http_witnesses: Vec<String>,
     /// Serve `/metrics` (Prometheus text) and `/healthz` on this address, e.g.
     /// 127.0.0.1:9464 (default: no metrics endpoint).
     #[arg(long, env = "PROBITY_METRICS_LISTEN")]
@@ -121,6 +125,9 @@ async fn run(args: Args) -> Result<(), Failure> {
     file.checkpoints
         .witnesses
         .extend(args.witnesses.iter().cloned());
+    file.checkpoints
+        .http_witnesses
+        .extend(args.http_witnesses.iter().cloned());
     let settings = file.settle().map_err(|e| Failure::Setup(e.into()))?;
 
     let key = keyfile::read_key(&settings.ledger_key_file)
@@ -185,6 +192,7 @@ async fn run(args: Args) -> Result<(), Failure> {
         replicas: settings.replicas,
         max_in_flight: settings.max_in_flight,
         witnesses: settings.witnesses.clone(),
+        http_witnesses: settings.http_witnesses.clone(),
         metrics,
     };
     let served = serve(ledger, client, config, stop)

@@ -29,6 +29,8 @@ pub struct ServiceConfig {
     pub max_in_flight: usize,
     /// Witnesses whose cosignatures (`probity.<ledger>.cosign`) are attached to checkpoints.
     pub witnesses: Vec<VerifierKey>,
+    /// Witnesses ledgerd asks to cosign each new checkpoint (C2SP tlog-witness over HTTP).
+    pub http_witnesses: Vec<crate::witnesses::HttpWitness>,
     /// Appends and refusals, counted as they are answered.
     pub metrics: Arc<ServiceMetrics>,
 }
@@ -375,6 +377,13 @@ pub async fn serve(
         }
     };
     let (stop_tx, stop_rx) = watch::channel(false);
+    let (witness_stop, witness_stopped) = watch::channel(false);
+    let witnessing = tokio::spawn(crate::witnesses::run(
+        ledger.clone(),
+        config.http_witnesses.clone(),
+        Duration::from_millis(500),
+        witness_stopped,
+    ));
     let mut publishing = tokio::spawn(publisher.run(ledger.watch_size(), stop_rx));
     let mut diverged = None;
     tracing::info!(ledger = %ledger_id, size = ledger.size(), "ledgerd ready");
@@ -455,6 +464,9 @@ pub async fn serve(
     let _ = in_flight
         .acquire_many(u32::try_from(config.max_in_flight).unwrap_or(u32::MAX))
         .await;
+    // The witness client attaches cosignatures to the book: it stops before the book closes.
+    let _ = witness_stop.send(true);
+    let _ = witnessing.await;
     let closing = ledger.clone();
     let _ = tokio::task::spawn_blocking(move || closing.close()).await;
     let _ = stop_tx.send(true);

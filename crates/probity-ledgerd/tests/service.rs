@@ -472,8 +472,8 @@ async fn witness_cosignatures_are_attached_to_checkpoints() {
         panic!("no checkpoint")
     };
     let mut note = SignedNote::parse(checkpoint.note.as_bytes()).unwrap();
-    note.add_signature(witness.cosign(&note, 1_790_000_000));
-    note.add_signature(stranger.cosign(&note, 1_790_000_000));
+    note.add_signature(witness.cosign(&note, 1_790_000_000).unwrap());
+    note.add_signature(stranger.cosign(&note, 1_790_000_000).unwrap());
     let cosign = |note: &SignedNote| {
         let body = serde_json::to_vec(&json!({"note": String::from_utf8_lossy(&note.to_bytes())}))
             .unwrap();
