@@ -2,8 +2,9 @@
 """An independent verifier of the FORMAT.md test vectors, written from schemas/FORMAT.md alone.
 
 It shares no code with the Rust implementation: SHA-256 from hashlib, Ed25519 from the
-`cryptography` package, JSON from the standard library. Run: python3 verify_vectors.py
-(exit 0 when every check passes). Needs `pip install cryptography`.
+`cryptography` package, ML-DSA-44 from the pure-Python `dilithium-py` (FIPS 204), JSON from the
+standard library. Run: python3 verify_vectors.py (exit 0 when every check passes). Needs
+`pip install cryptography dilithium-py`.
 """
 
 import base64
@@ -16,6 +17,7 @@ from datetime import datetime
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from dilithium_py.ml_dsa import ML_DSA_44
 
 HERE = pathlib.Path(__file__).resolve().parent
 PAYLOAD_TYPE = "application/vnd.probity.event.v1+json"
@@ -239,6 +241,36 @@ def main() -> int:
         else:
             check(stated == [], f"{name}: no key commitment (signed before they were written)")
         check_signatures(name, note, text, block)
+    # The ML-DSA-44 cosignature (FORMAT.md §8): the key derived from the seed (FIPS 204
+    # KeyGen_internal) is the vkey's, the signature verifies over the subtree/v1 message, and
+    # it is byte for byte the deterministic signature this independent implementation makes.
+    pq = keys["ml_dsa_44_witness"]
+    pq_name, pq_kid, pq_type, pq_key = parse_vkey(pq["cosigner_verifier_key"])
+    derived_pk, derived_sk = ML_DSA_44.key_derive(bytes.fromhex(pq["seed_hex"]))
+    check(pq_type == 6 and len(pq_key) == 1312, "ML-DSA-44 vkey: type 0x06, 1312-byte key")
+    check(pq_key == derived_pk, "ML-DSA-44 public key derived from the seed matches the vkey")
+    check(pq_kid == note_key_id(pq_name, 6, pq_key), "ML-DSA-44 vkey key id")
+    pq_note = (HERE / "checkpoint-ml-dsa-44.note").read_bytes().decode()
+    pq_text, _, pq_block = pq_note.rpartition("\n\n")
+    pq_text += "\n"
+    origin_line, size_line, root_line, *_ = pq_text.splitlines()
+    check(pq_text == (HERE / "checkpoint.note").read_text().rpartition("\n\n")[0] + "\n",
+          "ML-DSA-44 note: the same checkpoint")
+    found = None
+    for line in pq_block.strip("\n").split("\n"):
+        signer_name, encoded = line[2:].split(" ")
+        raw = base64.b64decode(encoded)
+        if signer_name == pq_name and int.from_bytes(raw[:4], "big") == pq_kid:
+            found = raw[4:]
+    check(found is not None and len(found) == 8 + 2420, "ML-DSA-44 cosignature line: timestamp and 2420 bytes")
+    if found is not None:
+        timestamp = int.from_bytes(found[:8], "big")
+        message = (b"subtree/v1\n\x00" + bytes([len(pq_name)]) + pq_name.encode()
+                   + struct.pack(">Q", timestamp) + bytes([len(origin_line)]) + origin_line.encode()
+                   + struct.pack(">QQ", 0, int(size_line)) + base64.b64decode(root_line))
+        check(ML_DSA_44.verify(pq_key, message, found[8:]), "ML-DSA-44 cosignature verifies")
+        check(ML_DSA_44.sign(derived_sk, message, deterministic=True) == found[8:],
+              "ML-DSA-44 cosignature equals the independent deterministic signature")
     inc = json.loads((HERE / "inclusion-proof.json").read_text())
     check(verify_inclusion(bytes.fromhex(inc["leaf_hash"]), inc["seq"], inc["tree_size"],
                            [bytes.fromhex(p) for p in inc["proof"]], bytes.fromhex(inc["root"]))

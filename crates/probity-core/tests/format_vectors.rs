@@ -124,6 +124,10 @@ fn expected_files() -> Vec<(&'static str, String)> {
     let witness = Cosigner::new("audit.example/witness-1", SecretKey::from_seed(&seed(4)));
     let mut note = ledger.checkpoint(&note_signer);
     note.add_signature(witness.cosign(&note, COSIGNED_AT).unwrap());
+    // The same checkpoint cosigned by an ML-DSA-44 witness (seed tag 5), deterministically.
+    let pq_witness = Cosigner::ml_dsa_44("audit.example/witness-pq", &seed(5));
+    let mut pq_note = ledger.checkpoint(&note_signer);
+    pq_note.add_signature(pq_witness.cosign(&pq_note, COSIGNED_AT).unwrap());
 
     let keys_json = json!({
         "admin": key_json(&k.admin),
@@ -135,6 +139,10 @@ fn expected_files() -> Vec<(&'static str, String)> {
         "witness": {
             "cosigner_verifier_key": witness.verifier_key().to_string(),
             "key": key_json(&k.witness),
+        },
+        "ml_dsa_44_witness": {
+            "cosigner_verifier_key": pq_witness.verifier_key().to_string(),
+            "seed_hex": hex::encode(seed(5)),
         },
     });
 
@@ -202,6 +210,10 @@ fn expected_files() -> Vec<(&'static str, String)> {
         (
             "checkpoint.note",
             String::from_utf8(note.to_bytes()).unwrap(),
+        ),
+        (
+            "checkpoint-ml-dsa-44.note",
+            String::from_utf8(pq_note.to_bytes()).unwrap(),
         ),
         ("inclusion-proof.json", pretty(&inclusion)),
         ("consistency-proof.json", pretty(&consistency)),
