@@ -80,6 +80,27 @@ fn the_demo_leaves_a_ledger_every_command_reads() {
     assert_eq!(code, 0, "{stdout}{stderr}");
     let (code, _, stderr) = probity(&["verify", &format!("{data}/export.jsonl")]);
     assert_eq!(code, 0, "{stderr}");
+    // The witness quorum holds on the checkpoint that anchors the verification.
+    let vkey = format!("{data}/ledger.vkey");
+    let (code, stdout, stderr) = probity(&[
+        "verify",
+        "--data",
+        data,
+        "--ledger-vkey",
+        &vkey,
+        "--witness",
+        &witness,
+        "--quorum",
+        "1",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        report["witnessed"]["witnesses"].as_array().unwrap().len(),
+        1,
+        "{report:#}"
+    );
     let note = std::fs::read_to_string(&kept).unwrap();
     let witness_name = std::fs::read_to_string(&witness).unwrap();
     let witness_name = witness_name.split('+').next().unwrap();
