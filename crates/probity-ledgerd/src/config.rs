@@ -275,4 +275,38 @@ mod tests {
             assert!(error.contains("limits."), "{bad}: {error}");
         }
     }
+
+    #[test]
+    fn the_shipped_configuration_parses_and_http_witnesses_are_checked() {
+        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/ledgerd.toml");
+        let settings = FileConfig::read(&shipped).unwrap().settle().unwrap();
+        assert!(settings.http_witnesses.is_empty());
+        let witness = probity_core::checkpoint::Cosigner::ml_dsa_44("audit.example/w", &[3; 32])
+            .verifier_key()
+            .to_string();
+        let with = |entry: &str| {
+            let text = format!(
+                "data_dir = \"/tmp/probity\"\n[checkpoints]\nhttp_witnesses = [{entry:?}]\n"
+            );
+            toml::from_str::<FileConfig>(&text).unwrap().settle()
+        };
+        let settings = with(&format!("http://127.0.0.1:7380/ {witness}")).unwrap();
+        assert_eq!(settings.http_witnesses[0].url, "http://127.0.0.1:7380");
+        // Its cosignatures are kept, as a configured witness's are.
+        assert_eq!(
+            settings.witnesses,
+            [settings.http_witnesses[0].vkey.clone()]
+        );
+        for bad in [
+            format!("https://w.example {witness}"),
+            "http://w.example".to_owned(),
+            "http://w.example not-a-vkey".to_owned(),
+        ] {
+            let error = with(&bad).unwrap_err().to_string();
+            assert!(
+                error.contains("checkpoints.http_witnesses"),
+                "{bad}: {error}"
+            );
+        }
+    }
 }
