@@ -308,6 +308,101 @@ async fn each_role_can_do_what_it_must_and_nothing_that_subverts_the_ledger() {
     assert_eq!(verified.status.code(), Some(0), "{report}");
     assert_eq!(report["records"], 6, "{report}");
 
+    // With the auditor's credentials only: export, prove and a witness request against the
+    // running ledger, each then checked offline against the ledger key the auditor pins.
+    let probity = |args: &[&str]| {
+        let output = std::process::Command::new(workspace_binary("probity"))
+            .args(args)
+            .env_remove("PROBITY_DATA_DIR")
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (output.status.code(), text)
+    };
+    let auditor_url = url(&nats, "auditor");
+    let live = ["--nats", auditor_url.as_str(), "--ledger", LEDGER];
+    let vkey =
+        probity_core::checkpoint::NoteSigner::new(probity_testkit::ORIGIN, h.ledger_key.clone())
+            .verifier_key()
+            .to_string();
+    let export = data.path().join("live.jsonl");
+    let (code, text) =
+        probity(&[&["export", "--out", export.to_str().unwrap()], &live[..]].concat());
+    assert_eq!(code, Some(0), "{text}");
+    let (code, text) = probity(&[
+        "verify",
+        export.to_str().unwrap(),
+        "--ledger-vkey",
+        &vkey,
+        "--json",
+    ]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("\"records\": 6"), "{text}");
+    let bundle = data.path().join("live.tlog-proof");
+    let (code, text) = probity(
+        &[
+            &["prove", "--seq", "5", "--out", bundle.to_str().unwrap()],
+            &live[..],
+        ]
+        .concat(),
+    );
+    assert_eq!(code, Some(0), "{text}");
+    let (code, text) = probity(&[
+        "verify-proof",
+        bundle.to_str().unwrap(),
+        "--ledger-vkey",
+        &vkey,
+    ]);
+    assert_eq!(code, Some(0), "{text}");
+    let request = data.path().join("live.request");
+    let (code, text) = probity(
+        &[
+            &[
+                "witness-request",
+                "--old",
+                "0",
+                "--out",
+                request.to_str().unwrap(),
+            ],
+            &live[..],
+        ]
+        .concat(),
+    );
+    assert_eq!(code, Some(0), "{text}");
+    let witness_key = data.path().join("witness.key");
+    probity_ledger::keyfile::write_key(
+        &witness_key,
+        &probity_core::keys::SecretKey::from_seed(&[77; 32]),
+        false,
+    )
+    .unwrap();
+    let (code, text) = probity(&[
+        "witness",
+        request.to_str().unwrap(),
+        "--key",
+        witness_key.to_str().unwrap(),
+        "--name",
+        "audit.example/w1",
+        "--ledger-vkey",
+        &vkey,
+        "--state",
+        data.path().join("witness.state").to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0), "{text}");
+    // A range export needs the data directory.
+    let (code, text) = probity(
+        &[
+            &["export", "--out", export.to_str().unwrap(), "--from", "2"],
+            &live[..],
+        ]
+        .concat(),
+    );
+    assert_eq!(code, Some(2), "{text}");
+
     let log = ledgerd.log_text();
     assert!(
         log.contains("its reply subject is not an inbox"),

@@ -294,6 +294,7 @@ pub fn verify_nats(
     read_stream(
         target,
         stream,
+        0,
         size,
         "verifying the stream",
         |item| match item {
@@ -321,12 +322,13 @@ pub enum StreamItem<'a> {
     },
 }
 
-/// Reads records `0..size` of a live ledger from its JetStream copy (`stream`, by default
+/// Reads records `from..size` of a live ledger from its JetStream copy (`stream`, by default
 /// `PROBITY_<LEDGER>`) through a consumer ledgerd makes, in batches, with a progress bar
 /// saying `what`.
 pub fn read_stream(
     target: &Target,
     stream: Option<&str>,
+    from: u64,
     size: u64,
     what: &str,
     mut take: impl FnMut(StreamItem<'_>),
@@ -348,8 +350,8 @@ pub fn read_stream(
         let js = async_nats::jetstream::new(client.clone());
         let stream = js.get_stream(&name).await.map_err(|e| unreachable(&e))?;
         let mut batch = Vec::with_capacity(BATCH);
-        let mut read = 0u64;
-        let bar = progress(size, what);
+        let mut read = from;
+        let bar = progress(size - from.min(size), what);
         // ledgerd makes the consumer (readers may not create one); it delivers each record
         // once, so a message lost on the way shows as a jump in the stream sequence: read
         // again from there (a few times at most).
@@ -393,7 +395,7 @@ pub fn read_stream(
                 read += 1;
                 if batch.len() == BATCH {
                     take(StreamItem::Records(&batch));
-                    bar.set_position(read);
+                    bar.set_position(read - from);
                     batch.clear();
                 }
             }
@@ -455,13 +457,15 @@ pub fn verify_book(ledger: &Ledger, trust: &Trust) -> Result<VerifyReport, Failu
 
 /// Writes the proof bundle of record `seq` (against the latest checkpoint, signing one first if
 /// records were added since) to `out`, or stdout.
-pub fn prove(data: &Path, seq: u64, out: Option<&Path>) -> Result<(), Failure> {
-    let Target::Embedded(ledger) = Target::embedded(data)? else {
-        return Err(Failure::Input("not a data directory".into()));
-    };
+pub fn prove(ledger: Ledger, seq: u64, out: Option<&Path>) -> Result<(), Failure> {
     let bundle = proof_bundle(&ledger, seq);
     ledger.close();
-    let text = bundle?.to_text();
+    write_bundle(&bundle?, out)
+}
+
+/// Writes a proof bundle to `out`, or stdout.
+pub fn write_bundle(bundle: &ProofBundle, out: Option<&Path>) -> Result<(), Failure> {
+    let text = bundle.to_text();
     match out {
         Some(path) => std::fs::write(path, text).map_err(io_error(path)),
         None => {

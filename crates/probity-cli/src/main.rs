@@ -30,6 +30,7 @@ mod oversight;
 mod publish;
 mod serve;
 
+mod live;
 mod target;
 mod witness;
 mod witness_serve;
@@ -269,9 +270,10 @@ enum Command {
     },
     /// Write a self-contained export of the whole ledger (JSON lines; schemas/EXPORT.md).
     Export {
-        /// The ledger's data directory.
-        #[arg(long, env = "PROBITY_DATA_DIR")]
-        data: PathBuf,
+        /// The ledger: --data DIR, or --nats URL --ledger ID for a running one (records up to
+        /// ledgerd's latest checkpoint, read from its JetStream copy).
+        #[command(flatten)]
+        at: Where,
         /// The export file to write.
         #[arg(long)]
         out: PathBuf,
@@ -386,9 +388,10 @@ enum Command {
     /// Write an offline proof that record SEQ is in the ledger: the record, its inclusion proof
     /// and a ledger-signed checkpoint (C2SP tlog-proof layout, `schemas/PROOF.md`).
     Prove {
-        /// The ledger's data directory.
-        #[arg(long, env = "PROBITY_DATA_DIR")]
-        data: PathBuf,
+        /// The ledger: --data DIR, or --nats URL --ledger ID for a running one (against
+        /// ledgerd's latest checkpoint, the record from its JetStream copy).
+        #[command(flatten)]
+        at: Where,
         /// The record's sequence number.
         #[arg(long)]
         seq: u64,
@@ -418,9 +421,10 @@ enum Command {
     /// Ask a witness to cosign: the ledger's latest checkpoint with a consistency proof from
     /// the size the witness last cosigned (a C2SP tlog-witness add-checkpoint request).
     WitnessRequest {
-        /// The ledger's data directory.
-        #[arg(long, env = "PROBITY_DATA_DIR")]
-        data: PathBuf,
+        /// The ledger: --data DIR, or --nats URL --ledger ID for a running one (ledgerd's
+        /// latest checkpoint and consistency proof).
+        #[command(flatten)]
+        at: Where,
         /// The size the witness last cosigned (0 the first time).
         #[arg(long)]
         old: u64,
@@ -681,17 +685,23 @@ fn run(command: Command) -> Result<(), Failure> {
         }
         Command::Record(args) => record(args),
         Command::Export {
-            data,
+            at,
             out: path,
             from,
             to,
         } => {
-            let Target::Embedded(ledger) = Target::embedded(&data)? else {
-                return Err(Failure::Input("not a data directory".into()));
+            let written = match at.connect()? {
+                Target::Embedded(ledger) => {
+                    let to = to.unwrap_or_else(|| ledger.size());
+                    let written = audit::export(&ledger, &path, from, to);
+                    ledger.close();
+                    written
+                }
+                target if from == 0 && to.is_none() => live::export(&target, &path),
+                _ => Err(Failure::Input(
+                    "a range export (--from/--to) needs --data; over NATS the export is the whole ledger up to ledgerd's latest checkpoint".into(),
+                )),
             };
-            let to = to.unwrap_or_else(|| ledger.size());
-            let written = audit::export(&ledger, &path, from, to);
-            ledger.close();
             out(&format!(
                 "exported {} records to {}",
                 written?,
@@ -785,7 +795,10 @@ fn run(command: Command) -> Result<(), Failure> {
             allow_unanchored,
             json,
         ),
-        Command::Prove { data, seq, out } => audit::prove(&data, seq, out.as_deref()),
+        Command::Prove { at, seq, out } => match at.connect()? {
+            Target::Embedded(ledger) => audit::prove(ledger, seq, out.as_deref()),
+            target => audit::write_bundle(&live::prove(&target, seq)?, out.as_deref()),
+        },
         Command::VerifyProof {
             file,
             ledger_vkey,
@@ -803,7 +816,10 @@ fn run(command: Command) -> Result<(), Failure> {
             };
             audit::verify_proof(&file, &policy, json)
         }
-        Command::WitnessRequest { data, old, out } => witness::request(&data, old, out.as_deref()),
+        Command::WitnessRequest { at, old, out } => match at.connect()? {
+            Target::Embedded(ledger) => witness::request(ledger, old, out.as_deref()),
+            target => witness::write_request(&live::witness_request(&target, old)?, out.as_deref()),
+        },
         Command::Witness {
             serve: Some(WitnessCommand::Serve { identity, listen }),
             ..

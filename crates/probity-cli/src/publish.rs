@@ -104,7 +104,7 @@ fn live(target: &Target, ledger: &str, publication: &Publication) -> Result<Buil
         &checkpoint.origin,
     );
     let mut failed = None;
-    read_stream(target, None, checkpoint.size, "publishing", |item| {
+    read_stream(target, None, 0, checkpoint.size, "publishing", |item| {
         if failed.is_some() {
             return;
         }

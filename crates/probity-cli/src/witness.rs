@@ -14,15 +14,15 @@ use probity_core::witness::{AddCheckpoint, WitnessError, WitnessedTree};
 use probity_ledger::keyfile;
 use serde_json::json;
 
-use crate::target::Target;
 use crate::{input, out, Failure};
 
 /// Writes an add-checkpoint request: the latest checkpoint (signed now if records were added
 /// since the last) and the consistency proof from `old`.
-pub fn request(data: &Path, old: u64, out_path: Option<&Path>) -> Result<(), Failure> {
-    let Target::Embedded(ledger) = Target::embedded(data)? else {
-        return Err(Failure::Input("not a data directory".into()));
-    };
+pub fn request(
+    ledger: probity_ledger::Ledger,
+    old: u64,
+    out_path: Option<&Path>,
+) -> Result<(), Failure> {
     let built = (|| {
         ledger
             .checkpoint_now()
@@ -49,7 +49,12 @@ pub fn request(data: &Path, old: u64, out_path: Option<&Path>) -> Result<(), Fai
         })
     })();
     ledger.close();
-    let text = built?.to_text();
+    write_request(&built?, out_path)
+}
+
+/// Writes an add-checkpoint request to `out_path`, or stdout.
+pub fn write_request(request: &AddCheckpoint, out_path: Option<&Path>) -> Result<(), Failure> {
+    let text = request.to_text();
     match out_path {
         Some(path) => std::fs::write(path, text).map_err(input(&path.display().to_string())),
         None => {

@@ -95,7 +95,7 @@ fn the_demo_leaves_a_ledger_every_command_reads() {
         "--json",
     ]);
     assert_eq!(code, 0, "{stdout}{stderr}");
-    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let report: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(
         report["witnessed"]["witnesses"].as_array().unwrap().len(),
         1,
