@@ -463,9 +463,33 @@ pub fn prove(ledger: Ledger, seq: u64, out: Option<&Path>) -> Result<(), Failure
     write_bundle(&bundle?, out)
 }
 
-/// Writes a proof bundle to `out`, or stdout.
+/// Where a record too large for its bundle's extra line is written: `<bundle>.record.json`.
+pub fn record_beside(bundle: &Path) -> std::path::PathBuf {
+    let mut name = bundle.as_os_str().to_owned();
+    name.push(".record.json");
+    name.into()
+}
+
+/// Writes a proof bundle to `out`, or stdout; a record too large for the extra line is
+/// written beside it (`<out>.record.json`).
 pub fn write_bundle(bundle: &ProofBundle, out: Option<&Path>) -> Result<(), Failure> {
     let text = bundle.to_text();
+    if !bundle.carries_record() {
+        let Some(path) = out else {
+            return Err(Failure::Input(format!(
+                "record {} is too large for a bundle's extra line ({} bytes at most): give --out FILE, and the record is written beside it as FILE.record.json",
+                bundle.index,
+                probity_core::proof::MAX_EXTRA_LINE
+            )));
+        };
+        let beside = record_beside(path);
+        std::fs::write(&beside, bundle.record_json()).map_err(io_error(&beside))?;
+        eprintln!(
+            "record {} is too large for the bundle's extra line: it is in {} (verify-proof reads it from there)",
+            bundle.index,
+            beside.display()
+        );
+    }
     match out {
         Some(path) => std::fs::write(path, text).map_err(io_error(path)),
         None => {
@@ -547,10 +571,30 @@ pub fn verify_investigation(
 }
 
 /// Checks a proof bundle offline and prints what it proves.
-pub fn verify_proof(path: &Path, policy: &WitnessPolicy, json: bool) -> Result<(), Failure> {
+pub fn verify_proof(
+    path: &Path,
+    record: Option<&Path>,
+    policy: &WitnessPolicy,
+    json: bool,
+) -> Result<(), Failure> {
     let text = std::fs::read_to_string(path).map_err(io_error(path))?;
-    let bundle = ProofBundle::parse(&text)
-        .map_err(|e| Failure::Input(format!("{}: {e}", path.display())))?;
+    // A record too large for the bundle's extra line travels beside it (PROOF.md).
+    let parsed = match record {
+        Some(file) => {
+            let given = std::fs::read(file).map_err(io_error(file))?;
+            ProofBundle::parse_with_record(&text, Some(&given))
+        }
+        None => match ProofBundle::parse(&text) {
+            Err(probity_core::proof::BundleError::RecordNotCarried) => {
+                match std::fs::read(record_beside(path)) {
+                    Ok(given) => ProofBundle::parse_with_record(&text, Some(&given)),
+                    Err(_) => Err(probity_core::proof::BundleError::RecordNotCarried),
+                }
+            }
+            parsed => parsed,
+        },
+    };
+    let bundle = parsed.map_err(|e| Failure::Input(format!("{}: {e}", path.display())))?;
     match bundle.verify(policy) {
         Ok(proven) => {
             let body = bundle.record.event.open().map(AuthenticEvent::into_body);

@@ -405,6 +405,10 @@ enum Command {
     VerifyProof {
         /// The bundle (`probity prove --out`).
         file: PathBuf,
+        /// The record's JSON, for a bundle whose record was too large for its extra line
+        /// (default: FILE.record.json when the bundle carries no record).
+        #[arg(long)]
+        record: Option<PathBuf>,
         /// The ledger's checkpoint key (C2SP vkey, or a file holding it).
         #[arg(long)]
         ledger_vkey: String,
@@ -801,6 +805,7 @@ fn run(command: Command) -> Result<(), Failure> {
         },
         Command::VerifyProof {
             file,
+            record,
             ledger_vkey,
             witnesses,
             quorum,
@@ -814,7 +819,7 @@ fn run(command: Command) -> Result<(), Failure> {
                     .collect::<Result<_, _>>()?,
                 quorum,
             };
-            audit::verify_proof(&file, &policy, json)
+            audit::verify_proof(&file, record.as_deref(), &policy, json)
         }
         Command::WitnessRequest { at, old, out } => match at.connect()? {
             Target::Embedded(ledger) => witness::request(ledger, old, out.as_deref()),

@@ -133,6 +133,12 @@ fn every_read_answers_on_the_demo_and_matches_the_cli() {
     let inclusion = server.get("/api/proof/inclusion?seq=3", None).json()["ok"].clone();
     let proof_bundle = server.get("/api/records/3/proof-bundle", None);
     assert_eq!(proof_bundle.status, 200);
+    // The record's JSON as the export holds it (what travels beside a bundle too large to
+    // carry it), under the name verify-proof looks for.
+    let record_file = server.get("/api/records/3/record.json", None);
+    assert_eq!(record_file.status, 200);
+    let record: Value = serde_json::from_slice(&record_file.body).unwrap();
+    assert_eq!(record["seq"], 3);
     let bundle_path = dir.path().join("record-3.tlog-proof");
     std::fs::write(&bundle_path, &proof_bundle.body).unwrap();
     let export = server.get("/api/export", None);
@@ -599,6 +605,7 @@ fn each_role_reaches_what_it_may_and_nothing_more() {
         "/api/reps/REP-R7",
         "/api/records/3",
         "/api/records/3/proof-bundle",
+        "/api/records/3/record.json",
         "/api/export",
         "/api/keys",
     ] {

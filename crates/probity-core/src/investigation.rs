@@ -65,7 +65,7 @@ impl InvestigationReport {
 
 fn code(e: &BundleError) -> &'static str {
     match e {
-        BundleError::Malformed(_) => "malformed-proof",
+        BundleError::Malformed(_) | BundleError::RecordNotCarried => "malformed-proof",
         BundleError::RecordHash { .. } => "hash-mismatch",
         BundleError::IndexMismatch { .. } => "index-mismatch",
         BundleError::Checkpoint(_) => "checkpoint-signature",

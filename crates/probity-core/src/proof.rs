@@ -17,6 +17,12 @@ use crate::record::Record;
 /// The first line of every bundle.
 pub const HEADER: &str = "c2sp.org/tlog-proof@v1";
 
+/// The longest `extra` line a standalone bundle carries, in bytes without its newline: line
+/// readers with a 64 KiB buffer (Go's `bufio.Scanner`, which transparency-dev/formats uses)
+/// read up to 65,536 bytes with the newline. A record whose line would be longer is carried
+/// beside the bundle instead (PROOF.md).
+pub const MAX_EXTRA_LINE: usize = 65_535;
+
 /// A record, its inclusion proof and the checkpoint it leads to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProofBundle {
@@ -36,6 +42,10 @@ pub enum BundleError {
     /// Not the tlog-proof layout.
     #[error("not a proof bundle: {0}")]
     Malformed(String),
+    /// The bundle has no `extra` line (its record was too large for one) and the record was
+    /// not given beside it.
+    #[error("the bundle carries no record (too large for its extra line): give the record beside it (`probity prove` wrote it as <bundle>.record.json; --record FILE)")]
+    RecordNotCarried,
     /// The record's stated hash is not its content's.
     #[error("the record's hash does not match its content (stated {stated}, computed {computed})")]
     RecordHash {
@@ -79,19 +89,52 @@ pub struct ProvenRecord {
 }
 
 impl ProofBundle {
-    /// The bundle as `tlog-proof@v1` text.
+    /// The bundle as standalone `tlog-proof@v1` text: the record on the `extra` line when
+    /// that line is at most [`MAX_EXTRA_LINE`] bytes, else no `extra` line (the record then
+    /// travels beside the bundle: [`record_json`](Self::record_json)).
     pub fn to_text(&self) -> String {
-        let mut text = format!(
-            "{HEADER}\nextra {}\nindex {}\n",
-            B64.encode(self.record.to_json()),
-            self.index
-        );
+        self.text(self.carries_record())
+    }
+
+    /// The bundle with the record on its `extra` line whatever its length (inside an
+    /// investigation bundle, a JSON document, where no line reader meets it).
+    pub fn to_text_with_record(&self) -> String {
+        self.text(true)
+    }
+
+    /// Whether [`to_text`](Self::to_text) puts the record on the `extra` line.
+    pub fn carries_record(&self) -> bool {
+        let json = self.record.to_json().len();
+        "extra ".len() + json.div_ceil(3) * 4 <= MAX_EXTRA_LINE
+    }
+
+    /// The record's JSON, exactly as in the export: what travels beside a bundle that does
+    /// not carry it.
+    pub fn record_json(&self) -> Vec<u8> {
+        self.record.to_json()
+    }
+
+    fn text(&self, with_record: bool) -> String {
+        let mut text = format!("{HEADER}\n");
+        if with_record {
+            text.push_str(&format!("extra {}\n", B64.encode(self.record.to_json())));
+        }
+        text.push_str(&format!("index {}\n", self.index));
         push_hashes_and_note(&mut text, &self.proof, &self.checkpoint);
         text
     }
 
     /// Parses `tlog-proof@v1` text whose `extra` line holds the record.
     pub fn parse(text: &str) -> Result<ProofBundle, BundleError> {
+        Self::parse_with_record(text, None)
+    }
+
+    /// Parses `tlog-proof@v1` text, the record from its `extra` line or, when it has none,
+    /// from `beside` (the record's JSON). Given both, they must be the same bytes.
+    pub fn parse_with_record(
+        text: &str,
+        beside: Option<&[u8]>,
+    ) -> Result<ProofBundle, BundleError> {
         let bad = |what: &str| BundleError::Malformed(what.to_owned());
         let (head, note) = text
             .split_once("\n\n")
@@ -100,11 +143,25 @@ impl ProofBundle {
         if lines.next() != Some(HEADER) {
             return Err(bad("the first line is not c2sp.org/tlog-proof@v1"));
         }
-        let extra = lines
-            .next()
-            .and_then(|l| l.strip_prefix("extra "))
-            .ok_or_else(|| bad("no extra line holding the record"))?;
-        let record_json = B64.decode(extra).map_err(|_| bad("extra is not base64"))?;
+        let mut lines = lines.peekable();
+        let extra = match lines.peek().and_then(|l| l.strip_prefix("extra ")) {
+            Some(extra) => {
+                let decoded = B64.decode(extra).map_err(|_| bad("extra is not base64"))?;
+                lines.next();
+                Some(decoded)
+            }
+            None => None,
+        };
+        let record_json = match (extra, beside) {
+            (Some(carried), Some(given)) if carried != given => {
+                return Err(bad(
+                    "the record given beside the bundle is not the one on its extra line",
+                ))
+            }
+            (Some(carried), _) => carried,
+            (None, Some(given)) => given.to_vec(),
+            (None, None) => return Err(BundleError::RecordNotCarried),
+        };
         let record = Record::from_json(&record_json)
             .map_err(|e| BundleError::Malformed(format!("the record does not parse: {e}")))?;
         let index_text = lines

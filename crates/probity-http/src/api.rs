@@ -42,6 +42,7 @@ pub(crate) fn routes() -> Router<Arc<App>> {
         .route("/api/proof/consistency", get(consistency))
         .route("/api/records/{seq}", get(record))
         .route("/api/records/{seq}/proof-bundle", get(proof_bundle))
+        .route("/api/records/{seq}/record.json", get(record_file))
         .route("/api/keys", get(keys))
         .route("/api/policy", get(policy))
         .route("/api/blacklist", get(blacklist))
@@ -284,6 +285,26 @@ async fn record(State(app): AppState, headers: HeaderMap, Path(seq): Path<String
     })
     .await?;
     Ok(ok(record))
+}
+
+/// The record's JSON exactly as the export holds it, as the attachment
+/// `record-<seq>.tlog-proof.record.json`: what travels beside a proof bundle whose record is
+/// too large for its extra line (saved next to the bundle, `verify-proof` finds it).
+async fn record_file(State(app): AppState, headers: HeaderMap, Path(seq): Path<String>) -> Answer {
+    authorize(&app, &headers, Access::Oversight)?;
+    let seq = seq_of(&seq)?;
+    let record = blocking(move || {
+        app.ledger
+            .record(Seq(seq))
+            .map_err(|e| WireError::new(ErrorCode::Storage, e.to_string()))?
+            .ok_or_else(|| WireError::new(ErrorCode::NotFound, format!("no record {seq}")))
+    })
+    .await?;
+    Ok(attachment(
+        record.to_json(),
+        "application/json",
+        &format!("record-{seq}.tlog-proof.record.json"),
+    ))
 }
 
 /// The record's proof bundle (PROOF.md), which `probity verify-proof` checks offline.

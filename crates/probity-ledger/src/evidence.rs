@@ -77,7 +77,10 @@ pub fn investigation(
     Ok(probity_core::investigation::Investigation {
         format: probity_core::investigation::FORMAT.to_owned(),
         question,
-        proofs: proofs.iter().map(ProofBundle::to_text).collect(),
+        proofs: proofs
+            .iter()
+            .map(ProofBundle::to_text_with_record)
+            .collect(),
     })
 }
 
