@@ -198,3 +198,34 @@ fn ml_dsa_44_and_ed25519_cosignatures_in_one_quorum() {
 fn request_event(i: u64) -> SignedEvent {
     common::request(&format!("fork-{i}"), 1000 + i)
 }
+
+/// The example request body of C2SP tlog-witness parses as the spec describes it: old size,
+/// four proof lines, and a checkpoint with two signature lines. A witness that does not
+/// follow its log answers 404.
+#[test]
+fn the_specs_example_request_parses() {
+    let body = "old 20852014\n\
+        PlRNCrwHpqhGrupue0L7gxbjbMiKA9temvuZZDDpkaw=\n\
+        jrJZDmY8Y7SyJE0MWLpLozkIVMSMZcD5kvuKxPC3swk=\n\
+        5+pKlUdi2LeF/BcMHBn+Ku6yhPGNCswZZD1X/6QgPd8=\n\
+        /6WVhPs2CwSsb5rYBH5cjHV/wSmA79abXAwhXw3Kj/0=\n\
+        \n\
+        example.com/behind-the-sofa\n\
+        20852163\n\
+        CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n\
+        \n\
+        \u{2014} example.com/behind-the-sofa Az3grlgtzPICa5OS8npVmf1Myq/5IZniMp+ZJurmRDeOoRDe4URYN7u5/Zhcyv2q1gGzGku9nTo+zyWE+xeMcTOAYQ8=\n\
+        \u{2014} example.com/behind-the-sofa opLqBQsREYCgu6xQkYQwJr9fo45a62DN9EdmHXnZdXNqlcVGlCum2Wks+49/V6267UEjw6QUXTS5Rovnzv++qbSzm9Q=\n";
+    let request = AddCheckpoint::parse(body).unwrap();
+    assert_eq!(request.old, 20_852_014);
+    assert_eq!(request.proof.len(), 4);
+    assert_eq!(request.checkpoint.signatures.len(), 2);
+    let checkpoint = Checkpoint::from_text(&request.checkpoint.text).unwrap();
+    assert_eq!(
+        (checkpoint.origin.as_str(), checkpoint.size),
+        ("example.com/behind-the-sofa", 20_852_163)
+    );
+    assert_eq!(request.to_text(), body);
+    let error = request.check(&logs(), &state(None)).unwrap_err();
+    assert_eq!(error.http_status(), 404);
+}
