@@ -409,3 +409,222 @@ async fn ledgerd_has_an_ml_dsa_and_an_ed25519_witness_cosign_its_checkpoints() {
         "{report:#}"
     );
 }
+
+/// A port nothing listens on now (for a server that takes a fixed address).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Runs `python3 -m aics_witness ARGS` (an independent C2SP tlog-witness, from PyPI; .ci/run
+/// installs it) to completion; its stdout.
+fn aics_witness(args: &[&str]) -> String {
+    let output = Command::new("python3")
+        .args(["-m", "aics_witness"])
+        .args(args)
+        .output()
+        .expect("python3");
+    assert!(
+        output.status.success(),
+        "aics-witness {args:?} (pip install --ignore-requires-python aics-witness): {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// Interoperability, the log's side: ledgerd has its checkpoints cosigned by aics-witness, an
+/// implementation of C2SP tlog-witness written by others (Python, SQLite), as they grow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ledgerd_is_cosigned_by_an_independent_c2sp_witness() {
+    let data = DataDir::init();
+    let h = data.hospital.clone();
+    let (ledger_vkey, start) = probity_testkit::ledgerd::blocking(|| {
+        let ledger = data.open();
+        let answer = (ledger.verifier_key(), ledger.size());
+        ledger.close();
+        answer
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("witness.json");
+    let config = config.to_str().unwrap();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let init = aics_witness(&[
+        "init",
+        "--config",
+        config,
+        "--name",
+        "audit.example/aics",
+        "--listen",
+        &listen,
+    ]);
+    let witness_vkey = init.trim().lines().last().unwrap().to_owned();
+    aics_witness(&[
+        "add-log",
+        "--config",
+        config,
+        "--origin",
+        &ledger_vkey.name,
+        "--vkey",
+        &ledger_vkey.to_string(),
+    ]);
+    // Probity's checkpoints carry an extension line (the key commitment, FORMAT.md §8), which
+    // C2SP allows and aics-witness accepts once the log is configured for it.
+    let mut document: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(config).unwrap()).unwrap();
+    document["logs"][0]["extension_lines"] = true.into();
+    std::fs::write(config, serde_json::to_string_pretty(&document).unwrap()).unwrap();
+    let _server = KillOnDrop(
+        Command::new("python3")
+            .args(["-m", "aics_witness", "serve", "--config", config])
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(&listen).is_err() {
+        assert!(Instant::now() < deadline, "aics-witness did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let policy = WitnessPolicy {
+        log: ledger_vkey.clone(),
+        witnesses: vec![VerifierKey::parse(&witness_vkey).unwrap()],
+        quorum: 1,
+    };
+    let nats = NatsServer::start();
+    let witness_arg = format!("http://{listen} {witness_vkey}");
+    let ledgerd = Ledgerd::spawn(
+        workspace_binary("ledgerd").to_str().unwrap(),
+        data.path(),
+        &nats.url(),
+        &[
+            "--checkpoint-every",
+            "2",
+            "--checkpoint-ms",
+            "200",
+            "--http-witness",
+            &witness_arg,
+        ],
+    );
+    let client = connect(&nats.url()).await;
+    wait_ready(&client, &ledgerd).await;
+    for i in 0..3 {
+        let reply = append(
+            &client,
+            h.request(&format!("a{i}"), &format!("CASE-{i}"), &h.clerk),
+        )
+        .await
+        .unwrap();
+        assert!(matches!(reply, Reply::Ok(_)), "{reply:?}");
+    }
+    let first = wait_cosigned(&client, &policy, &ledgerd, start + 3).await;
+    for i in 3..6 {
+        let reply = append(
+            &client,
+            h.request(&format!("a{i}"), &format!("CASE-{i}"), &h.clerk),
+        )
+        .await
+        .unwrap();
+        assert!(matches!(reply, Reply::Ok(_)), "{reply:?}");
+    }
+    let second = wait_cosigned(&client, &policy, &ledgerd, first + 3).await;
+    assert!(second > first);
+    // The independent witness records the same view.
+    let status = aics_witness(&["status", "--config", config, "--json"]);
+    assert!(status.contains(&second.to_string()), "{status}");
+}
+
+/// A child process killed when the test ends, however it ends.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Interoperability, the witness's side: aics-witness's own client (its feeder) submits the
+/// ledger's checkpoints to `probity witness serve` and accepts its cosignatures; told of a
+/// larger tree than its stale checkpoint, it stops, as the spec's 409 makes it.
+#[test]
+fn an_independent_c2sp_client_is_cosigned_by_probity_witness_serve() {
+    let data = DataDir::init();
+    let h = data.hospital.clone();
+    let ledger = data.open();
+    let size = ledger.size();
+    let origin = ledger.origin().to_owned();
+    let signer = NoteSigner::new(origin.clone(), h.ledger_key.clone());
+    let at = |n: u64| {
+        signer.sign_checkpoint(&Checkpoint::new(
+            origin.clone(),
+            n,
+            ledger.root_at(n).unwrap(),
+        ))
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let ledger_vkey = ledger.verifier_key();
+    let witness = WitnessServer::start(
+        dir.path(),
+        "audit.example/ed",
+        51,
+        "ed25519",
+        &ledger_vkey.to_string(),
+    );
+    let two = dir.path().join("two.note");
+    let grown = dir.path().join("grown.note");
+    std::fs::write(&two, at(2).to_bytes()).unwrap();
+    std::fs::write(&grown, at(size).to_bytes()).unwrap();
+    let proof: Vec<String> = ledger
+        .consistency_proof(2, size)
+        .unwrap()
+        .iter()
+        .map(|h| h.to_hex())
+        .collect();
+    let script = r#"
+import json, sys
+from aics_witness.feeder import submit_checkpoint, WitnessAhead
+url, vkey, two, grown, proof = sys.argv[1:6]
+proof = [bytes.fromhex(p) for p in json.loads(proof)]
+out = {}
+out["first"] = submit_checkpoint(url, open(two, "rb").read(), (0, []), witness_vkey=vkey)
+out["second"] = submit_checkpoint(url, open(grown, "rb").read(), (2, proof), witness_vkey=vkey)
+try:
+    submit_checkpoint(url, open(two, "rb").read(), (0, []), witness_vkey=vkey)
+    out["stale"] = "cosigned"
+except WitnessAhead as e:
+    out["stale"] = e.known_size
+print(json.dumps(out))
+"#;
+    let output = Command::new("python3")
+        .args(["-c", script, &witness.url, &witness.vkey])
+        .arg(&two)
+        .arg(&grown)
+        .arg(serde_json::to_string(&proof).unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let answer: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let policy = WitnessPolicy {
+        log: ledger_vkey.clone(),
+        witnesses: vec![VerifierKey::parse(&witness.vkey).unwrap()],
+        quorum: 1,
+    };
+    for (name, note) in [("first", at(2)), ("second", at(size))] {
+        let mut bytes = note.to_bytes();
+        bytes.extend_from_slice(answer[name].as_str().unwrap().as_bytes());
+        policy
+            .verify(&SignedNote::parse(&bytes).unwrap())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    assert_eq!(answer["stale"], size, "{answer}");
+    ledger.close();
+}
