@@ -393,6 +393,16 @@ async fn each_role_can_do_what_it_must_and_nothing_that_subverts_the_ledger() {
         data.path().join("witness.state").to_str().unwrap(),
     ]);
     assert_eq!(code, Some(0), "{text}");
+    // The sunshine publication, from the stream, with the auditor's credentials.
+    let ocds = data.path().join("live-ocds.json");
+    let (code, text) = probity(&[&["ocds", "--out", ocds.to_str().unwrap()], &live[..]].concat());
+    assert_eq!(code, Some(0), "{text}");
+    let package: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&ocds).unwrap()).unwrap();
+    assert!(
+        !package["releases"].as_array().unwrap().is_empty(),
+        "{package}"
+    );
     // A range export needs the data directory.
     let (code, text) = probity(
         &[
