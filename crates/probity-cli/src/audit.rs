@@ -57,6 +57,8 @@ pub struct Trust {
     pub witnesses: Vec<VerifierKey>,
     /// The quorum.
     pub quorum: usize,
+    /// The checkpoint (by size) that must carry the quorum, instead of the largest.
+    pub witnessed_at: Option<u64>,
     /// Records past the last verified checkpoint are reported, not a finding.
     pub allow_unanchored: bool,
 }
@@ -76,6 +78,9 @@ fn configured<'m>(
         verifier.pin_log_key(key.clone());
     }
     verifier.require_witnesses(trust.witnesses.clone(), trust.quorum);
+    if let Some(size) = trust.witnessed_at {
+        verifier.witnessed_at(size);
+    }
     verifier.allow_unanchored(trust.allow_unanchored);
     if let Some(note) = &trust.trusted_checkpoint {
         let size = Checkpoint::from_text(&note.text)

@@ -377,6 +377,9 @@ enum Command {
         /// ledger's signature and a root the records match.
         #[arg(long, default_value_t = 0)]
         quorum: usize,
+        /// Apply the quorum to the checkpoint of this many records instead of the largest.
+        #[arg(long, requires = "quorum")]
+        witnessed_at: Option<u64>,
         /// Accept records past the last checkpoint that verifies (no signed checkpoint covers
         /// them yet): report them instead of counting them as a finding.
         #[arg(long)]
@@ -784,6 +787,7 @@ fn run(command: Command) -> Result<(), Failure> {
             trusted_checkpoint,
             witnesses,
             quorum,
+            witnessed_at,
             allow_unanchored,
             json,
         } => verify(
@@ -795,7 +799,7 @@ fn run(command: Command) -> Result<(), Failure> {
             ledger_vkey,
             trusted_checkpoint,
             witnesses,
-            quorum,
+            (quorum, witnessed_at),
             allow_unanchored,
             json,
         ),
@@ -921,7 +925,7 @@ fn verify(
     ledger_vkey: Option<String>,
     trusted_checkpoint: Option<PathBuf>,
     witnesses: Vec<String>,
-    quorum: usize,
+    (quorum, witnessed_at): (usize, Option<u64>),
     allow_unanchored: bool,
     json: bool,
 ) -> Result<(), Failure> {
@@ -930,6 +934,7 @@ fn verify(
             .map(|v| vkey_arg("--ledger-vkey", &v))
             .transpose()?,
         quorum,
+        witnessed_at,
         allow_unanchored,
         ..Default::default()
     };

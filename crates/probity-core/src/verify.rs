@@ -524,6 +524,8 @@ pub struct ChainVerifier<'m> {
     // The largest checkpoint whose ledger signature verified and whose root matched: the one
     // that anchors the verification, which must carry the witness quorum.
     anchor: Option<(u64, SignedNote)>,
+    // The size of the checkpoint the auditor named to carry the quorum, instead of the largest.
+    anchor_at: Option<u64>,
     findings: Vec<Finding>,
 }
 
@@ -550,6 +552,7 @@ impl<'m> ChainVerifier<'m> {
             checkpoints: BTreeMap::new(),
             checkpoints_checked: 0,
             anchor: None,
+            anchor_at: None,
             findings: Vec::new(),
         }
     }
@@ -617,6 +620,14 @@ impl<'m> ChainVerifier<'m> {
     pub fn require_witnesses(&mut self, witnesses: Vec<VerifierKey>, quorum: usize) -> &mut Self {
         self.witnesses = witnesses;
         self.quorum = quorum;
+        self
+    }
+
+    /// Names the checkpoint that must carry the witness quorum: the one of `size` records,
+    /// instead of the largest. Without a checkpoint of that size that verifies, the quorum is
+    /// not met (a finding at that size).
+    pub fn witnessed_at(&mut self, size: u64) -> &mut Self {
+        self.anchor_at = Some(size);
         self
     }
 
@@ -963,6 +974,9 @@ impl<'m> ChainVerifier<'m> {
     /// Keeps `note` as the anchor when it is at least as large as the current one; at equal
     /// sizes the one with more verified witness cosignatures wins.
     fn note_anchor(&mut self, size: u64, note: SignedNote) {
+        if self.anchor_at.is_some_and(|at| at != size) {
+            return;
+        }
         let policy = self.log_key().map(|log| WitnessPolicy {
             log,
             witnesses: self.witnesses.clone(),
@@ -1075,7 +1089,18 @@ impl<'m> ChainVerifier<'m> {
         if self.quorum == 0 && self.witnesses.is_empty() {
             return None;
         }
-        let (size, note) = self.anchor.clone()?;
+        let Some((size, note)) = self.anchor.clone() else {
+            if let Some(at) = self.anchor_at {
+                self.findings.push(Finding::CheckpointSignature {
+                    size: at,
+                    error: NoteError::QuorumNotMet {
+                        have: 0,
+                        need: self.quorum,
+                    },
+                });
+            }
+            return None;
+        };
         let policy = WitnessPolicy {
             log: self.log_key()?,
             witnesses: self.witnesses.clone(),

@@ -173,6 +173,62 @@ fn witness_quorum_is_enforced_by_the_verifier() {
     }
 }
 
+/// The quorum applies to the checkpoint that anchors the verification: the largest, or the
+/// one named. Older checkpoints need only the ledger's signature and matching roots, since
+/// witnesses usually begin after a ledger's first checkpoints.
+#[test]
+fn the_quorum_applies_to_the_anchoring_checkpoint() {
+    let mut ledger = ledger(2);
+    let witness = Cosigner::new("audit.example/w1", SecretKey::from_seed(&[8; 32]));
+    let cosign = |mut note: SignedNote| {
+        let line = witness.cosign(&note, 1_767_225_600).unwrap();
+        note.add_signature(line);
+        note
+    };
+    let early_size = ledger.size();
+    let early = ledger.checkpoint(&note_signer());
+    for i in 0..3 {
+        ledger
+            .append(
+                request(&format!("late-{i}"), 900 + i),
+                at(5_000_000 + i as i64),
+            )
+            .unwrap();
+    }
+    let late_size = ledger.size();
+    let late = ledger.checkpoint(&note_signer());
+    let matrix = matrix();
+    let run = |early: &SignedNote, late: &SignedNote, named: Option<u64>| {
+        let mut verifier = ChainVerifier::new(&matrix);
+        verifier.require_witnesses(vec![witness.verifier_key()], 1);
+        if let Some(size) = named {
+            verifier.witnessed_at(size);
+        }
+        verifier.add_checkpoint(early.clone(), early_size);
+        verifier.add_checkpoint(late.clone(), late_size);
+        ledger.records().iter().for_each(|r| verifier.push(r));
+        verifier.finish()
+    };
+    // Only the latest is cosigned: intact, and the report names who cosigned it.
+    let report = run(&early, &cosign(late.clone()), None);
+    assert!(report.is_intact(), "{:?}", report.findings);
+    let witnessed = report.witnessed.unwrap();
+    assert_eq!((witnessed.size, witnessed.witnesses.len()), (late_size, 1));
+    // Only an older one is cosigned: the anchor lacks the quorum, found at its size.
+    let report = run(&cosign(early.clone()), &late, None);
+    assert_eq!(report.findings.len(), 1, "{:?}", report.findings);
+    assert_eq!(report.findings[0].code(), "checkpoint-signature");
+    assert_eq!(report.findings[0].seq(), late_size);
+    // … unless the auditor names that one.
+    let report = run(&cosign(early.clone()), &late, Some(early_size));
+    assert!(report.is_intact(), "{:?}", report.findings);
+    assert_eq!(report.witnessed.unwrap().size, early_size);
+    // Naming a size no checkpoint has is a finding at that size.
+    let report = run(&early, &cosign(late), Some(early_size + 1));
+    assert_eq!(report.findings.len(), 1, "{:?}", report.findings);
+    assert_eq!(report.findings[0].seq(), early_size + 1);
+}
+
 #[test]
 fn memory_ledger_refuses_bad_appends_and_changes_nothing() {
     let mut ledger = ledger(1);
