@@ -393,6 +393,49 @@ async fn each_role_can_do_what_it_must_and_nothing_that_subverts_the_ledger() {
         data.path().join("witness.state").to_str().unwrap(),
     ]);
     assert_eq!(code, Some(0), "{text}");
+    // The ledger grows; the next request proves consistency from the size cosigned (ledgerd's
+    // consistency proof, with the auditor's credentials), and the witness cosigns it.
+    match append(&clerk, h.request("after-witness", "CASE-4", &h.clerk))
+        .await
+        .unwrap()
+    {
+        Reply::Ok(_) => {}
+        Reply::Error(e) => panic!("{e:?}"),
+    }
+    let (code, text) = probity(
+        &[
+            &[
+                "witness-request",
+                "--old",
+                "6",
+                "--out",
+                request.to_str().unwrap(),
+            ],
+            &live[..],
+        ]
+        .concat(),
+    );
+    assert_eq!(code, Some(0), "{text}");
+    let proof_lines = std::fs::read_to_string(&request).unwrap();
+    assert!(
+        proof_lines.starts_with("old 6\n") && !proof_lines.starts_with("old 6\n\n"),
+        "{proof_lines}"
+    );
+    let (code, text) = probity(&[
+        "witness",
+        request.to_str().unwrap(),
+        "--key",
+        witness_key.to_str().unwrap(),
+        "--name",
+        "audit.example/w1",
+        "--ledger-vkey",
+        &vkey,
+        "--state",
+        data.path().join("witness.state").to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("\"size\":7"), "{text}");
     // The sunshine publication, from the stream, with the auditor's credentials.
     let ocds = data.path().join("live-ocds.json");
     let (code, text) = probity(&[&["ocds", "--out", ocds.to_str().unwrap()], &live[..]].concat());

@@ -203,7 +203,11 @@ fn probity_witness_serve_answers_with_the_specs_codes() {
 
     // Monitors: the latest cosigned checkpoint, with the ledger's signature and the
     // cosignature, under the hex SHA-256 of the origin; another origin is 404.
-    let origin_hash = Hash::digest_parts(&[origin.as_bytes()]).to_hex();
+    let origin_hash = probity_core::witness::origin_hash(&origin);
+    assert_eq!(
+        origin_hash,
+        Hash::digest_parts(&[origin.as_bytes()]).to_hex()
+    );
     let (status, note) = get(&format!("{}/{origin_hash}/checkpoint", witness.url));
     assert_eq!(status, 200);
     let served = policy

@@ -200,11 +200,12 @@ pub fn prove(target: &Target, seq: u64) -> Result<ProofBundle, Failure> {
     Ok(bundle)
 }
 
-/// `probity witness-request --nats`: ledgerd's latest checkpoint with the consistency proof
-/// from `old` (from ledgerd).
+/// `probity witness-request --nats`: ledgerd's latest checkpoint (waiting for one that covers
+/// the size it reports) with the consistency proof from `old` (from ledgerd).
 pub fn witness_request(target: &Target, old: u64) -> Result<AddCheckpoint, Failure> {
     let ledger = ledger_id(target)?.to_owned();
-    let (checkpoint, note) = latest_checkpoint(target, 0)?;
+    let reported = target.status()?.size;
+    let (checkpoint, note) = latest_checkpoint(target, reported)?;
     if old > checkpoint.size {
         return Err(Failure::Input(format!(
             "--old {old} is beyond ledgerd's latest checkpoint of {} records",

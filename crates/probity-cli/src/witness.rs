@@ -204,10 +204,7 @@ impl Witness {
         let state = self.state.lock().ok()?;
         state
             .values()
-            .find(|t| {
-                probity_core::hash::Hash::digest_parts(&[t.origin.as_bytes()]).to_hex()
-                    == origin_hash
-            })
+            .find(|t| probity_core::witness::origin_hash(&t.origin) == origin_hash)
             .and_then(|t| t.note.clone())
     }
 }

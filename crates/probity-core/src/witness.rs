@@ -264,11 +264,8 @@ impl AddCheckpoint {
     }
 }
 
-/// The path under a witness's monitoring prefix where it serves the latest checkpoint it
-/// cosigned for `origin`: `<lower-case hex SHA-256 of the origin>/checkpoint`.
-pub fn monitoring_path(origin: &str) -> String {
-    format!(
-        "{}/checkpoint",
-        Hash::digest_parts(&[origin.as_bytes()]).to_hex()
-    )
+/// How a witness's monitoring prefix names a log: the lower-case hex SHA-256 of its origin
+/// (`GET <prefix>/<origin hash>/checkpoint`).
+pub fn origin_hash(origin: &str) -> String {
+    Hash::digest_parts(&[origin.as_bytes()]).to_hex()
 }
