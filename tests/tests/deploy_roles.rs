@@ -359,20 +359,6 @@ async fn each_role_can_do_what_it_must_and_nothing_that_subverts_the_ledger() {
     ]);
     assert_eq!(code, Some(0), "{text}");
     let request = data.path().join("live.request");
-    let (code, text) = probity(
-        &[
-            &[
-                "witness-request",
-                "--old",
-                "0",
-                "--out",
-                request.to_str().unwrap(),
-            ],
-            &live[..],
-        ]
-        .concat(),
-    );
-    assert_eq!(code, Some(0), "{text}");
     let witness_key = data.path().join("witness.key");
     probity_ledger::keyfile::write_key(
         &witness_key,
@@ -380,19 +366,37 @@ async fn each_role_can_do_what_it_must_and_nothing_that_subverts_the_ledger() {
         false,
     )
     .unwrap();
-    let (code, text) = probity(&[
-        "witness",
-        request.to_str().unwrap(),
-        "--key",
-        witness_key.to_str().unwrap(),
-        "--name",
-        "audit.example/w1",
-        "--ledger-vkey",
-        &vkey,
-        "--state",
-        data.path().join("witness.state").to_str().unwrap(),
-    ]);
-    assert_eq!(code, Some(0), "{text}");
+    let state = data.path().join("witness.state");
+    // The auditor asks ledgerd for a request from `old`, and cosigns it as a witness.
+    let witness_round = |old: &str| {
+        let (code, text) = probity(
+            &[
+                &["witness-request", "--old", old],
+                &["--out", request.to_str().unwrap()][..],
+                &live[..],
+            ]
+            .concat(),
+        );
+        assert_eq!(code, Some(0), "{text}");
+        let body = std::fs::read_to_string(&request).unwrap();
+        let (code, text) = probity(&[
+            "witness",
+            request.to_str().unwrap(),
+            "--key",
+            witness_key.to_str().unwrap(),
+            "--name",
+            "audit.example/w1",
+            "--ledger-vkey",
+            &vkey,
+            "--state",
+            state.to_str().unwrap(),
+            "--json",
+        ]);
+        assert_eq!(code, Some(0), "{text}");
+        (body, text)
+    };
+    let (_, cosigned) = witness_round("0");
+    assert!(cosigned.contains("\"size\":6"), "{cosigned}");
     // The ledger grows; the next request proves consistency from the size cosigned (ledgerd's
     // consistency proof, with the auditor's credentials), and the witness cosigns it.
     match append(&clerk, h.request("after-witness", "CASE-4", &h.clerk))
@@ -402,40 +406,12 @@ async fn each_role_can_do_what_it_must_and_nothing_that_subverts_the_ledger() {
         Reply::Ok(_) => {}
         Reply::Error(e) => panic!("{e:?}"),
     }
-    let (code, text) = probity(
-        &[
-            &[
-                "witness-request",
-                "--old",
-                "6",
-                "--out",
-                request.to_str().unwrap(),
-            ],
-            &live[..],
-        ]
-        .concat(),
-    );
-    assert_eq!(code, Some(0), "{text}");
-    let proof_lines = std::fs::read_to_string(&request).unwrap();
+    let (body, cosigned) = witness_round("6");
     assert!(
-        proof_lines.starts_with("old 6\n") && !proof_lines.starts_with("old 6\n\n"),
-        "{proof_lines}"
+        body.starts_with("old 6\n") && !body.starts_with("old 6\n\n"),
+        "a consistency proof from 6: {body}"
     );
-    let (code, text) = probity(&[
-        "witness",
-        request.to_str().unwrap(),
-        "--key",
-        witness_key.to_str().unwrap(),
-        "--name",
-        "audit.example/w1",
-        "--ledger-vkey",
-        &vkey,
-        "--state",
-        data.path().join("witness.state").to_str().unwrap(),
-        "--json",
-    ]);
-    assert_eq!(code, Some(0), "{text}");
-    assert!(text.contains("\"size\":7"), "{text}");
+    assert!(cosigned.contains("\"size\":7"), "{cosigned}");
     // The sunshine publication, from the stream, with the auditor's credentials.
     let ocds = data.path().join("live-ocds.json");
     let (code, text) = probity(&[&["ocds", "--out", ocds.to_str().unwrap()], &live[..]].concat());

@@ -231,6 +231,20 @@ fn probity_witness_serve_answers_with_the_specs_codes() {
     ledger.close();
 }
 
+/// Appends purchase requests `<prefix>N` for each N in `range`, each acknowledged.
+async fn append_requests(
+    client: &async_nats::Client,
+    h: &probity_testkit::Hospital,
+    prefix: &str,
+    range: std::ops::Range<u32>,
+) {
+    for i in range {
+        let event = h.request(&format!("{prefix}{i}"), &format!("CASE-{i}"), &h.clerk);
+        let reply = append(client, event).await.unwrap();
+        assert!(matches!(reply, Reply::Ok(_)), "{reply:?}");
+    }
+}
+
 /// Polls ledgerd until its latest checkpoint carries a quorum of `policy`; returns its size.
 async fn wait_cosigned(
     client: &async_nats::Client,
@@ -316,15 +330,7 @@ async fn ledgerd_has_an_ml_dsa_and_an_ed25519_witness_cosign_its_checkpoints() {
     );
     let client = connect(&nats.url()).await;
     wait_ready(&client, &ledgerd).await;
-    for i in 0..5 {
-        let reply = append(
-            &client,
-            h.request(&format!("w{i}"), &format!("CASE-{i}"), &h.clerk),
-        )
-        .await
-        .unwrap();
-        assert!(matches!(reply, Reply::Ok(_)), "{reply:?}");
-    }
+    append_requests(&client, &h, "w", 0..5).await;
     let first = wait_cosigned(&client, &policy, &ledgerd, start + 5).await;
 
     // A restarted ledgerd does not know what the witnesses cosigned: it starts from 0, is
@@ -337,15 +343,7 @@ async fn ledgerd_has_an_ml_dsa_and_an_ed25519_witness_cosign_its_checkpoints() {
         &args,
     );
     wait_ready(&client, &ledgerd).await;
-    for i in 5..8 {
-        let reply = append(
-            &client,
-            h.request(&format!("w{i}"), &format!("CASE-{i}"), &h.clerk),
-        )
-        .await
-        .unwrap();
-        assert!(matches!(reply, Reply::Ok(_)), "{reply:?}");
-    }
+    append_requests(&client, &h, "w", 5..8).await;
     let second = wait_cosigned(&client, &policy, &ledgerd, first + 3).await;
     assert!(second > first);
     assert_eq!(ledgerd.terminate(), Some(0), "{}", ledgerd.log_text());
@@ -516,25 +514,9 @@ async fn ledgerd_is_cosigned_by_an_independent_c2sp_witness() {
     );
     let client = connect(&nats.url()).await;
     wait_ready(&client, &ledgerd).await;
-    for i in 0..3 {
-        let reply = append(
-            &client,
-            h.request(&format!("a{i}"), &format!("CASE-{i}"), &h.clerk),
-        )
-        .await
-        .unwrap();
-        assert!(matches!(reply, Reply::Ok(_)), "{reply:?}");
-    }
+    append_requests(&client, &h, "a", 0..3).await;
     let first = wait_cosigned(&client, &policy, &ledgerd, start + 3).await;
-    for i in 3..6 {
-        let reply = append(
-            &client,
-            h.request(&format!("a{i}"), &format!("CASE-{i}"), &h.clerk),
-        )
-        .await
-        .unwrap();
-        assert!(matches!(reply, Reply::Ok(_)), "{reply:?}");
-    }
+    append_requests(&client, &h, "a", 3..6).await;
     let second = wait_cosigned(&client, &policy, &ledgerd, first + 3).await;
     assert!(second > first);
     // The independent witness records the same view.

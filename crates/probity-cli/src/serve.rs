@@ -18,11 +18,7 @@ pub fn run(
     tokens: Option<&Path>,
     offset: UtcOffset,
 ) -> Result<(), Failure> {
-    let address: SocketAddr = listen.parse().map_err(|_| {
-        Failure::Input(format!(
-            "--listen {listen:?}: an address and port, e.g. 127.0.0.1:8080"
-        ))
-    })?;
+    let address = listen_address(listen, "127.0.0.1:8080")?;
     let tokens = match tokens {
         Some(path) => Some(Tokens::read(path).map_err(|e| Failure::Input(e.to_string()))?),
         None if address.ip().is_loopback() => None,
@@ -53,17 +49,9 @@ pub fn run(
         OpenError::Views(e) => Failure::Damaged(format!("views: {e}")),
     })?;
     let app = Arc::new(app);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::Input(e.to_string()))?;
+    let (runtime, listener) = runtime_and_listener(address, listen)?;
     runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(address)
-            .await
-            .map_err(|e| Failure::Unreachable(format!("--listen {listen}: {e}")))?;
-        let bound = listener
-            .local_addr()
-            .map_err(|e| Failure::Unreachable(e.to_string()))?;
+        let (listener, bound) = listener.into_tokio()?;
         out(&format!(
             "serving {} ({} records) on http://{bound}/ — the console is at http://{bound}/, the API under /api/; Ctrl-C stops",
             data.display(),
@@ -73,6 +61,46 @@ pub fn run(
             .await
             .map_err(|e| Failure::Unreachable(e.to_string()))
     })
+}
+
+/// `--listen ADDR:PORT`, parsed (`example` shows the form).
+pub(crate) fn listen_address(listen: &str, example: &str) -> Result<SocketAddr, Failure> {
+    listen.parse().map_err(|_| {
+        Failure::Input(format!(
+            "--listen {listen:?}: an address and port, e.g. {example}"
+        ))
+    })
+}
+
+/// A socket bound before the runtime runs, so that a port in use is reported at once.
+pub(crate) struct BoundSocket(std::net::TcpListener);
+
+impl BoundSocket {
+    /// The listener for the runtime, and the address it is bound to (port 0 resolved).
+    pub(crate) fn into_tokio(self) -> Result<(tokio::net::TcpListener, SocketAddr), Failure> {
+        let bound = self
+            .0
+            .local_addr()
+            .map_err(|e| Failure::Unreachable(e.to_string()))?;
+        let listener = tokio::net::TcpListener::from_std(self.0)
+            .map_err(|e| Failure::Unreachable(e.to_string()))?;
+        Ok((listener, bound))
+    }
+}
+
+/// What both servers (`serve`, `witness serve`) start with: a runtime and a bound socket.
+pub(crate) fn runtime_and_listener(
+    address: SocketAddr,
+    listen: &str,
+) -> Result<(tokio::runtime::Runtime, BoundSocket), Failure> {
+    let socket = std::net::TcpListener::bind(address)
+        .and_then(|s| s.set_nonblocking(true).map(|()| s))
+        .map_err(|e| Failure::Unreachable(format!("--listen {listen}: {e}")))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Input(e.to_string()))?;
+    Ok((runtime, BoundSocket(socket)))
 }
 
 /// Ctrl-C, or SIGTERM (what a service manager sends).

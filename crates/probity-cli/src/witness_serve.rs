@@ -5,7 +5,6 @@
 //! the cosignature line; `GET /<hex SHA-256 of origin>/checkpoint` serves the latest
 //! checkpoint cosigned for that log, with the log's signature and the witness's cosignature.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -24,23 +23,11 @@ pub const TLOG_SIZE: &str = "text/x.tlog.size";
 
 /// Serves the witness on `listen` until Ctrl-C or SIGTERM (ML-DSA-44 unless `--algorithm`).
 pub fn run(identity: &Identity, listen: &str) -> Result<(), Failure> {
-    let address: SocketAddr = listen.parse().map_err(|_| {
-        Failure::Input(format!(
-            "--listen {listen:?}: an address and port, e.g. 127.0.0.1:7380"
-        ))
-    })?;
+    let address = crate::serve::listen_address(listen, "127.0.0.1:7380")?;
     let witness = Arc::new(Witness::open(identity, Algorithm::MlDsa44)?);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::Input(e.to_string()))?;
+    let (runtime, listener) = crate::serve::runtime_and_listener(address, listen)?;
     runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(address)
-            .await
-            .map_err(|e| Failure::Unreachable(format!("--listen {listen}: {e}")))?;
-        let bound = listener
-            .local_addr()
-            .map_err(|e| Failure::Unreachable(e.to_string()))?;
+        let (listener, bound) = listener.into_tokio()?;
         out(&format!(
             "witness {} on http://{bound}/ (POST /add-checkpoint, GET /<origin hash>/checkpoint); vkey {}",
             witness.vkey().name,

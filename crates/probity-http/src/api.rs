@@ -273,33 +273,34 @@ fn seq_of(text: &str) -> Result<u64, ApiError> {
     })
 }
 
-/// A record as the book holds it (FORMAT.md §5): it shows the event, so oversight only.
-async fn record(State(app): AppState, headers: HeaderMap, Path(seq): Path<String>) -> Answer {
-    authorize(&app, &headers, Access::Oversight)?;
-    let seq = seq_of(&seq)?;
-    let record = blocking(move || {
+/// Record `seq` of the book, for an oversight caller (a record shows its event).
+async fn oversight_record(
+    app: Arc<App>,
+    headers: &HeaderMap,
+    seq: &str,
+) -> Result<probity_core::record::Record, ApiError> {
+    authorize(&app, headers, Access::Oversight)?;
+    let seq = seq_of(seq)?;
+    blocking(move || {
         app.ledger
             .record(Seq(seq))
             .map_err(|e| WireError::new(ErrorCode::Storage, e.to_string()))?
             .ok_or_else(|| WireError::new(ErrorCode::NotFound, format!("no record {seq}")))
     })
-    .await?;
-    Ok(ok(record))
+    .await
+}
+
+/// A record as the book holds it (FORMAT.md §5): it shows the event, so oversight only.
+async fn record(State(app): AppState, headers: HeaderMap, Path(seq): Path<String>) -> Answer {
+    Ok(ok(oversight_record(app, &headers, &seq).await?))
 }
 
 /// The record's JSON exactly as the export holds it, as the attachment
 /// `record-<seq>.tlog-proof.record.json`: what travels beside a proof bundle whose record is
 /// too large for its extra line (saved next to the bundle, `verify-proof` finds it).
 async fn record_file(State(app): AppState, headers: HeaderMap, Path(seq): Path<String>) -> Answer {
-    authorize(&app, &headers, Access::Oversight)?;
-    let seq = seq_of(&seq)?;
-    let record = blocking(move || {
-        app.ledger
-            .record(Seq(seq))
-            .map_err(|e| WireError::new(ErrorCode::Storage, e.to_string()))?
-            .ok_or_else(|| WireError::new(ErrorCode::NotFound, format!("no record {seq}")))
-    })
-    .await?;
+    let record = oversight_record(app, &headers, &seq).await?;
+    let seq = record.seq.0;
     Ok(attachment(
         record.to_json(),
         "application/json",
