@@ -854,3 +854,73 @@ fn a_department_records_a_batch_embedded() {
         "{stdout}"
     );
 }
+
+/// The discipline office records a one-off warning with no duration (schema 2): the supplier
+/// view shows it as one-off, never in force; a blacklisting without a duration is refused
+/// naming the field, and nothing is recorded.
+#[test]
+fn a_one_off_warning_needs_no_duration() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    set_up(dir);
+    ok(&probity(dir, &["keygen", "--out", "office.key"]));
+    ok(&probity(
+        dir,
+        &[
+            "enroll",
+            "--data",
+            "h",
+            "--key",
+            "admin.key",
+            "--public-key",
+            "office.key.pub",
+            "--role",
+            "discipline_office",
+            "--holder",
+            "Wang Jun",
+        ],
+    ));
+    let warning = r#"{"sanction": "S-W", "uscc": "91350100M000100Y43", "kind": "warning",
+        "effective_from": "2026-01-02T00:00:00+08:00", "decision": "D-W", "reason": "late papers"}"#;
+    let record = |payload: &str| {
+        probity(
+            dir,
+            &[
+                "record",
+                "--data",
+                "h",
+                "--key",
+                "office.key",
+                "--type",
+                "supplier.sanction_imposed",
+                "--payload",
+                payload,
+            ],
+        )
+    };
+    ok(&record(warning));
+    let before = json(&probity(dir, &["status", "--data", "h", "--json"]))["size"].clone();
+    let refused = record(&warning.replace("\"warning\"", "\"blacklist\""));
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("duration"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert_eq!(
+        json(&probity(dir, &["status", "--data", "h", "--json"]))["size"],
+        before
+    );
+    let shown = probity(dir, &["supplier", "--data", "h", "91350100M000100Y43"]);
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        text.contains("S-W warning on 2026-01-02 00:00:00"),
+        "{text}"
+    );
+    assert!(text.contains("one-off"), "{text}");
+    let eligibility = text.lines().find(|l| l.starts_with("eligible")).unwrap();
+    assert!(
+        !eligibility.contains("S-W") && !eligibility.contains("warning"),
+        "a warning blocks nothing: {text}"
+    );
+}

@@ -6,7 +6,7 @@ use probity_core::roles::Role;
 use serde_json::Value;
 
 use crate::catalogue::{specs, EventSpec, Family};
-use crate::upcast::ExternalListingObservedV1;
+use crate::upcast::{ExternalListingObservedV1, SanctionImposedV1};
 
 /// `(path under schemas/, content)` for every generated file.
 pub fn generated_files() -> Vec<(String, String)> {
@@ -24,6 +24,11 @@ pub fn generated_files() -> Vec<(String, String)> {
     files.push((
         schema_path("supplier.external_listing_observed", 1),
         pretty(&schema_value(v1, "supplier.external_listing_observed", 1)),
+    ));
+    let v1 = schemars::schema_for!(SanctionImposedV1);
+    files.push((
+        schema_path("supplier.sanction_imposed", 1),
+        pretty(&schema_value(v1, "supplier.sanction_imposed", 1)),
     ));
     files.push(("EVENTS.md".into(), events_markdown()));
     files.push(("roles.md".into(), roles_markdown()));
@@ -207,7 +212,9 @@ pub fn events_markdown() -> String {
          in [`roles.md`](roles.md).\n\n\
          Older schema versions are upcast when read: `supplier.external_listing_observed` schema 1\n\
          (grades of the 2020 four-grade pricing-credit scheme, no `scheme_version`) reads as schema\n\
-         2 with `scheme_version: \"2020\"`.\n",
+         2 with `scheme_version: \"2020\"`; `supplier.sanction_imposed` schema 1 (a `duration` for\n\
+         every kind) reads as schema 2 unchanged (schema 2 lets a one-off warning or interview have\n\
+         none).\n",
     );
     let all = specs();
     for family in [

@@ -406,8 +406,10 @@ pub struct SanctionImposed {
     pub products: Vec<Text>,
     /// When it takes effect (may be before it is recorded).
     pub effective_from: Timestamp,
-    /// How long it lasts.
-    pub duration: Duration,
+    /// How long it lasts: required for a suspension or a blacklisting; a warning or an
+    /// interview is one-off and may have none (schema 2; schema 1 always had one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<Duration>,
     /// Conditions that end it early once all are met (e.g. rectification accepted).
     #[serde(default)]
     pub conditions: Vec<Text>,
@@ -416,19 +418,40 @@ pub struct SanctionImposed {
     /// Why.
     pub reason: Text,
 }
+
+impl SanctionKind {
+    /// A warning or an interview happens once; it has no period unless one is given.
+    pub fn is_one_off(self) -> bool {
+        matches!(self, SanctionKind::Warning | SanctionKind::Interview)
+    }
+}
+
 impl Check for SanctionImposed {
     fn check(&self) -> Result<(), FieldError> {
         match (self.kind, self.products.is_empty()) {
-            (SanctionKind::ProductSuspension, true) => Err(FieldError::new(
-                "products",
-                "a product suspension must name its products",
-            )),
-            (SanctionKind::ProductSuspension, false) | (_, true) => {
-                check_duration("duration", &self.duration)
+            (SanctionKind::ProductSuspension, true) => {
+                return Err(FieldError::new(
+                    "products",
+                    "a product suspension must name its products",
+                ))
             }
-            (_, false) => Err(FieldError::new(
-                "products",
-                "only a product suspension names products",
+            (SanctionKind::ProductSuspension, false) | (_, true) => {}
+            (_, false) => {
+                return Err(FieldError::new(
+                    "products",
+                    "only a product suspension names products",
+                ))
+            }
+        }
+        match &self.duration {
+            Some(duration) => check_duration("duration", duration),
+            None if self.kind.is_one_off() => Ok(()),
+            None => Err(FieldError::new(
+                "duration",
+                format!(
+                    "a {} needs a duration (days, months, years or indefinite); only a warning or an interview may have none",
+                    self.kind
+                ),
             )),
         }
     }
@@ -436,7 +459,7 @@ impl Check for SanctionImposed {
 payload!(
     SanctionImposed,
     "supplier.sanction_imposed",
-    1,
+    2,
     [Role::DisciplineOffice],
     "A sanction was imposed: kind, scope, start, duration, conditions."
 );

@@ -5,14 +5,18 @@
 //! revision of the medical-insurance pricing-credit rating (four grades became three) and had
 //! no `scheme_version`; its grades belong to the 2020 four-grade scheme, so upcasting to
 //! schema 2 sets `scheme_version` to `2020` and keeps the grade.
+//!
+//! `supplier.sanction_imposed` schema 1 required a `duration` of every sanction; schema 2 lets a
+//! one-off warning or interview have none. Every schema-1 payload is a schema-2 payload as it
+//! stands, so upcasting only checks it against schema 1.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::payload::DecodeError;
-use crate::supplier::{ExternalList, ListingScope};
-use crate::types::{Duration, Text, Timestamp, Uscc};
+use crate::supplier::{ExternalList, ListingScope, SanctionKind};
+use crate::types::{Duration, RefId, Text, Timestamp, Uscc};
 
 /// Grades of the 2020 four-grade pricing-credit scheme (一般、中等、严重、特别严重).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -63,6 +67,35 @@ pub struct ExternalListingObservedV1 {
     pub penalty: Duration,
 }
 
+// `supplier.sanction_imposed`, schema 1: a duration for every kind. The doc comment below is
+// its published schema's description, kept as it was.
+/// A sanction imposed on the supplier. It ends when its duration passes (derived, never
+/// recorded), when it is lifted, or, if it has conditions, when all are met.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SanctionImposedV1 {
+    /// The hospital's id of this sanction.
+    pub sanction: RefId,
+    /// The supplier.
+    pub uscc: Uscc,
+    /// What kind.
+    pub kind: SanctionKind,
+    /// Products concerned (required for `product_suspension`, otherwise empty).
+    #[serde(default)]
+    pub products: Vec<Text>,
+    /// When it takes effect (may be before it is recorded).
+    pub effective_from: Timestamp,
+    /// How long it lasts.
+    pub duration: Duration,
+    /// Conditions that end it early once all are met (e.g. rectification accepted).
+    #[serde(default)]
+    pub conditions: Vec<Text>,
+    /// Reference of the decision.
+    pub decision: RefId,
+    /// Why.
+    pub reason: Text,
+}
+
 /// The scheme version that schema-1 grades belong to.
 pub const SCHEME_2020: &str = "2020";
 
@@ -90,6 +123,13 @@ pub fn to_current(
                 map.insert("scheme_version".into(), Value::from(SCHEME_2020));
             }
             Ok(value.to_string())
+        }
+        ("supplier.sanction_imposed", 1) => {
+            let mut de = serde_json::Deserializer::from_str(json);
+            let _: SanctionImposedV1 =
+                serde_path_to_error::deserialize(probity_core::strict_json::Strict(&mut de))
+                    .map_err(|e| invalid(&e.path().to_string(), e.inner().to_string()))?;
+            Ok(json.to_owned())
         }
         _ => Err(DecodeError::UnsupportedSchema {
             event_type: event_type.to_owned(),

@@ -189,6 +189,50 @@ fn schema_1_external_listing_is_upcast_to_schema_2() {
     assert!(err.to_string().contains("scheme_version"), "{err}");
 }
 
+/// Schema 2 of `supplier.sanction_imposed`: a one-off warning or interview may have no
+/// duration; a suspension or a blacklisting still needs one. Schema 1 payloads (a duration
+/// always) read as schema 2 unchanged, and a schema-1 payload without one is refused.
+#[test]
+fn one_off_sanctions_need_no_duration_from_schema_2_on() {
+    let warning = json!({
+        "sanction": "S-1", "uscc": "91350100M000100Y43", "kind": "warning",
+        "effective_from": "2026-03-01T00:00:00+08:00", "decision": "D-1",
+        "reason": "late delivery documents"
+    });
+    let event = decode_value("supplier.sanction_imposed", &warning).unwrap();
+    let probity_events::Event::SanctionImposed(imposed) = event else {
+        panic!()
+    };
+    assert!(imposed.duration.is_none());
+    assert!(validator("supplier.sanction_imposed", 2).is_valid(&warning));
+    let mut interview = warning.clone();
+    interview["kind"] = json!("interview");
+    decode_value("supplier.sanction_imposed", &interview).unwrap();
+
+    let mut blacklist = warning.clone();
+    blacklist["kind"] = json!("blacklist");
+    let err = decode_value("supplier.sanction_imposed", &blacklist).unwrap_err();
+    assert!(err.to_string().contains("duration"), "{err}");
+    blacklist["duration"] = json!({"unit": "years", "count": 2});
+    decode_value("supplier.sanction_imposed", &blacklist).unwrap();
+
+    // Schema 1: the same payload with a duration reads as it is; without one it is refused.
+    let event = decode(
+        "supplier.sanction_imposed",
+        1,
+        &Payload::from(blacklist.clone()),
+    )
+    .unwrap();
+    assert_eq!(
+        event,
+        decode_value("supplier.sanction_imposed", &blacklist).unwrap()
+    );
+    assert!(validator("supplier.sanction_imposed", 1).is_valid(&blacklist));
+    assert!(!validator("supplier.sanction_imposed", 1).is_valid(&warning));
+    let err = decode("supplier.sanction_imposed", 1, &Payload::from(warning)).unwrap_err();
+    assert!(err.to_string().contains("duration"), "{err}");
+}
+
 #[test]
 fn role_matrix_covers_every_type_and_keeps_clerks_from_sanctions() {
     let matrix = role_matrix();

@@ -582,7 +582,8 @@ fn supplier_summary(
                         td { (sanction.products.join(", ")) }
                         td { (when(app, sanction.from)) }
                         td {
-                            (end.map_or_else(|| t("另行通知", "further notice").to_owned(), |e| when(app, e)))
+                            @if sanction.until == Some(sanction.from) { (t("一次性", "one-off")) }
+                            @else { (end.map_or_else(|| t("另行通知", "further notice").to_owned(), |e| when(app, e))) }
                             @if sanction.lifted.is_some() { " " small { (t("（已解除）", "(lifted)")) } }
                         }
                         td { @if sanction.active(now, now) { strong { (t("执行中", "in force")) } }

@@ -71,7 +71,11 @@ impl Projection {
                     kind: e.kind,
                     products: e.products.iter().map(ToString::to_string).collect(),
                     from: at(&e.effective_from),
-                    until: e.duration.end_from(e.effective_from.datetime()).map(of),
+                    // A one-off warning or interview without a period ends as it begins.
+                    until: match &e.duration {
+                        Some(duration) => duration.end_from(e.effective_from.datetime()).map(of),
+                        None => Some(at(&e.effective_from)),
+                    },
                     lifted: None,
                     conditions: e.conditions.iter().map(|c| (c.to_string(), None)).collect(),
                     seq: f.seq,

@@ -162,13 +162,17 @@ impl Text {
             let _ = writeln!(text, "blocked      {product} (record {seq})");
         }
         for x in &s.sanctions {
+            let period = match x.until {
+                // A one-off warning or interview: no period.
+                Some(until) if until == x.from => format!("on {}, one-off", self.when(x.from)),
+                Some(until) => format!("from {} until {}", self.when(x.from), self.when(until)),
+                None => format!("from {} until further notice", self.when(x.from)),
+            };
             let _ = writeln!(
                 text,
-                "sanction     {} {} from {} until {}{} (record {})",
+                "sanction     {} {} {period}{} (record {})",
                 x.sanction,
                 x.kind,
-                self.when(x.from),
-                x.until.map_or("further notice".into(), |t| self.when(t)),
                 x.lifted
                     .map_or(String::new(), |(t, _)| format!(", lifted {}", self.when(t))),
                 x.seq

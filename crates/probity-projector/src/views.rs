@@ -24,7 +24,8 @@ pub struct SanctionView {
     pub products: Vec<String>,
     /// Effective from (true time).
     pub from: Micros,
-    /// Ends by its duration (true time); `None` when indefinite.
+    /// Ends by its duration (true time); `None` when indefinite; `from` itself for a one-off
+    /// warning or interview recorded without a duration.
     pub until: Option<Micros>,
     /// Lifted from (true time), and when that was recorded.
     pub lifted: Option<(Micros, Micros)>,
