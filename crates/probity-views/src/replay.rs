@@ -398,17 +398,30 @@ impl<'a> Replayer<'a> {
     }
 
     fn steps(&self, replayed: &Replayed, seqs: &[u64]) -> Result<Vec<Step>, ReplayError> {
+        // "True at T" uses everything known now: a signer enrolled (or named) after T still
+        // has a name.
+        let known_now = match replayed.moment {
+            Moment::TrueAt(_) => Some(self.known_now("signers")?),
+            _ => None,
+        };
         Ok(self
             .open(seqs)?
             .into_iter()
             .map(|(record, body, _)| {
                 let signer = KeyId::of(&body.signer);
+                let key = signer.to_hex();
+                let signer_name = replayed
+                    .projection
+                    .signers
+                    .get(&key)
+                    .or_else(|| known_now.as_ref()?.signers.get(&key))
+                    .cloned();
                 Step {
                     seq: record.seq,
                     event_type: body.event_type.to_string(),
                     occurred_at: probity_projector::time::of(body.occurred_at.datetime()),
                     recorded_at: record.recorded_at.unix_micros(),
-                    signer_name: replayed.projection.signers.get(&signer.to_hex()).cloned(),
+                    signer_name,
                     signer,
                 }
             })

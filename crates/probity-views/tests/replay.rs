@@ -228,3 +228,44 @@ fn true_at_replay_and_the_blacklist_agree_at_every_instant() {
         }
     }
 }
+
+/// "True at T" uses everything known now: a record of something that happened by T, signed
+/// by a key whose enrolment happened after T (an archive typed in late), still names its
+/// holder.
+#[test]
+fn true_at_replay_names_signers_enrolled_after_the_moment() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = probity_testkit::Hospital::default();
+    let ledger = h.create_ledger(&dir.path().join("book"));
+    // The clerk was enrolled on 1 January 2026; this request is from June 2025.
+    let archived = h.event(
+        "archived-1",
+        "purchase.requested",
+        &h.clerk,
+        "2025-06-01T09:00:00+08:00",
+        probity_testkit::request_payload("CASE-OLD"),
+    );
+    ledger
+        .append(probity_ledger::AppendRequest::new(archived))
+        .unwrap();
+    let records = opened(
+        ledger
+            .book()
+            .records(Seq(0), Seq(ledger.size()))
+            .collect::<Result<_, _>>()
+            .unwrap(),
+    );
+    let projector = views(dir.path(), &ledger, &records);
+    let replayer = Replayer::new(projector.store(), ledger.book()).unwrap();
+    let t =
+        time::at(&probity_events::types::Timestamp::parse("2025-07-01T00:00:00+08:00").unwrap());
+    let replayed = replayer.replay(Moment::TrueAt(t)).unwrap();
+    let steps = replayer.timeline(&replayed, "case:CASE-OLD").unwrap();
+    assert_eq!(steps.len(), 1);
+    let key = steps[0].signer.to_hex();
+    assert!(
+        replayed.projection.signers.get(&key).is_none(),
+        "the enrolment happened after the moment"
+    );
+    assert_eq!(steps[0].signer_name.as_deref(), Some("clerk holder"));
+}
