@@ -77,21 +77,22 @@ pub enum Algorithm {
 /// Who the witness is and whom it follows (shared by the file and HTTP forms).
 #[derive(Debug, clap::Args)]
 pub struct Identity {
-    /// Your witness private key (mode 0600; `probity keygen`). An ML-DSA-44 witness expands
-    /// its key from the same 32-byte seed.
+    /// Your witness private key (required; mode 0600; `probity keygen`). An ML-DSA-44
+    /// witness expands its key from the same 32-byte seed.
     #[arg(long)]
     pub key: Option<PathBuf>,
-    /// Your witness name, e.g. audit.example/witness-1.
+    /// Your witness name (required), e.g. audit.example/witness-1.
     #[arg(long)]
     pub name: Option<String>,
-    /// The cosignature to make.
+    /// The cosignature to make (default: ed25519 for a request file, ml-dsa-44 for `serve`).
     #[arg(long, value_enum)]
     pub algorithm: Option<Algorithm>,
-    /// A ledger's checkpoint key (C2SP vkey, or a file holding it); repeat for every ledger
-    /// this witness follows.
+    /// A ledger's checkpoint key (required: C2SP vkey, or a file holding it); repeat for every
+    /// ledger this witness follows.
     #[arg(long = "ledger-vkey")]
     pub ledger_vkeys: Vec<String>,
-    /// The file where the witness keeps the last checkpoint it cosigned per ledger.
+    /// The file where the witness keeps the last checkpoint it cosigned per ledger
+    /// (required; created on first use, replaced atomically).
     #[arg(long)]
     pub state: Option<PathBuf>,
 }
