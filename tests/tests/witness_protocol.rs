@@ -231,6 +231,16 @@ fn probity_witness_serve_answers_with_the_specs_codes() {
     ledger.close();
 }
 
+/// The fixture ledger's checkpoint key and size (the book opened and closed off the runtime).
+fn vkey_and_size(data: &DataDir) -> (VerifierKey, u64) {
+    probity_testkit::ledgerd::blocking(|| {
+        let ledger = data.open();
+        let answer = (ledger.verifier_key(), ledger.size());
+        ledger.close();
+        answer
+    })
+}
+
 /// Appends purchase requests `<prefix>N` for each N in `range`, each acknowledged.
 async fn append_requests(
     client: &async_nats::Client,
@@ -279,12 +289,7 @@ async fn wait_cosigned(
 async fn ledgerd_has_an_ml_dsa_and_an_ed25519_witness_cosign_its_checkpoints() {
     let data = DataDir::init();
     let h = data.hospital.clone();
-    let (ledger_vkey, start) = probity_testkit::ledgerd::blocking(|| {
-        let ledger = data.open();
-        let answer = (ledger.verifier_key(), ledger.size());
-        ledger.close();
-        answer
-    });
+    let (ledger_vkey, start) = vkey_and_size(&data);
     let dir = tempfile::tempdir().unwrap();
     let pq = WitnessServer::start(
         dir.path(),
@@ -443,12 +448,7 @@ fn aics_witness(args: &[&str]) -> String {
 async fn ledgerd_is_cosigned_by_an_independent_c2sp_witness() {
     let data = DataDir::init();
     let h = data.hospital.clone();
-    let (ledger_vkey, start) = probity_testkit::ledgerd::blocking(|| {
-        let ledger = data.open();
-        let answer = (ledger.verifier_key(), ledger.size());
-        ledger.close();
-        answer
-    });
+    let (ledger_vkey, start) = vkey_and_size(&data);
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("witness.json");
     let config = config.to_str().unwrap();

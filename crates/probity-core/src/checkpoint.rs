@@ -488,8 +488,8 @@ impl NoteSigner {
 /// (type 0x06, which C2SP recommends for new witnesses).
 #[derive(Debug)]
 pub struct Cosigner {
-    name: String,
     key: CosignerKey,
+    // Its name and public key, as verifiers hold them (the name is `verifier.name`).
     verifier: VerifierKey,
 }
 
@@ -502,24 +502,18 @@ enum CosignerKey {
 impl Cosigner {
     /// An Ed25519 witness named `name` (a schema-less URL, e.g. `audit.example/witness-1`).
     pub fn new(name: impl Into<String>, key: SecretKey) -> Self {
-        let name = name.into();
-        let verifier = VerifierKey::cosigner(name.clone(), key.public_key());
         Cosigner {
-            name,
+            verifier: VerifierKey::cosigner(name, key.public_key()),
             key: CosignerKey::Ed25519(Box::new(key)),
-            verifier,
         }
     }
 
     /// An ML-DSA-44 witness named `name`, its key expanded from a 32-byte seed.
     pub fn ml_dsa_44(name: impl Into<String>, seed: &[u8; 32]) -> Self {
-        let name = name.into();
         let key = MlDsa44SecretKey::from_seed(seed);
-        let verifier = VerifierKey::ml_dsa_44_cosigner(name.clone(), key.public_key());
         Cosigner {
-            name,
+            verifier: VerifierKey::ml_dsa_44_cosigner(name, key.public_key()),
             key: CosignerKey::MlDsa44(key),
-            verifier,
         }
     }
 
@@ -539,7 +533,7 @@ impl Cosigner {
             CosignerKey::MlDsa44(key) => {
                 let checkpoint = Checkpoint::from_text(&note.text)?;
                 let message = mldsa::cosigned_message(
-                    &self.name,
+                    &self.verifier.name,
                     timestamp,
                     &checkpoint.origin,
                     0,
@@ -553,7 +547,7 @@ impl Cosigner {
             }
         }
         Ok(NoteSignature {
-            name: self.name.clone(),
+            name: self.verifier.name.clone(),
             key_id: self.verifier.key_id(),
             data,
         })

@@ -60,6 +60,17 @@ fn views(data: &std::path::Path, ledger: &probity_ledger::Ledger, records: &[Ope
     projector
 }
 
+/// Every record of the ledger's book, opened.
+fn book_records(ledger: &probity_ledger::Ledger) -> Vec<Opened> {
+    opened(
+        ledger
+            .book()
+            .records(Seq(0), Seq(ledger.size()))
+            .collect::<Result<_, _>>()
+            .unwrap(),
+    )
+}
+
 /// A scenario's data directory, its records and views built in small batches.
 struct Fixture {
     _data: tempfile::TempDir,
@@ -71,13 +82,7 @@ struct Fixture {
 fn fixture(name: &str) -> Fixture {
     let data = data_dir(name);
     let ledger = open(data.path(), name);
-    let records = opened(
-        ledger
-            .book()
-            .records(Seq(0), Seq(ledger.size()))
-            .collect::<Result<_, _>>()
-            .unwrap(),
-    );
+    let records = book_records(&ledger);
     let projector = views(data.path(), &ledger, &records);
     Fixture {
         _data: data,
@@ -248,13 +253,7 @@ fn true_at_replay_names_signers_enrolled_after_the_moment() {
     ledger
         .append(probity_ledger::AppendRequest::new(archived))
         .unwrap();
-    let records = opened(
-        ledger
-            .book()
-            .records(Seq(0), Seq(ledger.size()))
-            .collect::<Result<_, _>>()
-            .unwrap(),
-    );
+    let records = book_records(&ledger);
     let projector = views(dir.path(), &ledger, &records);
     let replayer = Replayer::new(projector.store(), ledger.book()).unwrap();
     let t =
