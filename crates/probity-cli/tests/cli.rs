@@ -924,3 +924,49 @@ fn a_one_off_warning_needs_no_duration() {
         "a warning blocks nothing: {text}"
     );
 }
+
+/// `probity ocds` refuses what it cannot publish and writes nothing: a ledger with no
+/// purchase case, and an OCID prefix not of the registered shape.
+#[test]
+fn ocds_refuses_bad_input_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    set_up(dir);
+    let empty = probity(dir, &["ocds", "--data", "h", "--out", "empty.json"]);
+    let stderr = String::from_utf8_lossy(&empty.stderr);
+    assert_eq!(empty.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no purchase case"), "{stderr}");
+    assert!(!dir.join("empty.json").exists());
+    ok(&record_request(dir, REQUEST, &[]));
+    let bad = probity(
+        dir,
+        &[
+            "ocds",
+            "--data",
+            "h",
+            "--out",
+            "bad.json",
+            "--ocid-prefix",
+            "ocds-xyz",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(bad.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("not an OCID prefix"), "{stderr}");
+    assert!(!dir.join("bad.json").exists());
+    ok(&probity(
+        dir,
+        &[
+            "ocds",
+            "--data",
+            "h",
+            "--out",
+            "good.json",
+            "--ocid-prefix",
+            "ocds-a1b2c3",
+        ],
+    ));
+    let package: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("good.json")).unwrap()).unwrap();
+    assert_eq!(package["releases"][0]["ocid"], "ocds-a1b2c3-CASE-1");
+}
