@@ -966,7 +966,7 @@ fn ocds_refuses_bad_input_and_writes_nothing() {
             "ocds-a1b2c3",
         ],
     ));
-    let package: serde_json::Value =
+    let package: Value =
         serde_json::from_slice(&std::fs::read(dir.join("good.json")).unwrap()).unwrap();
     assert_eq!(package["releases"][0]["ocid"], "ocds-a1b2c3-CASE-1");
 }
