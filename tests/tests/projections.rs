@@ -286,7 +286,7 @@ fn expected_of(p: &Projection, last: i64) -> Value {
         .findings
         .values()
         .map(|f| {
-            json!({"id": f.id, "rule": f.rule, "severity": f.severity, "evidence": f.evidence,
+            json!({"id": f.id, "rule": f.rule, "severity": f.severity, "evidence": f.evidence, "occurred_at": f.occurred_at,
                    "detectable_at": f.detectable_at, "knowable": f.knowable, "subjects": f.subjects,
                    "summary": f.summary})
         })

@@ -241,3 +241,103 @@ fn a_walk_in_is_in_the_reps_visit_log() {
     assert!(stdout.contains("walk-in      V-9 at RR-1"), "{stdout}");
     assert!(stdout.contains("NOT valid"), "{stdout}");
 }
+
+/// `rep --at T` and `supplier --at T` answer as of T (true time, as known now): what happened
+/// later — visits booked, approvals, check-ins, sightings, sanctions, strikes and the findings
+/// they make — is left out; a booking made by T for a later slot is in.
+#[test]
+fn rep_and_supplier_as_of_a_time_leave_out_what_came_later() {
+    const IMAGING: &str = "91330100MA2H0007XM";
+    let dir = data_dir("demo-hospital");
+    let data = dir.path().to_str().unwrap();
+    let ask = |kind: &str, id: &str, at: Option<&str>| -> Value {
+        let mut args = vec![kind, "--data", data, id, "--json"];
+        if let Some(at) = at {
+            args.extend(["--at", at]);
+        }
+        let (code, stdout, stderr) = probity(&args);
+        assert_eq!(code, 0, "{stderr}");
+        serde_json::from_str(&stdout).unwrap()
+    };
+    let ids = |list: &Value| -> Vec<String> {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    // Booked on 3 March 11:10 for a slot on 4 March, approved at 15:00: at noon it is booked,
+    // not yet approved, and nothing has gone wrong yet.
+    let noon = ask("rep", "REP-R7", Some("2026-03-03T12:00:00+08:00"));
+    assert_eq!(noon["visits"].as_array().unwrap().len(), 1, "{noon}");
+    assert_eq!(noon["visits"][0]["visit"], "V-0101");
+    assert_eq!(noon["visits"][0]["state"], "requested");
+    assert_eq!(noon["visits"][0]["detail"]["approved"], Value::Null);
+    assert_eq!(noon["rep"]["visits"], serde_json::json!(["V-0101"]));
+    assert!(ids(&noon["findings"]).is_empty(), "{noon}");
+    assert_eq!(noon["rep"]["violations"], serde_json::json!([]));
+
+    // On 7 March: received on a ward on the 4th, sighted on the ward on the 6th; the sightings
+    // of the 13th and 20th are still to come.
+    let seventh = ask("rep", "REP-R7", Some("2026-03-07T00:00:00+08:00"));
+    assert_eq!(seventh["visits"][0]["state"], "completed", "{seventh}");
+    assert_eq!(seventh["rep"]["violations"].as_array().unwrap().len(), 1);
+    assert_eq!(ids(&seventh["findings"]).len(), 2, "{seventh}");
+    let now = ask("rep", "REP-R7", None);
+    assert_eq!(now["rep"]["violations"].as_array().unwrap().len(), 3);
+    assert_eq!(ids(&now["findings"]).len(), 4, "{now}");
+    for id in ids(&seventh["findings"]) {
+        assert!(ids(&now["findings"]).contains(&id), "{id}");
+    }
+    // Every finding listed as of a time happened by then.
+    let seventh_micros = 1_772_812_800_000_000_i64;
+    for f in seventh["findings"].as_array().unwrap() {
+        assert!(f["occurred_at"].as_i64().unwrap() <= seventh_micros, "{f}");
+    }
+
+    // The supplier on 7 March: one strike, no sanction yet (the first is of 9 March).
+    let supplier = ask("supplier", IMAGING, Some("2026-03-07T00:00:00+08:00"));
+    assert_eq!(supplier["strikes_in_window"], 1, "{supplier}");
+    assert_eq!(
+        supplier["supplier"]["rep_strikes"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(supplier["supplier"]["sanctions"], serde_json::json!([]));
+    assert_eq!(ids(&supplier["findings"]).len(), 1, "{supplier}");
+    let supplier_now = ask("supplier", IMAGING, None);
+    assert_eq!(
+        supplier_now["supplier"]["sanctions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(ids(&supplier_now["findings"]).len(), 3, "{supplier_now}");
+
+    // For people: the text shows the same cut.
+    let (code, text, _) = probity(&[
+        "rep",
+        "--data",
+        data,
+        "REP-R7",
+        "--at",
+        "2026-03-07T00:00:00+08:00",
+    ]);
+    assert_eq!(code, 0);
+    assert!(text.contains("breaches     1"), "{text}");
+    assert!(!text.contains("strike 2"), "{text}");
+    let (code, text, _) = probity(&[
+        "supplier",
+        "--data",
+        data,
+        IMAGING,
+        "--at",
+        "2026-03-07T00:00:00+08:00",
+    ]);
+    assert_eq!(code, 0);
+    assert!(!text.contains("sanction "), "{text}");
+}

@@ -266,7 +266,7 @@ fn findings_table(app: &App, lang: Lang, list: &[FindingAnswer]) -> Markup {
         table.findings {
             thead { tr {
                 th { (t("规则", "Rule")) } th { (t("等级", "Severity")) } th { (t("内容", "What")) }
-                th { (t("可发现时间", "Detectable at")) } th { (t("涉及", "Concerns")) } th { (t("证据记录", "Evidence")) }
+                th { (t("发生时间", "Happened")) } th { (t("可发现时间", "Detectable at")) } th { (t("涉及", "Concerns")) } th { (t("证据记录", "Evidence")) }
                 th { (t("审查", "Review")) }
             } }
             tbody {
@@ -275,6 +275,7 @@ fn findings_table(app: &App, lang: Lang, list: &[FindingAnswer]) -> Markup {
                         td { code { (f.rule.code()) } }
                         td { (severity(lang, f)) @if !f.knowable { br; small { (t("当时不可知", "not knowable then")) } } }
                         td { (f.summary) }
+                        td { (when(app, f.occurred_at)) }
                         td { (when(app, f.detectable_at.unix_micros())) }
                         td { @for s in &f.subjects { (subject_link(s)) " " } }
                         td { @for seq in &f.evidence {

@@ -7,6 +7,8 @@ use probity_core::ids::Seq;
 use probity_core::time::RecordedAt;
 use serde::{Deserialize, Serialize};
 
+use crate::time::Micros;
+
 /// The rules, listed once, in `docs/RULES.md` order: each line is a rule and its file under
 /// `src/rules/`, named by its code (the kebab-case of the name, as in findings and the
 /// `rule-<code>-…` scenarios). Hands the list to `$then`: [`Rule`] is made from it here and
@@ -123,6 +125,10 @@ pub struct Finding {
     pub severity: Severity,
     /// The records that prove it, ascending.
     pub evidence: Vec<Seq>,
+    /// When the breach happened (true time, µs): the act it judges — the award, check-in,
+    /// sighting or step — or, for a cluster, the decision that first made it one. A subject
+    /// asked about as of a time lists the findings that happened by then.
+    pub occurred_at: Micros,
     /// When the ledger first held enough to detect it.
     pub detectable_at: RecordedAt,
     /// Whether the breach was knowable from the ledger when it was committed.

@@ -41,16 +41,18 @@ impl Projection {
                 self.suppliers.entry(e.uscc.as_str()).admitted = Some((t, k, f.seq));
             }
             Event::AdmissionRejected(e) => {
-                self.suppliers.entry(e.uscc.as_str()).rejected = Some(f.seq);
+                self.suppliers.entry(e.uscc.as_str()).rejected = Some((t, f.seq));
             }
-            Event::ViolationRecorded(e) => {
-                self.suppliers.entry(e.uscc.as_str()).violations.push(f.seq)
-            }
+            Event::ViolationRecorded(e) => self
+                .suppliers
+                .entry(e.uscc.as_str())
+                .violations
+                .push((t, f.seq)),
             Event::IntegrityEvaluated(e) => self
                 .suppliers
                 .entry(e.uscc.as_str())
                 .evaluations
-                .push((f.seq, e.score, format!("{:?}", e.grade))),
+                .push((t, f.seq, e.score, format!("{:?}", e.grade))),
             Event::ExternalListingObserved(e) => {
                 let view = ListingView {
                     list: e.list.as_str().to_owned(),
@@ -116,6 +118,9 @@ impl Projection {
                         slot: (at(&e.slot.from), at(&e.slot.to)),
                         pledge_signed: e.pledge_signed,
                         requested: f.seq,
+                        requested_at: t,
+                        decided_at: None,
+                        completed_at: None,
                         approved: None,
                         approved_room: None,
                         rejected: None,
@@ -131,12 +136,14 @@ impl Projection {
             Event::VisitApproved(e) => {
                 if let Some(v) = self.visits.get_mut(e.visit.as_str()) {
                     v.approved = Some((e.reception_room.to_string(), f.seq));
+                    v.decided_at = Some(t);
                     v.approved_room = Some(e.reception_room.to_string());
                 }
             }
             Event::VisitRejected(e) => {
                 if let Some(v) = self.visits.get_mut(e.visit.as_str()) {
                     v.rejected = Some(f.seq);
+                    v.decided_at = Some(t);
                 }
             }
             Event::CheckedIn(e) => match self.visits.get_mut(e.visit.as_str()) {
@@ -168,6 +175,7 @@ impl Projection {
                 if let Some(v) = self.visits.get_mut(e.visit.as_str()) {
                     v.completed =
                         Some((e.attendees.iter().map(ToString::to_string).collect(), f.seq));
+                    v.completed_at = Some(t);
                 }
                 if let Some(rep) = self.visits.get(e.visit.as_str()).map(|v| v.rep.clone()) {
                     let supplier = self

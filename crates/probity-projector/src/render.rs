@@ -68,10 +68,11 @@ pub fn seqs(list: &[Seq]) -> String {
 }
 
 impl Text {
-    /// A finding in two lines: what, then when it was detectable and the evidence.
+    /// A finding in two lines: what, then when it happened, when it was detectable and the
+    /// evidence.
     pub fn finding(&self, f: &Finding) -> String {
         format!(
-            "[{}] {:?}{} — {}\n    detectable at {}; evidence: records {}",
+            "[{}] {:?}{} — {}\n    happened {}; detectable at {}; evidence: records {}",
             f.rule,
             f.severity,
             if f.knowable {
@@ -80,6 +81,7 @@ impl Text {
                 ", not knowable at the time"
             },
             f.summary,
+            self.when(f.occurred_at),
             self.when(f.detectable_at.unix_micros()),
             seqs(&f.evidence)
         )
@@ -144,7 +146,7 @@ impl Text {
             "admission    {}",
             match (s.admitted, s.rejected) {
                 (Some((t, _, seq)), _) => format!("admitted {} (record {seq})", self.when(t)),
-                (None, Some(seq)) => format!("rejected (record {seq})"),
+                (None, Some((t, seq))) => format!("rejected {} (record {seq})", self.when(t)),
                 _ => "not admitted".into(),
             }
         );
@@ -189,8 +191,12 @@ impl Text {
                 l.seq
             );
         }
-        for (seq, score, grade) in &s.evaluations {
-            let _ = writeln!(text, "evaluation   {score} ({grade}) (record {seq})");
+        for (t, seq, score, grade) in &s.evaluations {
+            let _ = writeln!(
+                text,
+                "evaluation   {score} ({grade}) on {} (record {seq})",
+                self.when(*t)
+            );
         }
         let _ = writeln!(
             text,
@@ -256,8 +262,17 @@ impl Text {
                 self.when(*t)
             );
         }
+        if let Some((t, seq)) = rep.revoked {
+            let _ = writeln!(text, "revoked      {} (record {seq})", self.when(t));
+        }
         let _ = writeln!(text, "refusals     {}", rep.refusals.len());
+        for (t, seq) in &rep.refusals {
+            let _ = writeln!(text, "  refused    {} (record {seq})", self.when(*t));
+        }
         let _ = writeln!(text, "breaches     {}", rep.violations.len());
+        for (t, seq) in &rep.violations {
+            let _ = writeln!(text, "  seen       {} (record {seq})", self.when(*t));
+        }
         self.findings(&mut text, &r.findings);
         text.trim_end().to_owned()
     }

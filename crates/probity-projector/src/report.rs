@@ -137,9 +137,14 @@ pub struct CaseRole {
 }
 
 fn findings_about(p: &Projection, subject: &str) -> Vec<Finding> {
+    findings_by(p, subject, Micros::MAX)
+}
+
+/// The findings naming `subject` whose breach happened by true time `at`.
+fn findings_by(p: &Projection, subject: &str, at: Micros) -> Vec<Finding> {
     p.findings
         .values()
-        .filter(|f| f.subjects.iter().any(|s| s == subject))
+        .filter(|f| f.occurred_at <= at && f.subjects.iter().any(|s| s == subject))
         .cloned()
         .collect()
 }
@@ -156,9 +161,10 @@ impl Projection {
         }
     }
 
-    /// The supplier `uscc` as of true time `at` (as known now), if the ledger names it.
+    /// The supplier `uscc` as of true time `at` (as known now), if the ledger names it: what
+    /// happened after `at` is left out ([`SupplierView::as_of`], findings by `occurred_at`).
     pub fn supplier_report(&self, uscc: &str, at: Micros) -> Option<SupplierReport> {
-        let supplier = self.suppliers.get(uscc)?.clone();
+        let supplier = self.suppliers.get(uscc)?.as_of(at);
         let window = self.policy_at(at).rep_strike_window_days;
         let since = at - i64::from(window) * DAY;
         let strikes = supplier
@@ -181,32 +187,35 @@ impl Projection {
             strikes_in_window: strikes,
             strike_window_days: window,
             escalation,
-            findings: findings_about(self, &format!("supplier:{uscc}")),
+            findings: findings_by(self, &format!("supplier:{uscc}"), at),
         })
     }
 
-    /// The rep `filing_number` as of true time `at`.
+    /// The rep `filing_number` as of true time `at` (as known now): visits booked, and walk-ins,
+    /// refusals, breaches and findings that happened, by `at`, each visit as it then stood.
     pub fn rep_report(&self, filing_number: &str, at: Micros) -> Option<RepReport> {
-        let rep = self.reps.get(filing_number)?.clone();
+        let mut rep = self.reps.get(filing_number)?.as_of(at);
         let valid = matches!(rep.registered, Some((from, until, _)) if from <= at && at < until)
-            && rep.revoked.is_none_or(|(revoked, _)| at < revoked);
-        let visits = rep
+            && rep.revoked.is_none();
+        let visits: Vec<VisitLine> = rep
             .visits
             .iter()
             .filter_map(|id| {
-                self.visits.get(id).map(|v| VisitLine {
+                let v = self.visits.get(id)?.as_of(at)?;
+                Some(VisitLine {
                     visit: id.clone(),
                     state: v.state().to_owned(),
-                    detail: v.clone(),
+                    detail: v,
                 })
             })
             .collect();
+        rep.visits = visits.iter().map(|v| v.visit.clone()).collect();
         Some(RepReport {
             filing_number: filing_number.to_owned(),
             valid,
             at,
             visits,
-            findings: findings_about(self, &format!("rep:{filing_number}")),
+            findings: findings_by(self, &format!("rep:{filing_number}"), at),
             rep,
         })
     }

@@ -127,8 +127,8 @@ tables! {
     /// The award-to-ineligible rule's memory: each supplier's purchase decisions.
     pub(crate) decisions: Vec<Decision>,
     /// The split-purchase rule's memory: non-open purchases by year, department, budget
-    /// project and category: (case, amount in fen, record).
-    pub(crate) split_groups: Vec<(String, u64, Seq)>,
+    /// project and category: (case, amount in fen, record, true time).
+    pub(crate) split_groups: Vec<(String, u64, Seq, Micros)>,
     /// The near-threshold rule's memory: each supplier's current cluster of awards just under
     /// the threshold, each within the window of the one before (true time, record).
     pub(crate) near_threshold: Vec<(Micros, Seq)>,

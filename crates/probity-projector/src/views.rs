@@ -121,16 +121,16 @@ pub struct SupplierView {
     pub name: Option<String>,
     /// Admission: (true time, recorded time, record).
     pub admitted: Option<(Micros, Micros, Seq)>,
-    /// Admission rejected at this record.
-    pub rejected: Option<Seq>,
+    /// Admission rejected: (true time, record).
+    pub rejected: Option<(Micros, Seq)>,
     /// Sanctions, in recording order.
     pub sanctions: Vec<SanctionView>,
     /// External listings.
     pub listings: Vec<ListingView>,
-    /// Violations recorded (records).
-    pub violations: Vec<Seq>,
-    /// Integrity evaluations: (record, score, grade).
-    pub evaluations: Vec<(Seq, u8, String)>,
+    /// Violations recorded: (true time, record).
+    pub violations: Vec<(Micros, Seq)>,
+    /// Integrity evaluations: (true time, record, score, grade).
+    pub evaluations: Vec<(Micros, Seq, u8, String)>,
     /// Its reps' observed breaches of the visit rules (strikes): (true time, record).
     pub rep_strikes: Vec<(Micros, Seq)>,
 }
@@ -169,6 +169,57 @@ impl std::fmt::Display for Ineligibility {
 }
 
 impl SupplierView {
+    /// The supplier as it stood at true time `t`, as known now (docs/RULES.md, "Time"): what
+    /// happened after `t` is left out — an admission, rejection, violation, evaluation or
+    /// strike dated later, a sanction or listing effective later, a lifting or a condition met
+    /// later.
+    pub fn as_of(&self, t: Micros) -> SupplierView {
+        let by = |at: &Micros| *at <= t;
+        SupplierView {
+            name: self.name.clone(),
+            admitted: self.admitted.filter(|(at, ..)| by(at)),
+            rejected: self.rejected.filter(|(at, _)| by(at)),
+            sanctions: self
+                .sanctions
+                .iter()
+                .filter(|s| by(&s.from))
+                .map(|s| SanctionView {
+                    lifted: s.lifted.filter(|(at, _)| by(at)),
+                    conditions: s
+                        .conditions
+                        .iter()
+                        .map(|(c, met)| (c.clone(), met.filter(|(at, _)| by(at))))
+                        .collect(),
+                    ..s.clone()
+                })
+                .collect(),
+            listings: self
+                .listings
+                .iter()
+                .filter(|l| by(&l.from))
+                .cloned()
+                .collect(),
+            violations: self
+                .violations
+                .iter()
+                .filter(|(at, _)| by(at))
+                .copied()
+                .collect(),
+            evaluations: self
+                .evaluations
+                .iter()
+                .filter(|(at, ..)| by(at))
+                .cloned()
+                .collect(),
+            rep_strikes: self
+                .rep_strikes
+                .iter()
+                .filter(|(at, _)| by(at))
+                .copied()
+                .collect(),
+        }
+    }
+
     /// The products the supplier could not be bought from for at true time `t`, as known at
     /// `k` (product suspensions and product-scope listings in force), each with the record
     /// that blocks it; sorted.
@@ -453,6 +504,35 @@ pub struct RepView {
     pub violations: Vec<(Micros, Seq)>,
 }
 
+impl RepView {
+    /// The rep as they stood at true time `t`, as known now: walk-ins, refusals, breaches and
+    /// a revocation dated later are left out (the visit log is [`VisitView::as_of`]).
+    pub fn as_of(&self, t: Micros) -> RepView {
+        RepView {
+            revoked: self.revoked.filter(|(at, _)| *at <= t),
+            walk_ins: self
+                .walk_ins
+                .iter()
+                .filter(|(_, _, at, _)| *at <= t)
+                .cloned()
+                .collect(),
+            refusals: self
+                .refusals
+                .iter()
+                .filter(|(at, _)| *at <= t)
+                .copied()
+                .collect(),
+            violations: self
+                .violations
+                .iter()
+                .filter(|(at, _)| *at <= t)
+                .copied()
+                .collect(),
+            ..self.clone()
+        }
+    }
+}
+
 /// A booked visit and what became of it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct VisitView {
@@ -468,6 +548,12 @@ pub struct VisitView {
     pub pledge_signed: bool,
     /// The booking.
     pub requested: Seq,
+    /// When it was booked (true time).
+    pub requested_at: Micros,
+    /// When it was approved or rejected (true time).
+    pub decided_at: Option<Micros>,
+    /// When it was completed (true time).
+    pub completed_at: Option<Micros>,
     /// Approved, with its reception room, at this record.
     pub approved: Option<(String, Seq)>,
     /// The room the approval designated (kept for the rules).
@@ -481,6 +567,24 @@ pub struct VisitView {
 }
 
 impl VisitView {
+    /// The visit as it stood at true time `t`: `None` when it was booked later; an approval,
+    /// rejection, check-in or completion dated later is left out.
+    pub fn as_of(&self, t: Micros) -> Option<VisitView> {
+        if self.requested_at > t {
+            return None;
+        }
+        let decided = self.decided_at.is_some_and(|at| at <= t);
+        let mut v = self.clone();
+        if !decided {
+            (v.decided_at, v.approved, v.approved_room, v.rejected) = (None, None, None, None);
+        }
+        v.checked_in = v.checked_in.filter(|(_, _, at, _)| *at <= t);
+        if v.completed_at.is_none_or(|at| at > t) {
+            (v.completed_at, v.completed) = (None, None);
+        }
+        Some(v)
+    }
+
     /// Where the visit stands: `requested`, `approved`, `rejected`, `checked_in`, `completed`.
     pub fn state(&self) -> &'static str {
         match self {

@@ -58,7 +58,7 @@ pub struct FindingsQuery {
 }
 
 /// One finding of the `findings` answer, with the discipline office's reviews of it
-/// (`integrity.finding_reviewed`), oldest first (QUERIES.md 1.2).
+/// (`integrity.finding_reviewed`), oldest first (QUERIES.md 1.2 on).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FindingAnswer {
     /// The finding.

@@ -112,6 +112,7 @@ fn ineligible_decision(
             Severity::Medium
         },
         evidence,
+        occurred_at: d.occurred,
         detectable_at,
         knowable,
         subjects: vec![format!("case:{}", d.case), format!("supplier:{supplier}")],

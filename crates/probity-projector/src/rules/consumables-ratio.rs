@@ -32,6 +32,7 @@ impl RuleCheck for Check {
             rule: Rule::ConsumablesRatio,
             severity,
             evidence: vec![f.seq],
+            occurred_at: f.t,
             detectable_at: f.recorded_at,
             knowable: true,
             subjects: vec![],

@@ -97,6 +97,7 @@ fn duty(
             rule: Rule::Duties,
             severity: Severity::High,
             evidence,
+            occurred_at: f.t,
             detectable_at: f.recorded_at,
             knowable: true,
             subjects: vec![format!("case:{case}"), format!("staff:{staff}")],

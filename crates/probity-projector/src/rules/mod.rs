@@ -63,6 +63,7 @@ pub(crate) fn raise_case(
             rule,
             severity,
             evidence,
+            occurred_at: f.t,
             detectable_at: f.recorded_at,
             knowable: true,
             subjects: vec![format!("case:{case}")],

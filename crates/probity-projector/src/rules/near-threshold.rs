@@ -54,6 +54,7 @@ impl RuleCheck for Check {
             rule: Rule::NearThreshold,
             severity: Severity::Medium,
             evidence: vec![],
+            occurred_at: f.t,
             detectable_at: f.recorded_at,
             knowable: true,
             subjects: vec![format!("supplier:{supplier}")],
@@ -61,5 +62,10 @@ impl RuleCheck for Check {
         });
         finding.evidence = evidence;
         finding.summary = summary;
+        // A cluster is a breach from its second award in true time (records may be typed in
+        // out of order).
+        let mut times: Vec<_> = cluster.iter().map(|(t, _)| *t).collect();
+        times.sort_unstable();
+        finding.occurred_at = times[1];
     }
 }

@@ -48,6 +48,7 @@ impl RuleCheck for Check {
                         Severity::Medium
                     },
                     evidence,
+                    occurred_at: f.t,
                     detectable_at: f.recorded_at,
                     knowable: true,
                     subjects: vec![

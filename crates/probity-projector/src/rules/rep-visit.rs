@@ -12,7 +12,7 @@ use probity_events::Event;
 use super::RuleCheck;
 use crate::findings::{Finding, Rule, Severity};
 use crate::state::{raise, Fact, Projection};
-use crate::time::Micros;
+use crate::time::{at, Micros};
 use crate::views::RepView;
 
 pub(super) struct Check;
@@ -87,6 +87,7 @@ fn check_in(p: &mut Projection, f: Fact<'_>, e: &CheckedIn) {
             Severity::High
         },
         evidence,
+        occurred_at: f.t,
         detectable_at: f.recorded_at,
         knowable: true,
         subjects: vec![format!("rep:{rep_id}")],
@@ -117,6 +118,8 @@ fn sighting(p: &mut Projection, f: Fact<'_>, e: &RepViolationObserved) {
         rule: Rule::RepVisit,
         severity: Severity::Medium,
         evidence: vec![f.seq],
+        // When the rep was seen, if the report says, else when it was reported.
+        occurred_at: e.seen_at.as_ref().map_or(f.t, at),
         detectable_at: f.recorded_at,
         knowable: true,
         subjects,
