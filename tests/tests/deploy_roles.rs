@@ -412,6 +412,22 @@ async fn each_role_can_do_what_it_must_and_nothing_that_subverts_the_ledger() {
         "a consistency proof from 6: {body}"
     );
     assert!(cosigned.contains("\"size\":7"), "{cosigned}");
+    // A size the ledger has not reached is refused as bad input, and no request is written.
+    std::fs::remove_file(&request).unwrap();
+    let (code, text) = probity(
+        &[
+            &["witness-request", "--old", "99"],
+            &["--out", request.to_str().unwrap()][..],
+            &live[..],
+        ]
+        .concat(),
+    );
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("--old 99 is beyond ledgerd's latest checkpoint of 7 records"),
+        "{text}"
+    );
+    assert!(!request.exists());
     // The sunshine publication, from the stream, with the auditor's credentials.
     let ocds = data.path().join("live-ocds.json");
     let (code, text) = probity(&[&["ocds", "--out", ocds.to_str().unwrap()], &live[..]].concat());

@@ -192,7 +192,15 @@ impl std::fmt::Debug for Command {
     }
 }
 
-/// Opens a sled database the way every Probity store is opened: high-throughput mode, no
+/// sled's page cache per store. sled's default (1 GiB) let a rebuild of a million records hold
+/// 1.9 GB, the book's cache filling with records read once and the views' with rows written
+/// once; at 128 MiB the same rebuild peaks at about 1.1 GB and runs as fast (BENCHMARKS.md,
+/// "Peak memory of a 1M-record rebuild"): what a store reads again — the book's tail, the tree
+/// nodes of recent proofs, the rows of recent batches — fits.
+pub const SLED_CACHE_BYTES: u64 = 128 << 20;
+
+/// Opens a sled database the way every Probity store is opened: high-throughput mode, a
+/// [`SLED_CACHE_BYTES`] page cache, no
 /// background flusher (every store flushes each batch itself before acknowledging; a
 /// background flusher would add nothing but a thread that keeps the directory locked for a
 /// moment after close), and up to 2 s of retries while a store closed an instant ago in this
@@ -201,6 +209,7 @@ pub fn open_sled(dir: &Path) -> Result<sled::Db, sled::Error> {
     let config = sled::Config::new()
         .path(dir)
         .mode(sled::Mode::HighThroughput)
+        .cache_capacity(SLED_CACHE_BYTES)
         .flush_every_ms(None);
     let deadline = Instant::now() + Duration::from_secs(2);
     loop {

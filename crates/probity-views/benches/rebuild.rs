@@ -38,7 +38,11 @@ fn main() {
         .unwrap_or(20_000);
     let dir = tempfile::tempdir().unwrap();
     let h = Hospital::default();
-    let ledger = h.create_ledger(&dir.path().join("book"));
+    // `BOOK_ONLY=DIR`: fill a book at DIR/book and stop, to rebuild from it again and again in
+    // fresh processes (`PROBITY_BENCH_COLD_BOOK=DIR/book PROBITY_BENCH_COLD_VIEWS=DIR/views-N`
+    // and this bench's binary with `--bench`), e.g. under a memory profiler.
+    let book_only = std::env::var_os("BOOK_ONLY").map(std::path::PathBuf::from);
+    let ledger = h.create_ledger(&book_only.as_deref().unwrap_or(dir.path()).join("book"));
     // Fill the book with 8 writers so group commit keeps it quick.
     std::thread::scope(|scope| {
         for w in 0..8 {
@@ -56,6 +60,11 @@ fn main() {
         }
     });
     let size = ledger.size();
+    if book_only.is_some() {
+        println!("{size} records");
+        ledger.close();
+        return;
+    }
     let records: Vec<_> = ledger
         .book()
         .records(Seq(0), Seq(size))
