@@ -29,7 +29,7 @@ pub use report::{
     VisitLine,
 };
 pub use rows::POLICIES_KEY;
-pub use state::{Applied, Projection, TABLES};
+pub use state::{Applied, Projection, RowSource, TABLES};
 pub use table::{RowError, Table};
 pub use views::{
     BlacklistEntry, CaseView, Ineligibility, ListingView, Opened, RepMeeting, RepView, Request,

@@ -11,7 +11,7 @@ use probity_events::Event;
 use serde::{Deserialize, Serialize};
 
 use crate::findings::Finding;
-use crate::table::{AnyTable, Table};
+use crate::table::{AnyTable, RowError, Table};
 use crate::time::{known, of, Micros};
 use crate::views::{
     chunk_key, BlacklistEntry, CaseView, Decision, RepMeeting, RepView, Review, SanctionView,
@@ -81,6 +81,26 @@ impl PartialEq for Changed {
 
 impl Eq for Changed {}
 
+/// Where a projection reads back the rows it let go of: the store they were committed to.
+pub trait RowSource: Send + Sync + std::fmt::Debug {
+    /// The committed JSON of the row `<table>/<row>`, `None` if there is none.
+    fn row(&self, key: &str) -> Result<Option<Vec<u8>>, RowError>;
+}
+
+/// The store a projection may let go of committed rows to ([`Projection::read_from`]). Not
+/// part of what the projection knows: two projections of the same records are equal whether
+/// or not they have one.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Source(pub(crate) Option<std::sync::Arc<dyn RowSource>>);
+
+impl PartialEq for Source {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Source {}
+
 /// Declares the projection's tables once: the struct's fields, [`TABLES`] and
 /// [`Projection::tables_mut`] all come from this list, so a table cannot be stored but not
 /// restored, or kept but not stored.
@@ -94,6 +114,8 @@ macro_rules! tables {
             pub(crate) policies: Vec<(Micros, Seq, Policy)>,
             #[serde(skip)]
             pub(crate) policies_changed: Changed,
+            #[serde(skip)]
+            pub(crate) source: Source,
             $($(#[$doc])* $vis $name: Table<$row>,)*
         }
 
@@ -237,6 +259,11 @@ impl Projection {
         let len = self.steps.get(case).map_or(0, |s| s.len);
         for n in (0..len.div_ceil(TIMELINE_CHUNK)).rev() {
             let key = chunk_key(case, n);
+            if self.source.0.is_some() && !self.timelines.holds(&key) {
+                // Let go of earlier: read it back to mark it (it is written again).
+                let chunk = self.read_back(&key).unwrap_or_else(|e| panic!("{e}"));
+                self.timelines.restore(key.clone(), chunk);
+            }
             let found = self.timelines.get(&key).and_then(|chunk| {
                 chunk
                     .0
@@ -252,17 +279,105 @@ impl Projection {
         }
     }
 
-    /// Every record of `case`, in order, with who signed it and its supervision.
+    /// Every record of `case`, in order, with who signed it and its supervision (the chunks
+    /// let go of read back from the store).
     pub fn timeline(&self, case: &str) -> Vec<TimelineEntry> {
         let len = self.steps.get(case).map_or(0, |s| s.len);
         (0..len.div_ceil(TIMELINE_CHUNK))
             .flat_map(|n| {
-                self.timelines
-                    .get(&chunk_key(case, n))
-                    .map(|chunk| chunk.0.clone())
-                    .unwrap_or_default()
+                let key = chunk_key(case, n);
+                match self.timelines.get(&key) {
+                    Some(chunk) => chunk.0.clone(),
+                    None => self.read_back(&key).map(|c| c.0).unwrap_or_else(|e| {
+                        // Invariant: the store holds every chunk let go of, as it wrote it;
+                        // a row that does not read back is damage, not an empty timeline.
+                        panic!("{e}")
+                    }),
+                }
             })
             .collect()
+    }
+
+    /// Reads and lets go of committed rows through `source` from now on: see
+    /// [`let_go_of_full_chunks`](Self::let_go_of_full_chunks).
+    pub fn read_from(&mut self, source: std::sync::Arc<dyn RowSource>) {
+        self.source = Source(Some(source));
+    }
+
+    /// Lets go of the case timeline chunks that are full and committed, keeping each case's
+    /// last chunk (where entries are added and supervision is marked): a case's older
+    /// records are read back from the store when its timeline is asked for. What a
+    /// projection holds then grows with the number of cases, not of records. Does nothing
+    /// without a [`RowSource`]; call it after the changed rows were drained and committed.
+    pub fn let_go_of_full_chunks(&mut self) {
+        if self.source.0.is_none() {
+            return;
+        }
+        let settled: Vec<String> = self
+            .timelines
+            .iter()
+            .map(|(key, _)| key)
+            .filter(|key| self.is_full_chunk(key))
+            .cloned()
+            .collect();
+        for key in settled {
+            self.timelines.forget_clean(&key);
+        }
+    }
+
+    /// This projection with every timeline chunk it let go of read back: what it would hold had
+    /// it kept them (to compare projections, and for tests).
+    pub fn whole(&self) -> Projection {
+        let mut whole = self.clone();
+        // It holds everything: it needs no store (and must not keep one open).
+        whole.source = Source(None);
+        for (case, steps) in self.steps.iter() {
+            for n in 0..steps.len.div_ceil(TIMELINE_CHUNK) {
+                let key = chunk_key(case, n);
+                if !whole.timelines.holds(&key) {
+                    let chunk = self.read_back(&key).unwrap_or_else(|e| panic!("{e}"));
+                    whole.timelines.restore(key, chunk);
+                }
+            }
+        }
+        whole
+    }
+
+    /// Whether the stored row `<table>/<row>` is one this projection would let go of, so need
+    /// not be restored when opening (its case's `steps` row restored first, as key order
+    /// does).
+    pub fn lets_go_of(&self, key: &str) -> bool {
+        self.source.0.is_some()
+            && key
+                .strip_prefix("timelines/")
+                .is_some_and(|row| self.is_full_chunk(row))
+    }
+
+    /// Whether timeline chunk `row` (`<case>/<n>`) comes before its case's last chunk.
+    fn is_full_chunk(&self, row: &str) -> bool {
+        let Some((case, n)) = row.rsplit_once('/') else {
+            return false;
+        };
+        let (Ok(n), Some(steps)) = (n.parse::<u64>(), self.steps.get(case)) else {
+            return false;
+        };
+        steps.len > 0 && n < (steps.len - 1) / TIMELINE_CHUNK
+    }
+
+    /// A timeline chunk let go of, read back from the store.
+    fn read_back(&self, row: &str) -> Result<TimelineChunk, RowError> {
+        let key = format!("timelines/{row}");
+        let missing = |message: &str| RowError {
+            key: key.clone(),
+            message: message.to_owned(),
+        };
+        let Some(source) = &self.source.0 else {
+            return Ok(TimelineChunk(Vec::new()));
+        };
+        let json = source
+            .row(&key)?
+            .ok_or_else(|| missing("not in the store"))?;
+        serde_json::from_slice(&json).map_err(|e| missing(&e.to_string()))
     }
 
     /// The last purchase step recorded in `case` (supervision records aside).

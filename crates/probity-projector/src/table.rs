@@ -196,6 +196,14 @@ impl<V> Table<V> {
         self.rows.insert(key, row);
     }
 
+    /// Drops the row of `key` from memory unless it changed since it was last drained: its
+    /// stored copy is current.
+    pub fn forget_clean(&mut self, key: &str) {
+        if !self.dirty.contains(key) {
+            self.rows.remove(key);
+        }
+    }
+
     /// Sets a row read back from a store, without marking it changed.
     pub fn restore(&mut self, key: String, row: V) {
         self.rows.insert(key, row);

@@ -251,6 +251,15 @@ impl ViewStore {
 
     /// Every row's latest version (key order), found by two seeks a row rather than reading
     /// every version: the history of a long ledger is many times the size of its views.
+    /// The row `<table>/<row>` as last committed (its JSON): its `v/` entry if it changed since
+    /// the last snapshot, else its latest version; `None` if it does not exist.
+    pub fn current_row(&self, row: &str) -> Result<Option<sled::IVec>, StoreError> {
+        if let Some(json) = self.db.get(key(ROW_PREFIX, row.as_bytes(), None))? {
+            return Ok(Some(json));
+        }
+        self.row_at(row, u64::MAX)
+    }
+
     pub(crate) fn latest_versions(&self) -> Result<BTreeMap<String, sled::IVec>, StoreError> {
         let mut rows = BTreeMap::new();
         let mut from = HISTORY_PREFIX.to_vec();
@@ -353,6 +362,18 @@ impl ViewStore {
             out.extend(value?.chunks_exact(8).map(|b| Seq(u64_at(b))));
         }
         Ok(out)
+    }
+}
+
+/// The views' store is where a projection reads back the rows it let go of.
+impl probity_projector::RowSource for ViewStore {
+    fn row(&self, key: &str) -> Result<Option<Vec<u8>>, probity_projector::RowError> {
+        self.current_row(key)
+            .map(|json| json.map(|j| j.to_vec()))
+            .map_err(|e| probity_projector::RowError {
+                key: key.to_owned(),
+                message: e.to_string(),
+            })
     }
 }
 

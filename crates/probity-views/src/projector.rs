@@ -59,7 +59,13 @@ impl Projector {
     pub fn open(dir: &Path) -> Result<Projector, StoreError> {
         let store = ViewStore::open(dir)?;
         let mut projection = Projection::new();
+        // Full timeline chunks stay in the store, read back when a timeline is asked for: what
+        // is held grows with the cases, not the records (`Projection::let_go_of_full_chunks`).
+        projection.read_from(std::sync::Arc::new(store.clone()));
         for (key, json) in store.rows()? {
+            if projection.lets_go_of(&key) {
+                continue;
+            }
             projection
                 .restore_row(&key, &json)
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -281,6 +287,7 @@ impl Projector {
             .drain_changes(|key, json| batch.rows.push((key, json)));
         self.store.commit(batch, &self.cursor)?;
         self.committed = self.cursor.applied;
+        self.projection.let_go_of_full_chunks();
         Ok(())
     }
 
