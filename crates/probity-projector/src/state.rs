@@ -261,7 +261,7 @@ impl Projection {
             let key = chunk_key(case, n);
             if self.source.0.is_some() && !self.timelines.holds(&key) {
                 // Let go of earlier: read it back to mark it (it is written again).
-                let chunk = self.read_back(&key).unwrap_or_else(|e| panic!("{e}"));
+                let chunk = self.read_back(&key);
                 self.timelines.restore(key.clone(), chunk);
             }
             let found = self.timelines.get(&key).and_then(|chunk| {
@@ -288,11 +288,7 @@ impl Projection {
                 let key = chunk_key(case, n);
                 match self.timelines.get(&key) {
                     Some(chunk) => chunk.0.clone(),
-                    None => self.read_back(&key).map(|c| c.0).unwrap_or_else(|e| {
-                        // Invariant: the store holds every chunk let go of, as it wrote it;
-                        // a row that does not read back is damage, not an empty timeline.
-                        panic!("{e}")
-                    }),
+                    None => self.read_back(&key).0,
                 }
             })
             .collect()
@@ -335,7 +331,7 @@ impl Projection {
             for n in 0..steps.len.div_ceil(TIMELINE_CHUNK) {
                 let key = chunk_key(case, n);
                 if !whole.timelines.holds(&key) {
-                    let chunk = self.read_back(&key).unwrap_or_else(|e| panic!("{e}"));
+                    let chunk = self.read_back(&key);
                     whole.timelines.restore(key, chunk);
                 }
             }
@@ -364,8 +360,15 @@ impl Projection {
         steps.len > 0 && n < (steps.len - 1) / TIMELINE_CHUNK
     }
 
-    /// A timeline chunk let go of, read back from the store.
-    fn read_back(&self, row: &str) -> Result<TimelineChunk, RowError> {
+    /// A timeline chunk let go of, read back from the store (empty without one: a partial
+    /// projection's missing chunk, as it always was).
+    fn read_back(&self, row: &str) -> TimelineChunk {
+        // Invariant: the store holds every chunk let go of, as it wrote it; a row that does
+        // not read back is damage, not an empty timeline.
+        self.try_read_back(row).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn try_read_back(&self, row: &str) -> Result<TimelineChunk, RowError> {
         let key = format!("timelines/{row}");
         let missing = |message: &str| RowError {
             key: key.clone(),
