@@ -4,7 +4,8 @@
 //! appends, an auditor's verification of the stream through the consumer ledgerd makes);
 //! redirecting a reply into `probity.*`, reading another user's inbox, publishing to the
 //! records, purging or deleting, and creating consumers (which could deliver the stream onto the
-//! append subject) are all refused; nothing but records is ever in the stream.
+//! append subject) are all refused — for the `console` user of `probity serve --nats` too;
+//! nothing but records is ever in the stream.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -227,6 +228,33 @@ async fn each_role_can_do_what_it_must_and_nothing_that_subverts_the_ledger() {
             "projector",
             format!("PUB $JS.API.CONSUMER.DELETE.{stream_name}.x 2\r\n{{}}\r\n"),
             "CONSUMER",
+        ),
+        // The console (`probity serve --nats`) hands on appends and reads the stream: it may
+        // not write the records, read others' replies, make consumers or attach cosignatures.
+        (
+            "console",
+            format!("PUB {records} 2\r\n{{}}\r\n"),
+            records.as_str(),
+        ),
+        (
+            "console",
+            "SUB _INBOX_clerk.> 1\r\n".to_owned(),
+            "_INBOX_clerk.>",
+        ),
+        (
+            "console",
+            format!("PUB $JS.API.CONSUMER.CREATE.{stream_name} 2\r\n{{}}\r\n"),
+            "CONSUMER",
+        ),
+        (
+            "console",
+            format!("PUB $JS.API.STREAM.PURGE.{stream_name} 2\r\n{{}}\r\n"),
+            "PURGE",
+        ),
+        (
+            "console",
+            format!("PUB {} 2\r\n{{}}\r\n", wire::cosign_subject(LEDGER)),
+            "cosign",
         ),
     ] {
         let lines = raw(&nats, user, &commands);

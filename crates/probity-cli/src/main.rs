@@ -168,11 +168,28 @@ impl Where {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve the HTTP API and the web console on a data directory (schemas/HTTP.md).
+    /// Serve the HTTP API and the web console on a data directory, or on a running ledger
+    /// (--nats URL --ledger ID: a verified copy kept from its stream, appends handed to
+    /// ledgerd) (schemas/HTTP.md).
     Serve {
         /// The data directory.
-        #[arg(long)]
-        data: PathBuf,
+        #[arg(long, conflicts_with = "nats", required_unless_present = "nats")]
+        data: Option<PathBuf>,
+        /// A NATS URL where ledgerd serves the ledger (with the user and password of the
+        /// `console` account, e.g. nats://console:PASSWORD@host:4222).
+        #[arg(long, requires = "ledger")]
+        nats: Option<String>,
+        /// The ledger id (with --nats).
+        #[arg(long, requires = "nats")]
+        ledger: Option<String>,
+        /// With --nats: where to keep the verified copy and its views (default
+        /// $XDG_CACHE_HOME/probity/<ledger>, else ~/.cache/probity/<ledger>).
+        #[arg(long, requires = "nats")]
+        copy: Option<PathBuf>,
+        /// With --nats: pin the ledger's key (C2SP vkey, or a file holding it) instead of
+        /// trusting the key the copied genesis names.
+        #[arg(long, requires = "nats")]
+        ledger_vkey: Option<String>,
         /// Address and port to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
@@ -623,9 +640,35 @@ fn run(command: Command) -> Result<(), Failure> {
         Command::Demo { data } => demo::run(&data),
         Command::Serve {
             data,
+            nats,
+            ledger,
+            copy,
+            ledger_vkey,
             listen,
             tokens,
-        } => serve::run(&data, &listen, tokens.as_deref(), text().zone()),
+        } => {
+            let how = serve::How {
+                listen,
+                tokens,
+                offset: text().zone(),
+            };
+            match (data, nats, ledger) {
+                (Some(data), _, _) => serve::run(&data, &how),
+                (None, Some(url), Some(ledger)) => {
+                    let pinned = ledger_vkey
+                        .map(|v| vkey_arg("--ledger-vkey", &v))
+                        .transpose()?;
+                    let copy = match copy {
+                        Some(dir) => dir,
+                        None => serve::default_copy_dir(&ledger)?,
+                    };
+                    serve::run_following(&url, &ledger, &copy, pinned, &how)
+                }
+                _ => Err(Failure::Input(
+                    "say which ledger: --data DIR or --nats URL --ledger ID".into(),
+                )),
+            }
+        }
         Command::Token(TokenCommand::Add {
             tokens,
             user,

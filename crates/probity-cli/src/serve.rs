@@ -2,54 +2,75 @@
 //! which issues the tokens it accepts.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use probity_core::checkpoint::VerifierKey;
 use probity_core::roles::Role;
+use probity_http::upstream::{FollowError, Follower};
 use probity_http::{App, AppConfig, OpenError, Tokens};
+use probity_ledger::mirror::Mirror;
 use time::UtcOffset;
 
 use crate::{out, target, Failure};
 
-/// Serves `data` on `listen` until Ctrl-C or SIGTERM.
-pub fn run(
-    data: &Path,
-    listen: &str,
-    tokens: Option<&Path>,
-    offset: UtcOffset,
-) -> Result<(), Failure> {
-    let address = listen_address(listen, "127.0.0.1:8080")?;
-    let tokens = match tokens {
-        Some(path) => Some(Tokens::read(path).map_err(|e| Failure::Input(e.to_string()))?),
-        None if address.ip().is_loopback() => None,
-        None => {
-            return Err(Failure::Input(format!(
-                "--listen {listen}: without --tokens every caller may do everything, so probity serve listens on loopback only (127.0.0.1); give --tokens FILE (probity token add makes one) to listen on {}",
-                address.ip()
-            )))
-        }
-    };
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .try_init();
+/// How to serve: where to listen, whom to let in, the hospital's offset.
+pub struct How {
+    /// `--listen`.
+    pub listen: String,
+    /// `--tokens`.
+    pub tokens: Option<PathBuf>,
+    /// The hospital's offset from UTC.
+    pub offset: UtcOffset,
+}
+
+impl How {
+    /// The address, and the tokens (none only on loopback).
+    fn checked(&self) -> Result<(SocketAddr, Option<Tokens>), Failure> {
+        let listen = &self.listen;
+        let address = listen_address(listen, "127.0.0.1:8080")?;
+        let tokens = match &self.tokens {
+            Some(path) => Some(Tokens::read(path).map_err(|e| Failure::Input(e.to_string()))?),
+            None if address.ip().is_loopback() => None,
+            None => {
+                return Err(Failure::Input(format!(
+                    "--listen {listen}: without --tokens every caller may do everything, so probity serve listens on loopback only (127.0.0.1); give --tokens FILE (probity token add makes one) to listen on {}",
+                    address.ip()
+                )))
+            }
+        };
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+            )
+            .with_writer(std::io::stderr)
+            .try_init();
+        Ok((address, tokens))
+    }
+}
+
+/// Serves `data` as `how` says until Ctrl-C or SIGTERM.
+pub fn run(data: &Path, how: &How) -> Result<(), Failure> {
+    let (address, tokens) = how.checked()?;
     eprintln!(
         "probity serve: opening {} and bringing its views up to date…",
         data.display()
     );
     let mut bar = crate::audit::ViewsProgress::default();
     let mut progress = |done: u64, size: u64| bar.report(done, size);
-    let opened = App::open_reporting(data, AppConfig { offset, tokens }, &mut progress);
+    let config = AppConfig {
+        offset: how.offset,
+        tokens,
+    };
+    let opened = App::open_reporting(data, config, &mut progress);
     bar.finish();
     let app = opened.map_err(|e| match e {
         OpenError::Ledger(e) => target::open_failure(data, e),
         OpenError::Views(e) => Failure::Damaged(format!("views: {e}")),
     })?;
     let app = Arc::new(app);
-    let (runtime, listener) = runtime_and_listener(address, listen)?;
+    let (runtime, listener) = runtime_and_listener(address, &how.listen)?;
     runtime.block_on(async {
         let (listener, bound) = listener.into_tokio()?;
         out(&format!(
@@ -60,6 +81,117 @@ pub fn run(
         probity_http::serve(listener, app, stop_signal())
             .await
             .map_err(|e| Failure::Unreachable(e.to_string()))
+    })
+}
+
+/// Where `serve --nats` keeps its copy of `ledger` unless told: the user's cache directory.
+pub fn default_copy_dir(ledger: &str) -> Result<PathBuf, Failure> {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
+        .ok_or_else(|| {
+            Failure::Input("neither XDG_CACHE_HOME nor HOME is set: give --copy DIR".into())
+        })?;
+    Ok(cache.join("probity").join(ledger))
+}
+
+/// How long `serve --nats` waits at start for ledgerd's first checkpoint.
+const FIRST_CHECKPOINT_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Serves a running ledger (`--nats URL --ledger ID`): a verified copy kept in `copy` from its
+/// stream, brought up to ledgerd's latest checkpoint before serving, then followed; appends
+/// are handed to ledgerd.
+pub fn run_following(
+    url: &str,
+    ledger: &str,
+    copy: &Path,
+    pinned: Option<VerifierKey>,
+    how: &How,
+) -> Result<(), Failure> {
+    let (address, tokens) = how.checked()?;
+    let (runtime, listener) = runtime_and_listener(address, &how.listen)?;
+    runtime.block_on(async {
+        let client = probity_nats::Connection {
+            name: "probity-serve",
+            urls: url.to_owned(),
+            credentials: None,
+            retry_initial: false,
+            subscription_capacity: None,
+            server_errors: None,
+        }
+        .connect()
+        .await
+        .map_err(|e| match e {
+            probity_nats::ConnectError::BadUrl { .. } => Failure::Input(e.to_string()),
+            probity_nats::ConnectError::Unreachable { .. } => Failure::Unreachable(e.to_string()),
+        })?;
+        let book = probity_ledger::datadir::book_dir(copy);
+        std::fs::create_dir_all(copy)
+            .map_err(|e| Failure::Input(format!("--copy {}: {e}", copy.display())))?;
+        let mirror = Mirror::open(&book, pinned).map_err(|e| {
+            Failure::Damaged(format!("the copy in {}: {e} (remove it to copy the ledger again)", copy.display()))
+        })?;
+        if !mirror.is_pinned() {
+            eprintln!("probity serve: no --ledger-vkey: checkpoints are checked against the key the copied genesis names (trust on first use)");
+        }
+        eprintln!(
+            "probity serve: copying ledger {ledger} from NATS into {} (every record verified)…",
+            copy.display()
+        );
+        let follower = Follower::new(client, ledger, None, mirror);
+        let deadline = std::time::Instant::now() + FIRST_CHECKPOINT_WAIT;
+        let mut bar = crate::audit::ViewsProgress::default();
+        loop {
+            let mut progress = |done: u64, size: u64| bar.report(done, size);
+            match follower.step(&mut progress).await {
+                Ok(_) if follower.ledger().is_some() => break,
+                Err(FollowError::Unreachable(e)) if std::time::Instant::now() >= deadline => {
+                    return Err(Failure::Unreachable(e))
+                }
+                Err(e @ (FollowError::Refused(_) | FollowError::Storage(_))) => {
+                    return Err(Failure::Damaged(e.to_string()))
+                }
+                _ if std::time::Instant::now() >= deadline => {
+                    return Err(Failure::Unreachable(format!(
+                        "ledgerd has signed no checkpoint of ledger {ledger} within {} s",
+                        FIRST_CHECKPOINT_WAIT.as_secs()
+                    )))
+                }
+                _ => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+            }
+        }
+        bar.finish();
+        let copied = follower.ledger().ok_or_else(|| Failure::Damaged("the copy did not open".into()))?;
+        let upstream = follower.upstream();
+        let config = AppConfig {
+            offset: how.offset,
+            tokens,
+        };
+        let dir = copy.to_owned();
+        let app = tokio::task::spawn_blocking(move || {
+            let mut bar = crate::audit::ViewsProgress::default();
+            let mut progress = |done: u64, size: u64| bar.report(done, size);
+            let opened = App::open_following(&dir, copied, upstream, config, &mut progress);
+            bar.finish();
+            opened
+        })
+        .await
+        .map_err(|e| Failure::Damaged(e.to_string()))?
+        .map_err(|e| Failure::Damaged(format!("the copy's views: {e}")))?;
+        let app = Arc::new(app);
+        let (listener, bound) = listener.into_tokio()?;
+        out(&format!(
+            "serving ledger {ledger} ({} records, copied into {}) on http://{bound}/ — the console is at http://{bound}/, the API under /api/; appends go to ledgerd; Ctrl-C stops",
+            app.ledger().size(),
+            copy.display()
+        ));
+        let following = tokio::spawn(follower.run(std::future::pending()));
+        let served = probity_http::serve(listener, app, stop_signal())
+            .await
+            .map_err(|e| Failure::Unreachable(e.to_string()));
+        following.abort();
+        served
     })
 }
 

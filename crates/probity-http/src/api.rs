@@ -14,6 +14,7 @@ use probity_core::checkpoint::VerifierKey;
 use probity_core::envelope::{EventBody, Subjects};
 use probity_core::ids::{EventId, EventType, LedgerId, Seq, SubjectId};
 use probity_core::keys::PublicKey;
+use probity_core::receipt::Receipt;
 use probity_core::subject::Subject;
 use probity_core::time::OccurredAt;
 use probity_ledger::requests::{self, LedgerQuery};
@@ -26,6 +27,7 @@ use serde_json::{Map, Value};
 
 use crate::auth::{self, Access, Caller};
 use crate::error::ApiError;
+use crate::upstream::Upstream;
 use crate::{metrics, App};
 
 type AppState = State<Arc<App>>;
@@ -188,17 +190,25 @@ pub(crate) struct Readiness {
     ledger_records: u64,
     /// Records the views have applied.
     views_applied: u64,
+    /// When serving a copy of a running ledger (`probity serve --nats`): why the copy stopped
+    /// taking records (a record or checkpoint from the stream that did not verify), or null
+    /// while it follows. Absent when serving a data directory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    copy_stopped: Option<Option<String>>,
 }
 
 /// Ready when the views hold every record the book holds (or are catching up within a
-/// moment), and not halted.
+/// moment), and not halted; serving a copy, also while the copy follows the ledger.
 async fn readyz(State(app): AppState) -> Response {
     let (applied, size) = app.progress();
+    let copy_stopped = app.upstream.as_ref().map(Upstream::refused);
+    let stopped = copy_stopped.as_ref().is_some_and(Option::is_some);
     let body = Readiness {
         ledger_records: size,
         views_applied: applied,
+        copy_stopped,
     };
-    let status = if applied >= size {
+    let status = if applied >= size && !stopped {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
@@ -974,10 +984,14 @@ async fn append(State(app): AppState, headers: HeaderMap, body: Body) -> Answer 
     let caller = authorize(&app, &headers, Access::Record)?;
     let result = async {
         let request: AppendMessage = requests::parse(&bytes)?;
-        app.ledger
-            .append_async(request.into())
-            .await
-            .map_err(|e| ApiError(requests::bounded_error(WireError::from(&e))))
+        match &app.upstream {
+            Some(upstream) => forwarded_append(&app, upstream, &bytes).await,
+            None => app
+                .ledger
+                .append_async(request.into())
+                .await
+                .map_err(|e| ApiError(requests::bounded_error(WireError::from(&e)))),
+        }
     }
     .await;
     match &result {
@@ -999,8 +1013,13 @@ async fn append_batch(State(app): AppState, headers: HeaderMap, body: Body) -> A
     let bytes = read_body(body, wire::MAX_BATCH_BYTES).await?;
     let caller = authorize(&app, &headers, Access::Record)?;
     let events = requests::parse_batch(&bytes)?;
-    let ledger_app = app.clone();
-    let replies = blocking(move || Ok(requests::append_batch(&ledger_app.ledger, events))).await?;
+    let replies = match &app.upstream {
+        Some(upstream) => forwarded_batch(&app, upstream, &bytes).await?,
+        None => {
+            let ledger_app = app.clone();
+            blocking(move || Ok(requests::append_batch(&ledger_app.ledger, events))).await?
+        }
+    };
     let mut accepted = 0;
     for reply in &replies {
         match reply {
@@ -1013,4 +1032,73 @@ async fn append_batch(State(app): AppState, headers: HeaderMap, body: Body) -> A
     }
     tracing::info!(target: "probity_http::access", user = %caller.user, events = replies.len(), accepted, "append batch");
     Ok(ok(replies))
+}
+
+/// An append handed to ledgerd as it came (`probity serve --nats`): its reply is the answer,
+/// once the copy holds the record (or after a few seconds, if it lags: the receipt stands).
+async fn forwarded_append(
+    app: &App,
+    upstream: &Upstream,
+    request: &[u8],
+) -> Result<Receipt, ApiError> {
+    let reply = upstream
+        .request(wire::append_subject(upstream.ledger()), request.to_vec())
+        .await?;
+    match serde_json::from_slice::<Reply<Receipt>>(&reply) {
+        Ok(Reply::Ok(receipt)) => {
+            wait_for_copy(app, receipt.seq.0 + 1).await;
+            Ok(receipt)
+        }
+        Ok(Reply::Error(e)) => Err(ApiError(e)),
+        Err(e) => Err(unexpected_reply(&e)),
+    }
+}
+
+/// A batch handed to ledgerd (`probity serve --nats`), answered as [`forwarded_append`].
+async fn forwarded_batch(
+    app: &App,
+    upstream: &Upstream,
+    request: &[u8],
+) -> Result<Vec<Reply<Receipt>>, ApiError> {
+    let reply = upstream
+        .request(
+            wire::append_batch_subject(upstream.ledger()),
+            request.to_vec(),
+        )
+        .await?;
+    // ledgerd answers a batch with one reply per event, or one error for the whole request.
+    let replies = match serde_json::from_slice::<Reply<Vec<Reply<Receipt>>>>(&reply) {
+        Ok(Reply::Ok(replies)) => replies,
+        Ok(Reply::Error(refusal)) => return Err(ApiError(refusal)),
+        Err(e) => return Err(unexpected_reply(&e)),
+    };
+    let last = replies
+        .iter()
+        .filter_map(|r| match r {
+            Reply::Ok(receipt) => Some(receipt.seq.0 + 1),
+            Reply::Error(_) => None,
+        })
+        .max();
+    if let Some(size) = last {
+        wait_for_copy(app, size).await;
+    }
+    Ok(replies)
+}
+
+fn unexpected_reply(e: &serde_json::Error) -> ApiError {
+    ApiError::new(
+        ErrorCode::Unavailable,
+        format!("ledgerd's reply could not be read: {e}"),
+    )
+}
+
+/// How long an append's answer waits for the copy to hold its record (ledgerd signs a
+/// checkpoint within a second of an append; the copy follows checkpoint by checkpoint).
+const COPY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Waits (up to [`COPY_WAIT`]) until the copy holds `size` records, so that a page shown
+/// after an append includes it.
+async fn wait_for_copy(app: &App, size: u64) {
+    let mut held = app.ledger.watch_size();
+    let _ = tokio::time::timeout(COPY_WAIT, held.wait_for(|held| *held >= size)).await;
 }

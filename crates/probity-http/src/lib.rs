@@ -15,6 +15,7 @@ mod error;
 mod metrics;
 pub mod schemas;
 mod state;
+pub mod upstream;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -12,6 +12,7 @@ use time::UtcOffset;
 
 use crate::auth::Tokens;
 use crate::metrics::Metrics;
+use crate::upstream::Upstream;
 
 /// How the server is set up.
 #[derive(Clone, Debug)]
@@ -43,6 +44,9 @@ pub struct App {
     pub(crate) config: AppConfig,
     pub(crate) metrics: Metrics,
     data: PathBuf,
+    /// ledgerd, when this serves a copy of a running ledger (`probity serve --nats`): appends
+    /// go to it, and `ledger` is the verified copy.
+    pub(crate) upstream: Option<Upstream>,
 }
 
 impl App {
@@ -60,6 +64,28 @@ impl App {
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<App, OpenError> {
         let ledger = datadir::open(data)?;
+        App::serving(ledger, data, config, None, progress)
+    }
+
+    /// Serves the copy `ledger` a [`Follower`](crate::upstream::Follower) keeps of a running
+    /// ledger in `dir` (its views in `dir/views`), handing appends to `upstream`.
+    pub fn open_following(
+        dir: &Path,
+        ledger: Ledger,
+        upstream: Upstream,
+        config: AppConfig,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<App, OpenError> {
+        App::serving(ledger, dir, config, Some(upstream), progress)
+    }
+
+    fn serving(
+        ledger: Ledger,
+        data: &Path,
+        config: AppConfig,
+        upstream: Option<Upstream>,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<App, OpenError> {
         let views = embedded::open(&embedded::views_dir(data), &ledger)
             .map_err(ProjectError::Store)
             .and_then(|mut projector| {
@@ -80,7 +106,13 @@ impl App {
             config,
             metrics: Metrics::default(),
             data: data.to_owned(),
+            upstream,
         })
+    }
+
+    /// ledgerd, when serving a copy of a running ledger.
+    pub fn upstream(&self) -> Option<&Upstream> {
+        self.upstream.as_ref()
     }
 
     /// The data directory.

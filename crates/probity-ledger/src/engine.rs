@@ -800,6 +800,17 @@ impl Ledger {
         Ok((size, added, stored))
     }
 
+    /// A [`Mirror`](crate::mirror::Mirror) wrote records up to `size` (and perhaps a newer
+    /// checkpoint) to this read-only copy's book: readers see them from now on.
+    pub(crate) fn mirrored(&self, size: u64, latest: Option<(u64, SignedNote)>) {
+        if let Some(latest) = latest {
+            if let Ok(mut stored) = self.shared.latest_checkpoint.write() {
+                *stored = Some(latest);
+            }
+        }
+        self.shared.committed.send_replace(size);
+    }
+
     /// Read access to the book (bounded by [`Ledger::size`] for committed records).
     pub fn book(&self) -> &Book {
         &self.shared.book

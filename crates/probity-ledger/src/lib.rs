@@ -49,6 +49,7 @@ pub mod export;
 pub mod keyfile;
 mod layout;
 mod memory;
+pub mod mirror;
 pub mod requests;
 pub mod scenario;
 

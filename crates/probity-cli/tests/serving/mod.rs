@@ -85,18 +85,18 @@ impl Answer {
 impl Server {
     /// Starts `probity serve` on `data`, on a free loopback port.
     pub fn start(data: &Path, tokens: Option<&Path>) -> Server {
-        let stderr = data.with_extension("serve.log");
-        let mut command = Command::new(BIN);
-        command.args([
-            "serve",
-            "--data",
-            data.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ]);
+        let mut args = vec!["--data", data.to_str().unwrap(), "--listen", "127.0.0.1:0"];
         if let Some(tokens) = tokens {
-            command.args(["--tokens", tokens.to_str().unwrap()]);
+            args.extend(["--tokens", tokens.to_str().unwrap()]);
         }
+        Server::start_with(&args, &data.with_extension("serve.log"))
+    }
+
+    /// Starts `probity serve ARGS`, its stderr in `log`.
+    pub fn start_with(args: &[&str], log: &Path) -> Server {
+        let stderr = log.to_owned();
+        let mut command = Command::new(BIN);
+        command.arg("serve").args(args);
         let mut child = command
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&stderr).unwrap())

@@ -1,0 +1,187 @@
+//! `probity serve --nats URL --ledger ID` in front of a real ledgerd, through the shipped
+//! `deploy/nats` configuration as the `console` user: it answers as `probity serve --data`
+//! answers on the same ledger (from a copy it verified record by record against ledgerd's
+//! checkpoints), hands appends of events already signed to ledgerd and shows them at once,
+//! passes ledgerd's refusals on with their codes, and resumes its copy after a restart.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod serving;
+
+use std::path::{Path, PathBuf};
+
+use probity_testkit::ledgerd::Ledgerd;
+use probity_testkit::nats::NatsServer;
+use serde_json::Value;
+use serving::{check_in, demo, signed, Server};
+
+fn sibling_binary(name: &str) -> PathBuf {
+    let path = Path::new(serving::BIN).with_file_name(name);
+    assert!(
+        path.is_file(),
+        "{} is not built; run the workspace tests (cargo nextest run --workspace)",
+        path.display()
+    );
+    path
+}
+
+fn url(nats: &NatsServer, user: &str) -> String {
+    format!(
+        "nats://{user}:{user}-trial-password@127.0.0.1:{}",
+        nats.port()
+    )
+}
+
+/// The reads compared between the two modes.
+const READS: [&str; 9] = [
+    "/api/status",
+    "/api/checkpoint",
+    "/api/proof/inclusion?seq=3",
+    "/api/blacklist",
+    "/api/findings",
+    "/api/suppliers/91330100MA2H0007XM",
+    "/api/reps/REP-R7",
+    "/api/cases/CASE-1",
+    "/api/keys",
+];
+
+fn answers(server: &Server) -> Vec<Value> {
+    READS
+        .iter()
+        .map(|path| {
+            let answer = server.get(path, None);
+            assert_eq!(answer.status, 200, "{path}: {}", answer.text());
+            let mut json = answer.json();
+            // "As of now" answers carry the moment they were asked.
+            if let Some(ok) = json["ok"].as_object_mut() {
+                ok.remove("at");
+            }
+            json
+        })
+        .collect()
+}
+
+fn start_console(nats: &NatsServer, copy: &Path, log: &Path) -> Server {
+    Server::start_with(
+        &[
+            "--nats",
+            &url(nats, "console"),
+            "--ledger",
+            "city-hospital",
+            "--copy",
+            copy.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        log,
+    )
+}
+
+#[test]
+fn a_console_in_front_of_ledgerd_serves_a_verified_copy_and_hands_appends_to_ledgerd() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = demo(dir.path());
+    let embedded = Server::start(&data, None);
+    let expected = answers(&embedded);
+    embedded.stop();
+
+    let conf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/nats/single.conf");
+    let nats = NatsServer::start_with_config(&conf);
+    let ledgerd = Ledgerd::spawn(
+        sibling_binary("ledgerd").to_str().unwrap(),
+        &data,
+        &url(&nats, "ledgerd"),
+        &[],
+    );
+    // Pinned to a key that is not the ledger's, the copy refuses the stream's genesis (and
+    // would refuse ledgerd's checkpoints): nothing is served.
+    let (code, _, stderr) = serving::probity(&[
+        "serve",
+        "--nats",
+        &url(&nats, "console"),
+        "--ledger",
+        "city-hospital",
+        "--copy",
+        dir.path().join("wrong-copy").to_str().unwrap(),
+        "--ledger-vkey",
+        data.join("keys/witness.vkey").to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert_ne!(code, 0, "{stderr}");
+    assert!(stderr.contains("not the pinned"), "{stderr}");
+
+    let copy = dir.path().join("copy");
+    let log = dir.path().join("console.log");
+    let server = start_console(&nats, &copy, &log);
+
+    // Every read as the data directory's own server gave it.
+    for ((path, got), want) in READS.iter().zip(answers(&server)).zip(&expected) {
+        assert_eq!(&got, want, "{path}");
+    }
+    let ready = server.get("/readyz", None);
+    assert_eq!(ready.status, 200, "{}", ready.text());
+    assert_eq!(
+        ready.json()["copy_stopped"],
+        Value::Null,
+        "{}",
+        ready.text()
+    );
+    let page = server.get("/", None);
+    assert_eq!(page.status, 200);
+    assert!(page.text().contains("黑名单"), "{}", page.text());
+
+    // A clerk's event, signed where the clerk is, goes to ledgerd; its receipt comes back and
+    // the record is in the copy when the answer arrives.
+    let size = server.size();
+    let clerk = data.join("keys/clerk-zhou.key");
+    let request = signed(&clerk, "rep.checked_in", "nats-walk-in-1", check_in("V-N1"));
+    let answer = server.post("/api/events", None, request.to_string().as_bytes());
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let receipt = answer.json()["ok"].clone();
+    assert_eq!(receipt["seq"], size, "{receipt}");
+    let record = server.get(&format!("/api/records/{size}"), None);
+    assert_eq!(record.status, 200, "{}", record.text());
+    assert_eq!(server.size(), size + 1);
+    let rep = server.get("/api/reps/REP-R7", None).json();
+    assert!(rep.to_string().contains("V-N1"), "{rep}");
+
+    // ledgerd's refusals, with their codes: the same id for another event, a wrong role.
+    let other = signed(&clerk, "rep.checked_in", "nats-walk-in-1", check_in("V-N2"));
+    let refused = server.post("/api/events", None, other.to_string().as_bytes());
+    assert_eq!(refused.code(), "id-conflict", "{}", refused.text());
+    let sanction = signed(
+        &clerk,
+        "supplier.violation_recorded",
+        "nats-wrong-role-1",
+        serde_json::json!({"uscc": "91330100MA2H0007XM", "kind": "kickback", "description": "x", "evidence": ["file-1"]}),
+    );
+    let refused = server.post("/api/events", None, sanction.to_string().as_bytes());
+    assert_eq!(
+        (refused.status, refused.code().as_str()),
+        (422, "wrong-role"),
+        "{}",
+        refused.text()
+    );
+    // A batch: one accepted, one refused, one reply each.
+    let batch = serde_json::json!({"events": [
+        signed(&clerk, "rep.checked_in", "nats-walk-in-3", check_in("V-N3")),
+        sanction,
+    ]});
+    let replies = server.post("/api/events/batch", None, batch.to_string().as_bytes());
+    assert_eq!(replies.status, 200, "{}", replies.text());
+    let replies = replies.json()["ok"].clone();
+    assert_eq!(replies[0]["ok"]["seq"], size + 1, "{replies}");
+    assert_eq!(replies[1]["error"]["code"], "wrong-role", "{replies}");
+    assert_eq!(server.size(), size + 2);
+    let stopped = server.stop();
+    assert!(!stopped.contains("panicked"), "{stopped}");
+
+    // Restarted, the copy resumes where it ended (nothing copied twice) and serves again.
+    let server = start_console(&nats, &copy, &log);
+    assert_eq!(server.size(), size + 2);
+    let record = server.get(&format!("/api/records/{}", size + 1), None);
+    assert_eq!(record.status, 200, "{}", record.text());
+    drop(server);
+    drop(ledgerd);
+}

@@ -1,0 +1,282 @@
+//! `probity serve --nats`: the server in front of a running ledgerd. It keeps a verified copy
+//! of the ledger ([`Mirror`]) from the JetStream stream, one ledger checkpoint at a time, and
+//! serves every read from that copy and its views exactly as from a data directory; appends
+//! (events already signed) are handed to ledgerd over NATS, and its replies returned as they
+//! are, so the receipts are ledgerd's.
+
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use async_nats::Client;
+use futures_util::StreamExt;
+use probity_core::checkpoint::SignedNote;
+use probity_core::record::Record;
+use probity_ledger::mirror::{Mirror, MirrorError};
+use probity_wire::{self as wire, CheckpointReply, ErrorCode, Reply, WireError};
+
+/// Records handed to the copy per batch (verified on all cores, written in one sled batch).
+const BATCH: usize = 4096;
+
+/// How often to ask ledgerd for its latest checkpoint when the copy is caught up.
+const POLL: Duration = Duration::from_millis(200);
+
+/// How long a request to ledgerd, or the next stream message, may take.
+const WAIT: Duration = Duration::from_secs(10);
+
+/// ledgerd as the server sees it: where appends go, and how far the copy has got.
+#[derive(Clone, Debug)]
+pub struct Upstream {
+    client: Client,
+    ledger: String,
+    /// Why the copy stopped taking records (a record or checkpoint that did not verify).
+    refused: Arc<RwLock<Option<String>>>,
+}
+
+impl Upstream {
+    /// The ledger id.
+    pub fn ledger(&self) -> &str {
+        &self.ledger
+    }
+
+    /// Why the copy stopped, if it did.
+    pub fn refused(&self) -> Option<String> {
+        self.refused.read().map_or(None, |r| r.clone())
+    }
+
+    /// Sends `body` to ledgerd on `subject` and returns its reply's bytes.
+    pub(crate) async fn request(
+        &self,
+        subject: String,
+        body: Vec<u8>,
+    ) -> Result<bytes::Bytes, WireError> {
+        match tokio::time::timeout(WAIT, self.client.request(subject, body.into())).await {
+            Ok(Ok(reply)) => Ok(reply.payload),
+            Ok(Err(e)) => Err(WireError::new(
+                ErrorCode::Unavailable,
+                format!("ledgerd did not answer: {e}"),
+            )),
+            Err(_) => Err(WireError::new(
+                ErrorCode::Unavailable,
+                format!("ledgerd did not answer within {} s", WAIT.as_secs()),
+            )),
+        }
+    }
+}
+
+/// Why the copy could not be brought up to date.
+#[derive(Debug, thiserror::Error)]
+pub enum FollowError {
+    /// NATS or ledgerd did not answer as expected (worth trying again).
+    #[error("{0}")]
+    Unreachable(String),
+    /// The copy refused what it was given (not worth trying again).
+    #[error("the ledger's copy stopped: {0}")]
+    Refused(String),
+    /// The copy's book failed.
+    #[error("the ledger's copy: {0}")]
+    Storage(String),
+}
+
+/// Keeps the copy: a step at a time to ledgerd's latest checkpoint.
+#[derive(Debug)]
+pub struct Follower {
+    mirror: Arc<Mutex<Mirror>>,
+    upstream: Upstream,
+    stream: String,
+}
+
+impl Follower {
+    /// A follower of `ledger` (its stream `PROBITY_<LEDGER>` unless `stream` names another)
+    /// through `client`, keeping `mirror`.
+    pub fn new(client: Client, ledger: &str, stream: Option<String>, mirror: Mirror) -> Follower {
+        let refused = mirror
+            .refused()
+            .map(|(seq, why)| format!("record {seq}: {why}"));
+        Follower {
+            mirror: Arc::new(Mutex::new(mirror)),
+            upstream: Upstream {
+                client,
+                ledger: ledger.to_owned(),
+                refused: Arc::new(RwLock::new(refused)),
+            },
+            stream: stream.unwrap_or_else(|| wire::default_stream_name(ledger)),
+        }
+    }
+
+    /// What the server needs of ledgerd.
+    pub fn upstream(&self) -> Upstream {
+        self.upstream.clone()
+    }
+
+    /// The copy's ledger (read-only), once it holds genesis.
+    pub fn ledger(&self) -> Option<probity_ledger::Ledger> {
+        self.lock().ok()?.ledger().cloned()
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Mirror>, FollowError> {
+        self.mirror
+            .lock()
+            .map_err(|_| FollowError::Storage("a writer of the copy panicked".into()))
+    }
+
+    /// One step: asks ledgerd for its latest checkpoint and, if it covers more than the copy
+    /// holds, reads the records up to it from the stream, verifies and keeps them (telling
+    /// `progress` records held and the checkpoint's size). Returns the copy's size.
+    pub async fn step(
+        &self,
+        progress: &mut (dyn FnMut(u64, u64) + Send),
+    ) -> Result<u64, FollowError> {
+        let (size, note) = self.latest_checkpoint().await?;
+        let from = self.lock()?.size();
+        if size <= from {
+            return Ok(from);
+        }
+        self.lock()?.expect_checkpoint(size, note);
+        self.read(from, size, progress).await
+    }
+
+    async fn latest_checkpoint(&self) -> Result<(u64, SignedNote), FollowError> {
+        let reply = self
+            .upstream
+            .request(
+                wire::checkpoint_subject(&self.upstream.ledger),
+                b"{}".to_vec(),
+            )
+            .await
+            .map_err(|e| FollowError::Unreachable(e.message))?;
+        match serde_json::from_slice::<Reply<CheckpointReply>>(&reply) {
+            Ok(Reply::Ok(CheckpointReply { size, note })) => SignedNote::parse(note.as_bytes())
+                .map(|note| (size, note))
+                .map_err(|e| FollowError::Unreachable(format!("ledgerd's checkpoint: {e}"))),
+            Ok(Reply::Error(e)) => Err(FollowError::Unreachable(format!(
+                "ledgerd's checkpoint: {} ({})",
+                e.message, e.code
+            ))),
+            Err(e) => Err(FollowError::Unreachable(format!(
+                "ledgerd's checkpoint: {e}"
+            ))),
+        }
+    }
+
+    /// Records `[from, to)` from the stream into the copy, through a consumer ledgerd makes
+    /// (readers may not make one); a message lost on the way shows as a jump in the stream
+    /// sequence and is read again.
+    async fn read(
+        &self,
+        mut from: u64,
+        to: u64,
+        progress: &mut (dyn FnMut(u64, u64) + Send),
+    ) -> Result<u64, FollowError> {
+        let unreachable = |e: &dyn std::fmt::Display| {
+            FollowError::Unreachable(format!("stream {}: {e}", self.stream))
+        };
+        let js = async_nats::jetstream::new(self.upstream.client.clone());
+        let stream = js
+            .get_stream(&self.stream)
+            .await
+            .map_err(|e| unreachable(&e))?;
+        let mut attempts = 0;
+        'consumers: while from < to {
+            attempts += 1;
+            if attempts > 5 {
+                return Err(unreachable(&format!(
+                    "messages keep going missing at record {from}"
+                )));
+            }
+            let consumer =
+                probity_nats::reader(&self.upstream.client, &stream, &self.upstream.ledger, from)
+                    .await
+                    .map_err(|e| unreachable(&e))?;
+            let mut messages = consumer.messages().await.map_err(|e| unreachable(&e))?;
+            let mut batch = Vec::with_capacity(BATCH.min((to - from) as usize));
+            while from + (batch.len() as u64) < to {
+                let next = tokio::time::timeout(WAIT, messages.next())
+                    .await
+                    .map_err(|_| {
+                        unreachable(&format!(
+                            "no record {} within {} s",
+                            from + batch.len() as u64,
+                            WAIT.as_secs()
+                        ))
+                    })?;
+                let message = next
+                    .ok_or_else(|| unreachable(&"the consumer ended"))?
+                    .map_err(|e| unreachable(&e))?;
+                let want = from + batch.len() as u64 + 1;
+                if !message.info().is_ok_and(|i| i.stream_sequence == want) {
+                    from = self.keep(std::mem::take(&mut batch)).await?;
+                    progress(from, to);
+                    continue 'consumers;
+                }
+                let record = Record::from_json(&message.payload).map_err(|e| {
+                    self.refuse(format!("stream message {want} is not a record: {e}"))
+                })?;
+                batch.push(record);
+                if batch.len() == BATCH {
+                    from = self.keep(std::mem::take(&mut batch)).await?;
+                    progress(from, to);
+                }
+            }
+            from = self.keep(batch).await?;
+            progress(from, to);
+        }
+        Ok(from)
+    }
+
+    /// Hands `batch` to the copy (verified and written off the async threads).
+    async fn keep(&self, batch: Vec<Record>) -> Result<u64, FollowError> {
+        let mirror = self.mirror.clone();
+        let kept = tokio::task::spawn_blocking(move || {
+            let mut mirror = mirror.lock().map_err(|_| MirrorError::Refused {
+                seq: 0,
+                reason: "a writer of the copy panicked".into(),
+            })?;
+            mirror.add(&batch)
+        })
+        .await
+        .map_err(|e| FollowError::Storage(e.to_string()))?;
+        match kept {
+            Ok(size) => Ok(size),
+            Err(e @ MirrorError::Refused { .. }) => Err(self.refuse(e.to_string())),
+            Err(e @ MirrorError::Gap { .. }) => Err(FollowError::Unreachable(e.to_string())),
+            Err(e @ MirrorError::Ledger(_)) => Err(self.refuse(e.to_string())),
+        }
+    }
+
+    fn refuse(&self, reason: String) -> FollowError {
+        if let Ok(mut refused) = self.upstream.refused.write() {
+            refused.get_or_insert_with(|| reason.clone());
+        }
+        FollowError::Refused(reason)
+    }
+
+    /// Follows until `shutdown`: a step whenever ledgerd signs a checkpoint beyond the copy.
+    /// A refusal stops following (the server keeps answering from the copy as verified, and
+    /// `/readyz` says why); NATS being away is retried.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let mut backoff = POLL;
+        loop {
+            let wait = match self.step(&mut |_, _| {}).await {
+                Ok(_) => {
+                    backoff = POLL;
+                    POLL
+                }
+                Err(FollowError::Unreachable(e)) => {
+                    tracing::warn!(error = %e, "ledgerd or its stream did not answer; trying again");
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    backoff
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "stopped following the ledger; still answering from the copy as verified");
+                    shutdown.await;
+                    return;
+                }
+            };
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = &mut shutdown => return,
+            }
+        }
+    }
+}

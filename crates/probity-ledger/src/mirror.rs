@@ -1,0 +1,314 @@
+//! A verified copy of a ledger that another process writes (ledgerd): what `probity serve
+//! --nats` reads from. Records come from the ledger's JetStream stream; each batch is checked
+//! by the chain verifier (hash, link, strict signature, key and role, event-id uniqueness)
+//! before anything of it is written, and the copy advances only towards a checkpoint the
+//! ledger signed, which is stored once the records' Merkle root matches it. The book is laid
+//! out exactly as the ledger's own (records, event ids, key-record markers, Merkle nodes,
+//! checkpoints, subject versions, head), so every reader — views, proofs, exports, `replay` —
+//! works on it as on a data directory's book, through a read-only [`Ledger`].
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use probity_core::checkpoint::{SignedNote, VerifierKey};
+use probity_core::keychain::KeyChain;
+use probity_core::merkle::Frontier;
+use probity_core::record::Record;
+use probity_core::roles::RoleMatrix;
+use probity_core::verify::{ChainVerifier, VerifierState};
+
+use crate::engine::{open_sled, stage_record, streams_of};
+use crate::layout::{self, Head};
+use crate::{Ledger, LedgerError};
+
+/// Why the copy did not take a batch.
+#[derive(Debug, thiserror::Error)]
+pub enum MirrorError {
+    /// A record (or the checkpoint) did not verify: nothing of its batch was written, and the
+    /// copy takes nothing more until it is opened again.
+    #[error("record {seq} refused: {reason}")]
+    Refused {
+        /// The first record that failed (or the checkpoint's size).
+        seq: u64,
+        /// Why.
+        reason: String,
+    },
+    /// The records given do not continue the copy.
+    #[error(
+        "the copy holds {have} records; a batch starting at record {got} does not continue it"
+    )]
+    Gap {
+        /// Records held.
+        have: u64,
+        /// The first record given.
+        got: u64,
+    },
+    /// The book could not be read or written.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+fn matrix() -> &'static RoleMatrix {
+    static MATRIX: OnceLock<RoleMatrix> = OnceLock::new();
+    MATRIX.get_or_init(probity_events::role_matrix)
+}
+
+/// The copy: its book (a read-only [`Ledger`] once it holds genesis) and the verifier's state.
+#[derive(Debug)]
+pub struct Mirror {
+    dir: PathBuf,
+    pinned: Option<VerifierKey>,
+    ledger: Option<Ledger>,
+    /// The database while the copy holds nothing yet (before it is opened as a ledger).
+    fresh: Option<sled::Db>,
+    verifier: ChainVerifier<'static>,
+    frontier: Frontier,
+    head: Option<Head>,
+    /// Checkpoints given to the verifier, stored once the records reach them.
+    pending: Vec<(u64, SignedNote)>,
+    refused: Option<(u64, String)>,
+}
+
+impl Mirror {
+    /// Opens the copy in `dir` (a book directory), or starts an empty one there. With
+    /// `pinned`, checkpoints must be signed by that key; without, by the key the copied
+    /// genesis names (trust on first use).
+    pub fn open(dir: &Path, pinned: Option<VerifierKey>) -> Result<Mirror, MirrorError> {
+        let mut verifier = ChainVerifier::new(matrix());
+        if let Some(key) = &pinned {
+            verifier.pin_log_key(key.clone());
+        }
+        let empty = Mirror {
+            dir: dir.to_owned(),
+            pinned,
+            ledger: None,
+            fresh: None,
+            verifier,
+            frontier: Frontier::new(),
+            head: None,
+            pending: Vec::new(),
+            refused: None,
+        };
+        let db = open_sled(dir).map_err(LedgerError::from)?;
+        if db.get(layout::HEAD).map_err(LedgerError::from)?.is_none() {
+            return Ok(Mirror {
+                fresh: Some(db),
+                ..empty
+            });
+        }
+        // Opened again as a ledger (sled waits for this handle's lock to go).
+        drop(db);
+        let ledger = Ledger::open_read_only(dir)?;
+        empty.resume(ledger)
+    }
+
+    /// Continues from what the book holds: the verifier restarts at its head, knowing its keys,
+    /// Merkle edge and key commitment (event ids already held are found in the book's index).
+    fn resume(mut self, ledger: Ledger) -> Result<Mirror, MirrorError> {
+        if let Some(damage) = ledger.damage() {
+            return Err(MirrorError::Ledger(LedgerError::Corrupt(damage)));
+        }
+        let book = ledger.book();
+        let head = book
+            .db()
+            .get(layout::HEAD)
+            .map_err(LedgerError::from)?
+            .and_then(|bytes| Head::from_bytes(&bytes))
+            .ok_or_else(|| LedgerError::Corrupt("head".into()))?;
+        let size = head.next_seq.0;
+        let frontier = Frontier::restore(size, book)
+            .map_err(|e| LedgerError::Corrupt(format!("Merkle edge: {e}")))?;
+        let mut keys = KeyChain::new();
+        for seq in book.governance_seqs() {
+            let seq = seq?;
+            let record = book
+                .record(seq)?
+                .ok_or_else(|| LedgerError::Corrupt(format!("key record {seq} missing")))?;
+            keys.push(&record.hash);
+        }
+        let state = VerifierState {
+            next_seq: size,
+            last_hash: head.last_hash,
+            registry: ledger.key_registry_at(size)?,
+            frontier: frontier.clone(),
+            last_recorded_at: Some(head.last_recorded_at),
+            keys: Some(keys),
+        };
+        self.verifier = ChainVerifier::resume(matrix(), state, []);
+        if let Some(key) = &self.pinned {
+            self.verifier.pin_log_key(key.clone());
+        }
+        self.frontier = frontier;
+        self.head = Some(head);
+        self.ledger = Some(ledger);
+        Ok(self)
+    }
+
+    /// The copy as a read-only ledger, once it holds genesis.
+    pub fn ledger(&self) -> Option<&Ledger> {
+        self.ledger.as_ref()
+    }
+
+    /// Whether checkpoints must be signed by a key the operator pinned.
+    pub fn is_pinned(&self) -> bool {
+        self.pinned.is_some()
+    }
+
+    /// Records held.
+    pub fn size(&self) -> u64 {
+        self.head.map_or(0, |h| h.next_seq.0)
+    }
+
+    /// Why the copy stopped taking records, if it did.
+    pub fn refused(&self) -> Option<&(u64, String)> {
+        self.refused.as_ref()
+    }
+
+    /// The ledger's checkpoint of `size` records, which the records about to be added lead
+    /// to: checked (signature and root) when the copy reaches `size`, and stored then. One
+    /// at or below the copy's size is ignored (its root can no longer be compared here).
+    pub fn expect_checkpoint(&mut self, size: u64, note: SignedNote) {
+        if size > self.size() && !self.pending.iter().any(|(s, n)| *s == size && *n == note) {
+            self.verifier.add_checkpoint(note.clone(), size);
+            self.pending.push((size, note));
+        }
+    }
+
+    /// Verifies `records` (continuing the copy) and writes them, durably, in one batch with
+    /// the checkpoints they reach. Nothing of a batch with a refused record is written.
+    pub fn add(&mut self, records: &[Record]) -> Result<u64, MirrorError> {
+        if let Some((seq, reason)) = &self.refused {
+            return Err(MirrorError::Refused {
+                seq: *seq,
+                reason: reason.clone(),
+            });
+        }
+        let Some(first) = records.first() else {
+            return Ok(self.size());
+        };
+        if first.seq.0 != self.size() {
+            return Err(MirrorError::Gap {
+                have: self.size(),
+                got: first.seq.0,
+            });
+        }
+        let before = self.verifier.finish_peek().len();
+        let opened = self.verifier.push_batch(records);
+        if let Some(finding) = self.verifier.finish_peek()[before..]
+            .iter()
+            .min_by_key(|f| f.seq())
+        {
+            return Err(self.refuse(finding.seq(), finding.to_string()));
+        }
+        // The verifier and the Merkle edge have moved on: if the write fails, the copy stops
+        // here (opening it again resumes from what the book really holds).
+        let first = first.seq.0;
+        self.write(records, opened).inspect_err(|e| {
+            if self.refused.is_none() {
+                self.refused = Some((first, e.to_string()));
+            }
+        })
+    }
+
+    fn write(
+        &mut self,
+        records: &[Record],
+        opened: Vec<Option<probity_core::envelope::AuthenticEvent>>,
+    ) -> Result<u64, MirrorError> {
+        let db = match (&self.ledger, &self.fresh) {
+            (Some(ledger), _) => ledger.book().db().clone(),
+            (None, Some(db)) => db.clone(),
+            // Invariant: `open` sets one of the two, and the first batch replaces the fresh
+            // database with the ledger in one step.
+            (None, None) => unreachable!("a mirror holds either a ledger or a fresh database"),
+        };
+        let mut batch = sled::Batch::default();
+        let mut versions: HashMap<String, u64> = HashMap::new();
+        let mut ids = std::collections::HashSet::new();
+        for (record, event) in records.iter().zip(opened) {
+            // Invariant: a record the verifier passed without a finding opened.
+            let Some(event) = event else {
+                return Err(self.refuse(record.seq.0, "the event did not open".into()));
+            };
+            let body = event.body();
+            let id = body.id.as_str();
+            // The verifier resumed without the ids held before: the book's index knows them.
+            if !ids.insert(id.to_owned())
+                || db
+                    .get(layout::event_id(id))
+                    .map_err(LedgerError::from)?
+                    .is_some()
+            {
+                return Err(self.refuse(
+                    record.seq.0,
+                    format!("event id {id:?} is already in the ledger"),
+                ));
+            }
+            let key_record = matches!(
+                body.event_type.as_str(),
+                probity_core::roles::GENESIS
+                    | probity_core::roles::KEY_ENROLLED
+                    | probity_core::roles::KEY_REVOKED
+            );
+            stage_record(&mut batch, record, id, key_record, &mut self.frontier);
+            for stream in streams_of(body) {
+                let version = match versions.get(&stream) {
+                    Some(v) => *v,
+                    None => match db
+                        .get(layout::stream_version(&stream))
+                        .map_err(LedgerError::from)?
+                    {
+                        Some(bytes) => layout::read_u64(&bytes)
+                            .ok_or_else(|| LedgerError::Corrupt(format!("version of {stream}")))?,
+                        None => 0,
+                    },
+                } + 1;
+                batch.insert(layout::stream_version(&stream), &version.to_be_bytes()[..]);
+                versions.insert(stream, version);
+            }
+        }
+        let last = &records[records.len() - 1];
+        let head = Head {
+            next_seq: last.seq.next(),
+            last_hash: last.hash,
+            last_recorded_at: last.recorded_at,
+        };
+        let size = head.next_seq.0;
+        // The checkpoints reached verified (a failure would be a finding above).
+        let reached: Vec<_> = self
+            .pending
+            .iter()
+            .filter(|(s, _)| *s <= size)
+            .cloned()
+            .collect();
+        self.pending.retain(|(s, _)| *s > size);
+        for (cp_size, note) in &reached {
+            batch.insert(&layout::checkpoint(*cp_size)[..], note.to_bytes());
+        }
+        if let Some((latest, _)) = reached.iter().max_by_key(|(s, _)| *s) {
+            batch.insert(layout::LATEST_CHECKPOINT, &latest.to_be_bytes()[..]);
+        }
+        // The head last in the batch (a batch lands whole, but a book is read by its head).
+        batch.insert(layout::HEAD, &head.encode()[..]);
+        db.apply_batch(batch)
+            .and_then(|()| db.flush().map(|_| ()))
+            .map_err(LedgerError::from)?;
+        self.head = Some(head);
+        match &self.ledger {
+            Some(ledger) => ledger.mirrored(size, reached.into_iter().max_by_key(|(s, _)| *s)),
+            None => {
+                // The first batch: the book now holds genesis and opens as a ledger.
+                drop(self.fresh.take());
+                drop(db);
+                self.ledger = Some(Ledger::open_read_only(&self.dir)?);
+            }
+        }
+        Ok(size)
+    }
+
+    fn refuse(&mut self, seq: u64, reason: String) -> MirrorError {
+        self.refused = Some((seq, reason.clone()));
+        MirrorError::Refused { seq, reason }
+    }
+}
