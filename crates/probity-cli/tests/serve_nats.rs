@@ -2,7 +2,9 @@
 //! `deploy/nats` configuration as the `console` user: it answers as `probity serve --data`
 //! answers on the same ledger (from a copy it verified record by record against ledgerd's
 //! checkpoints), hands appends of events already signed to ledgerd and shows them at once,
-//! passes ledgerd's refusals on with their codes, and resumes its copy after a restart.
+//! passes ledgerd's refusals on with their codes, resumes its copy after a restart, and
+//! refuses a ledger signed by another key than the pinned one, or another ledger under the
+//! same name.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -127,6 +129,8 @@ fn a_console_in_front_of_ledgerd_serves_a_verified_copy_and_hands_appends_to_led
         "{}",
         ready.text()
     );
+    let metrics = server.get("/metrics", None).text();
+    assert!(metrics.contains("probity_copy_stopped 0"), "{metrics}");
     let page = server.get("/", None);
     assert_eq!(page.status, 200);
     assert!(page.text().contains("黑名单"), "{}", page.text());
@@ -184,4 +188,30 @@ fn a_console_in_front_of_ledgerd_serves_a_verified_copy_and_hands_appends_to_led
     assert_eq!(record.status, 200, "{}", record.text());
     drop(server);
     drop(ledgerd);
+    drop(nats);
+
+    // Another ledger under the same name (a second demo: fresh keys, fewer records than the
+    // copy holds) behind the same URL: the copy refuses it and nothing is served.
+    let other = tempfile::tempdir().unwrap();
+    let other_data = demo(other.path());
+    let nats = NatsServer::start_with_config(&conf);
+    let _ledgerd = Ledgerd::spawn(
+        sibling_binary("ledgerd").to_str().unwrap(),
+        &other_data,
+        &url(&nats, "ledgerd"),
+        &[],
+    );
+    let (code, _, stderr) = serving::probity(&[
+        "serve",
+        "--nats",
+        &url(&nats, "console"),
+        "--ledger",
+        "city-hospital",
+        "--copy",
+        copy.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert_ne!(code, 0, "{stderr}");
+    assert!(stderr.contains("another ledger"), "{stderr}");
 }

@@ -37,6 +37,7 @@ pub struct Metrics {
     views_applied: Gauge,
     views_behind: Gauge,
     uncheckpointed: Gauge,
+    copy_stopped: Gauge,
 }
 
 impl Default for Metrics {
@@ -49,6 +50,7 @@ impl Default for Metrics {
         let views_applied = Gauge::default();
         let views_behind = Gauge::default();
         let uncheckpointed = Gauge::default();
+        let copy_stopped = Gauge::default();
         registry.register(
             "http_requests",
             "HTTP requests answered, by method and status",
@@ -84,6 +86,11 @@ impl Default for Metrics {
             "Records after the latest signed checkpoint",
             uncheckpointed.clone(),
         );
+        registry.register(
+            "copy_stopped",
+            "1 when the copy of a running ledger (serve --nats) stopped at a record or checkpoint that did not verify",
+            copy_stopped.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -93,6 +100,7 @@ impl Default for Metrics {
             views_applied,
             views_behind,
             uncheckpointed,
+            copy_stopped,
         }
     }
 }
@@ -128,6 +136,8 @@ pub(crate) fn render(app: &App) -> String {
     m.views_behind.set(gauge(size.saturating_sub(applied)));
     let checkpoint = app.ledger.latest_checkpoint().map_or(0, |(s, _)| s);
     m.uncheckpointed.set(gauge(size.saturating_sub(checkpoint)));
+    let stopped = app.upstream.as_ref().is_some_and(|u| u.refused().is_some());
+    m.copy_stopped.set(i64::from(stopped));
     let mut text = String::new();
     // Invariant: encoding into a String cannot fail (fmt::Write on String is infallible).
     prometheus_client::encoding::text::encode(&mut text, &m.registry)

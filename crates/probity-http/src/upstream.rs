@@ -128,10 +128,11 @@ impl Follower {
     ) -> Result<u64, FollowError> {
         let (size, note) = self.latest_checkpoint().await?;
         let from = self.lock()?.size();
+        let expected = self.lock()?.expect_checkpoint(size, note);
+        expected.map_err(|e| self.refuse(e.to_string()))?;
         if size <= from {
             return Ok(from);
         }
-        self.lock()?.expect_checkpoint(size, note);
         self.read(from, size, progress).await
     }
 

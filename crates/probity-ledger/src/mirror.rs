@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use probity_core::checkpoint::{SignedNote, VerifierKey};
+use probity_core::checkpoint::{SignedNote, VerifierKey, WitnessPolicy};
 use probity_core::keychain::KeyChain;
 use probity_core::merkle::Frontier;
 use probity_core::record::Record;
@@ -165,13 +165,41 @@ impl Mirror {
         self.refused.as_ref()
     }
 
-    /// The ledger's checkpoint of `size` records, which the records about to be added lead
-    /// to: checked (signature and root) when the copy reaches `size`, and stored then. One
-    /// at or below the copy's size is ignored (its root can no longer be compared here).
-    pub fn expect_checkpoint(&mut self, size: u64, note: SignedNote) {
-        if size > self.size() && !self.pending.iter().any(|(s, n)| *s == size && *n == note) {
-            self.verifier.add_checkpoint(note.clone(), size);
-            self.pending.push((size, note));
+    /// The ledger's latest checkpoint, of `size` records. Beyond the copy, it is what the
+    /// records about to be added lead to: checked (signature and root) when the copy reaches
+    /// `size`, and stored then. At the copy's size it must be signed by the ledger's key and
+    /// name the copy's root; below it, the ledger has gone back (or is another ledger under
+    /// the same name): both refusals stop the copy.
+    pub fn expect_checkpoint(&mut self, size: u64, note: SignedNote) -> Result<(), MirrorError> {
+        let held = self.size();
+        if size > held {
+            if !self.pending.iter().any(|(s, n)| *s == size && *n == note) {
+                self.verifier.add_checkpoint(note.clone(), size);
+                self.pending.push((size, note));
+            }
+            return Ok(());
+        }
+        if size < held {
+            return Err(self.refuse(
+                size,
+                format!("the ledger's latest checkpoint covers {size} records, but the copy holds {held}: the ledger went back, or this is another ledger"),
+            ));
+        }
+        let Some(ledger) = &self.ledger else {
+            return Ok(());
+        };
+        let key = self.pinned.clone().unwrap_or_else(|| ledger.verifier_key());
+        let root = self.frontier.root();
+        match WitnessPolicy::log_only(key).verify(&note) {
+            Ok(verified) if verified.checkpoint.root == root => Ok(()),
+            Ok(verified) => Err(self.refuse(
+                size,
+                format!(
+                    "the ledger's checkpoint of {size} records names the root {}, the copy's is {root}",
+                    verified.checkpoint.root
+                ),
+            )),
+            Err(e) => Err(self.refuse(size, format!("the ledger's checkpoint of {size} records: {e}"))),
         }
     }
 

@@ -56,7 +56,9 @@ fn checkpoint(ledger: &Ledger, size: u64) -> SignedNote {
 
 /// Feeds the mirror the original's records up to checkpoint `size`, in batches of 7.
 fn follow_to(mirror: &mut Mirror, ledger: &Ledger, size: u64) {
-    mirror.expect_checkpoint(size, checkpoint(ledger, size));
+    mirror
+        .expect_checkpoint(size, checkpoint(ledger, size))
+        .unwrap();
     let all = records(ledger, mirror.size(), size);
     for batch in all.chunks(7) {
         mirror.add(batch).unwrap();
@@ -125,7 +127,7 @@ fn a_mirror_holds_what_the_ledger_signed_and_resumes_after_reopening() {
         .unwrap();
     let note = ledger.checkpoint_now().unwrap().unwrap();
     let size = ledger.size();
-    mirror.expect_checkpoint(size, note);
+    mirror.expect_checkpoint(size, note).unwrap();
     mirror.add(&records(&ledger, latest, size)).unwrap();
     assert_eq!(mirror.ledger().unwrap().size(), size);
     ledger.close();
@@ -142,7 +144,9 @@ fn a_tampered_record_is_refused_and_nothing_of_its_batch_is_written() {
     let mut batch = records(&ledger, 10, 20);
     // The signed body stays; the record's stated time changes (its hash no longer matches).
     batch[3].recorded_at = RecordedAt::from_unix_micros(batch[3].recorded_at.unix_micros() + 1);
-    mirror.expect_checkpoint(20, checkpoint(&ledger, 20));
+    mirror
+        .expect_checkpoint(20, checkpoint(&ledger, 20))
+        .unwrap();
     let refused = mirror.add(&batch).unwrap_err();
     assert!(
         matches!(refused, MirrorError::Refused { seq: 13, .. }),
@@ -169,7 +173,9 @@ fn a_checkpoint_not_signed_by_the_pinned_key_or_with_another_root_is_refused() {
     let other = SecretKey::from_seed(&[77; 32]);
     let pinned = VerifierKey::ed25519(ledger.origin().to_owned(), other.public_key());
     let mut mirror = Mirror::open(copy.path(), Some(pinned)).unwrap();
-    mirror.expect_checkpoint(10, checkpoint(&ledger, 10));
+    mirror
+        .expect_checkpoint(10, checkpoint(&ledger, 10))
+        .unwrap();
     let refused = mirror.add(&records(&ledger, 0, 10)).unwrap_err();
     assert!(matches!(refused, MirrorError::Refused { .. }), "{refused}");
     assert!(mirror.ledger().is_none(), "nothing written");
@@ -177,7 +183,9 @@ fn a_checkpoint_not_signed_by_the_pinned_key_or_with_another_root_is_refused() {
     // The checkpoint of 20 records offered as one of 10: its root is not theirs.
     let copy = tempfile::tempdir().unwrap();
     let mut mirror = Mirror::open(copy.path(), None).unwrap();
-    mirror.expect_checkpoint(10, checkpoint(&ledger, 20));
+    mirror
+        .expect_checkpoint(10, checkpoint(&ledger, 20))
+        .unwrap();
     assert!(mirror.add(&records(&ledger, 0, 10)).is_err());
     assert!(mirror.ledger().is_none());
     ledger.close();
@@ -219,5 +227,44 @@ fn an_event_id_already_copied_is_refused_even_after_reopening() {
         "{refused}"
     );
     assert_eq!(mirror.ledger().unwrap().size(), 10);
+    ledger.close();
+}
+
+#[test]
+fn a_ledger_that_went_back_or_another_under_the_same_name_stops_the_copy() {
+    let original_dir = tempfile::tempdir().unwrap();
+    let (ledger, _h) = original(original_dir.path(), 16);
+    let copy = tempfile::tempdir().unwrap();
+    let mut mirror = Mirror::open(copy.path(), None).unwrap();
+    follow_to(&mut mirror, &ledger, 20);
+    // The same checkpoint again: nothing to do.
+    mirror
+        .expect_checkpoint(20, checkpoint(&ledger, 20))
+        .unwrap();
+    // An older one as the latest: the ledger went back.
+    let back = mirror
+        .expect_checkpoint(10, checkpoint(&ledger, 10))
+        .unwrap_err();
+    assert!(back.to_string().contains("went back"), "{back}");
+    assert!(mirror.add(&records(&ledger, 20, 21)).is_err(), "stopped");
+
+    // Another ledger of the same name and size: its checkpoint names another root.
+    let other_dir = tempfile::tempdir().unwrap();
+    let (other, h) = original(other_dir.path(), 15);
+    let size = ledger.size();
+    while other.size() < size {
+        let n = other.size();
+        let event = h.request(&format!("other-{n}"), "CASE-X", &h.clerk);
+        other.append(AppendRequest::new(event)).unwrap();
+    }
+    other.checkpoint_now().unwrap();
+    let copy = tempfile::tempdir().unwrap();
+    let mut mirror = Mirror::open(copy.path(), None).unwrap();
+    follow_to(&mut mirror, &ledger, size);
+    let forked = mirror
+        .expect_checkpoint(size, checkpoint(&other, size))
+        .unwrap_err();
+    assert!(matches!(forked, MirrorError::Refused { .. }), "{forked}");
+    other.close();
     ledger.close();
 }
