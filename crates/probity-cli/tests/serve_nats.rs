@@ -131,6 +131,8 @@ fn a_console_in_front_of_ledgerd_serves_a_verified_copy_and_hands_appends_to_led
     );
     let metrics = server.get("/metrics", None).text();
     assert!(metrics.contains("probity_copy_stopped 0"), "{metrics}");
+    let ledger_page = server.get("/ledger", None).text();
+    assert!(ledger_page.contains("已验证副本"), "{ledger_page}");
     let page = server.get("/", None);
     assert_eq!(page.status, 200);
     assert!(page.text().contains("黑名单"), "{}", page.text());

@@ -992,6 +992,15 @@ async fn ledger_page(State(app): AppState, headers: HeaderMap, Query(params): Pa
                 dt { (t("记录数", "Records")) } dd #size { (status.size) }
                 dt { (t("默克尔根", "Merkle root")) } dd { code { (status.root) } }
                 dt { (t("最近入账", "Last recorded")) } dd { (status.last_recorded_at.map_or_else(|| "-".to_owned(), |r| when(&app, r.unix_micros()))) }
+                @if let Some(upstream) = &app.upstream {
+                    dt { (t("来源", "Source")) }
+                    dd #copy {
+                        @match upstream.refused() {
+                            None => (t("运行中账本的已验证副本，逐个检查点跟进；新记录交由 ledgerd 入账", "a verified copy of the running ledger, followed checkpoint by checkpoint; new records go to ledgerd")),
+                            Some(why) => strong { (t("副本已停止跟进：", "The copy stopped following: ")) (why) },
+                        }
+                    }
+                }
             }
             h2 { (t("最新签名检查点", "Latest signed checkpoint")) }
             @match &checkpoint {
