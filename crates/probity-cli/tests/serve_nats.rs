@@ -63,20 +63,37 @@ fn answers(server: &Server) -> Vec<Value> {
         .collect()
 }
 
+/// `probity serve --nats … --copy COPY` as the console user, plus `extra`.
+fn console_args(nats: &NatsServer, copy: &Path, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "--nats",
+        &url(nats, "console"),
+        "--ledger",
+        "city-hospital",
+        "--copy",
+        copy.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ]
+    .iter()
+    .map(|a| (*a).to_owned())
+    .collect();
+    args.extend(extra.iter().map(|a| (*a).to_owned()));
+    args
+}
+
 fn start_console(nats: &NatsServer, copy: &Path, log: &Path) -> Server {
-    Server::start_with(
-        &[
-            "--nats",
-            &url(nats, "console"),
-            "--ledger",
-            "city-hospital",
-            "--copy",
-            copy.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ],
-        log,
-    )
+    let args = console_args(nats, copy, &[]);
+    Server::start_with(&args.iter().map(String::as_str).collect::<Vec<_>>(), log)
+}
+
+/// `probity serve --nats …` that must refuse to start: its stderr.
+fn refused_to_serve(nats: &NatsServer, copy: &Path, extra: &[&str]) -> String {
+    let mut args = vec!["serve".to_owned()];
+    args.extend(console_args(nats, copy, extra));
+    let (code, _, stderr) = serving::probity(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_ne!(code, 0, "{stderr}");
+    stderr
 }
 
 #[test]
@@ -97,20 +114,12 @@ fn a_console_in_front_of_ledgerd_serves_a_verified_copy_and_hands_appends_to_led
     );
     // Pinned to a key that is not the ledger's, the copy refuses the stream's genesis (and
     // would refuse ledgerd's checkpoints): nothing is served.
-    let (code, _, stderr) = serving::probity(&[
-        "serve",
-        "--nats",
-        &url(&nats, "console"),
-        "--ledger",
-        "city-hospital",
-        "--copy",
-        dir.path().join("wrong-copy").to_str().unwrap(),
-        "--ledger-vkey",
-        data.join("keys/witness.vkey").to_str().unwrap(),
-        "--listen",
-        "127.0.0.1:0",
-    ]);
-    assert_ne!(code, 0, "{stderr}");
+    let wrong_key = data.join("keys/witness.vkey");
+    let stderr = refused_to_serve(
+        &nats,
+        &dir.path().join("wrong-copy"),
+        &["--ledger-vkey", wrong_key.to_str().unwrap()],
+    );
     assert!(stderr.contains("not the pinned"), "{stderr}");
 
     let copy = dir.path().join("copy");
@@ -203,17 +212,6 @@ fn a_console_in_front_of_ledgerd_serves_a_verified_copy_and_hands_appends_to_led
         &url(&nats, "ledgerd"),
         &[],
     );
-    let (code, _, stderr) = serving::probity(&[
-        "serve",
-        "--nats",
-        &url(&nats, "console"),
-        "--ledger",
-        "city-hospital",
-        "--copy",
-        copy.to_str().unwrap(),
-        "--listen",
-        "127.0.0.1:0",
-    ]);
-    assert_ne!(code, 0, "{stderr}");
+    let stderr = refused_to_serve(&nats, &copy, &[]);
     assert!(stderr.contains("another ledger"), "{stderr}");
 }
