@@ -1,5 +1,5 @@
 //! `probity serve --nats`: the server in front of a running ledgerd. It keeps a verified copy
-//! of the ledger ([`Mirror`]) from the JetStream stream, one ledger checkpoint at a time, and
+//! of the ledger ([`Mirror`]) from the JetStream stream, with ledgerd's checkpoints, and
 //! serves every read from that copy and its views exactly as from a data directory; appends
 //! (events already signed) are handed to ledgerd over NATS, and its replies returned as they
 //! are, so the receipts are ledgerd's.
@@ -17,7 +17,7 @@ use probity_wire::{self as wire, CheckpointReply, ErrorCode, Reply, WireError};
 /// Records handed to the copy per batch (verified on all cores, written in one sled batch).
 const BATCH: usize = 4096;
 
-/// How often to ask ledgerd for its latest checkpoint when the copy is caught up.
+/// How often to ask ledgerd for its latest checkpoint while following.
 const POLL: Duration = Duration::from_millis(200);
 
 /// How long a request to ledgerd, or the next stream message, may take.
@@ -251,33 +251,119 @@ impl Follower {
         FollowError::Refused(reason)
     }
 
-    /// Follows until `shutdown`: a step whenever ledgerd signs a checkpoint beyond the copy.
-    /// A refusal stops following (the server keeps answering from the copy as verified, and
-    /// `/readyz` says why); NATS being away is retried.
+    /// Follows until `shutdown`: takes each record as the stream delivers it (verified by its
+    /// signature, as ledgerd's own tail past its latest checkpoint is), and checks and keeps
+    /// each new checkpoint ledgerd signs (every [`POLL`]). A refusal stops following (the
+    /// server keeps answering from the copy as verified, and `/readyz` says why); NATS or
+    /// ledgerd being away is retried, from where the copy ends.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut backoff = POLL;
+        let mut checkpoints = tokio::time::interval(POLL);
+        checkpoints.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let wait = match self.step(&mut |_, _| {}).await {
-                Ok(_) => {
-                    backoff = POLL;
-                    POLL
-                }
+            let followed = tokio::select! {
+                followed = self.follow(&mut checkpoints) => followed,
+                () = &mut shutdown => return,
+            };
+            match followed {
                 Err(FollowError::Unreachable(e)) => {
                     tracing::warn!(error = %e, "ledgerd or its stream did not answer; trying again");
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
-                    backoff
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "stopped following the ledger; still answering from the copy as verified");
                     shutdown.await;
                     return;
                 }
-            };
+                Ok(()) => {
+                    // A message went missing: read again from where the copy ends, at once.
+                    backoff = POLL;
+                    continue;
+                }
+            }
             tokio::select! {
-                () = tokio::time::sleep(wait) => {}
+                () = tokio::time::sleep(backoff) => {}
                 () = &mut shutdown => return,
             }
+            backoff = (backoff * 2).min(Duration::from_secs(5));
         }
+    }
+
+    /// One consumer's worth of following: from where the copy ends until the consumer fails
+    /// (an error says why) or a message goes missing on the way (`Ok`: read again from there).
+    async fn follow(&self, checkpoints: &mut tokio::time::Interval) -> Result<(), FollowError> {
+        let unreachable = |e: &dyn std::fmt::Display| {
+            FollowError::Unreachable(format!("stream {}: {e}", self.stream))
+        };
+        let js = async_nats::jetstream::new(self.upstream.client.clone());
+        let stream = js
+            .get_stream(&self.stream)
+            .await
+            .map_err(|e| unreachable(&e))?;
+        let from = self.lock()?.size();
+        let consumer =
+            probity_nats::reader(&self.upstream.client, &stream, &self.upstream.ledger, from)
+                .await
+                .map_err(|e| unreachable(&e))?;
+        let mut messages = consumer.messages().await.map_err(|e| unreachable(&e))?;
+        let mut next = from + 1; // the stream sequence of record `from`
+        loop {
+            let first = tokio::select! {
+                message = messages.next() => message,
+                _ = checkpoints.tick() => {
+                    self.check_latest().await?;
+                    continue;
+                }
+            };
+            let first = first
+                .ok_or_else(|| unreachable(&"the consumer ended"))?
+                .map_err(|e| unreachable(&e))?;
+            let mut batch = vec![first];
+            while batch.len() < BATCH {
+                match futures_util::FutureExt::now_or_never(messages.next()) {
+                    Some(Some(Ok(message))) => batch.push(message),
+                    _ => break,
+                }
+            }
+            let mut records = Vec::with_capacity(batch.len());
+            for message in &batch {
+                if !message.info().is_ok_and(|i| i.stream_sequence == next) {
+                    // Lost on the way (nothing is redelivered): keep what came in order, then
+                    // read again from there.
+                    self.keep(records).await?;
+                    return Ok(());
+                }
+                let record = Record::from_json(&message.payload).map_err(|e| {
+                    self.refuse(format!("stream message {next} is not a record: {e}"))
+                })?;
+                records.push(record);
+                next += 1;
+            }
+            self.keep(records).await?;
+        }
+    }
+
+    /// Checks and keeps ledgerd's latest checkpoint (see [`Mirror::expect_checkpoint`]).
+    async fn check_latest(&self) -> Result<(), FollowError> {
+        let (size, note) = match self.latest_checkpoint().await {
+            Ok(latest) => latest,
+            Err(FollowError::Unreachable(e)) => {
+                // ledgerd away for a moment: the records still come; checked next time.
+                tracing::debug!(error = %e, "no checkpoint from ledgerd this time");
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        let mirror = self.mirror.clone();
+        let checked = tokio::task::spawn_blocking(move || {
+            let mut mirror = mirror.lock().map_err(|_| MirrorError::Refused {
+                seq: 0,
+                reason: "a writer of the copy panicked".into(),
+            })?;
+            mirror.expect_checkpoint(size, note)
+        })
+        .await
+        .map_err(|e| FollowError::Storage(e.to_string()))?;
+        checked.map_err(|e| self.refuse(e.to_string()))
     }
 }

@@ -1,11 +1,12 @@
 //! A verified copy of a ledger that another process writes (ledgerd): what `probity serve
 //! --nats` reads from. Records come from the ledger's JetStream stream; each batch is checked
 //! by the chain verifier (hash, link, strict signature, key and role, event-id uniqueness)
-//! before anything of it is written, and the copy advances only towards a checkpoint the
-//! ledger signed, which is stored once the records' Merkle root matches it. The book is laid
-//! out exactly as the ledger's own (records, event ids, key-record markers, Merkle nodes,
-//! checkpoints, subject versions, head), so every reader — views, proofs, exports, `replay` —
-//! works on it as on a data directory's book, through a read-only [`Ledger`].
+//! before anything of it is written. The ledger's checkpoints are checked — signature, root
+//! and key commitment, when the copy reaches their size or at once if it holds that many
+//! records — and stored with it. The book is laid out exactly as the ledger's own (records,
+//! event ids, key-record markers, Merkle nodes, checkpoints, subject versions, head), so every
+//! reader — views, proofs, exports, `replay` — works on it as on a data directory's book,
+//! through a read-only [`Ledger`].
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -167,10 +168,18 @@ impl Mirror {
 
     /// The ledger's latest checkpoint, of `size` records. Beyond the copy, it is what the
     /// records about to be added lead to: checked (signature and root) when the copy reaches
-    /// `size`, and stored then. At the copy's size it must be signed by the ledger's key and
-    /// name the copy's root; below it, the ledger has gone back (or is another ledger under
-    /// the same name): both refusals stop the copy.
+    /// `size`, and stored then. Within the copy (which also takes records the ledger has not
+    /// checkpointed yet, each verified by its signature), it is checked at once — the ledger's
+    /// signature, the copy's root at that size, its key commitment — and stored. One older than
+    /// the copy's latest checkpoint means the ledger went back, or another ledger answers under
+    /// its name; that, and any check failing, stops the copy.
     pub fn expect_checkpoint(&mut self, size: u64, note: SignedNote) -> Result<(), MirrorError> {
+        if let Some((seq, reason)) = &self.refused {
+            return Err(MirrorError::Refused {
+                seq: *seq,
+                reason: reason.clone(),
+            });
+        }
         let held = self.size();
         if size > held {
             if !self.pending.iter().any(|(s, n)| *s == size && *n == note) {
@@ -179,28 +188,83 @@ impl Mirror {
             }
             return Ok(());
         }
-        if size < held {
-            return Err(self.refuse(
-                size,
-                format!("the ledger's latest checkpoint covers {size} records, but the copy holds {held}: the ledger went back, or this is another ledger"),
-            ));
-        }
-        let Some(ledger) = &self.ledger else {
+        let Some(ledger) = self.ledger.clone() else {
             return Ok(());
         };
-        let key = self.pinned.clone().unwrap_or_else(|| ledger.verifier_key());
-        let root = self.frontier.root();
-        match WitnessPolicy::log_only(key).verify(&note) {
-            Ok(verified) if verified.checkpoint.root == root => Ok(()),
-            Ok(verified) => Err(self.refuse(
+        let stored = ledger.latest_checkpoint();
+        let latest = stored.as_ref().map_or(0, |(s, _)| *s);
+        if size < latest {
+            return Err(self.refuse(
                 size,
-                format!(
-                    "the ledger's checkpoint of {size} records names the root {}, the copy's is {root}",
-                    verified.checkpoint.root
-                ),
-            )),
-            Err(e) => Err(self.refuse(size, format!("the ledger's checkpoint of {size} records: {e}"))),
+                format!("the ledger's latest checkpoint covers {size} records, but the copy holds one of {latest}: the ledger went back, or this is another ledger"),
+            ));
         }
+        if stored.is_some_and(|(s, stored)| s == size && stored.text == note.text) {
+            return Ok(()); // the one the copy holds
+        }
+        match self.check_within(&ledger, size, &note) {
+            Ok(()) => {}
+            Err(MirrorError::Refused { seq, reason }) => return Err(self.refuse(seq, reason)),
+            Err(e) => return Err(e),
+        }
+        let db = ledger.book().db();
+        let mut batch = sled::Batch::default();
+        batch.insert(&layout::checkpoint(size)[..], note.to_bytes());
+        batch.insert(layout::LATEST_CHECKPOINT, &size.to_be_bytes()[..]);
+        db.apply_batch(batch)
+            .and_then(|()| db.flush().map(|_| ()))
+            .map_err(LedgerError::from)?;
+        ledger.mirrored(held, Some((size, note)));
+        Ok(())
+    }
+
+    /// Checks a checkpoint of `size` records the copy already holds: signed by the ledger's
+    /// key, naming the copy's root and key commitment at that size.
+    fn check_within(
+        &self,
+        ledger: &Ledger,
+        size: u64,
+        note: &SignedNote,
+    ) -> Result<(), MirrorError> {
+        let refused = |reason: String| MirrorError::Refused { seq: size, reason };
+        let key = self.pinned.clone().unwrap_or_else(|| ledger.verifier_key());
+        let checkpoint = WitnessPolicy::log_only(key)
+            .verify(note)
+            .map_err(|e| refused(format!("the ledger's checkpoint of {size} records: {e}")))?
+            .checkpoint;
+        let root = if size == self.size() {
+            self.frontier.root()
+        } else {
+            ledger
+                .root_at(size)
+                .map_err(|e| LedgerError::Corrupt(format!("the copy's root at {size}: {e}")))?
+        };
+        if checkpoint.root != root {
+            return Err(refused(format!(
+                "the ledger's checkpoint of {size} records names the root {}, the copy's is {root}",
+                checkpoint.root
+            )));
+        }
+        if let Some(stated) = KeyChain::stated(&checkpoint.extensions) {
+            let mut keys = KeyChain::new();
+            for seq in ledger.book().governance_seqs() {
+                let seq = seq?;
+                if seq.0 >= size {
+                    break;
+                }
+                let record = ledger
+                    .book()
+                    .record(seq)?
+                    .ok_or_else(|| LedgerError::Corrupt(format!("key record {seq} missing")))?;
+                keys.push(&record.hash);
+            }
+            if stated != Ok(keys) {
+                return Err(refused(format!(
+                    "the ledger's checkpoint of {size} records commits to other key records than the copy holds"
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Verifies `records` (continuing the copy) and writes them, durably, in one batch with

@@ -268,3 +268,48 @@ fn a_ledger_that_went_back_or_another_under_the_same_name_stops_the_copy() {
     other.close();
     ledger.close();
 }
+
+#[test]
+fn records_past_the_latest_checkpoint_are_taken_and_a_later_checkpoint_within_is_checked() {
+    let original_dir = tempfile::tempdir().unwrap();
+    let (ledger, _h) = original(original_dir.path(), 16);
+    let size = ledger.size();
+    let copy = tempfile::tempdir().unwrap();
+    let mut mirror = Mirror::open(copy.path(), Some(ledger.verifier_key())).unwrap();
+    follow_to(&mut mirror, &ledger, 10);
+    // The records after it, each verified by its signature, before any checkpoint covers them.
+    mirror.add(&records(&ledger, 10, size)).unwrap();
+    let copied = mirror.ledger().unwrap().clone();
+    assert_eq!(copied.size(), size);
+    assert_eq!(copied.latest_checkpoint().unwrap().0, 10);
+    // The ledger's checkpoint covering them is checked against the copy and kept.
+    mirror
+        .expect_checkpoint(size, checkpoint(&ledger, size))
+        .unwrap();
+    assert_eq!(copied.latest_checkpoint(), ledger.latest_checkpoint());
+    assert_eq!(
+        copied.book().checkpoint(size).unwrap(),
+        ledger.book().checkpoint(size).unwrap()
+    );
+
+    // Another ledger's checkpoint of that size names another root: refused.
+    let other_dir = tempfile::tempdir().unwrap();
+    let (other, h) = original(other_dir.path(), 15);
+    while other.size() < size {
+        let n = other.size();
+        let event = h.request(&format!("other-{n}"), "CASE-X", &h.clerk);
+        other.append(AppendRequest::new(event)).unwrap();
+    }
+    other.checkpoint_now().unwrap();
+    let copy = tempfile::tempdir().unwrap();
+    let mut mirror = Mirror::open(copy.path(), None).unwrap();
+    follow_to(&mut mirror, &ledger, 10);
+    mirror.add(&records(&ledger, 10, size)).unwrap();
+    let forked = mirror
+        .expect_checkpoint(size, checkpoint(&other, size))
+        .unwrap_err();
+    assert!(forked.to_string().contains("root"), "{forked}");
+    assert_eq!(mirror.ledger().unwrap().latest_checkpoint().unwrap().0, 10);
+    other.close();
+    ledger.close();
+}

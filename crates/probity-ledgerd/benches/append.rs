@@ -275,6 +275,51 @@ fn run_http_batched(
     (rate, latencies)
 }
 
+/// `probity serve --nats` in this process, in front of the ledgerd at `url` (its copy in a
+/// temporary directory, first brought up to ledgerd's latest checkpoint), taking `events` as
+/// [`run_http_batched`] sends them.
+fn serve_following(
+    runtime: &tokio::runtime::Runtime,
+    url: &str,
+    events: Vec<SignedEvent>,
+    clients: usize,
+    batch: usize,
+) -> (f64, Vec<Duration>) {
+    let copy = tempfile::tempdir().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (base, server) = runtime.block_on(async {
+        let client = connect(url).await;
+        let mirror = probity_ledger::mirror::Mirror::open(&copy.path().join("book"), None).unwrap();
+        let follower =
+            probity_http::upstream::Follower::new(client, probity_testkit::LEDGER, None, mirror);
+        while follower.ledger().is_none() {
+            follower.step(&mut |_, _| {}).await.unwrap();
+        }
+        let app = probity_http::App::open_following(
+            copy.path(),
+            follower.ledger().unwrap(),
+            follower.upstream(),
+            probity_http::AppConfig {
+                offset: time::UtcOffset::from_hms(8, 0, 0).unwrap(),
+                tokens: None,
+            },
+            &mut |_, _| {},
+        )
+        .unwrap();
+        tokio::spawn(follower.run(std::future::pending()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(probity_http::serve(listener, Arc::new(app), async {
+            let _ = stopped.await;
+        }));
+        (base, server)
+    });
+    let measured = run_http_batched(&base, events, clients, batch);
+    let _ = stop.send(());
+    runtime.block_on(server).unwrap().unwrap();
+    measured
+}
+
 fn main() {
     let n = env("EVENTS", 20_000);
     let clients = env("CLIENTS", 64);
@@ -299,6 +344,7 @@ fn main() {
     let load = make("load", n);
     let batched = make("batched", n);
     let over_http = make("http", n);
+    let over_copy = make("copy", n);
     let paced = make("paced", 1000 * rate_secs);
     let record_len = Record::seal(Seq(0), probity_ledger::now(), Hash::ZERO, load[0].clone())
         .to_json()
@@ -333,6 +379,10 @@ fn main() {
         (rate, latencies, batched, paced)
     });
     let (batched_rate, batch_latencies) = batched;
+    // The same batches through `probity serve --nats` (in this process) in front of ledgerd:
+    // handed to ledgerd, answered once its copy holds them.
+    let (copy_rate, copy_latencies) =
+        serve_following(&runtime, &nats.url(), over_copy, batch_clients, batch);
     assert_eq!(ledgerd.terminate(), Some(0));
     // The same batches through `probity serve` (in this process) on the same book.
     let app = Arc::new(
@@ -384,6 +434,11 @@ fn main() {
         "| **`probity serve` appends through HTTP**, {batch_clients} clients, batches of {batch}, durable | **{http_rate:.0}** | {} | {} |",
         ms(percentile(&http_latencies, 0.5)),
         ms(percentile(&http_latencies, 0.99))
+    );
+    println!(
+        "| **`probity serve --nats` appends through HTTP** to ledgerd, same, answered once its copy holds them | **{copy_rate:.0}** | {} | {} |",
+        ms(percentile(&copy_latencies, 0.5)),
+        ms(percentile(&copy_latencies, 0.99))
     );
     println!(
         "| ledgerd at 1,000 events/s offered for {rate_secs} s | 1000 | {} | {} |",
