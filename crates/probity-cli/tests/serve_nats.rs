@@ -246,3 +246,77 @@ fn a_console_in_front_of_ledgerd_serves_a_verified_copy_and_hands_appends_to_led
     // Refused by its checkpoint: signed by another key, or older than the copy's.
     assert!(stderr.contains("the ledger's copy stopped"), "{stderr}");
 }
+
+#[test]
+fn the_console_keeps_following_when_nats_and_ledgerd_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = demo(dir.path());
+    let conf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/nats/single.conf");
+    let mut nats = NatsServer::start_with_config(&conf);
+    let ledgerd_bin = sibling_binary("ledgerd");
+    let mut ledgerd = Ledgerd::spawn(
+        ledgerd_bin.to_str().unwrap(),
+        &data,
+        &url(&nats, "ledgerd"),
+        &[],
+    );
+    let server = start_console(&nats, &dir.path().join("copy"), &dir.path().join("c.log"));
+    let size = server.size();
+    let clerk = data.join("keys/clerk-zhou.key");
+    let append = |id: &str, visit: &str| {
+        let request = signed(&clerk, "rep.checked_in", id, check_in(visit));
+        server.post("/api/events", None, request.to_string().as_bytes())
+    };
+
+    // ledgerd away: appends are refused as unavailable, reads still answer from the copy.
+    assert_eq!(ledgerd.terminate(), Some(0));
+    let refused = append("restart-1", "V-R1");
+    assert_eq!(
+        (refused.status, refused.code().as_str()),
+        (503, "unavailable"),
+        "{}",
+        refused.text()
+    );
+    assert_eq!(server.size(), size);
+
+    // NATS restarted, ledgerd back: the copy follows again, and appends go through.
+    nats.restart();
+    let _ledgerd = Ledgerd::spawn(
+        ledgerd_bin.to_str().unwrap(),
+        &data,
+        &url(&nats, "ledgerd"),
+        &[],
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let receipt = loop {
+        let answer = append("restart-2", "V-R2");
+        if answer.status == 200 {
+            break answer.json()["ok"].clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no append after the restart: {}",
+            answer.text()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert_eq!(receipt["seq"], size, "{receipt}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while server.size() <= size {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the copy did not follow"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // Ready again once the views have applied it too.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while server.get("/readyz", None).status != 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}",
+            server.get("/readyz", None).text()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}

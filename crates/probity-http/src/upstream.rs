@@ -20,6 +20,14 @@ const BATCH: usize = 4096;
 /// How often to ask ledgerd for its latest checkpoint while following.
 const POLL: Duration = Duration::from_millis(200);
 
+/// The longest pause between attempts to follow again while NATS or ledgerd is away (short:
+/// an append answered by ledgerd waits for the copy to hold it).
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+
+/// How long the stream may stay silent while ledgerd's checkpoints say it holds records the
+/// copy lacks, before the copy reads again from where it ends.
+const STALLED: Duration = Duration::from_secs(1);
+
 /// How long a request to ledgerd, or the next stream message, may take.
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -285,7 +293,7 @@ impl Follower {
                 () = tokio::time::sleep(backoff) => {}
                 () = &mut shutdown => return,
             }
-            backoff = (backoff * 2).min(Duration::from_secs(5));
+            backoff = (backoff * 2).min(MAX_BACKOFF);
         }
     }
 
@@ -307,14 +315,22 @@ impl Follower {
                 .map_err(|e| unreachable(&e))?;
         let mut messages = consumer.messages().await.map_err(|e| unreachable(&e))?;
         let mut next = from + 1; // the stream sequence of record `from`
+        let mut last_message = tokio::time::Instant::now();
         loop {
             let first = tokio::select! {
                 message = messages.next() => message,
                 _ = checkpoints.tick() => {
-                    self.check_latest().await?;
+                    let latest = self.check_latest().await?;
+                    // ledgerd has signed records the consumer has not delivered for a while
+                    // (after NATS restarted, a pull consumer can sit silent until its
+                    // heartbeats are missed): read again from where the copy ends.
+                    if latest.is_some_and(|size| size >= next) && last_message.elapsed() > STALLED {
+                        return Ok(());
+                    }
                     continue;
                 }
             };
+            last_message = tokio::time::Instant::now();
             let first = first
                 .ok_or_else(|| unreachable(&"the consumer ended"))?
                 .map_err(|e| unreachable(&e))?;
@@ -343,14 +359,15 @@ impl Follower {
         }
     }
 
-    /// Checks and keeps ledgerd's latest checkpoint (see [`Mirror::expect_checkpoint`]).
-    async fn check_latest(&self) -> Result<(), FollowError> {
+    /// Checks and keeps ledgerd's latest checkpoint (see [`Mirror::expect_checkpoint`]);
+    /// returns its size (`None` when ledgerd did not answer).
+    async fn check_latest(&self) -> Result<Option<u64>, FollowError> {
         let (size, note) = match self.latest_checkpoint().await {
             Ok(latest) => latest,
             Err(FollowError::Unreachable(e)) => {
                 // ledgerd away for a moment: the records still come; checked next time.
                 tracing::debug!(error = %e, "no checkpoint from ledgerd this time");
-                return Ok(());
+                return Ok(None);
             }
             Err(e) => return Err(e),
         };
@@ -364,6 +381,7 @@ impl Follower {
         })
         .await
         .map_err(|e| FollowError::Storage(e.to_string()))?;
-        checked.map_err(|e| self.refuse(e.to_string()))
+        checked.map_err(|e| self.refuse(e.to_string()))?;
+        Ok(Some(size))
     }
 }
