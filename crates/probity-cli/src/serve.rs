@@ -186,12 +186,9 @@ pub fn run_following(
             app.ledger().size(),
             copy.display()
         ));
-        let following = tokio::spawn(follower.run(std::future::pending()));
-        let served = probity_http::serve(listener, app, stop_signal())
+        probity_http::serve_following(listener, app, follower, stop_signal())
             .await
-            .map_err(|e| Failure::Unreachable(e.to_string()));
-        following.abort();
-        served
+            .map_err(|e| Failure::Unreachable(e.to_string()))
     })
 }
 

@@ -47,15 +47,45 @@ pub async fn serve(
     app: Arc<App>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with(listener, app, None, shutdown).await
+}
+
+/// [`serve`] for a copy of a running ledger (`probity serve --nats`): `follower` keeps the
+/// copy meanwhile, and is stopped (between two writes) before the copy is closed. Needs a
+/// multi-threaded runtime.
+pub async fn serve_following(
+    listener: tokio::net::TcpListener,
+    app: Arc<App>,
+    follower: upstream::Follower,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve_with(listener, app, Some(follower), shutdown).await
+}
+
+async fn serve_with(
+    listener: tokio::net::TcpListener,
+    app: Arc<App>,
+    follower: Option<upstream::Follower>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let following = follower.map(|f| tokio::spawn(f.run(std::future::pending())));
     // Keep the views warm: apply new records soon after they are committed, so that a read
     // seldom waits for them (a read still catches up itself if it finds the views behind).
     // Changes are gathered for a moment first: each catch-up commits the views (a flush), and
     // one per append would take the disk and the cores from the appends themselves.
     let warm = app.clone();
+    let (stop_keeper, mut keeper_stops) = tokio::sync::watch::channel(false);
     let keeper = tokio::spawn(async move {
         let mut size = warm.ledger().watch_size();
-        while size.changed().await.is_ok() {
-            tokio::time::sleep(KEEP_WARM_EVERY).await;
+        loop {
+            tokio::select! {
+                changed = size.changed() => if changed.is_err() { break },
+                _ = keeper_stops.changed() => break,
+            }
+            tokio::select! {
+                () = tokio::time::sleep(KEEP_WARM_EVERY) => {}
+                _ = keeper_stops.changed() => break,
+            }
             size.borrow_and_update();
             let app = warm.clone();
             if tokio::task::spawn_blocking(move || app.refresh())
@@ -69,7 +99,15 @@ pub async fn serve(
     let served = axum::serve(listener, router(app.clone()))
         .with_graceful_shutdown(shutdown)
         .await;
-    keeper.abort();
+    // Stopped between two catch-ups, never during one: a views store dropped while another
+    // store in this process is being written can hang sled, so nothing is left writing.
+    let _ = stop_keeper.send(true);
+    let _ = keeper.await;
+    if let Some(following) = following {
+        // It stops at its next await: never inside a write of the copy.
+        following.abort();
+        let _ = following.await;
+    }
     let closing = app.clone();
     tokio::task::spawn_blocking(move || closing.close())
         .await

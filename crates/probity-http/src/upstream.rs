@@ -85,7 +85,8 @@ pub enum FollowError {
     Storage(String),
 }
 
-/// Keeps the copy: a step at a time to ledgerd's latest checkpoint.
+/// Keeps the copy. Its futures must run on a multi-threaded tokio runtime (the copy is written
+/// with `block_in_place`).
 #[derive(Debug)]
 pub struct Follower {
     mirror: Arc<Mutex<Mirror>>,
@@ -232,18 +233,17 @@ impl Follower {
         Ok(from)
     }
 
-    /// Hands `batch` to the copy (verified and written off the async threads).
+    /// Hands `batch` to the copy: verified and written on this worker thread, which tokio
+    /// hands its other tasks (`block_in_place`), so that the write is never cut off — a task
+    /// aborted or a future dropped stops only at an await, between two writes.
     async fn keep(&self, batch: Vec<Record>) -> Result<u64, FollowError> {
-        let mirror = self.mirror.clone();
-        let kept = tokio::task::spawn_blocking(move || {
-            let mut mirror = mirror.lock().map_err(|_| MirrorError::Refused {
+        let kept = tokio::task::block_in_place(|| {
+            let mut mirror = self.mirror.lock().map_err(|_| MirrorError::Refused {
                 seq: 0,
                 reason: "a writer of the copy panicked".into(),
             })?;
             mirror.add(&batch)
-        })
-        .await
-        .map_err(|e| FollowError::Storage(e.to_string()))?;
+        });
         match kept {
             Ok(size) => Ok(size),
             Err(e @ MirrorError::Refused { .. }) => Err(self.refuse(e.to_string())),
@@ -371,16 +371,14 @@ impl Follower {
             }
             Err(e) => return Err(e),
         };
-        let mirror = self.mirror.clone();
-        let checked = tokio::task::spawn_blocking(move || {
-            let mut mirror = mirror.lock().map_err(|_| MirrorError::Refused {
+        // On this thread, as in `keep`.
+        let checked = tokio::task::block_in_place(|| {
+            let mut mirror = self.mirror.lock().map_err(|_| MirrorError::Refused {
                 seq: 0,
                 reason: "a writer of the copy panicked".into(),
             })?;
             mirror.expect_checkpoint(size, note)
-        })
-        .await
-        .map_err(|e| FollowError::Storage(e.to_string()))?;
+        });
         checked.map_err(|e| self.refuse(e.to_string()))?;
         Ok(Some(size))
     }

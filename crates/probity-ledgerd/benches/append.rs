@@ -306,12 +306,16 @@ fn serve_following(
             &mut |_, _| {},
         )
         .unwrap();
-        tokio::spawn(follower.run(std::future::pending()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let server = tokio::spawn(probity_http::serve(listener, Arc::new(app), async {
-            let _ = stopped.await;
-        }));
+        let server = tokio::spawn(probity_http::serve_following(
+            listener,
+            Arc::new(app),
+            follower,
+            async {
+                let _ = stopped.await;
+            },
+        ));
         (base, server)
     });
     let measured = run_http_batched(&base, events, clients, batch);
