@@ -339,14 +339,20 @@ impl Projection {
         whole
     }
 
-    /// Whether the stored row `<table>/<row>` is one this projection would let go of, so need
-    /// not be restored when opening (its case's `steps` row restored first, as key order
-    /// does).
-    pub fn lets_go_of(&self, key: &str) -> bool {
-        self.source.0.is_some()
-            && key
-                .strip_prefix("timelines/")
-                .is_some_and(|row| self.is_full_chunk(row))
+    /// The stored rows of table `timelines` this projection holds once opened: each case's
+    /// last chunk (`timelines/<case>/<n>`), as its `steps` row (restored first) says. The
+    /// others stay in the store, read back when a timeline is asked for.
+    pub fn last_chunks(&self) -> Vec<String> {
+        self.steps
+            .iter()
+            .filter(|(_, steps)| steps.len > 0)
+            .map(|(case, steps)| {
+                format!(
+                    "timelines/{}",
+                    chunk_key(case, (steps.len - 1) / TIMELINE_CHUNK)
+                )
+            })
+            .collect()
     }
 
     /// Whether timeline chunk `row` (`<case>/<n>`) comes before its case's last chunk.

@@ -260,7 +260,12 @@ impl ViewStore {
         self.row_at(row, u64::MAX)
     }
 
-    pub(crate) fn latest_versions(&self) -> Result<BTreeMap<String, sled::IVec>, StoreError> {
+    /// The latest stored version of every row, but those of table `skip` (none when `None`).
+    pub(crate) fn latest_versions(
+        &self,
+        skip: Option<&str>,
+    ) -> Result<BTreeMap<String, sled::IVec>, StoreError> {
+        let skipped = skip.map(|table| format!("{table}/"));
         let mut rows = BTreeMap::new();
         let mut from = HISTORY_PREFIX.to_vec();
         while let Some(item) = self.db.range(from.as_slice()..).next() {
@@ -268,6 +273,17 @@ impl ViewStore {
             let Some(name) = k.strip_prefix(HISTORY_PREFIX) else {
                 break;
             };
+            if let Some(table) = skipped
+                .as_deref()
+                .filter(|t| name.starts_with(t.as_bytes()))
+            {
+                // Past the whole table in one step: '0' follows '/'.
+                from = key(HISTORY_PREFIX, table.as_bytes(), None);
+                if let Some(last) = from.last_mut() {
+                    *last = b'0';
+                }
+                continue;
+            }
             let (row, _) = split_version(name)?;
             let last = key(HISTORY_PREFIX, row, Some(u64::MAX));
             let Some(latest) = self.db.range(..=last.as_slice()).next_back() else {

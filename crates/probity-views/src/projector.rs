@@ -55,20 +55,29 @@ pub struct Projector {
 }
 
 impl Projector {
-    /// Opens the views in `dir`, reading back the rows, the cursor and the event ids.
+    /// Opens the views in `dir`, reading back the rows (of timelines, each case's last chunk),
+    /// the cursor and the event ids.
     pub fn open(dir: &Path) -> Result<Projector, StoreError> {
         let store = ViewStore::open(dir)?;
         let mut projection = Projection::new();
         // Full timeline chunks stay in the store, read back when a timeline is asked for: what
         // is held grows with the cases, not the records (`Projection::let_go_of_full_chunks`).
         projection.read_from(std::sync::Arc::new(store.clone()));
-        for (key, json) in store.rows()? {
-            if projection.lets_go_of(&key) {
-                continue;
-            }
+        let restore = |projection: &mut Projection, key: &str, json: &[u8]| {
             projection
-                .restore_row(&key, &json)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                .restore_row(key, json)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))
+        };
+        // Timelines are most of what the views hold: of those, only each case's last chunk
+        // is read (the others when a timeline is asked for), so opening costs what the cases
+        // are, not what the records are.
+        for (key, json) in store.rows_except("timelines")? {
+            restore(&mut projection, &key, &json)?;
+        }
+        for key in projection.last_chunks() {
+            if let Some(json) = store.current_row(&key)? {
+                restore(&mut projection, &key, &json)?;
+            }
         }
         let cursor = store.cursor()?.unwrap_or_else(|| Cursor {
             applied: 0,

@@ -126,11 +126,24 @@ impl ViewStore {
     /// Every view row as committed: (row key, JSON), in key order. A row changed since the
     /// last snapshot is in `v/`, any other is its latest version in the history.
     pub fn rows(&self) -> Result<Vec<(String, sled::IVec)>, StoreError> {
-        let mut rows = self.latest_versions()?;
+        self.rows_but(None)
+    }
+
+    /// [`rows`](Self::rows) but those of table `table`, which are not even read.
+    pub fn rows_except(&self, table: &str) -> Result<Vec<(String, sled::IVec)>, StoreError> {
+        self.rows_but(Some(table))
+    }
+
+    fn rows_but(&self, skip: Option<&str>) -> Result<Vec<(String, sled::IVec)>, StoreError> {
+        let mut rows = self.latest_versions(skip)?;
+        let skipped = skip.map(|table| format!("{table}/"));
         for item in self.db.scan_prefix(ROW_PREFIX) {
             let (key, value) = item?;
             let key = String::from_utf8(key[ROW_PREFIX.len()..].to_vec())
                 .map_err(|e| StoreError::Corrupt(format!("row key: {e}")))?;
+            if skipped.as_deref().is_some_and(|t| key.starts_with(t)) {
+                continue;
+            }
             rows.insert(key, value);
         }
         Ok(rows.into_iter().collect())
