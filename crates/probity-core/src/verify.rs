@@ -576,6 +576,12 @@ impl<'m> ChainVerifier<'m> {
         verifier
     }
 
+    /// Adds event ids already read (as [`event_id_key`] digests with their records) to those
+    /// the verifier knows: a verifier resumed without them, to be told before it reads on.
+    pub fn know_event_ids(&mut self, event_ids: impl IntoIterator<Item = ([u8; 16], Seq)>) {
+        self.event_ids.extend(event_ids);
+    }
+
     /// Where the verifier stands, to [`resume`](Self::resume) it later.
     pub fn state(&self) -> VerifierState {
         VerifierState {

@@ -52,6 +52,8 @@ pub struct Projector {
     staged: Batch,
     /// Records applied when the cursor was last committed.
     committed: u64,
+    /// Whether the verifier knows the stored event ids (read on the first record to verify).
+    ids_known: bool,
 }
 
 impl Projector {
@@ -88,12 +90,14 @@ impl Projector {
             last_snapshot: 0,
         });
         projection.applied = cursor.applied;
-        let ids = store.event_ids()?;
-        let verifier = ChainVerifier::resume(matrix(), cursor.verifier.clone(), ids);
+        // The event ids (a million records' are ~100 ms and ~50 MB) are read only when the
+        // verifier reads on: a reader of up-to-date views never needs them.
+        let verifier = ChainVerifier::resume(matrix(), cursor.verifier.clone(), []);
         Ok(Projector {
             store,
             projection,
             verifier,
+            ids_known: false,
             committed: cursor.applied,
             cursor,
             snapshot_every: SNAPSHOT_EVERY,
@@ -190,6 +194,10 @@ impl Projector {
         }
         if records.is_empty() {
             return Ok(());
+        }
+        if !self.ids_known {
+            self.verifier.know_event_ids(self.store.event_ids()?);
+            self.ids_known = true;
         }
         let before = self.verifier.finish_peek().len();
         // The event ids of the records staged before these (the verifier's rewind needs them).
@@ -307,6 +315,7 @@ impl Projector {
         let mut ids = self.store.event_ids()?;
         ids.extend_from_slice(&self.staged.event_ids[..staged_ids]);
         self.verifier = ChainVerifier::resume(matrix(), self.cursor.verifier.clone(), ids);
+        self.ids_known = true;
         for record in records {
             self.verifier.push(record);
         }

@@ -516,3 +516,40 @@ fn a_long_timeline_is_written_a_chunk_at_a_time() {
     );
     reopened.close();
 }
+
+/// Reopened views know the event ids committed before (read when the verifier first reads on,
+/// not when opening): a record repeating an earlier event is refused as a duplicate.
+#[test]
+fn reopened_views_still_refuse_an_event_id_committed_before() {
+    let h = probity_testkit::Hospital::default();
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = h.create_ledger(&dir.path().join("book"));
+    for i in 0..4 {
+        let event = h.request(&format!("r-{i}"), "CASE-1", &h.clerk);
+        ledger
+            .append(probity_ledger::AppendRequest::new(event))
+            .unwrap();
+    }
+    let all = records(&ledger);
+    let mut projector = embedded::open(&dir.path().join("views"), &ledger).unwrap();
+    projector.apply(&all).unwrap();
+    projector.close();
+
+    let mut reopened = Projector::open(&dir.path().join("views")).unwrap();
+    let last = all.last().unwrap();
+    let again = Record::seal(
+        Seq(all.len() as u64),
+        last.recorded_at,
+        last.hash,
+        all[5].event.clone(),
+    );
+    match reopened.apply(&[again]) {
+        Err(ProjectError::Halted(halt)) => {
+            assert!(
+                halt.reason.contains("already recorded at record 5"),
+                "{halt:?}"
+            );
+        }
+        other => panic!("expected the repeated event refused, got {other:?}"),
+    }
+}
