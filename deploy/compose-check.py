@@ -8,8 +8,9 @@ and bind mounts as the repository's files (container paths in arguments and envi
 rewritten to those), in dependency order, waiting for health checks and one-shot services as
 compose would. It then smoke-tests the result through the `probity` tool service, as an
 operator would with `docker compose run --rm probity …`: a clerk key is enrolled over NATS, a
-purchase request recorded, and projectord must show it. Finally it stops the services in
-reverse order with their stop signals and requires ledgerd and projectord to exit cleanly.
+purchase request recorded, and projectord and the web console (`probity serve --nats`, from
+its own verified copy) must show it. Finally it stops the services in reverse order with their
+stop signals and requires ledgerd, projectord and the console to exit cleanly.
 
 What it cannot check here: that deploy/Dockerfile builds and that the images exist (no
 engine); the binaries it runs are this checkout's release build (target/release), and
@@ -27,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 import yaml
 
@@ -35,6 +37,7 @@ ROOT = os.path.dirname(HERE)
 RELEASE = os.path.join(ROOT, "target", "release")
 OUR_BINARIES = {"probity", "ledgerd", "projectord", "replay"}
 CLERK = "nats://clerk:clerk-trial-password@127.0.0.1:14222"
+CONSOLE = "http://127.0.0.1:18080"
 
 
 def fail(message):
@@ -230,7 +233,7 @@ class Compose:
                 process.wait()
                 problems.append(f"{name} did not stop within {grace}s of {service.get('stop_signal', 'SIGTERM')}")
                 continue
-            if name in ("ledgerd", "projectord") and status != 0:
+            if name in ("ledgerd", "projectord", "console") and status != 0:
                 problems.append(f"{name} exited with {status} on {service.get('stop_signal', 'SIGTERM')}")
         self.running = []
         return problems
@@ -276,9 +279,22 @@ def smoke(compose):
         )
         if status == 0 and '"requested"' in text:
             print("ok   projectord (pinned to init's ledger.vkey) shows case CASE-COMPOSE-1 requested")
-            return
+            break
         time.sleep(0.2)
-    fail(f"projectord never showed the case:\n{text}")
+    else:
+        fail(f"projectord never showed the case:\n{text}")
+    # The console serves it from its own verified copy of the stream.
+    for _ in range(100):
+        try:
+            with urllib.request.urlopen(f"{CONSOLE}/api/cases/CASE-COMPOSE-1", timeout=5) as answer:
+                case = json.load(answer)
+            if case["ok"]["state"] == "requested":
+                print("ok   the console (probity serve --nats, its copy pinned to ledger.vkey) shows the case")
+                return
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.2)
+    fail("the console never showed the case")
 
 
 def main():
@@ -311,7 +327,7 @@ def main():
         problems = compose.down()
         if problems:
             fail("; ".join(problems))
-        print("ok   ledgerd and projectord stopped cleanly on their stop signals")
+        print("ok   ledgerd, projectord and the console stopped cleanly on their stop signals")
     except BaseException:
         compose.down()
         compose.dump_logs()
