@@ -233,14 +233,26 @@ pub(crate) fn progress(total: u64, what: &str) -> ProgressBar {
 
 /// A progress bar for bringing views up to date, made on the first report (so a catch-up of
 /// nothing shows nothing), on a terminal only.
-#[derive(Debug, Default)]
-pub(crate) struct ViewsProgress(Option<ProgressBar>);
+#[derive(Debug)]
+pub(crate) struct ViewsProgress(Option<ProgressBar>, &'static str);
+
+impl Default for ViewsProgress {
+    fn default() -> Self {
+        ViewsProgress(None, "verifying and applying to the views")
+    }
+}
 
 impl ViewsProgress {
+    /// A bar that says `what` is being done instead.
+    pub(crate) fn saying(what: &'static str) -> Self {
+        ViewsProgress(None, what)
+    }
+
     /// `done` of `size` records applied.
     pub(crate) fn report(&mut self, done: u64, size: u64) {
+        let what = self.1;
         self.0
-            .get_or_insert_with(|| progress(size, "verifying and applying to the views"))
+            .get_or_insert_with(|| progress(size, what))
             .set_position(done);
     }
 

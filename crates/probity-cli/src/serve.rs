@@ -141,11 +141,17 @@ pub fn run_following(
         );
         let follower = Follower::new(client, ledger, None, mirror);
         let deadline = std::time::Instant::now() + FIRST_CHECKPOINT_WAIT;
-        let mut bar = crate::audit::ViewsProgress::default();
+        let mut bar = crate::audit::ViewsProgress::saying("copying and verifying the ledger");
         loop {
             let mut progress = |done: u64, size: u64| bar.report(done, size);
             match follower.step(&mut progress).await {
                 Ok(_) if follower.ledger().is_some() => break,
+                // A copy kept before is served as it is while ledgerd is away; it follows
+                // again once ledgerd answers.
+                Err(FollowError::Unreachable(e)) if follower.ledger().is_some() => {
+                    eprintln!("probity serve: ledgerd did not answer ({e}); serving the copy as it is and following once it answers");
+                    break;
+                }
                 Err(FollowError::Unreachable(e)) if std::time::Instant::now() >= deadline => {
                     return Err(Failure::Unreachable(e))
                 }

@@ -242,6 +242,24 @@ fn a_console_in_front_of_ledgerd_serves_a_verified_copy_and_hands_appends_to_led
         &url(&nats, "ledgerd"),
         &[],
     );
+    // Once that ledgerd answers (before, the copy would be served as it is, and stopped by
+    // the follower's first look at the checkpoint instead).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while serving::probity(&[
+        "status",
+        "--nats",
+        &url(&nats, "clerk"),
+        "--ledger",
+        "city-hospital",
+    ])
+    .0 != 0
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the other ledgerd never answered"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     let stderr = refused_to_serve(&nats, &copy, &[]);
     // Refused by its checkpoint: signed by another key, or older than the copy's.
     assert!(stderr.contains("the ledger's copy stopped"), "{stderr}");
@@ -278,6 +296,17 @@ fn the_console_keeps_following_when_nats_and_ledgerd_restart() {
         refused.text()
     );
     assert_eq!(server.size(), size);
+
+    // The console restarted while ledgerd is away serves its copy as it is.
+    let server = {
+        server.stop();
+        start_console(&nats, &dir.path().join("copy"), &dir.path().join("c2.log"))
+    };
+    assert_eq!(server.size(), size);
+    let append = |id: &str, visit: &str| {
+        let request = signed(&clerk, "rep.checked_in", id, check_in(visit));
+        server.post("/api/events", None, request.to_string().as_bytes())
+    };
 
     // NATS restarted, ledgerd back: the copy follows again, and appends go through.
     nats.restart();
