@@ -1092,8 +1092,8 @@ fn unexpected_reply(e: &serde_json::Error) -> ApiError {
     )
 }
 
-/// How long an append's answer waits for the copy to hold its record (ledgerd signs a
-/// checkpoint within a second of an append; the copy follows checkpoint by checkpoint).
+/// How long an append's answer waits for the copy to hold its record (it takes records as
+/// the stream delivers them: ~100 ms; longer only while NATS or the copy is held up).
 const COPY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Waits (up to [`COPY_WAIT`]) until the copy holds `size` records, so that a page shown
