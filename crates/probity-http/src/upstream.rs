@@ -177,14 +177,8 @@ impl Follower {
         to: u64,
         progress: &mut (dyn FnMut(u64, u64) + Send),
     ) -> Result<u64, FollowError> {
-        let unreachable = |e: &dyn std::fmt::Display| {
-            FollowError::Unreachable(format!("stream {}: {e}", self.stream))
-        };
-        let js = async_nats::jetstream::new(self.upstream.client.clone());
-        let stream = js
-            .get_stream(&self.stream)
-            .await
-            .map_err(|e| unreachable(&e))?;
+        let unreachable = |e: &dyn std::fmt::Display| self.unreachable(e);
+        let stream = self.stream().await?;
         let mut attempts = 0;
         'consumers: while from < to {
             attempts += 1;
@@ -231,6 +225,18 @@ impl Follower {
             progress(from, to);
         }
         Ok(from)
+    }
+
+    /// The ledger's JetStream stream.
+    async fn stream(&self) -> Result<async_nats::jetstream::stream::Stream, FollowError> {
+        async_nats::jetstream::new(self.upstream.client.clone())
+            .get_stream(&self.stream)
+            .await
+            .map_err(|e| self.unreachable(&e))
+    }
+
+    fn unreachable(&self, e: &dyn std::fmt::Display) -> FollowError {
+        FollowError::Unreachable(format!("stream {}: {e}", self.stream))
     }
 
     /// Hands `batch` to the copy: verified and written on this worker thread, which tokio
@@ -300,14 +306,8 @@ impl Follower {
     /// One consumer's worth of following: from where the copy ends until the consumer fails
     /// (an error says why) or a message goes missing on the way (`Ok`: read again from there).
     async fn follow(&self, checkpoints: &mut tokio::time::Interval) -> Result<(), FollowError> {
-        let unreachable = |e: &dyn std::fmt::Display| {
-            FollowError::Unreachable(format!("stream {}: {e}", self.stream))
-        };
-        let js = async_nats::jetstream::new(self.upstream.client.clone());
-        let stream = js
-            .get_stream(&self.stream)
-            .await
-            .map_err(|e| unreachable(&e))?;
+        let unreachable = |e: &dyn std::fmt::Display| self.unreachable(e);
+        let stream = self.stream().await?;
         let from = self.lock()?.size();
         let consumer =
             probity_nats::reader(&self.upstream.client, &stream, &self.upstream.ledger, from)

@@ -65,6 +65,15 @@ fn follow_to(mirror: &mut Mirror, ledger: &Ledger, size: u64) {
     }
 }
 
+/// A new copy (in a temporary directory), pinned or not, fed the original up to `size`.
+fn copy_of(ledger: &Ledger, pinned: bool, size: u64) -> (tempfile::TempDir, Mirror) {
+    let copy = tempfile::tempdir().unwrap();
+    let key = pinned.then(|| ledger.verifier_key());
+    let mut mirror = Mirror::open(copy.path(), key).unwrap();
+    follow_to(&mut mirror, ledger, size);
+    (copy, mirror)
+}
+
 #[test]
 fn a_mirror_holds_what_the_ledger_signed_and_resumes_after_reopening() {
     let original_dir = tempfile::tempdir().unwrap();
@@ -137,9 +146,7 @@ fn a_mirror_holds_what_the_ledger_signed_and_resumes_after_reopening() {
 fn a_tampered_record_is_refused_and_nothing_of_its_batch_is_written() {
     let original_dir = tempfile::tempdir().unwrap();
     let (ledger, _h) = original(original_dir.path(), 16);
-    let copy = tempfile::tempdir().unwrap();
-    let mut mirror = Mirror::open(copy.path(), Some(ledger.verifier_key())).unwrap();
-    follow_to(&mut mirror, &ledger, 10);
+    let (copy, mut mirror) = copy_of(&ledger, true, 10);
 
     let mut batch = records(&ledger, 10, 20);
     // The signed body stays; the record's stated time changes (its hash no longer matches).
@@ -195,9 +202,7 @@ fn a_checkpoint_not_signed_by_the_pinned_key_or_with_another_root_is_refused() {
 fn a_gap_is_refused_without_stopping_the_copy() {
     let original_dir = tempfile::tempdir().unwrap();
     let (ledger, _h) = original(original_dir.path(), 16);
-    let copy = tempfile::tempdir().unwrap();
-    let mut mirror = Mirror::open(copy.path(), None).unwrap();
-    follow_to(&mut mirror, &ledger, 10);
+    let (_copy, mut mirror) = copy_of(&ledger, false, 10);
     let skipped = mirror.add(&records(&ledger, 12, 20)).unwrap_err();
     assert!(
         matches!(skipped, MirrorError::Gap { have: 10, got: 12 }),
@@ -212,9 +217,7 @@ fn a_gap_is_refused_without_stopping_the_copy() {
 fn an_event_id_already_copied_is_refused_even_after_reopening() {
     let original_dir = tempfile::tempdir().unwrap();
     let (ledger, _h) = original(original_dir.path(), 16);
-    let copy = tempfile::tempdir().unwrap();
-    let mut mirror = Mirror::open(copy.path(), None).unwrap();
-    follow_to(&mut mirror, &ledger, 10);
+    let (copy, mirror) = copy_of(&ledger, false, 10);
     drop(mirror);
     // Reopened, the verifier knows no earlier ids: the book's index must.
     let mut mirror = Mirror::open(copy.path(), None).unwrap();
@@ -234,9 +237,7 @@ fn an_event_id_already_copied_is_refused_even_after_reopening() {
 fn a_ledger_that_went_back_or_another_under_the_same_name_stops_the_copy() {
     let original_dir = tempfile::tempdir().unwrap();
     let (ledger, _h) = original(original_dir.path(), 16);
-    let copy = tempfile::tempdir().unwrap();
-    let mut mirror = Mirror::open(copy.path(), None).unwrap();
-    follow_to(&mut mirror, &ledger, 20);
+    let (_copy, mut mirror) = copy_of(&ledger, false, 20);
     // The same checkpoint again: nothing to do.
     mirror
         .expect_checkpoint(20, checkpoint(&ledger, 20))
@@ -258,9 +259,7 @@ fn a_ledger_that_went_back_or_another_under_the_same_name_stops_the_copy() {
         other.append(AppendRequest::new(event)).unwrap();
     }
     other.checkpoint_now().unwrap();
-    let copy = tempfile::tempdir().unwrap();
-    let mut mirror = Mirror::open(copy.path(), None).unwrap();
-    follow_to(&mut mirror, &ledger, size);
+    let (_copy, mut mirror) = copy_of(&ledger, false, size);
     let forked = mirror
         .expect_checkpoint(size, checkpoint(&other, size))
         .unwrap_err();
@@ -274,9 +273,7 @@ fn records_past_the_latest_checkpoint_are_taken_and_a_later_checkpoint_within_is
     let original_dir = tempfile::tempdir().unwrap();
     let (ledger, _h) = original(original_dir.path(), 16);
     let size = ledger.size();
-    let copy = tempfile::tempdir().unwrap();
-    let mut mirror = Mirror::open(copy.path(), Some(ledger.verifier_key())).unwrap();
-    follow_to(&mut mirror, &ledger, 10);
+    let (_copy, mut mirror) = copy_of(&ledger, true, 10);
     // The records after it, each verified by its signature, before any checkpoint covers them.
     mirror.add(&records(&ledger, 10, size)).unwrap();
     let copied = mirror.ledger().unwrap().clone();
@@ -301,9 +298,7 @@ fn records_past_the_latest_checkpoint_are_taken_and_a_later_checkpoint_within_is
         other.append(AppendRequest::new(event)).unwrap();
     }
     other.checkpoint_now().unwrap();
-    let copy = tempfile::tempdir().unwrap();
-    let mut mirror = Mirror::open(copy.path(), None).unwrap();
-    follow_to(&mut mirror, &ledger, 10);
+    let (_copy, mut mirror) = copy_of(&ledger, false, 10);
     mirror.add(&records(&ledger, 10, size)).unwrap();
     let forked = mirror
         .expect_checkpoint(size, checkpoint(&other, size))
