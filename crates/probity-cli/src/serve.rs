@@ -126,6 +126,13 @@ pub fn run_following(
             probity_nats::ConnectError::BadUrl { .. } => Failure::Input(e.to_string()),
             probity_nats::ConnectError::Unreachable { .. } => Failure::Unreachable(e.to_string()),
         })?;
+        // A ledger's own data directory is not a copy: following into it would write its book.
+        if probity_ledger::datadir::ledger_key_path(copy).exists() {
+            return Err(Failure::Input(format!(
+                "--copy {}: that is a ledger's data directory (it holds ledger.key); give the copy a directory of its own",
+                copy.display()
+            )));
+        }
         let book = probity_ledger::datadir::book_dir(copy);
         std::fs::create_dir_all(copy)
             .map_err(|e| Failure::Input(format!("--copy {}: {e}", copy.display())))?;

@@ -122,6 +122,10 @@ fn a_console_in_front_of_ledgerd_serves_a_verified_copy_and_hands_appends_to_led
     );
     assert!(stderr.contains("not the pinned"), "{stderr}");
 
+    // A ledger's own data directory is not taken for a copy.
+    let stderr = refused_to_serve(&nats, &data, &[]);
+    assert!(stderr.contains("data directory"), "{stderr}");
+
     let copy = dir.path().join("copy");
     let log = dir.path().join("console.log");
     let server = start_console(&nats, &copy, &log);
