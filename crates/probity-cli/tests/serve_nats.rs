@@ -27,6 +27,16 @@ fn sibling_binary(name: &str) -> PathBuf {
     path
 }
 
+/// ledgerd on `data`, connected as the shipped `ledgerd` user.
+fn start_ledgerd(nats: &NatsServer, data: &Path) -> Ledgerd {
+    Ledgerd::spawn(
+        sibling_binary("ledgerd").to_str().unwrap(),
+        data,
+        &url(nats, "ledgerd"),
+        &[],
+    )
+}
+
 fn url(nats: &NatsServer, user: &str) -> String {
     format!(
         "nats://{user}:{user}-trial-password@127.0.0.1:{}",
@@ -106,12 +116,7 @@ fn a_console_in_front_of_ledgerd_serves_a_verified_copy_and_hands_appends_to_led
 
     let conf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/nats/single.conf");
     let nats = NatsServer::start_with_config(&conf);
-    let ledgerd = Ledgerd::spawn(
-        sibling_binary("ledgerd").to_str().unwrap(),
-        &data,
-        &url(&nats, "ledgerd"),
-        &[],
-    );
+    let ledgerd = start_ledgerd(&nats, &data);
     // Pinned to a key that is not the ledger's, the copy refuses the stream's genesis (and
     // would refuse ledgerd's checkpoints): nothing is served.
     let wrong_key = data.join("keys/witness.vkey");
@@ -240,12 +245,7 @@ fn a_console_in_front_of_ledgerd_serves_a_verified_copy_and_hands_appends_to_led
     let other = tempfile::tempdir().unwrap();
     let other_data = demo(other.path());
     let nats = NatsServer::start_with_config(&conf);
-    let _ledgerd = Ledgerd::spawn(
-        sibling_binary("ledgerd").to_str().unwrap(),
-        &other_data,
-        &url(&nats, "ledgerd"),
-        &[],
-    );
+    let _ledgerd = start_ledgerd(&nats, &other_data);
     // Once that ledgerd answers (before, the copy would be served as it is, and stopped by
     // the follower's first look at the checkpoint instead).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
@@ -275,13 +275,7 @@ fn the_console_keeps_following_when_nats_and_ledgerd_restart() {
     let data = demo(dir.path());
     let conf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/nats/single.conf");
     let mut nats = NatsServer::start_with_config(&conf);
-    let ledgerd_bin = sibling_binary("ledgerd");
-    let mut ledgerd = Ledgerd::spawn(
-        ledgerd_bin.to_str().unwrap(),
-        &data,
-        &url(&nats, "ledgerd"),
-        &[],
-    );
+    let mut ledgerd = start_ledgerd(&nats, &data);
     let server = start_console(&nats, &dir.path().join("copy"), &dir.path().join("c.log"));
     let size = server.size();
     let clerk = data.join("keys/clerk-zhou.key");
@@ -314,12 +308,7 @@ fn the_console_keeps_following_when_nats_and_ledgerd_restart() {
 
     // NATS restarted, ledgerd back: the copy follows again, and appends go through.
     nats.restart();
-    let _ledgerd = Ledgerd::spawn(
-        ledgerd_bin.to_str().unwrap(),
-        &data,
-        &url(&nats, "ledgerd"),
-        &[],
-    );
+    let _ledgerd = start_ledgerd(&nats, &data);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let receipt = loop {
         let answer = append("restart-2", "V-R2");

@@ -7,6 +7,8 @@
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+use async_nats::jetstream::consumer::pull::{MessagesError, Stream as Messages};
+use async_nats::jetstream::Message;
 use async_nats::Client;
 use futures_util::StreamExt;
 use probity_core::checkpoint::SignedNote;
@@ -136,8 +138,10 @@ impl Follower {
         progress: &mut (dyn FnMut(u64, u64) + Send),
     ) -> Result<u64, FollowError> {
         let (size, note) = self.latest_checkpoint().await?;
-        let from = self.lock()?.size();
-        let expected = self.lock()?.expect_checkpoint(size, note);
+        let (from, expected) = {
+            let mut mirror = self.lock()?;
+            (mirror.size(), mirror.expect_checkpoint(size, note))
+        };
         expected.map_err(|e| self.refuse(e.to_string()))?;
         if size <= from {
             return Ok(from);
@@ -178,7 +182,6 @@ impl Follower {
         progress: &mut (dyn FnMut(u64, u64) + Send),
     ) -> Result<u64, FollowError> {
         let unreachable = |e: &dyn std::fmt::Display| self.unreachable(e);
-        let stream = self.stream().await?;
         let mut attempts = 0;
         'consumers: while from < to {
             attempts += 1;
@@ -187,11 +190,7 @@ impl Follower {
                     "messages keep going missing at record {from}"
                 )));
             }
-            let consumer =
-                probity_nats::reader(&self.upstream.client, &stream, &self.upstream.ledger, from)
-                    .await
-                    .map_err(|e| unreachable(&e))?;
-            let mut messages = consumer.messages().await.map_err(|e| unreachable(&e))?;
+            let mut messages = self.messages_from(from).await?;
             let mut batch = Vec::with_capacity(BATCH.min((to - from) as usize));
             while from + (batch.len() as u64) < to {
                 let next = tokio::time::timeout(WAIT, messages.next())
@@ -203,18 +202,12 @@ impl Follower {
                             WAIT.as_secs()
                         ))
                     })?;
-                let message = next
-                    .ok_or_else(|| unreachable(&"the consumer ended"))?
-                    .map_err(|e| unreachable(&e))?;
-                let want = from + batch.len() as u64 + 1;
-                if !message.info().is_ok_and(|i| i.stream_sequence == want) {
+                let message = self.delivered(next)?;
+                let Some(record) = self.record_at(&message, from + batch.len() as u64 + 1)? else {
                     from = self.keep(std::mem::take(&mut batch)).await?;
                     progress(from, to);
                     continue 'consumers;
-                }
-                let record = Record::from_json(&message.payload).map_err(|e| {
-                    self.refuse(format!("stream message {want} is not a record: {e}"))
-                })?;
+                };
                 batch.push(record);
                 if batch.len() == BATCH {
                     from = self.keep(std::mem::take(&mut batch)).await?;
@@ -227,12 +220,39 @@ impl Follower {
         Ok(from)
     }
 
-    /// The ledger's JetStream stream.
-    async fn stream(&self) -> Result<async_nats::jetstream::stream::Stream, FollowError> {
-        async_nats::jetstream::new(self.upstream.client.clone())
+    /// The stream's records from record `from` on, through a consumer ledgerd makes for this
+    /// reader (readers may not make one); it delivers each once, so gaps are checked here.
+    async fn messages_from(&self, from: u64) -> Result<Messages, FollowError> {
+        let stream = async_nats::jetstream::new(self.upstream.client.clone())
             .get_stream(&self.stream)
             .await
+            .map_err(|e| self.unreachable(&e))?;
+        probity_nats::reader(&self.upstream.client, &stream, &self.upstream.ledger, from)
+            .await
+            .map_err(|e| self.unreachable(&e))?
+            .messages()
+            .await
             .map_err(|e| self.unreachable(&e))
+    }
+
+    /// The message a consumer delivered, or why there is none.
+    fn delivered(
+        &self,
+        next: Option<Result<Message, MessagesError>>,
+    ) -> Result<Message, FollowError> {
+        next.ok_or_else(|| self.unreachable(&"the consumer ended"))?
+            .map_err(|e| self.unreachable(&e))
+    }
+
+    /// The record in `message` if it is stream message `want` (record `want - 1`), `None` if
+    /// another came (one went missing on the way); a message that is no record stops the copy.
+    fn record_at(&self, message: &Message, want: u64) -> Result<Option<Record>, FollowError> {
+        if !message.info().is_ok_and(|i| i.stream_sequence == want) {
+            return Ok(None);
+        }
+        Record::from_json(&message.payload)
+            .map(Some)
+            .map_err(|e| self.refuse(format!("stream message {want} is not a record: {e}")))
     }
 
     fn unreachable(&self, e: &dyn std::fmt::Display) -> FollowError {
@@ -306,14 +326,8 @@ impl Follower {
     /// One consumer's worth of following: from where the copy ends until the consumer fails
     /// (an error says why) or a message goes missing on the way (`Ok`: read again from there).
     async fn follow(&self, checkpoints: &mut tokio::time::Interval) -> Result<(), FollowError> {
-        let unreachable = |e: &dyn std::fmt::Display| self.unreachable(e);
-        let stream = self.stream().await?;
         let from = self.lock()?.size();
-        let consumer =
-            probity_nats::reader(&self.upstream.client, &stream, &self.upstream.ledger, from)
-                .await
-                .map_err(|e| unreachable(&e))?;
-        let mut messages = consumer.messages().await.map_err(|e| unreachable(&e))?;
+        let mut messages = self.messages_from(from).await?;
         let mut next = from + 1; // the stream sequence of record `from`
         let mut last_message = tokio::time::Instant::now();
         loop {
@@ -331,10 +345,7 @@ impl Follower {
                 }
             };
             last_message = tokio::time::Instant::now();
-            let first = first
-                .ok_or_else(|| unreachable(&"the consumer ended"))?
-                .map_err(|e| unreachable(&e))?;
-            let mut batch = vec![first];
+            let mut batch = vec![self.delivered(first)?];
             while batch.len() < BATCH {
                 match futures_util::FutureExt::now_or_never(messages.next()) {
                     Some(Some(Ok(message))) => batch.push(message),
@@ -343,15 +354,12 @@ impl Follower {
             }
             let mut records = Vec::with_capacity(batch.len());
             for message in &batch {
-                if !message.info().is_ok_and(|i| i.stream_sequence == next) {
+                let Some(record) = self.record_at(message, next)? else {
                     // Lost on the way (nothing is redelivered): keep what came in order, then
                     // read again from there.
                     self.keep(records).await?;
                     return Ok(());
-                }
-                let record = Record::from_json(&message.payload).map_err(|e| {
-                    self.refuse(format!("stream message {next} is not a record: {e}"))
-                })?;
+                };
                 records.push(record);
                 next += 1;
             }

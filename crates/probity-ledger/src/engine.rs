@@ -1077,6 +1077,23 @@ pub(crate) fn stage_record(
     });
 }
 
+/// [`stage_record`] for a record verified elsewhere (imported, or copied from the stream),
+/// whose key records are known by their event type; returns its subject streams, whose
+/// versions the caller advances.
+pub(crate) fn stage_verified(
+    batch: &mut sled::Batch,
+    record: &Record,
+    body: &probity_core::envelope::EventBody,
+    frontier: &mut Frontier,
+) -> Vec<String> {
+    let key_record = matches!(
+        body.event_type.as_str(),
+        GENESIS | KEY_ENROLLED | KEY_REVOKED
+    );
+    stage_record(batch, record, body.id.as_str(), key_record, frontier);
+    streams_of(body)
+}
+
 /// The subject streams a record belongs to (`kind:id`), sorted.
 pub(crate) fn streams_of(body: &probity_core::envelope::EventBody) -> Vec<String> {
     let mut out: Vec<String> = body

@@ -11,7 +11,6 @@ use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use probity_core::checkpoint::{SignedNote, VerifierKey};
-use probity_core::envelope::EventBody;
 use probity_core::ids::Seq;
 use probity_core::merkle::Frontier;
 use probity_core::record::Record;
@@ -19,7 +18,7 @@ use probity_core::verify::{ChainVerifier, Finding, VerifyReport};
 use serde::{Deserialize, Serialize};
 
 use crate::datadir;
-use crate::engine::{open_sled, stage_record, streams_of};
+use crate::engine::{open_sled, stage_verified};
 use crate::layout::{self, Head};
 use crate::{Ledger, LedgerError};
 
@@ -498,30 +497,18 @@ impl BookWriter {
         verifier: &mut ChainVerifier<'_>,
         records: &[Record],
     ) -> Result<bool, ExportError> {
-        verifier.push_batch(records);
+        let opened = verifier.push_batch(records);
         if !verifier.finish_peek().is_empty() {
             // Nothing of a batch with a finding is written; the caller stops.
             return Ok(false);
         }
         let mut batch = sled::Batch::default();
-        for record in records {
-            // Invariant: a record that verified opens.
-            let body = EventBody::parse(record.event.body_bytes())
-                .map_err(|e| LedgerError::Corrupt(format!("record {}: {e}", record.seq)))?;
-            let key_record = matches!(
-                body.event_type.as_str(),
-                probity_core::roles::GENESIS
-                    | probity_core::roles::KEY_ENROLLED
-                    | probity_core::roles::KEY_REVOKED
-            );
-            stage_record(
-                &mut batch,
-                record,
-                body.id.as_str(),
-                key_record,
-                &mut self.frontier,
-            );
-            for stream in streams_of(&body) {
+        for (record, event) in records.iter().zip(opened) {
+            // Invariant: a record that verified without a finding opened.
+            let event = event.ok_or_else(|| {
+                LedgerError::Corrupt(format!("record {} verified but did not open", record.seq))
+            })?;
+            for stream in stage_verified(&mut batch, record, event.body(), &mut self.frontier) {
                 *self.versions.entry(stream).or_default() += 1;
             }
             self.head = Some(Head {

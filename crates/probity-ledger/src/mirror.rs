@@ -19,9 +19,9 @@ use probity_core::record::Record;
 use probity_core::roles::RoleMatrix;
 use probity_core::verify::{ChainVerifier, VerifierState};
 
-use crate::engine::{open_sled, stage_record, streams_of};
+use crate::engine::{open_sled, stage_verified};
 use crate::layout::{self, Head};
-use crate::{Ledger, LedgerError};
+use crate::{Book, Ledger, LedgerError};
 
 /// Why the copy did not take a batch.
 #[derive(Debug, thiserror::Error)]
@@ -120,14 +120,7 @@ impl Mirror {
         let size = head.next_seq.0;
         let frontier = Frontier::restore(size, book)
             .map_err(|e| LedgerError::Corrupt(format!("Merkle edge: {e}")))?;
-        let mut keys = KeyChain::new();
-        for seq in book.governance_seqs() {
-            let seq = seq?;
-            let record = book
-                .record(seq)?
-                .ok_or_else(|| LedgerError::Corrupt(format!("key record {seq} missing")))?;
-            keys.push(&record.hash);
-        }
+        let keys = key_chain_below(book, size)?;
         let state = VerifierState {
             next_seq: size,
             last_hash: head.last_hash,
@@ -246,19 +239,7 @@ impl Mirror {
             )));
         }
         if let Some(stated) = KeyChain::stated(&checkpoint.extensions) {
-            let mut keys = KeyChain::new();
-            for seq in ledger.book().governance_seqs() {
-                let seq = seq?;
-                if seq.0 >= size {
-                    break;
-                }
-                let record = ledger
-                    .book()
-                    .record(seq)?
-                    .ok_or_else(|| LedgerError::Corrupt(format!("key record {seq} missing")))?;
-                keys.push(&record.hash);
-            }
-            if stated != Ok(keys) {
+            if stated != Ok(key_chain_below(ledger.book(), size)?) {
                 return Err(refused(format!(
                     "the ledger's checkpoint of {size} records commits to other key records than the copy holds"
                 )));
@@ -315,6 +296,7 @@ impl Mirror {
             // database with the ledger in one step.
             (None, None) => unreachable!("a mirror holds either a ledger or a fresh database"),
         };
+        let book = Book::new(db.clone());
         let mut batch = sled::Batch::default();
         let mut versions: HashMap<String, u64> = HashMap::new();
         let mut ids = std::collections::HashSet::new();
@@ -323,38 +305,18 @@ impl Mirror {
             let Some(event) = event else {
                 return Err(self.refuse(record.seq.0, "the event did not open".into()));
             };
-            let body = event.body();
-            let id = body.id.as_str();
+            let id = event.body().id.as_str();
             // The verifier resumed without the ids held before: the book's index knows them.
-            if !ids.insert(id.to_owned())
-                || db
-                    .get(layout::event_id(id))
-                    .map_err(LedgerError::from)?
-                    .is_some()
-            {
+            if !ids.insert(id.to_owned()) || book.seq_of_event(id)?.is_some() {
                 return Err(self.refuse(
                     record.seq.0,
                     format!("event id {id:?} is already in the ledger"),
                 ));
             }
-            let key_record = matches!(
-                body.event_type.as_str(),
-                probity_core::roles::GENESIS
-                    | probity_core::roles::KEY_ENROLLED
-                    | probity_core::roles::KEY_REVOKED
-            );
-            stage_record(&mut batch, record, id, key_record, &mut self.frontier);
-            for stream in streams_of(body) {
+            for stream in stage_verified(&mut batch, record, event.body(), &mut self.frontier) {
                 let version = match versions.get(&stream) {
                     Some(v) => *v,
-                    None => match db
-                        .get(layout::stream_version(&stream))
-                        .map_err(LedgerError::from)?
-                    {
-                        Some(bytes) => layout::read_u64(&bytes)
-                            .ok_or_else(|| LedgerError::Corrupt(format!("version of {stream}")))?,
-                        None => 0,
-                    },
+                    None => book.stream_version(&stream)?,
                 } + 1;
                 batch.insert(layout::stream_version(&stream), &version.to_be_bytes()[..]);
                 versions.insert(stream, version);
@@ -391,7 +353,9 @@ impl Mirror {
             Some(ledger) => ledger.mirrored(size, reached.into_iter().max_by_key(|(s, _)| *s)),
             None => {
                 // The first batch: the book now holds genesis and opens as a ledger.
+                // Every handle on the fresh database goes first (sled waits for its lock).
                 drop(self.fresh.take());
+                drop(book);
                 drop(db);
                 self.ledger = Some(Ledger::open_read_only(&self.dir)?);
             }
@@ -403,4 +367,20 @@ impl Mirror {
         self.refused = Some((seq, reason.clone()));
         MirrorError::Refused { seq, reason }
     }
+}
+
+/// The key commitment (FORMAT.md §8) of the book's key records before record `size`.
+fn key_chain_below(book: &Book, size: u64) -> Result<KeyChain, LedgerError> {
+    let mut keys = KeyChain::new();
+    for seq in book.governance_seqs() {
+        let seq = seq?;
+        if seq.0 >= size {
+            break;
+        }
+        let record = book
+            .record(seq)?
+            .ok_or_else(|| LedgerError::Corrupt(format!("key record {seq} missing")))?;
+        keys.push(&record.hash);
+    }
+    Ok(keys)
 }

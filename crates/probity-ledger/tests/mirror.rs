@@ -74,6 +74,20 @@ fn copy_of(ledger: &Ledger, pinned: bool, size: u64) -> (tempfile::TempDir, Mirr
     (copy, mirror)
 }
 
+/// Another ledger under the same name, of `size` records with a checkpoint at `size`: the
+/// original's first 15 requests, then others (so its root differs from there on).
+fn another_of_size(size: u64) -> (tempfile::TempDir, Ledger) {
+    let dir = tempfile::tempdir().unwrap();
+    let (other, h) = original(dir.path(), 15);
+    while other.size() < size {
+        let n = other.size();
+        let event = h.request(&format!("other-{n}"), "CASE-X", &h.clerk);
+        other.append(AppendRequest::new(event)).unwrap();
+    }
+    other.checkpoint_now().unwrap();
+    (dir, other)
+}
+
 #[test]
 fn a_mirror_holds_what_the_ledger_signed_and_resumes_after_reopening() {
     let original_dir = tempfile::tempdir().unwrap();
@@ -250,15 +264,8 @@ fn a_ledger_that_went_back_or_another_under_the_same_name_stops_the_copy() {
     assert!(mirror.add(&records(&ledger, 20, 21)).is_err(), "stopped");
 
     // Another ledger of the same name and size: its checkpoint names another root.
-    let other_dir = tempfile::tempdir().unwrap();
-    let (other, h) = original(other_dir.path(), 15);
     let size = ledger.size();
-    while other.size() < size {
-        let n = other.size();
-        let event = h.request(&format!("other-{n}"), "CASE-X", &h.clerk);
-        other.append(AppendRequest::new(event)).unwrap();
-    }
-    other.checkpoint_now().unwrap();
+    let (_other_dir, other) = another_of_size(size);
     let (_copy, mut mirror) = copy_of(&ledger, false, size);
     let forked = mirror
         .expect_checkpoint(size, checkpoint(&other, size))
@@ -290,14 +297,7 @@ fn records_past_the_latest_checkpoint_are_taken_and_a_later_checkpoint_within_is
     );
 
     // Another ledger's checkpoint of that size names another root: refused.
-    let other_dir = tempfile::tempdir().unwrap();
-    let (other, h) = original(other_dir.path(), 15);
-    while other.size() < size {
-        let n = other.size();
-        let event = h.request(&format!("other-{n}"), "CASE-X", &h.clerk);
-        other.append(AppendRequest::new(event)).unwrap();
-    }
-    other.checkpoint_now().unwrap();
+    let (_other_dir, other) = another_of_size(size);
     let (_copy, mut mirror) = copy_of(&ledger, false, 10);
     mirror.add(&records(&ledger, 10, size)).unwrap();
     let forked = mirror

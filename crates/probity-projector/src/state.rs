@@ -345,12 +345,8 @@ impl Projection {
     pub fn last_chunks(&self) -> Vec<String> {
         self.steps
             .iter()
-            .filter(|(_, steps)| steps.len > 0)
-            .map(|(case, steps)| {
-                format!(
-                    "timelines/{}",
-                    chunk_key(case, (steps.len - 1) / TIMELINE_CHUNK)
-                )
+            .filter_map(|(case, steps)| {
+                last_chunk(steps).map(|n| format!("timelines/{}", chunk_key(case, n)))
             })
             .collect()
     }
@@ -363,7 +359,7 @@ impl Projection {
         let (Ok(n), Some(steps)) = (n.parse::<u64>(), self.steps.get(case)) else {
             return false;
         };
-        steps.len > 0 && n < (steps.len - 1) / TIMELINE_CHUNK
+        last_chunk(steps).is_some_and(|last| n < last)
     }
 
     /// A timeline chunk let go of, read back from the store (empty without one: a partial
@@ -412,4 +408,9 @@ pub(crate) fn raise(findings: &mut Table<Finding>, finding: Finding) {
     if findings.get(&finding.id).is_none() {
         findings.insert(finding.id.clone(), finding);
     }
+}
+
+/// The number of a case's last timeline chunk (`None` before its first entry).
+fn last_chunk(steps: &Steps) -> Option<u64> {
+    steps.len.checked_sub(1).map(|last| last / TIMELINE_CHUNK)
 }

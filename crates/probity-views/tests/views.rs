@@ -38,6 +38,21 @@ fn rows(projector: &Projector) -> Vec<(String, Vec<u8>)> {
 }
 
 /// The pure projection of the records, for comparison.
+/// A new ledger (in a temporary directory, its book in `book/`) of genesis, enrolments and four
+/// purchase requests of one case.
+fn four_requests() -> (probity_testkit::Hospital, tempfile::TempDir, Ledger) {
+    let h = probity_testkit::Hospital::default();
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = h.create_ledger(&dir.path().join("book"));
+    for i in 0..4 {
+        let event = h.request(&format!("r-{i}"), "CASE-1", &h.clerk);
+        ledger
+            .append(probity_ledger::AppendRequest::new(event))
+            .unwrap();
+    }
+    (h, dir, ledger)
+}
+
 fn pure(records: &[Record]) -> Projection {
     let mut p = Projection::new();
     for r in records {
@@ -232,15 +247,7 @@ fn staged_records_are_committed_with_a_refusal_and_not_before() {
 /// to the last of them, still knows the event ids staged in an earlier call.
 #[test]
 fn a_record_that_verifies_but_does_not_decode_stops_after_the_staged_ones() {
-    let h = probity_testkit::Hospital::default();
-    let dir = tempfile::tempdir().unwrap();
-    let ledger = h.create_ledger(&dir.path().join("book"));
-    for i in 0..4 {
-        let event = h.request(&format!("r-{i}"), "CASE-1", &h.clerk);
-        ledger
-            .append(probity_ledger::AppendRequest::new(event))
-            .unwrap();
-    }
+    let (h, dir, ledger) = four_requests();
     let all = records(&ledger);
     let last = all.last().unwrap();
     let next = Seq(all.len() as u64);
@@ -521,15 +528,7 @@ fn a_long_timeline_is_written_a_chunk_at_a_time() {
 /// not when opening): a record repeating an earlier event is refused as a duplicate.
 #[test]
 fn reopened_views_still_refuse_an_event_id_committed_before() {
-    let h = probity_testkit::Hospital::default();
-    let dir = tempfile::tempdir().unwrap();
-    let ledger = h.create_ledger(&dir.path().join("book"));
-    for i in 0..4 {
-        let event = h.request(&format!("r-{i}"), "CASE-1", &h.clerk);
-        ledger
-            .append(probity_ledger::AppendRequest::new(event))
-            .unwrap();
-    }
+    let (_h, dir, ledger) = four_requests();
     let all = records(&ledger);
     let mut projector = embedded::open(&dir.path().join("views"), &ledger).unwrap();
     projector.apply(&all).unwrap();
