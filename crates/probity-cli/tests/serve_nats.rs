@@ -127,6 +127,25 @@ fn a_console_in_front_of_ledgerd_serves_a_verified_copy_and_hands_appends_to_led
     );
     assert!(stderr.contains("not the pinned"), "{stderr}");
 
+    // A NATS URL that is none, and a pinned key that is none: refused before anything.
+    let (code, _, stderr) = serving::probity(&[
+        "serve",
+        "--nats",
+        "nats://[bad",
+        "--ledger",
+        "city-hospital",
+        "--copy",
+        dir.path().join("bad-url").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(!dir.path().join("bad-url").exists(), "nothing made");
+    let stderr = refused_to_serve(
+        &nats,
+        &dir.path().join("bad-key"),
+        &["--ledger-vkey", "not-a-key"],
+    );
+    assert!(stderr.contains("--ledger-vkey"), "{stderr}");
+    assert!(!dir.path().join("bad-key").exists(), "nothing made");
     // A ledger's own data directory is not taken for a copy.
     let stderr = refused_to_serve(&nats, &data, &[]);
     assert!(stderr.contains("data directory"), "{stderr}");
@@ -187,6 +206,20 @@ fn a_console_in_front_of_ledgerd_serves_a_verified_copy_and_hands_appends_to_led
         "{}",
         refused.text()
     );
+    // Bad input is refused here with its code, as on a data directory, and reaches no one.
+    for (body, code) in [
+        (&b"{"[..], "malformed-json"),
+        (&b"{\"event\": {}}"[..], "malformed-request"),
+    ] {
+        let refused = server.post("/api/events", None, body);
+        assert_eq!(
+            (refused.status, refused.code().as_str()),
+            (400, code),
+            "{}",
+            refused.text()
+        );
+    }
+    assert_eq!(server.size(), size + 1, "nothing appended");
     // A batch: one accepted, one refused, one reply each.
     let batch = serde_json::json!({"events": [
         signed(&clerk, "rep.checked_in", "nats-walk-in-3", check_in("V-N3")),
