@@ -117,7 +117,7 @@ python3 - <<'PY'
 import json
 case = json.load(open("case.json"))
 assert case["state"] == "requested", case
-print(f"ok   projectord: case CASE-SMOKE-1 is {case['state']!r}, signed by {case['detail']['timeline'][0]['signer_name']!r}")
+print(f"ok   projectord: case CASE-SMOKE-1 is {case['state']!r}, signed by {case['timeline'][0]['signer_name']!r} at {case['timeline'][0]['occurred_at']}")
 PY
 "$P" status --nats "$clerk" --ledger city-hospital-3 --json >status.json
 python3 - <<'PY'

@@ -1138,15 +1138,31 @@ fn cosign(note: &Path, at: &Where, witnesses: &[String]) -> Result<(), Failure> 
     Ok(())
 }
 
+/// Asks `kind`: with `--json`, prints the answer as it came and returns `None`; else returns it
+/// read as `T`, for text.
 fn ask<T: serde::de::DeserializeOwned>(
     target: &Where,
     kind: &str,
     body: &impl serde::Serialize,
-) -> Result<(Value, T), Failure> {
+) -> Result<Option<T>, Failure> {
     let answer = oversight::ask(target.connect()?, target.data.as_deref(), kind, body)?;
-    let typed = T::deserialize(&answer)
-        .map_err(|e| Failure::Unreachable(format!("unexpected {kind} answer: {e}")))?;
-    Ok((answer, typed))
+    if target.json {
+        out_json(&answer);
+        return Ok(None);
+    }
+    T::deserialize(&answer)
+        .map(Some)
+        .map_err(|e| Failure::Unreachable(format!("unexpected {kind} answer: {e}")))
+}
+
+/// The answers' shape to ask for: `--json` prints the current one (QUERIES.md 3.0, as the HTTP
+/// API answers); text is written from the views' own forms, which version 2 answers carry.
+fn shape(target: &Where) -> probity_views::query::Version {
+    if target.json {
+        probity_views::query::Version::V3
+    } else {
+        probity_views::query::Version::V2
+    }
 }
 
 /// Refuses a malformed time before anything is opened, naming the flag.
@@ -1158,12 +1174,18 @@ fn check_time(flag: &str, value: &Option<String>) -> Result<(), Failure> {
 
 fn findings(target: &Where, rule: Option<String>, since: Option<String>) -> Result<(), Failure> {
     check_time("--since", &since)?;
-    let (raw, selected): (Value, Vec<probity_views::query::FindingAnswer>) =
-        ask(target, "findings", &FindingsQuery { rule, since })?;
-    if target.json {
-        out_json(&raw);
+    let selected: Option<Vec<probity_views::query::FindingAnswer>> = ask(
+        target,
+        "findings",
+        &FindingsQuery {
+            rule,
+            since,
+            version: shape(target),
+        },
+    )?;
+    let Some(selected) = selected else {
         return Ok(());
-    }
+    };
     if selected.is_empty() {
         out("no findings");
     }
@@ -1179,12 +1201,18 @@ fn findings(target: &Where, rule: Option<String>, since: Option<String>) -> Resu
 fn blacklist(target: &Where, at: Option<String>, known_at: Option<String>) -> Result<(), Failure> {
     check_time("--at", &at)?;
     check_time("--known-at", &known_at)?;
-    let (raw, entries): (Value, Vec<probity_projector::BlacklistEntry>) =
-        ask(target, "blacklist", &BlacklistQuery { at, known_at })?;
-    if target.json {
-        out_json(&raw);
+    let entries: Option<Vec<probity_projector::BlacklistEntry>> = ask(
+        target,
+        "blacklist",
+        &BlacklistQuery {
+            at,
+            known_at,
+            version: shape(target),
+        },
+    )?;
+    let Some(entries) = entries else {
         return Ok(());
-    }
+    };
     if entries.is_empty() {
         out("no supplier is under a whole-firm ban");
     }
@@ -1196,11 +1224,15 @@ fn blacklist(target: &Where, at: Option<String>, known_at: Option<String>) -> Re
 
 fn policy(target: &Where, at: Option<String>) -> Result<(), Failure> {
     check_time("--at", &at)?;
-    let (raw, report): (Value, probity_projector::PolicyReport) =
-        ask(target, "policy", &PolicyQuery { at })?;
-    if target.json {
-        out_json(&raw);
-    } else {
+    let report: Option<probity_projector::PolicyReport> = ask(
+        target,
+        "policy",
+        &PolicyQuery {
+            at,
+            version: shape(target),
+        },
+    )?;
+    if let Some(report) = report {
         out(&text().policy(&report));
     }
     Ok(())
@@ -1211,12 +1243,11 @@ fn subject(kind: &str, args: &SubjectArgs) -> Result<(), Failure> {
     let query = SubjectQuery {
         id: args.id.clone(),
         at: args.at.clone(),
+        version: shape(&args.target),
     };
-    let (raw, _): (Value, Value) = ask(&args.target, kind, &query)?;
-    if args.target.json {
-        out_json(&raw);
+    let Some(raw): Option<Value> = ask(&args.target, kind, &query)? else {
         return Ok(());
-    }
+    };
     let text = |value: Value| -> Result<String, Failure> {
         let bad =
             |e: serde_json::Error| Failure::Unreachable(format!("unexpected {kind} answer: {e}"));

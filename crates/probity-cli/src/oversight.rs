@@ -51,6 +51,7 @@ pub fn ask(
                     kind,
                     &payload,
                     probity_ledger::now().unix_micros(),
+                    probity_views::answers::Zone(crate::text().zone()),
                 )
             });
             projector.close();

@@ -46,6 +46,16 @@ fn every_read_answers_on_the_demo_and_matches_the_cli() {
         ("/api/cases/CASE-2", "case"),
         ("/api/cases", "cases"),
         ("/api/staff/S-LI", "staff"),
+        // The older shapes, asked for (QUERIES.md, "Version 2 answers").
+        ("/api/policy?version=2", "v2/policy"),
+        ("/api/blacklist?version=2", "v2/blacklist"),
+        ("/api/findings?version=2", "v2/findings"),
+        ("/api/suppliers/91330100MA2H0007XM?version=2", "v2/supplier"),
+        ("/api/reps/REP-R7?version=2", "v2/rep"),
+        ("/api/cases/CASE-1?version=2", "v2/case"),
+        ("/api/cases?version=2", "v2/cases"),
+        ("/api/staff/S-LI?version=2", "v2/staff"),
+        ("/api/cases/CASE-1?version=3", "case"),
         ("/api/event-types", "event-types"),
         ("/api/event-types/purchase.requested", "-"),
     ] {
@@ -61,6 +71,34 @@ fn every_read_answers_on_the_demo_and_matches_the_cli() {
         }
     }
     conforms("readyz", &server.get("/readyz", None).json());
+    // Version 3 times are RFC 3339 at the hospital's offset; the older shape has µs.
+    let supplier = server.get("/api/suppliers/91330100MA2H0007XM", None).json();
+    let old = server
+        .get("/api/suppliers/91330100MA2H0007XM?version=2", None)
+        .json();
+    let at = supplier["ok"]["admitted"]["at"].as_str().unwrap();
+    assert!(at.ends_with("+08:00"), "{supplier}");
+    assert_eq!(
+        probity_core::time::OccurredAt::parse(at)
+            .unwrap()
+            .unix_micros(),
+        old["ok"]["supplier"]["admitted"][0].as_i64().unwrap(),
+        "{old}"
+    );
+    // A version that is not one, or one given for CSV, is refused.
+    for path in [
+        "/api/policy?version=4",
+        "/api/cases?version=x",
+        "/api/blacklist?version=2&format=csv",
+    ] {
+        let refused = server.get(path, None);
+        assert_eq!(refused.status, 400, "{path}: {}", refused.text());
+        assert_eq!(
+            refused.json()["error"]["code"],
+            "malformed-request",
+            "{path}"
+        );
+    }
     // The check can fail: a status whose size is text is not one.
     let wrong = json!({"ok": {"ledger": "x", "origin": "x", "size": "many", "root": "00", "checkpoint_size": null, "last_recorded_at": null, "active_keys": 1}});
     assert!(std::panic::catch_unwind(|| conforms("status", &wrong)).is_err());
@@ -231,10 +269,11 @@ fn csv_opens_in_a_spreadsheet_with_times_in_the_hospitals_zone() {
     let mut lines = text.lines();
     assert_eq!(
         lines.next(),
-        Some("\u{feff}uscc,name,reason,from (+08:00),until (+08:00),record")
+        Some("\u{feff}uscc,name,ban,list,from (+08:00),until (+08:00),record")
     );
     let row = lines.next().unwrap();
     assert!(row.starts_with("91330100MA2H0007XM,"), "{row}");
+    assert!(row.contains(",blacklist,,"), "{row}");
     assert!(row.contains(",2026-03-23 09:00:00,"), "{row}");
     let findings = server
         .get("/api/findings?format=csv&rule=split-purchase", None)
@@ -765,7 +804,7 @@ fn a_findings_review_is_recorded_and_shown_with_it() {
     assert_eq!(
         (
             &reviews[0]["outcome"],
-            &reviews[0]["seq"],
+            &reviews[0]["record"],
             &reviews[0]["reviewer"]
         ),
         (&json!("referred"), &seq, &json!("do-chen"))

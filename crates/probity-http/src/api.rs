@@ -20,7 +20,7 @@ use probity_core::time::OccurredAt;
 use probity_ledger::requests::{self, LedgerQuery};
 use probity_ledger::wire::{self, AppendMessage, Reply};
 use probity_ledger::AppendError;
-use probity_views::{ocds, query};
+use probity_views::{answers, ocds, query};
 use probity_wire::{ErrorCode, WireError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -148,12 +148,18 @@ pub(crate) fn params(pairs: Vec<(String, String)>) -> Result<(Vec<u8>, Option<St
             continue;
         }
         let value = match (name.as_str(), value.parse::<u64>()) {
-            ("seq" | "size" | "size1" | "size2", Ok(n)) => Value::from(n),
+            ("seq" | "size" | "size1" | "size2" | "version", Ok(n)) => Value::from(n),
             _ => Value::from(value),
         };
         if object.insert(name.clone(), value).is_some() {
             return Err(repeated(&name));
         }
+    }
+    if format.as_deref() == Some("csv") && object.contains_key("version") {
+        return Err(ApiError::new(
+            ErrorCode::MalformedRequest,
+            "version chooses the shape of JSON answers; CSV has one shape",
+        ));
     }
     // Invariant: a JSON object always serializes.
     let body = serde_json::to_vec(&object).expect("a JSON object serializes");
@@ -408,7 +414,8 @@ pub(crate) async fn views_query(
 ) -> Result<Value, ApiError> {
     blocking(move || {
         let now = probity_ledger::now().unix_micros();
-        app.with_views(|projection| query::answer(projection, kind, &body, now))
+        let zone = answers::Zone(app.config.offset);
+        app.with_views(|projection| query::answer(projection, kind, &body, now, zone))
     })
     .await
 }
@@ -435,12 +442,13 @@ async fn blacklist(
     match csv_wanted(format.as_deref())? {
         false => Ok(ok(value)),
         true => {
-            let entries: Vec<probity_projector::BlacklistEntry> = from_value(value)?;
+            let entries: Vec<answers::Blacklisted> = from_value(value)?;
             let zone = crate::display::offset_text(offset);
             let mut rows = vec![vec![
                 "uscc".to_owned(),
                 "name".into(),
-                "reason".into(),
+                "ban".into(),
+                "list".into(),
                 format!("from ({zone})"),
                 format!("until ({zone})"),
                 "record".into(),
@@ -449,12 +457,14 @@ async fn blacklist(
                 rows.push(vec![
                     e.uscc,
                     e.name.unwrap_or_default(),
-                    e.reason,
-                    crate::display::local(e.from, offset),
+                    e.ban,
+                    e.list.unwrap_or_default(),
+                    crate::display::cell_time(&e.from),
                     e.until
-                        .map(|t| crate::display::local(t, offset))
+                        .as_ref()
+                        .map(crate::display::cell_time)
                         .unwrap_or_default(),
-                    e.seq.to_string(),
+                    e.record.to_string(),
                 ]);
             }
             csv_response(rows, "blacklist.csv")
@@ -474,7 +484,7 @@ async fn findings(
     match csv_wanted(format.as_deref())? {
         false => Ok(ok(value)),
         true => {
-            let list: Vec<query::FindingAnswer> = from_value(value)?;
+            let list: Vec<answers::Finding> = from_value(value)?;
             let zone = crate::display::offset_text(offset);
             let mut rows = vec![vec![
                 "id".to_owned(),
@@ -488,28 +498,28 @@ async fn findings(
                 "summary".into(),
                 "reviews".into(),
             ]];
-            for query::FindingAnswer {
-                finding: f,
-                reviews,
-            } in list
-            {
+            for f in list {
                 rows.push(vec![
                     f.id,
                     f.rule.code().to_owned(),
                     format!("{:?}", f.severity).to_lowercase(),
-                    crate::display::local(f.occurred_at, offset),
-                    crate::display::local(f.detectable_at.unix_micros(), offset),
+                    crate::display::cell_time(&f.occurred_at),
+                    crate::display::cell_time(&f.detectable_at),
                     f.knowable.to_string(),
-                    f.subjects.join(" "),
+                    f.subjects
+                        .iter()
+                        .map(|s| format!("{}:{}", s.kind, s.id))
+                        .collect::<Vec<_>>()
+                        .join(" "),
                     f.evidence
                         .iter()
                         .map(ToString::to_string)
                         .collect::<Vec<_>>()
                         .join(" "),
                     f.summary,
-                    reviews
+                    f.reviews
                         .iter()
-                        .map(|r| format!("{} (record {})", r.outcome, r.seq))
+                        .map(|r| format!("{} (record {})", r.outcome, r.record))
                         .collect::<Vec<_>>()
                         .join("; "),
                 ]);
@@ -548,7 +558,8 @@ fn csv_response(rows: Vec<Vec<String>>, name: &str) -> Answer {
     Ok(attachment(bytes, "text/csv; charset=utf-8", name))
 }
 
-/// One purchase case of the list (`GET /api/cases`).
+/// One purchase case of the list (`GET /api/cases?version=2`; the console and the CSV are
+/// written from it).
 #[derive(Debug, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub(crate) struct CaseLine {
     /// The case id.
@@ -571,6 +582,56 @@ pub(crate) struct CaseLine {
     pub award_fen: Option<u64>,
     /// Findings that name the case.
     pub findings: usize,
+}
+
+/// One purchase case of the list (`GET /api/cases`), amounts as fen with their text.
+#[derive(Debug, Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub(crate) struct CaseLineAnswer {
+    /// The case id.
+    pub case: String,
+    /// The last purchase step recorded, without `purchase.`; `none` before the first.
+    pub state: String,
+    /// The purchase step expected next (an event type); `null` once paid or cancelled.
+    pub next_step: Option<String>,
+    /// The requesting department.
+    pub department: Option<String>,
+    /// What is wanted.
+    pub item: Option<String>,
+    /// The estimated total.
+    pub estimated: Option<answers::Amount>,
+    /// How it is bought, once the process was opened.
+    pub method: Option<probity_events::purchase::Method>,
+    /// The supplier awarded (USCC).
+    pub award_supplier: Option<String>,
+    /// The amount awarded.
+    pub award_amount: Option<answers::Amount>,
+    /// Findings that name the case.
+    pub findings: usize,
+}
+
+impl From<CaseLine> for CaseLineAnswer {
+    fn from(l: CaseLine) -> CaseLineAnswer {
+        CaseLineAnswer {
+            case: l.case,
+            state: l.state,
+            next_step: l.next_step,
+            department: l.department,
+            item: l.item,
+            estimated: l.estimated_fen.map(answers::Amount::of),
+            method: l.method,
+            award_supplier: l.award_supplier,
+            award_amount: l.award_fen.map(answers::Amount::of),
+            findings: l.findings,
+        }
+    }
+}
+
+/// The members the case list takes (besides `format`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CasesQuery {
+    #[serde(default)]
+    version: query::Version,
 }
 
 /// Every case the views hold, by case id.
@@ -611,18 +672,24 @@ async fn cases(
 ) -> Answer {
     authorize(&app, &headers, Access::Staff)?;
     let (body, format) = params(q)?;
-    if body != b"{}" {
-        return Err(ApiError::new(
+    let asked: CasesQuery = probity_core::strict_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
             ErrorCode::MalformedRequest,
-            "the case list takes no parameters but format",
-        ));
-    }
+            format!("the case list takes only format and version: {e}"),
+        )
+    })?;
     let lines = blocking(move || {
         app.with_views(|p| Ok(case_lines(p, probity_ledger::now().unix_micros())))
     })
     .await?;
     if !csv_wanted(format.as_deref())? {
-        return Ok(ok(lines));
+        return Ok(match asked.version {
+            query::Version::V2 => ok(lines),
+            query::Version::V3 => ok(lines
+                .into_iter()
+                .map(CaseLineAnswer::from)
+                .collect::<Vec<_>>()),
+        });
     }
     let money = |fen: Option<u64>| fen.map(probity_projector::render::yuan).unwrap_or_default();
     let mut rows = vec![[

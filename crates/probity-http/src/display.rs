@@ -11,6 +11,16 @@ pub fn local(micros: i64, offset: UtcOffset) -> String {
         .unwrap_or_else(|| format!("{micros} µs"))
 }
 
+/// An answer's time (RFC 3339 at the hospital's offset) as a CSV cell: `2026-03-05 12:00:00`,
+/// as [`local`] writes it (the column's header names the offset).
+pub fn cell_time(time: &probity_views::answers::Time) -> String {
+    let text = &time.0;
+    match text.get(..19) {
+        Some(seconds) if text.len() > 19 => seconds.replacen('T', " ", 1),
+        _ => text.clone(),
+    }
+}
+
 /// `+08:00`.
 pub fn offset_text(offset: UtcOffset) -> String {
     let format = time::macros::format_description!("[offset_hour sign:mandatory]:[offset_minute]");

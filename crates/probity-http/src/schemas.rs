@@ -7,12 +7,13 @@ use probity_core::receipt::Receipt;
 use probity_projector::{
     BlacklistEntry, CaseReport, PolicyReport, RepReport, StaffReport, SupplierReport,
 };
+use probity_views::answers;
 use probity_views::query::FindingAnswer;
 use probity_wire::{CheckpointReply, ConsistencyProof, InclusionProof, Reply, Status};
 use schemars::JsonSchema;
 use serde_json::Value;
 
-use crate::api::{CaseLine, Draft, EventTypeLine, KeyLine, Readiness};
+use crate::api::{CaseLine, CaseLineAnswer, Draft, EventTypeLine, KeyLine, Readiness};
 
 fn answer<T: JsonSchema>(name: &str, what: &str) -> (String, Value) {
     let mut schema = schemars::schema_for!(Reply<T>).to_value();
@@ -27,7 +28,8 @@ fn answer<T: JsonSchema>(name: &str, what: &str) -> (String, Value) {
     (name.to_owned(), schema)
 }
 
-/// `(name, schema)` of every JSON answer: `schemas/http/<name>.json`. Each is the whole
+/// `(name, schema)` of every JSON answer: `schemas/http/<name>.json`, and `v2/<name>.json` for
+/// the answers that a request's `version=2` gives in their older shape. Each is the whole
 /// answer, `{"ok": …}` or `{"error": …}`.
 pub fn answer_schemas() -> Vec<(String, Value)> {
     let mut readiness = schemars::schema_for!(Readiness).to_value();
@@ -42,14 +44,22 @@ pub fn answer_schemas() -> Vec<(String, Value)> {
         answer::<CheckpointReply>("checkpoint", "GET /api/checkpoint"),
         answer::<InclusionProof>("proof-inclusion", "GET /api/proof/inclusion"),
         answer::<ConsistencyProof>("proof-consistency", "GET /api/proof/consistency"),
-        answer::<PolicyReport>("policy", "GET /api/policy"),
-        answer::<Vec<BlacklistEntry>>("blacklist", "GET /api/blacklist"),
-        answer::<Vec<FindingAnswer>>("findings", "GET /api/findings"),
-        answer::<SupplierReport>("supplier", "GET /api/suppliers/{uscc}"),
-        answer::<RepReport>("rep", "GET /api/reps/{filing_number}"),
-        answer::<CaseReport>("case", "GET /api/cases/{id}"),
-        answer::<Vec<CaseLine>>("cases", "GET /api/cases"),
-        answer::<StaffReport>("staff", "GET /api/staff/{id}"),
+        answer::<answers::PolicyAnswer>("policy", "GET /api/policy"),
+        answer::<Vec<answers::Blacklisted>>("blacklist", "GET /api/blacklist"),
+        answer::<Vec<answers::Finding>>("findings", "GET /api/findings"),
+        answer::<answers::Supplier>("supplier", "GET /api/suppliers/{uscc}"),
+        answer::<answers::Rep>("rep", "GET /api/reps/{filing_number}"),
+        answer::<answers::Case>("case", "GET /api/cases/{id}"),
+        answer::<Vec<CaseLineAnswer>>("cases", "GET /api/cases"),
+        answer::<answers::Staff>("staff", "GET /api/staff/{id}"),
+        answer::<PolicyReport>("v2/policy", "GET /api/policy?version=2"),
+        answer::<Vec<BlacklistEntry>>("v2/blacklist", "GET /api/blacklist?version=2"),
+        answer::<Vec<FindingAnswer>>("v2/findings", "GET /api/findings?version=2"),
+        answer::<SupplierReport>("v2/supplier", "GET /api/suppliers/{uscc}?version=2"),
+        answer::<RepReport>("v2/rep", "GET /api/reps/{filing_number}?version=2"),
+        answer::<CaseReport>("v2/case", "GET /api/cases/{id}?version=2"),
+        answer::<Vec<CaseLine>>("v2/cases", "GET /api/cases?version=2"),
+        answer::<StaffReport>("v2/staff", "GET /api/staff/{id}?version=2"),
         answer::<Vec<KeyLine>>("keys", "GET /api/keys"),
         answer::<Vec<EventTypeLine>>("event-types", "GET /api/event-types"),
         answer::<Draft>("draft", "POST /api/drafts"),
@@ -69,7 +79,7 @@ mod tests {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schemas/http");
         let bless = std::env::var_os("PROBITY_BLESS").is_some();
         if bless {
-            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::create_dir_all(dir.join("v2")).unwrap();
         }
         let mut names = Vec::new();
         for (name, schema) in answer_schemas() {
@@ -88,9 +98,15 @@ mod tests {
             );
             names.push(format!("{name}.json"));
         }
-        let mut present: Vec<String> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        let mut present: Vec<String> = ["", "v2/"]
+            .into_iter()
+            .flat_map(|sub| {
+                std::fs::read_dir(dir.join(sub))
+                    .unwrap()
+                    .map(|e| e.unwrap())
+                    .filter(|e| e.file_type().unwrap().is_file())
+                    .map(move |e| format!("{sub}{}", e.file_name().to_string_lossy()))
+            })
             .collect();
         present.sort();
         names.sort();

@@ -17,6 +17,7 @@ use probity_core::record::Record;
 use probity_wire::{self as wire, CheckpointReply, ErrorCode, Reply, WireError};
 use tokio::sync::watch;
 
+use probity_views::answers::Zone;
 use probity_views::query::{self, ProjectorStatus};
 use probity_views::{ProjectError, Projector};
 
@@ -39,6 +40,8 @@ pub struct FollowConfig {
     pub ledger_vkey: Option<VerifierKey>,
     /// Verify again the record a previous run refused (see [`Projector::clear_halt`]).
     pub retry_halted: bool,
+    /// The hospital's offset: the answers' times are written at it.
+    pub zone: Zone,
 }
 
 impl FollowConfig {
@@ -52,6 +55,7 @@ impl FollowConfig {
             checkpoint_every: Duration::from_secs(2),
             ledger_vkey: None,
             retry_halted: false,
+            zone: Zone::default(),
         }
     }
 }
@@ -77,6 +81,7 @@ pub struct Shared {
     projector: Arc<RwLock<Projector>>,
     head: Arc<AtomicU64>,
     applied: watch::Sender<u64>,
+    zone: Zone,
 }
 
 impl Shared {
@@ -116,21 +121,9 @@ impl Shared {
     }
 }
 
-#[derive(serde::Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct StatusQuery {
-    #[serde(default)]
-    state_hash: bool,
-}
-
 fn answer(shared: &Shared, kind: &str, payload: &[u8]) -> Result<serde_json::Value, WireError> {
     if kind == "status" {
-        let q: StatusQuery = if payload.is_empty() {
-            StatusQuery::default()
-        } else {
-            probity_core::strict_json::from_slice(payload)
-                .map_err(|e| WireError::new(ErrorCode::MalformedRequest, e.to_string()))?
-        };
+        let q = query::StatusQuery::parse(payload)?;
         return serde_json::to_value(shared.status(q.state_hash)?)
             .map_err(|e| WireError::new(ErrorCode::Internal, e.to_string()));
     }
@@ -140,6 +133,7 @@ fn answer(shared: &Shared, kind: &str, payload: &[u8]) -> Result<serde_json::Val
         kind,
         payload,
         probity_ledger::now().unix_micros(),
+        shared.zone,
     )
 }
 
@@ -212,6 +206,7 @@ impl Follower {
             projector: Arc::new(RwLock::new(projector)),
             head: Arc::new(AtomicU64::new(0)),
             applied,
+            zone: config.zone,
         };
         let mut queries = client
             .subscribe(query::subject(&config.ledger, "*"))

@@ -43,6 +43,9 @@ struct Args {
     /// 127.0.0.1:9465 (default: no metrics endpoint).
     #[arg(long, env = "PROBITY_METRICS_LISTEN")]
     metrics_listen: Option<std::net::SocketAddr>,
+    /// The hospital's offset from UTC, written ±hh:mm: the answers' times are written at it.
+    #[arg(long, env = "PROBITY_UTC_OFFSET", default_value = "+08:00")]
+    utc_offset: String,
     /// Logs as JSON lines.
     #[arg(long)]
     json_logs: bool,
@@ -69,6 +72,12 @@ async fn main() -> anyhow::Result<()> {
         .map(probity_ledger::keyfile::read_vkey)
         .transpose()
         .context("--ledger-vkey")?;
+    let zone = probity_views::answers::Zone::parse(&args.utc_offset).with_context(|| {
+        format!(
+            "--utc-offset {:?}: the hospital's offset from UTC, written ±hh:mm (e.g. +08:00)",
+            args.utc_offset
+        )
+    })?;
     // SIGTERM is caught from here on, also while connecting and starting: a stop during
     // startup is a clean stop, not a kill.
     let stop = probity_nats::shutdown_signal().context("installing the signal handlers")?;
@@ -93,6 +102,7 @@ async fn main() -> anyhow::Result<()> {
     config.ledger_vkey = ledger_vkey;
     config.max_batch = args.max_batch.max(1);
     config.retry_halted = args.retry_halted;
+    config.zone = zone;
     if let Some(stream) = args.stream {
         config.stream = stream;
     }

@@ -217,7 +217,7 @@ async fn killed_mid_stream_and_restarted_it_equals_a_clean_rebuild() {
         &nats.url(),
         &data.path().join("views-b"),
         4096,
-        &["--ledger-vkey", &ledger_vkey],
+        &["--ledger-vkey", &ledger_vkey, "--utc-offset", "+00:00"],
     );
     let rebuilt = caught_up(&client, size).await;
     assert_eq!(restarted.state_hash, rebuilt.state_hash);
@@ -226,6 +226,24 @@ async fn killed_mid_stream_and_restarted_it_equals_a_clean_rebuild() {
     // Queries over NATS, from the same views.
     let cases = ask(&client, "case", json!({"id": "CASE-7"})).await.unwrap();
     assert_eq!(cases["state"], "requested");
+    // Version 3 answers write times at the offset projectord was given; version 2, in µs.
+    let occurred = cases["timeline"][0]["occurred_at"].as_str().unwrap();
+    assert!(occurred.ends_with("+00:00"), "{cases}");
+    let old = ask(&client, "case", json!({"id": "CASE-7", "version": 2}))
+        .await
+        .unwrap();
+    assert_eq!(
+        probity_core::time::OccurredAt::parse(occurred)
+            .unwrap()
+            .unix_micros(),
+        old["detail"]["timeline"][0]["occurred_at"]
+            .as_i64()
+            .unwrap()
+    );
+    assert_eq!(
+        ask(&client, "status", json!({"version": 3})).await.unwrap()["records_behind"],
+        0
+    );
     let blacklist = ask(&client, "blacklist", json!({})).await.unwrap();
     // One entry per ban in force: the fixture supplier was blacklisted by every 10th event.
     let bans = blacklist.as_array().unwrap();
@@ -276,6 +294,14 @@ fn a_malformed_ledger_vkey_is_refused_before_connecting() {
         !views.path().join("views").exists(),
         "views created for a refused start"
     );
+    let output = projectord_without_nats(&views.path().join("views"))
+        .args(["--utc-offset", "Asia/Shanghai"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("--utc-offset"), "{stderr}");
+    assert!(!views.path().join("views").exists());
 }
 
 #[test]

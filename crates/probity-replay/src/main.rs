@@ -15,11 +15,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{ArgGroup, Parser, ValueEnum};
-use probity_core::time::{OccurredAt, RecordedAt};
+use probity_core::time::OccurredAt;
 use probity_ledger::{datadir, evidence, export, keyfile, Ledger};
 use probity_projector::{render, BlacklistEntry, Finding};
+use probity_views::answers::{self, Answers, Time, Zone};
 use probity_views::embedded;
-use probity_views::replay::{Diff, Moment, ReplayError, Replayed, Replayer, Step};
+use probity_views::replay::{Diff, Moment, MomentAnswer, ReplayError, Replayed, Replayer, Step};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -119,15 +120,11 @@ impl From<ReplayError> for Failure {
     }
 }
 
-/// The views at one moment, as printed.
-#[derive(Debug, Serialize)]
+/// The views at one moment, as printed: the text is written from the views' forms, `--json`
+/// prints [`View::answer`].
+#[derive(Debug)]
 struct View {
     moment: Moment,
-    /// True time the views are read at (RFC 3339), when the moment has one.
-    true_at: Option<String>,
-    /// Known time the views are read at (RFC 3339); `None`: everything known now.
-    known_at: Option<String>,
-    /// Records the moment includes, of the ledger's.
     records: u64,
     ledger_records: u64,
     /// `<kind>:<id>` of the subject, if one was asked for.
@@ -135,8 +132,41 @@ struct View {
     timeline: Vec<Step>,
     blacklist: Vec<BlacklistEntry>,
     findings: Vec<Finding>,
-    /// The subject's view (as `probity supplier|rep|case|staff --json` prints it).
+    /// The subject's report in its stored forms (for the text).
     view: Option<Value>,
+    /// The same in the answers' shapes.
+    answer: ViewAnswer,
+}
+
+/// What `--json` prints: the answers' shapes of QUERIES.md 3.0, times at the hospital's offset.
+#[derive(Debug, Serialize)]
+struct ViewAnswer {
+    moment: MomentAnswer,
+    /// True time the views are read at, when the moment has one.
+    true_at: Option<Time>,
+    /// Known time the views are read at; `null`: everything known now.
+    known_at: Option<Time>,
+    /// Records the moment includes, of the ledger's.
+    records: u64,
+    ledger_records: u64,
+    /// The subject, if one was asked for.
+    subject: Option<answers::Subject>,
+    timeline: Vec<StepAnswer>,
+    blacklist: Vec<answers::Blacklisted>,
+    findings: Vec<answers::Finding>,
+    /// The subject's view, as `probity supplier|rep|case|staff --json` prints it.
+    view: Option<Value>,
+}
+
+/// One record of a timeline.
+#[derive(Debug, Serialize)]
+struct StepAnswer {
+    record: probity_core::ids::Seq,
+    event_type: String,
+    occurred_at: Time,
+    recorded_at: Time,
+    signer: probity_core::keys::KeyId,
+    signer_name: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -186,9 +216,14 @@ fn when(t: i64) -> Option<String> {
     (t != i64::MIN && t != i64::MAX).then(|| text().when(t))
 }
 
-/// An instant for JSON, in the one UTC text records use (`None` for the ends of time).
-fn when_utc(t: i64) -> Option<String> {
-    (t != i64::MIN && t != i64::MAX).then(|| RecordedAt::from_unix_micros(t).to_string())
+/// The answers' zone: the hospital's offset of this run.
+fn zone() -> Zone {
+    Zone(text().zone())
+}
+
+/// `t`, unless it stands for the ends of time (a moment with no true or known time).
+fn ends_aside(t: i64) -> Option<i64> {
+    (t != i64::MIN && t != i64::MAX).then_some(t)
 }
 
 /// The data directory to replay: `--data`, or the import of the export file (made or renewed
@@ -247,11 +282,11 @@ fn run(args: &Args) -> Result<String, Failure> {
                     Sense::True => Moment::TrueAt(t),
                 })
             };
-            let diff = diff(&replayer, moment(&times[0])?, moment(&times[1])?)?;
+            let (from, to) = (moment(&times[0])?, moment(&times[1])?);
             if args.json {
-                json(&diff)
+                json(&replayer.diff_answer(from, to, zone())?)
             } else {
-                diff_text(&diff)
+                diff_text(&replayer.diff(from, to)?)
             }
         }
         None => {
@@ -266,7 +301,7 @@ fn run(args: &Args) -> Result<String, Failure> {
             };
             let view = view(args, &replayer, moment, ledger.size())?;
             let mut text = if args.json {
-                json(&view)
+                json(&view.answer)
             } else {
                 view_text(&view)
             };
@@ -333,52 +368,101 @@ fn view(args: &Args, replayer: &Replayer<'_>, moment: Moment, size: u64) -> Resu
             (timeline, subject_view(replayer, &mut replayed, kind, id)?)
         }
     };
-    Ok(View {
-        moment,
-        true_at: when_utc(replayed.true_at),
-        known_at: when_utc(replayed.known_at),
+    let (blacklist, findings) = (replayed.blacklist(), replayed.findings());
+    let zone = zone();
+    let (blacklist_answer, findings_answer) = replayer.settle(&mut replayed, |p| {
+        let a = Answers {
+            projection: p,
+            zone,
+        };
+        (
+            blacklist.iter().map(|e| a.blacklisted(e)).collect(),
+            findings.iter().map(|f| a.finding(f)).collect(),
+        )
+    })?;
+    let subject_text = subject.map(|(kind, id)| format!("{kind}:{id}"));
+    let answer = ViewAnswer {
+        moment: MomentAnswer::of(moment, zone),
+        true_at: ends_aside(replayed.true_at).map(|t| zone.time(t)),
+        known_at: ends_aside(replayed.known_at).map(|t| zone.time(t)),
         records: replayed.records,
         ledger_records: size,
-        subject: subject.map(|(kind, id)| format!("{kind}:{id}")),
+        subject: subject_text.as_deref().map(answers::Subject::parse),
+        timeline: timeline
+            .iter()
+            .map(|s| StepAnswer {
+                record: s.seq,
+                event_type: s.event_type.clone(),
+                occurred_at: zone.time(s.occurred_at),
+                recorded_at: zone.time(s.recorded_at),
+                signer: s.signer,
+                signer_name: s.signer_name.clone(),
+            })
+            .collect(),
+        blacklist: blacklist_answer,
+        findings: findings_answer,
+        view: view.as_ref().map(|(_, answer)| answer.clone()),
+    };
+    Ok(View {
+        moment,
+        records: replayed.records,
+        ledger_records: size,
+        subject: subject_text,
         timeline,
-        blacklist: replayed.blacklist(),
-        findings: replayed.findings(),
-        view,
+        blacklist,
+        findings,
+        view: view.map(|(stored, _)| stored),
+        answer,
     })
 }
 
+/// The subject's report in the views' forms (for the text) and in the answers' shapes.
 fn subject_view(
     replayer: &Replayer<'_>,
     replayed: &mut Replayed,
     kind: &str,
     id: &str,
-) -> Result<Option<Value>, Failure> {
+) -> Result<Option<(Value, Value)>, Failure> {
     let at = replayed.true_at;
-    let value = |v: Option<Result<Value, serde_json::Error>>| {
-        v.transpose()
+    let zone = zone();
+    let both = |stored: Result<Value, serde_json::Error>,
+                answer: Result<Value, serde_json::Error>| {
+        stored
+            .and_then(|s| answer.map(|a| (s, a)))
             .map_err(|e| Failure(format!("{kind} view: {e}")))
     };
-    match kind {
-        "supplier" => value(replayer.settle(replayed, |p| {
-            p.supplier_report(id, at).map(serde_json::to_value)
-        })?),
-        "rep" => {
-            value(replayer.settle(replayed, |p| p.rep_report(id, at).map(serde_json::to_value))?)
-        }
-        "case" => {
-            value(replayer.settle(replayed, |p| p.case_report(id).map(serde_json::to_value))?)
-        }
-        _ => {
-            // The staff view looks through every case.
-            let snapshot = replayed.snapshot;
-            replayer.complete(&mut replayed.projection, "cases", snapshot)?;
-            value(replayer.settle(replayed, |p| p.staff_report(id).map(serde_json::to_value))?)
-        }
+    if kind == "staff" {
+        // The staff view looks through every case.
+        let snapshot = replayed.snapshot;
+        replayer.complete(&mut replayed.projection, "cases", snapshot)?;
     }
-}
-
-fn diff(replayer: &Replayer<'_>, from: Moment, to: Moment) -> Result<Diff, Failure> {
-    Ok(replayer.diff(from, to)?)
+    let read = replayer.settle(replayed, |p| {
+        let a = Answers {
+            projection: p,
+            zone,
+        };
+        match kind {
+            "supplier" => p.supplier_report(id, at).map(|r| {
+                both(
+                    serde_json::to_value(&r),
+                    serde_json::to_value(a.supplier(&r)),
+                )
+            }),
+            "rep" => p
+                .rep_report(id, at)
+                .map(|r| both(serde_json::to_value(&r), serde_json::to_value(a.rep(&r)))),
+            "case" => p.case_report(id).map(|r| {
+                both(
+                    serde_json::to_value(&r),
+                    serde_json::to_value(a.case(&r, at)),
+                )
+            }),
+            _ => p
+                .staff_report(id)
+                .map(|r| both(serde_json::to_value(&r), serde_json::to_value(a.staff(&r)))),
+        }
+    })?;
+    read.transpose()
 }
 
 fn moment_text(moment: Moment) -> String {

@@ -11,6 +11,7 @@
 //! * [`history`] keeps every version of the rows and periodic snapshots; [`replay`] rebuilds
 //!   the views as of any moment from them.
 
+pub mod answers;
 pub mod embedded;
 pub mod history;
 pub mod ocds;

@@ -4,8 +4,11 @@
 use probity_core::time::OccurredAt;
 use probity_projector::{Finding, Projection, Review, Rule};
 use probity_wire::{ErrorCode, WireError};
+use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+
+use crate::answers::{Answers, Zone};
 
 /// The kinds of query, as the last token of their subject.
 pub const KINDS: [&str; 8] = [
@@ -24,6 +27,43 @@ pub fn subject(ledger: &str, kind: &str) -> String {
     format!("probity.{ledger}.query.{kind}")
 }
 
+/// The shape of the answers a request asks for (its `version` member): 3, the default, with
+/// every member named, times as RFC 3339 at the hospital's offset and money as fen with a
+/// display string ([`crate::answers`]); or 2, the shapes of QUERIES.md 2.x, for old clients.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum Version {
+    /// QUERIES.md 2.x: tuples as arrays, times as µs since the epoch.
+    V2,
+    /// QUERIES.md 3.0.
+    #[default]
+    V3,
+}
+
+impl Serialize for Version {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u8(match self {
+            Version::V2 => 2,
+            Version::V3 => 3,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Version {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match u64::deserialize(deserializer)? {
+            2 => Ok(Version::V2),
+            3 => Ok(Version::V3),
+            other => Err(serde::de::Error::custom(format!(
+                "version {other}: the answers have versions 2 and 3"
+            ))),
+        }
+    }
+}
+
+fn is_default(version: &Version) -> bool {
+    *version == Version::V3
+}
+
 /// `policy`: the thresholds and windows in force, and where they came from.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -31,6 +71,9 @@ pub struct PolicyQuery {
     /// True at (RFC 3339; default now).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at: Option<String>,
+    /// The answer's shape (default 3).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub version: Version,
 }
 
 /// `blacklist`: suppliers under a whole-firm ban.
@@ -43,6 +86,9 @@ pub struct BlacklistQuery {
     /// Known at (RFC 3339; default now).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub known_at: Option<String>,
+    /// The answer's shape (default 3).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub version: Version,
 }
 
 /// `findings`: red flags.
@@ -55,6 +101,9 @@ pub struct FindingsQuery {
     /// Only findings detectable at or after this time (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<String>,
+    /// The answer's shape (default 3).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub version: Version,
 }
 
 /// One finding of the `findings` answer, with the discipline office's reviews of it
@@ -92,6 +141,9 @@ pub struct SubjectQuery {
     /// As of (RFC 3339; default now), for `supplier` and `rep`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at: Option<String>,
+    /// The answer's shape (default 3).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub version: Version,
 }
 
 /// The longest error message a reply carries: an error quoting a query near `max_payload`
@@ -141,25 +193,41 @@ fn not_found(kind: &str, id: &str) -> WireError {
     )
 }
 
-/// Answers the query `kind` with body `payload` from `projection`, at wall-clock `now` (µs).
-/// `status` is answered by the caller, which knows the cursor.
+/// Answers the query `kind` with body `payload` from `projection`, at wall-clock `now` (µs),
+/// writing times at the hospital's offset `zone`. `status` is answered by the caller, which
+/// knows the cursor.
 pub fn answer(
     projection: &Projection,
     kind: &str,
     payload: &[u8],
     now: i64,
+    zone: Zone,
 ) -> Result<serde_json::Value, WireError> {
+    let shape = Answers { projection, zone };
     match kind {
         "blacklist" => {
             let q: BlacklistQuery = parse(payload)?;
             let at = instant("at", q.at.as_deref(), now)?;
             let known_at = instant("known_at", q.known_at.as_deref(), now)?;
-            json(&projection.blacklist(at, known_at))
+            let list = projection.blacklist(at, known_at);
+            match q.version {
+                Version::V2 => json(&list),
+                Version::V3 => json(
+                    &list
+                        .iter()
+                        .map(|e| shape.blacklisted(e))
+                        .collect::<Vec<_>>(),
+                ),
+            }
         }
         "policy" => {
             let q: PolicyQuery = parse(payload)?;
             let at = instant("at", q.at.as_deref(), now)?;
-            json(&projection.policy_report(at))
+            let report = projection.policy_report(at);
+            match q.version {
+                Version::V2 => json(&report),
+                Version::V3 => json(&shape.policy(&report)),
+            }
         }
         "findings" => {
             let q: FindingsQuery = parse(payload)?;
@@ -183,46 +251,80 @@ pub fn answer(
                 None => None,
                 Some(text) => Some(instant("since", Some(text), now)?),
             };
-            let selected: Vec<FindingAnswer> = projection
+            let selected = projection
                 .findings
                 .values()
                 .filter(|f| rule.is_none_or(|r| f.rule == r))
-                .filter(|f| since.is_none_or(|s| f.detectable_at.unix_micros() >= s))
-                .map(|f| FindingAnswer::reviewed(projection, f.clone()))
-                .collect();
-            json(&selected)
+                .filter(|f| since.is_none_or(|s| f.detectable_at.unix_micros() >= s));
+            match q.version {
+                Version::V2 => json(
+                    &selected
+                        .map(|f| FindingAnswer::reviewed(projection, f.clone()))
+                        .collect::<Vec<_>>(),
+                ),
+                Version::V3 => json(&selected.map(|f| shape.finding(f)).collect::<Vec<_>>()),
+            }
         }
         "supplier" | "rep" | "case" | "staff" => {
             let q: SubjectQuery = parse(payload)?;
             let at = instant("at", q.at.as_deref(), now)?;
             let id = q.id.as_str();
-            match kind {
-                "supplier" => json(
-                    &projection
-                        .supplier_report(id, at)
-                        .ok_or_else(|| not_found(kind, id))?,
-                ),
-                "rep" => json(
-                    &projection
-                        .rep_report(id, at)
-                        .ok_or_else(|| not_found(kind, id))?,
-                ),
-                "case" => json(
-                    &projection
-                        .case_report(id)
-                        .ok_or_else(|| not_found(kind, id))?,
-                ),
-                _ => json(
-                    &projection
-                        .staff_report(id)
-                        .ok_or_else(|| not_found(kind, id))?,
-                ),
+            let missing = || not_found(kind, id);
+            match (kind, q.version) {
+                ("supplier", version) => {
+                    let report = projection.supplier_report(id, at).ok_or_else(missing)?;
+                    match version {
+                        Version::V2 => json(&report),
+                        Version::V3 => json(&shape.supplier(&report)),
+                    }
+                }
+                ("rep", version) => {
+                    let report = projection.rep_report(id, at).ok_or_else(missing)?;
+                    match version {
+                        Version::V2 => json(&report),
+                        Version::V3 => json(&shape.rep(&report)),
+                    }
+                }
+                ("case", version) => {
+                    let report = projection.case_report(id).ok_or_else(missing)?;
+                    match version {
+                        Version::V2 => json(&report),
+                        Version::V3 => json(&shape.case(&report, now)),
+                    }
+                }
+                (_, version) => {
+                    let report = projection.staff_report(id).ok_or_else(missing)?;
+                    match version {
+                        Version::V2 => json(&report),
+                        Version::V3 => json(&shape.staff(&report)),
+                    }
+                }
             }
         }
         other => Err(error(
             ErrorCode::UnknownQuery,
             format!("no query {other:?}; one of: {}", KINDS.join(", ")),
         )),
+    }
+}
+
+/// The `status` request: whether to compute the state hash. A `version` is accepted (the
+/// status answer is the same in both).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusQuery {
+    /// Compute the views' state hash (it reads every row).
+    #[serde(default)]
+    pub state_hash: bool,
+    /// Accepted, with no effect.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub version: Version,
+}
+
+impl StatusQuery {
+    /// The request in `payload` (empty: the defaults).
+    pub fn parse(payload: &[u8]) -> Result<StatusQuery, WireError> {
+        parse(payload)
     }
 }
 

@@ -23,6 +23,7 @@ use probity_projector::time::Micros;
 use probity_projector::{Applied, BlacklistEntry, Finding, Projection, POLICIES_KEY};
 use serde::{Deserialize, Serialize};
 
+use crate::answers::{self, Answers, Zone};
 use crate::history::{Snapshot, Times};
 use crate::store::{StoreError, ViewStore};
 
@@ -43,6 +44,60 @@ pub struct Diff {
     pub findings_removed: Vec<Finding>,
     /// Findings present at both moments whose evidence or summary changed: (before, after).
     pub findings_changed: Vec<(Finding, Finding)>,
+}
+
+/// [`Diff`] in the answers' shapes (QUERIES.md 3.0): what `replay --diff --json` prints.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DiffAnswer {
+    /// The earlier moment.
+    pub from: MomentAnswer,
+    /// The later moment.
+    pub to: MomentAnswer,
+    /// Bans in force at `to` and not at `from`.
+    pub blacklist_added: Vec<answers::Blacklisted>,
+    /// Bans in force at `from` and no longer at `to`.
+    pub blacklist_removed: Vec<answers::Blacklisted>,
+    /// Findings at `to` that `from` did not have.
+    pub findings_added: Vec<answers::Finding>,
+    /// Findings at `from` that `to` does not have.
+    pub findings_removed: Vec<answers::Finding>,
+    /// Findings at both moments whose evidence or summary changed.
+    pub findings_changed: Vec<Change>,
+}
+
+/// A finding as it was and as it is.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Change {
+    /// At the earlier moment.
+    pub before: answers::Finding,
+    /// At the later moment.
+    pub after: answers::Finding,
+}
+
+/// A [`Moment`] for people and scripts: `{"sense": "records", "records": n}`, or
+/// `{"sense": "known_at" | "true_at", "at": time}` with the time at the hospital's offset.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MomentAnswer {
+    /// `records`, `known_at` or `true_at`.
+    pub sense: &'static str,
+    /// For `records`: how many records, from the first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub records: Option<u64>,
+    /// For `known_at` and `true_at`: the time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at: Option<answers::Time>,
+}
+
+impl MomentAnswer {
+    /// `moment` with its time at `zone`.
+    pub fn of(moment: Moment, zone: Zone) -> MomentAnswer {
+        let (sense, records, at) = match moment {
+            Moment::Records(n) => ("records", Some(n), None),
+            Moment::KnownAt(t) => ("known_at", None, Some(zone.time(t))),
+            Moment::TrueAt(t) => ("true_at", None, Some(zone.time(t))),
+        };
+        MomentAnswer { sense, records, at }
+    }
 }
 
 /// The moment to replay to.
@@ -226,6 +281,69 @@ impl<'a> Replayer<'a> {
 
     /// What changed in the blacklist and the findings from `from` to `to`.
     pub fn diff(&self, from: Moment, to: Moment) -> Result<Diff, ReplayError> {
+        Ok(self.diff_replays(from, to)?.0)
+    }
+
+    /// [`Replayer::diff`] in the answers' shapes (QUERIES.md 3.0) at the hospital's offset
+    /// `zone`, each finding with its reviews: as of `to`, or of `from` for one removed.
+    pub fn diff_answer(
+        &self,
+        from: Moment,
+        to: Moment,
+        zone: Zone,
+    ) -> Result<DiffAnswer, ReplayError> {
+        let (diff, mut before, mut after) = self.diff_replays(from, to)?;
+        let findings = |list: &[Finding], a: &Answers<'_>| -> Vec<answers::Finding> {
+            list.iter().map(|f| a.finding(f)).collect()
+        };
+        let blacklist = |list: &[BlacklistEntry], a: &Answers<'_>| -> Vec<answers::Blacklisted> {
+            list.iter().map(|e| a.blacklisted(e)).collect()
+        };
+        let (removed, blacklist_removed) = self.settle(&mut before, |p| {
+            let a = Answers {
+                projection: p,
+                zone,
+            };
+            (
+                findings(&diff.findings_removed, &a),
+                blacklist(&diff.blacklist_removed, &a),
+            )
+        })?;
+        let (added, blacklist_added, changed) = self.settle(&mut after, |p| {
+            let a = Answers {
+                projection: p,
+                zone,
+            };
+            let changed = diff
+                .findings_changed
+                .iter()
+                .map(|(was, is)| Change {
+                    before: a.finding(was),
+                    after: a.finding(is),
+                })
+                .collect();
+            (
+                findings(&diff.findings_added, &a),
+                blacklist(&diff.blacklist_added, &a),
+                changed,
+            )
+        })?;
+        Ok(DiffAnswer {
+            from: MomentAnswer::of(from, zone),
+            to: MomentAnswer::of(to, zone),
+            blacklist_added,
+            blacklist_removed,
+            findings_added: added,
+            findings_removed: removed,
+            findings_changed: changed,
+        })
+    }
+
+    fn diff_replays(
+        &self,
+        from: Moment,
+        to: Moment,
+    ) -> Result<(Diff, Replayed, Replayed), ReplayError> {
         let before = self.replay(from)?;
         let after = self.replay(to)?;
         let (b0, b1) = (before.blacklist(), after.blacklist());
@@ -233,7 +351,7 @@ impl<'a> Replayer<'a> {
             list.into_iter().map(|f| (f.id.clone(), f)).collect()
         };
         let (f0, f1) = (by_id(before.findings()), by_id(after.findings()));
-        Ok(Diff {
+        let diff = Diff {
             from,
             to,
             blacklist_added: b1.iter().filter(|e| !b0.contains(e)).cloned().collect(),
@@ -256,7 +374,8 @@ impl<'a> Replayer<'a> {
                         .map(|b| (a.clone(), b.clone()))
                 })
                 .collect(),
-        })
+        };
+        Ok((diff, before, after))
     }
 
     /// The views at `moment`.

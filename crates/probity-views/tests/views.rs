@@ -358,8 +358,15 @@ fn a_gap_or_a_broken_link_stops_the_projector() {
 }
 
 fn ask(p: &Projection, kind: &str, body: Value) -> Result<Value, String> {
-    query::answer(p, kind, body.to_string().as_bytes(), 1_900_000_000_000_000)
-        .map_err(|e| e.code.to_string())
+    let zone = probity_views::answers::Zone::parse("+08:00").unwrap();
+    query::answer(
+        p,
+        kind,
+        body.to_string().as_bytes(),
+        1_900_000_000_000_000,
+        zone,
+    )
+    .map_err(|e| e.code.to_string())
 }
 
 fn first_key<'a>(keys: impl Iterator<Item = &'a String>) -> String {
@@ -392,8 +399,47 @@ fn every_query_answers_from_the_views() {
 
     let case_id = first_key(p.cases.iter().map(|(k, _)| k));
     let case = ask(p, "case", json!({"id": case_id})).unwrap();
-    let timeline = case["detail"]["timeline"].as_array().unwrap();
+    let timeline = case["timeline"].as_array().unwrap();
     assert!(!timeline.is_empty());
+    // Version 3: times as RFC 3339 at the hospital's offset, money as fen with its text.
+    let hospital_time = |v: &Value| {
+        let t = v.as_str().unwrap_or_else(|| panic!("not a time: {v}"));
+        assert!(t.ends_with("+08:00"), "{t}");
+        assert!(
+            probity_core::time::OccurredAt::parse(t).is_ok(),
+            "{t} is RFC 3339"
+        );
+    };
+    for e in timeline {
+        hospital_time(&e["occurred_at"]);
+        hospital_time(&e["recorded_at"]);
+        assert!(e["record"].is_u64(), "{e}");
+    }
+    let estimated = &case["request"]["estimated"];
+    assert!(estimated["fen"].is_u64(), "{case}");
+    assert!(
+        estimated["display"].as_str().unwrap().starts_with('¥'),
+        "{case}"
+    );
+    // Version 2, asked for, is the older shape, with the same content.
+    let old = ask(p, "case", json!({"id": case_id, "version": 2})).unwrap();
+    assert_eq!(
+        old["detail"]["timeline"].as_array().unwrap().len(),
+        timeline.len()
+    );
+    assert!(old["detail"]["timeline"][0]["occurred_at"].is_i64());
+    assert_eq!(
+        old["detail"]["request"]["estimated"], estimated["fen"],
+        "{old}"
+    );
+    assert_eq!(
+        ask(p, "case", json!({"id": case_id, "version": 4})),
+        Err("malformed-request".into())
+    );
+    assert_eq!(
+        ask(p, "case", json!({"id": case_id, "version": "3"})),
+        Err("malformed-request".into())
+    );
     assert!(timeline
         .iter()
         .all(|e| e["signer"].as_str().unwrap().len() == 32));
@@ -409,6 +455,12 @@ fn every_query_answers_from_the_views() {
     let uscc = first_key(p.suppliers.iter().map(|(k, _)| k));
     let supplier = ask(p, "supplier", json!({"id": uscc})).unwrap();
     assert_eq!(supplier["uscc"], json!(uscc));
+    hospital_time(&supplier["at"]);
+    hospital_time(&supplier["admitted"]["at"]);
+    assert_eq!(
+        supplier["eligible"],
+        json!(supplier["ineligible"].is_null())
+    );
 
     let rep_id = first_key(p.reps.iter().map(|(k, _)| k));
     let rep = ask(
@@ -422,11 +474,14 @@ fn every_query_answers_from_the_views() {
 
     // Every staff member a rep-conflict names has a staff view with that meeting.
     let conflict = &findings[0];
+    hospital_time(&conflict["occurred_at"]);
+    hospital_time(&conflict["detectable_at"]);
     let staff = conflict["subjects"]
         .as_array()
         .unwrap()
         .iter()
-        .find_map(|s| s.as_str().unwrap().strip_prefix("staff:"))
+        .find(|s| s["kind"] == "staff")
+        .and_then(|s| s["id"].as_str())
         .unwrap()
         .to_owned();
     let view = ask(p, "staff", json!({"id": staff})).unwrap();
@@ -489,10 +544,10 @@ fn a_long_timeline_is_written_a_chunk_at_a_time() {
     assert_eq!(changed, ["timelines/CASE-LONG/00000002"]);
 
     let case = ask(projector.projection(), "case", json!({"id": "CASE-LONG"})).unwrap();
-    let timeline = case["detail"]["timeline"].as_array().unwrap();
+    let timeline = case["timeline"].as_array().unwrap();
     let seqs: Vec<u64> = timeline
         .iter()
-        .map(|e| e["seq"].as_u64().unwrap())
+        .map(|e| e["record"].as_u64().unwrap())
         .collect();
     let first = seqs[0];
     assert_eq!(seqs, (first..first + 43).collect::<Vec<_>>());

@@ -223,12 +223,16 @@ pub fn check_in(id: &str) -> Value {
     serde_json::json!({"visit": id, "filing_number": "REP-R7", "room": "RECEPTION-1", "identity_matched": true})
 }
 
-/// Checks `answer` against the published schema `schemas/http/<name>.json`.
+/// Checks `answer` against the published schema `schemas/http/<name>.json`, formats too (a
+/// `date-time` must be RFC 3339).
 pub fn conforms(name: &str, answer: &Value) {
     let path =
         Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../schemas/http/{name}.json"));
     let schema: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    let validator = jsonschema::validator_for(&schema).unwrap();
+    let validator = jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .unwrap();
     let errors: Vec<String> = validator
         .iter_errors(answer)
         .map(|e| format!("{} at {}", e, e.instance_path()))
