@@ -123,6 +123,37 @@ async fn each_role_can_do_what_it_must_and_nothing_that_subverts_the_ledger() {
         Reply::Error(e) => panic!("{e:?}"),
     }
     assert_eq!(status(&clerk).await.unwrap().size, 5);
+    // A clerk reads a case's version (for `record --expect`); the projector may not ask.
+    let subject_version = |user: &str| {
+        std::process::Command::new(workspace_binary("probity"))
+            .args([
+                "subject-version",
+                "case:CASE-1",
+                "--json",
+                "--nats",
+                &url(&nats, user),
+            ])
+            .args(["--ledger", LEDGER])
+            .env_remove("PROBITY_DATA_DIR")
+            .output()
+            .unwrap()
+    };
+    let asked = subject_version("clerk");
+    assert_eq!(
+        asked.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&asked.stderr)
+    );
+    let version: serde_json::Value = serde_json::from_slice(&asked.stdout).unwrap();
+    assert_eq!(
+        (&version["version"], &version["size"]),
+        (&serde_json::json!(1), &serde_json::json!(5)),
+        "{version}"
+    );
+    let denied = subject_version("projector");
+    assert_eq!(denied.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&denied.stderr).contains("permission denied"));
 
     // A clerk asks ledgerd to reply into the records stream, with a status request and with
     // an append: ledgerd answers only on inboxes.

@@ -285,6 +285,14 @@ enum Command {
         #[command(flatten)]
         at: Where,
     },
+    /// How many records name a subject so far: the version `record --expect` compares
+    /// (`probity subject-version case:CASE-1`, then `record … --expect case:CASE-1=N`).
+    SubjectVersion {
+        /// supplier:<USCC>, rep:<filing number>, case:<case id> or staff:<staff id>.
+        subject: String,
+        #[command(flatten)]
+        at: Where,
+    },
     /// Write a self-contained export of the whole ledger (JSON lines; schemas/EXPORT.md).
     Export {
         /// The ledger: --data DIR, or --nats URL --ledger ID for a running one (records up to
@@ -901,6 +909,21 @@ fn run(command: Command) -> Result<(), Failure> {
         Command::Rep(args) => subject("rep", &args),
         Command::Case(args) => subject("case", &args),
         Command::Staff(args) => subject("staff", &args),
+        Command::SubjectVersion { subject, at } => {
+            let target = at.connect()?;
+            let version = target.subject_version(&subject);
+            target.close();
+            let version = version?;
+            if at.json {
+                out_json(&version);
+            } else {
+                out(&format!(
+                    "{} has been named by {} record(s) (ledger size {}): record on it with --expect {}={}",
+                    version.subject, version.version, version.size, version.subject, version.version
+                ));
+            }
+            Ok(())
+        }
         Command::Status { at } => {
             let target = at.connect()?;
             let status = target.status();

@@ -189,6 +189,35 @@ impl Target {
         }
     }
 
+    /// How many records name `subject` (`kind:id`): the version an append's `expect`
+    /// compares. A subject that is not one is the asker's mistake.
+    pub fn subject_version(&self, subject: &str) -> Result<wire::VersionReply, Failure> {
+        let request = wire::VersionRequest {
+            subject: subject.to_owned(),
+        };
+        let answer: Result<wire::VersionReply, WireError> = match self {
+            Target::Embedded(ledger) => {
+                let body =
+                    serde_json::to_vec(&request).map_err(|e| Failure::Input(e.to_string()))?;
+                probity_ledger::requests::answer(
+                    ledger,
+                    &[],
+                    probity_ledger::requests::LedgerQuery::Version,
+                    &body,
+                )
+                .and_then(|value| {
+                    serde_json::from_value(value)
+                        .map_err(|e| WireError::new(wire::ErrorCode::Internal, e.to_string()))
+                })
+            }
+            Target::Nats { ledger, .. } => self.request(wire::version_subject(ledger), &request)?,
+        };
+        answer.map_err(|e| match e.code {
+            wire::ErrorCode::MalformedRequest => Failure::Input(e.message),
+            _ => Failure::Refused(e.code.to_string(), e.message),
+        })
+    }
+
     /// Closes the book (embedded): last checkpoint, flush.
     pub fn close(self) {
         if let Target::Embedded(ledger) = self {

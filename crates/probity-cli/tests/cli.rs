@@ -353,6 +353,49 @@ fn a_clerk_records_and_gets_a_receipt_embedded() {
     );
     assert_eq!(stale.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&stale.stderr).contains("version-mismatch"));
+
+    // The version to expect is read, not guessed: what subject-version says is accepted.
+    let version = json(&probity(
+        dir,
+        &["subject-version", "case:CASE-2", "--data", "h", "--json"],
+    ));
+    assert_eq!(
+        version,
+        serde_json::json!({"subject": "case:CASE-2", "version": 1, "size": 4})
+    );
+    let expected = format!("case:CASE-2={}", version["version"]);
+    let next = probity(
+        dir,
+        &[
+            "record",
+            "--data",
+            "h",
+            "--key",
+            "clerk.key",
+            "--type",
+            "purchase.requested",
+            "--payload",
+            &REQUEST.replace("CASE-1", "CASE-2"),
+            "--expect",
+            &expected,
+        ],
+    );
+    assert_eq!(
+        next.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&next.stderr)
+    );
+    let text = probity(dir, &["subject-version", "case:CASE-2", "--data", "h"]);
+    assert!(
+        String::from_utf8_lossy(&text.stdout).contains("--expect case:CASE-2=2"),
+        "{}",
+        String::from_utf8_lossy(&text.stdout)
+    );
+    // A subject that is not one is the asker's mistake (exit 2), and names the form.
+    let bad = probity(dir, &["subject-version", "CASE-2", "--data", "h"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("case:ID"));
 }
 
 #[test]

@@ -28,6 +28,7 @@ fn every_read_answers_on_the_demo_and_matches_the_cli() {
         ("/api/checkpoint", "checkpoint"),
         ("/api/proof/inclusion?seq=3", "proof-inclusion"),
         ("/api/proof/consistency?size1=10", "proof-consistency"),
+        ("/api/version?subject=case:CASE-1", "version"),
         ("/api/records/3", "-"),
         ("/api/keys", "keys"),
         ("/api/policy", "policy"),
@@ -647,6 +648,7 @@ fn each_role_reaches_what_it_may_and_nothing_more() {
         "/api/records/3/record.json",
         "/api/export",
         "/api/keys",
+        "/api/version?subject=case:CASE-2",
     ] {
         let answer = server.get(path, None);
         assert_eq!(
@@ -692,6 +694,14 @@ fn each_role_reaches_what_it_may_and_nothing_more() {
         200
     );
     assert_eq!(server.get("/api/cases/CASE-2", Some(&clerk)).status, 200);
+    let version = server.get("/api/version?subject=case:CASE-2", Some(&clerk));
+    assert_eq!(version.status, 200, "{}", version.text());
+    assert!(version.json()["ok"]["version"].as_u64().unwrap() > 0);
+    let bad = server.get("/api/version?subject=CASE-2", Some(&clerk));
+    assert_eq!(
+        (bad.status, bad.code().as_str()),
+        (400, "malformed-request")
+    );
     for path in [
         "/api/findings",
         "/api/reps/REP-R7",

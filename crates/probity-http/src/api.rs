@@ -40,6 +40,7 @@ pub(crate) fn routes() -> Router<Arc<App>> {
         .route("/metrics", get(metrics_text))
         .route("/api/status", get(status))
         .route("/api/checkpoint", get(checkpoint))
+        .route("/api/version", get(version))
         .route("/api/proof/inclusion", get(inclusion))
         .route("/api/proof/consistency", get(consistency))
         .route("/api/records/{seq}", get(record))
@@ -240,7 +241,12 @@ async fn ledger_query(
     query: LedgerQuery,
     pairs: Vec<(String, String)>,
 ) -> Answer {
-    authorize(&app, headers, Access::Public)?;
+    let access = match query {
+        // How many records name a case, rep or staff member is the hospital's to know.
+        LedgerQuery::Version => Access::Staff,
+        _ => Access::Public,
+    };
+    authorize(&app, headers, access)?;
     let body = json_params(pairs)?;
     let value =
         blocking(move || requests::answer(&app.ledger, &[] as &[VerifierKey], query, &body))
@@ -254,6 +260,15 @@ async fn status(
     Query(q): Query<Vec<(String, String)>>,
 ) -> Answer {
     ledger_query(app, &headers, LedgerQuery::Status, q).await
+}
+
+/// A subject's version, for an append's `expect`.
+async fn version(
+    State(app): AppState,
+    headers: HeaderMap,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Answer {
+    ledger_query(app, &headers, LedgerQuery::Version, q).await
 }
 
 async fn checkpoint(

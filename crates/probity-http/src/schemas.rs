@@ -9,7 +9,9 @@ use probity_projector::{
 };
 use probity_views::answers;
 use probity_views::query::FindingAnswer;
-use probity_wire::{CheckpointReply, ConsistencyProof, InclusionProof, Reply, Status};
+use probity_wire::{
+    CheckpointReply, ConsistencyProof, InclusionProof, Reply, Status, VersionReply,
+};
 use schemars::JsonSchema;
 use serde_json::Value;
 
@@ -44,6 +46,7 @@ pub fn answer_schemas() -> Vec<(String, Value)> {
         answer::<CheckpointReply>("checkpoint", "GET /api/checkpoint"),
         answer::<InclusionProof>("proof-inclusion", "GET /api/proof/inclusion"),
         answer::<ConsistencyProof>("proof-consistency", "GET /api/proof/consistency"),
+        answer::<VersionReply>("version", "GET /api/version"),
         answer::<answers::PolicyAnswer>("policy", "GET /api/policy"),
         answer::<Vec<answers::Blacklisted>>("blacklist", "GET /api/blacklist"),
         answer::<Vec<answers::Finding>>("findings", "GET /api/findings"),

@@ -5,6 +5,7 @@
 
 use probity_core::checkpoint::{SignedNote, VerifierKey};
 use probity_core::receipt::Receipt;
+use probity_core::subject::{Subject, SubjectError};
 use probity_wire::ErrorCode;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -12,7 +13,7 @@ use serde::Serialize;
 use crate::wire::{
     self, AppendBatchMessage, AppendMessage, CheckpointReply, CheckpointRequest, ConsistencyProof,
     ConsistencyRequest, CosignReply, CosignRequest, InclusionProof, InclusionRequest, Reply,
-    WireError,
+    VersionReply, VersionRequest, WireError,
 };
 use crate::Ledger;
 
@@ -121,16 +122,19 @@ pub enum LedgerQuery {
     Consistency,
     /// `cosign`.
     Cosign,
+    /// `version`.
+    Version,
 }
 
 impl LedgerQuery {
     /// Every query, with the subject suffix that names it.
-    pub const ALL: [(LedgerQuery, &'static str); 5] = [
+    pub const ALL: [(LedgerQuery, &'static str); 6] = [
         (LedgerQuery::Status, "status"),
         (LedgerQuery::Checkpoint, "checkpoint"),
         (LedgerQuery::Inclusion, "proof.inclusion"),
         (LedgerQuery::Consistency, "proof.consistency"),
         (LedgerQuery::Cosign, "cosign"),
+        (LedgerQuery::Version, "version"),
     ];
 
     /// The query a NATS subject names for ledger `ledger_id`, if any.
@@ -242,6 +246,25 @@ pub fn answer(
                 root1: root(request.size1)?,
                 root2: root(size2)?,
                 proof,
+            })
+        }
+        LedgerQuery::Version => {
+            let request: VersionRequest = parse(payload)?;
+            let subject: Subject = request.subject.parse().map_err(|e: SubjectError| {
+                error(ErrorCode::MalformedRequest, format!("subject: {e}"))
+            })?;
+            // The size first: the version, read after it, counts at least the records before
+            // `size` (one appended in between may be counted too; `expect` is checked against
+            // the version at append time either way).
+            let size = ledger.size();
+            let version = ledger
+                .book()
+                .stream_version(&subject.to_string())
+                .map_err(|e| internal(&e))?;
+            json(&VersionReply {
+                subject: request.subject,
+                version,
+                size,
             })
         }
         LedgerQuery::Cosign => {

@@ -334,6 +334,10 @@ async fn start(
             .subscribe(wire::cosign_subject(&ledger_id))
             .await
             .map_err(nats)?,
+        client
+            .subscribe(wire::version_subject(&ledger_id))
+            .await
+            .map_err(nats)?,
     ]);
     let reads = client
         .subscribe(wire::read_subject(&ledger_id))

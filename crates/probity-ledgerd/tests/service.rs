@@ -438,6 +438,49 @@ async fn checkpoints_and_proofs_are_served() {
         matches!(beyond, Reply::Error(ref e) if e.code == "bad-proof-request"),
         "{beyond:?}"
     );
+
+    // A subject's version: how many records named it, what `expect` compares.
+    let version = |subject: &str| {
+        let payload = serde_json::to_vec(&json!({ "subject": subject })).unwrap();
+        let client = client.clone();
+        async move {
+            request_raw::<wire::VersionReply>(&client, wire::version_subject(LEDGER), payload)
+                .await
+                .unwrap()
+        }
+    };
+    let Reply::Ok(case_3) = version("case:CASE-3").await else {
+        panic!("no version")
+    };
+    assert_eq!(
+        (case_3.version, case_3.subject.as_str()),
+        (1, "case:CASE-3")
+    );
+    let Reply::Ok(nobody) = version("case:CASE-NEVER").await else {
+        panic!("no version")
+    };
+    assert_eq!(nobody.version, 0);
+    let before = status(&client).await.unwrap();
+    assert_eq!(nobody.size, before.size);
+    assert_each_refused::<wire::VersionReply>(
+        &client,
+        wire::version_subject(LEDGER),
+        vec![
+            ("malformed-request", br#"{"subject": "CASE-3"}"#.to_vec()),
+            ("malformed-request", br#"{"subject": "ward:5"}"#.to_vec()),
+            (
+                "malformed-request",
+                br#"{"subject": "case:CASE-3", "x": 1}"#.to_vec(),
+            ),
+            (
+                "malformed-request",
+                br#"{"subject": ["case:CASE-3"]}"#.to_vec(),
+            ),
+            ("malformed-json", b"{".to_vec()),
+        ],
+        &before,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

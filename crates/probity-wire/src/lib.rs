@@ -45,6 +45,10 @@ pub fn consistency_subject(ledger: &str) -> String {
 pub fn cosign_subject(ledger: &str) -> String {
     format!("probity.{ledger}.cosign")
 }
+/// `probity.<ledger>.version`: how many records name a subject (for `expect`).
+pub fn version_subject(ledger: &str) -> String {
+    format!("probity.{ledger}.version")
+}
 /// `probity.<ledger>.read`: a reader (projectord, an auditor) asks ledgerd for a consumer of
 /// the stream; readers may not create consumers themselves (a push consumer could deliver the
 /// stream onto any subject).
@@ -207,6 +211,28 @@ pub struct ConsistencyProof {
     pub root2: Hash,
     /// The proof.
     pub proof: Vec<Hash>,
+}
+
+/// Request of a subject's version: `{"subject": "case:CASE-1"}`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VersionRequest {
+    /// `kind:id`: `supplier:<USCC>`, `rep:<filing number>`, `case:<case id>` or
+    /// `staff:<staff id>`.
+    pub subject: String,
+}
+
+/// A subject's version: the number of records that named it so far, what an append's
+/// `expect` compares against (0 for a subject no record named).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VersionReply {
+    /// The subject, as asked.
+    pub subject: String,
+    /// Records that named it.
+    pub version: u64,
+    /// The ledger's size when this was read: the version holds for the records before it.
+    pub size: u64,
 }
 
 /// Request of a checkpoint: the latest, or the one at `size`.
