@@ -89,7 +89,8 @@ fn input<E: std::fmt::Display>(context: &str) -> impl FnOnce(E) -> Failure + '_ 
 struct Cli {
     #[command(subcommand)]
     command: Command,
-    /// The hospital's offset from UTC: text output and the console show times in it.
+    /// The hospital's offset from UTC: text output, the views' --json answers and the console
+    /// show times in it.
     #[arg(
         long,
         global = true,

@@ -649,6 +649,9 @@ fn each_role_reaches_what_it_may_and_nothing_more() {
         "/api/export",
         "/api/keys",
         "/api/version?subject=case:CASE-2",
+        "/api/replay?seq=3",
+        "/api/replay/diff?from=2026-03-15T00:00:00%2B08:00&to=2026-04-01T00:00:00%2B08:00",
+        "/api/replay/bundle?seq=3",
     ] {
         let answer = server.get(path, None);
         assert_eq!(
@@ -708,6 +711,7 @@ fn each_role_reaches_what_it_may_and_nothing_more() {
         "/api/staff/S-LI",
         "/api/records/3",
         "/api/export",
+        "/api/replay?seq=3",
     ] {
         let answer = server.get(path, Some(&clerk));
         assert_eq!(
@@ -836,4 +840,93 @@ fn a_findings_review_is_recorded_and_shown_with_it() {
         out.contains("reviewed referred by do-chen") && out.contains("移送纪委"),
         "{out}"
     );
+}
+
+/// The investigators' API: the views as of a moment (what `replay --json` prints), what
+/// changed between two, and an investigation bundle that `probity verify` accepts offline.
+#[test]
+fn investigators_replay_diff_and_bundle_through_the_api() {
+    const IMAGING: &str = "91330100MA2H0007XM";
+    let dir = tempfile::tempdir().unwrap();
+    let data = demo(dir.path());
+    let server = Server::start(&data, None);
+
+    // As known on 20 March the imaging supplier was not yet banned; on 1 April it was.
+    let before = server.get(
+        &format!("/api/replay?known_at=2026-03-20T00:00:00%2B08:00&supplier={IMAGING}"),
+        None,
+    );
+    assert_eq!(before.status, 200, "{}", before.text());
+    conforms("replay", &before.json());
+    let before = before.json()["ok"].clone();
+    assert_eq!(
+        before["moment"],
+        json!({"sense": "known_at", "at": "2026-03-20T00:00:00+08:00"})
+    );
+    assert_eq!(before["view"]["uscc"], IMAGING, "{before}");
+    assert!(
+        before["blacklist"].as_array().unwrap().is_empty(),
+        "{before}"
+    );
+    assert!(before["timeline"].as_array().unwrap().len() > 1, "{before}");
+    let after = server.get("/api/replay?true_at=2026-04-01T00:00:00%2B08:00", None);
+    conforms("replay", &after.json());
+    assert_eq!(after.json()["ok"]["blacklist"][0]["uscc"], IMAGING);
+
+    let diff = server.get(
+        "/api/replay/diff?from=2026-03-15T00:00:00%2B08:00&to=2026-04-01T00:00:00%2B08:00",
+        None,
+    );
+    assert_eq!(diff.status, 200, "{}", diff.text());
+    conforms("replay-diff", &diff.json());
+    assert_eq!(diff.json()["ok"]["blacklist_added"][0]["uscc"], IMAGING);
+
+    // The bundle of a case as known on 1 April, verified offline against the ledger key.
+    let bundle = server.get(
+        "/api/replay/bundle?known_at=2026-04-01T00:00:00%2B08:00&case=CASE-2",
+        None,
+    );
+    assert_eq!(bundle.status, 200, "{}", bundle.text());
+    let file = dir.path().join("case-2.json");
+    std::fs::write(&file, bundle.text()).unwrap();
+    let vkey = data.join("ledger.vkey");
+    let (code, out, stderr) = probity(&[
+        "verify",
+        file.to_str().unwrap(),
+        "--ledger-vkey",
+        vkey.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}{stderr}");
+
+    // The console's replay page links the bundle of the moment it shows.
+    let page = server.get("/replay?at=2026-04-01T00:00", None).text();
+    let link = "/api/replay/bundle?known_at=2026-04-01T00:00:00%2B08:00";
+    assert!(page.contains(link), "{page}");
+    assert_eq!(server.get(link, None).status, 200);
+
+    // Bad questions get their codes.
+    for (path, status, code) in [
+        ("/api/replay", 400, "malformed-request"),
+        ("/api/replay?seq=3&known_at=2026-03-20T00:00:00%2B08:00", 400, "malformed-request"),
+        ("/api/replay?seq=3&case=CASE-1&rep=REP-R7", 400, "malformed-request"),
+        ("/api/replay?seq=3&events=100000", 400, "malformed-request"),
+        ("/api/replay?seq=3&colour=red", 400, "malformed-request"),
+        ("/api/replay?known_at=yesterday", 400, "bad-time"),
+        ("/api/replay?seq=999999", 404, "not-found"),
+        ("/api/replay/diff?from=2026-03-15T00:00:00%2B08:00", 400, "malformed-request"),
+        (
+            "/api/replay/diff?from=2026-03-15T00:00:00%2B08:00&to=2026-04-01T00:00:00%2B08:00&sense=maybe",
+            400,
+            "malformed-request",
+        ),
+        ("/api/replay/bundle?true_at=soon", 400, "bad-time"),
+    ] {
+        let refused = server.get(path, None);
+        assert_eq!(
+            (refused.status, refused.code().as_str()),
+            (status, code),
+            "{path}: {}",
+            refused.text()
+        );
+    }
 }

@@ -30,8 +30,8 @@ use crate::error::ApiError;
 use crate::upstream::Upstream;
 use crate::{metrics, App};
 
-type AppState = State<Arc<App>>;
-type Answer = Result<Response, ApiError>;
+pub(crate) type AppState = State<Arc<App>>;
+pub(crate) type Answer = Result<Response, ApiError>;
 
 pub(crate) fn routes() -> Router<Arc<App>> {
     Router::new()
@@ -131,12 +131,12 @@ pub(crate) async fn blocking<R: Send + 'static>(
         .map_err(ApiError)
 }
 
-fn ok<T: Serialize>(value: T) -> Response {
+pub(crate) fn ok<T: Serialize>(value: T) -> Response {
     Json(Reply::Ok(value)).into_response()
 }
 
 /// The query string as the JSON request the NATS services take: each parameter a member
-/// (`seq`, `size`, `size1`, `size2` as numbers), a repeated one refused; `format` is taken out
+/// (`seq`, `size`, `size1`, `size2`, `version`, `events` as numbers), a repeated one refused; `format` is taken out
 /// and returned apart.
 pub(crate) fn params(pairs: Vec<(String, String)>) -> Result<(Vec<u8>, Option<String>), ApiError> {
     let mut object = Map::new();
@@ -149,7 +149,7 @@ pub(crate) fn params(pairs: Vec<(String, String)>) -> Result<(Vec<u8>, Option<St
             continue;
         }
         let value = match (name.as_str(), value.parse::<u64>()) {
-            ("seq" | "size" | "size1" | "size2" | "version", Ok(n)) => Value::from(n),
+            ("seq" | "size" | "size1" | "size2" | "version" | "events", Ok(n)) => Value::from(n),
             _ => Value::from(value),
         };
         if object.insert(name.clone(), value).is_some() {
@@ -365,7 +365,7 @@ async fn proof_bundle(State(app): AppState, headers: HeaderMap, Path(seq): Path<
     ))
 }
 
-fn attachment(bytes: Vec<u8>, content_type: &'static str, name: &str) -> Response {
+pub(crate) fn attachment(bytes: Vec<u8>, content_type: &'static str, name: &str) -> Response {
     let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
         .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
     (

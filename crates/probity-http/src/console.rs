@@ -794,9 +794,15 @@ async fn replay_page(State(app): AppState, headers: HeaderMap, Query(params): Pa
                 })
                 .await?;
                 let (blacklist, findings) = (replayed.blacklist(), replayed.findings());
+                let bundle = format!(
+                    "/api/replay/bundle?{}={}",
+                    if true_time { "true_at" } else { "known_at" },
+                    probity_views::answers::Zone(app.config.offset).time(at).0.replace('+', "%2B")
+                );
                 html! {
                     (form)
                     p.as_of { (if true_time { t("真实时点 ", "True at ") } else { t("知悉时点 ", "Known at ") }) (when(&app, at)) }
+                    p { a #replay-bundle href=(bundle) { (t("下载此时点的调查证据包（可离线验证）", "Download this moment's investigation bundle (verifiable offline)")) } }
                     h2 { (t("黑名单", "Blacklist")) " (" (blacklist.len()) ")" }
                     div #replay-blacklist { (blacklist_table(&app, lang, &blacklist)) }
                     h2 { (t("风险提示", "Findings")) " (" (findings.len()) ")" }

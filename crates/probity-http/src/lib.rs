@@ -12,6 +12,7 @@ pub mod auth;
 mod console;
 mod display;
 mod error;
+mod investigate;
 mod metrics;
 pub mod schemas;
 mod state;
@@ -32,6 +33,7 @@ const KEEP_WARM_EVERY: std::time::Duration = std::time::Duration::from_millis(25
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .merge(api::routes())
+        .merge(investigate::routes())
         .merge(console::routes())
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),

@@ -47,6 +47,8 @@ pub fn answer_schemas() -> Vec<(String, Value)> {
         answer::<InclusionProof>("proof-inclusion", "GET /api/proof/inclusion"),
         answer::<ConsistencyProof>("proof-consistency", "GET /api/proof/consistency"),
         answer::<VersionReply>("version", "GET /api/version"),
+        answer::<probity_views::investigation::ViewAnswer>("replay", "GET /api/replay"),
+        answer::<probity_views::replay::DiffAnswer>("replay-diff", "GET /api/replay/diff"),
         answer::<answers::PolicyAnswer>("policy", "GET /api/policy"),
         answer::<Vec<answers::Blacklisted>>("blacklist", "GET /api/blacklist"),
         answer::<Vec<answers::Finding>>("findings", "GET /api/findings"),

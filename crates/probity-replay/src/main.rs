@@ -17,10 +17,11 @@ use std::process::ExitCode;
 use clap::{ArgGroup, Parser, ValueEnum};
 use probity_core::time::OccurredAt;
 use probity_ledger::{datadir, evidence, export, keyfile, Ledger};
-use probity_projector::{render, BlacklistEntry, Finding};
-use probity_views::answers::{self, Answers, Time, Zone};
+use probity_projector::render;
+use probity_views::answers::Zone;
 use probity_views::embedded;
-use probity_views::replay::{Diff, Moment, MomentAnswer, ReplayError, Replayed, Replayer, Step};
+use probity_views::investigation::{Question, View};
+use probity_views::replay::{Diff, Moment, ReplayError, Replayer, Step};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -92,7 +93,7 @@ struct Args {
     /// One JSON document instead of text.
     #[arg(long)]
     json: bool,
-    /// The hospital's offset from UTC: text output shows times in it (JSON keeps UTC).
+    /// The hospital's offset from UTC: text and JSON output show times in it.
     #[arg(
         long,
         env = "PROBITY_UTC_OFFSET",
@@ -118,55 +119,6 @@ impl From<ReplayError> for Failure {
     fn from(e: ReplayError) -> Self {
         Failure(e.to_string())
     }
-}
-
-/// The views at one moment, as printed: the text is written from the views' forms, `--json`
-/// prints [`View::answer`].
-#[derive(Debug)]
-struct View {
-    moment: Moment,
-    records: u64,
-    ledger_records: u64,
-    /// `<kind>:<id>` of the subject, if one was asked for.
-    subject: Option<String>,
-    timeline: Vec<Step>,
-    blacklist: Vec<BlacklistEntry>,
-    findings: Vec<Finding>,
-    /// The subject's report in its stored forms (for the text).
-    view: Option<Value>,
-    /// The same in the answers' shapes.
-    answer: ViewAnswer,
-}
-
-/// What `--json` prints: the answers' shapes of QUERIES.md 3.0, times at the hospital's offset.
-#[derive(Debug, Serialize)]
-struct ViewAnswer {
-    moment: MomentAnswer,
-    /// True time the views are read at, when the moment has one.
-    true_at: Option<Time>,
-    /// Known time the views are read at; `null`: everything known now.
-    known_at: Option<Time>,
-    /// Records the moment includes, of the ledger's.
-    records: u64,
-    ledger_records: u64,
-    /// The subject, if one was asked for.
-    subject: Option<answers::Subject>,
-    timeline: Vec<StepAnswer>,
-    blacklist: Vec<answers::Blacklisted>,
-    findings: Vec<answers::Finding>,
-    /// The subject's view, as `probity supplier|rep|case|staff --json` prints it.
-    view: Option<Value>,
-}
-
-/// One record of a timeline.
-#[derive(Debug, Serialize)]
-struct StepAnswer {
-    record: probity_core::ids::Seq,
-    event_type: String,
-    occurred_at: Time,
-    recorded_at: Time,
-    signer: probity_core::keys::KeyId,
-    signer_name: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -219,11 +171,6 @@ fn when(t: i64) -> Option<String> {
 /// The answers' zone: the hospital's offset of this run.
 fn zone() -> Zone {
     Zone(text().zone())
-}
-
-/// `t`, unless it stands for the ends of time (a moment with no true or known time).
-fn ends_aside(t: i64) -> Option<i64> {
-    (t != i64::MIN && t != i64::MAX).then_some(t)
 }
 
 /// The data directory to replay: `--data`, or the import of the export file (made or renewed
@@ -324,20 +271,8 @@ fn run(args: &Args) -> Result<String, Failure> {
 
 /// Writes the investigation bundle of `view` to `out`; returns how many records it proves.
 fn write_bundle(ledger: &Ledger, view: &View, out: &std::path::Path) -> Result<usize, Failure> {
-    let findings = view.findings.iter().filter(|f| match &view.subject {
-        Some(subject) => f.subjects.contains(subject),
-        None => true,
-    });
-    let seqs: Vec<u64> = view
-        .timeline
-        .iter()
-        .map(|s| s.seq.0)
-        .chain(findings.flat_map(|f| f.evidence.iter().map(|s| s.0)))
-        .chain(view.blacklist.iter().map(|e| e.seq.0))
-        .collect();
-    let question = serde_json::json!({"moment": view.moment, "subject": view.subject});
-    let bundle =
-        evidence::investigation(ledger, &seqs, question).map_err(|e| Failure(e.to_string()))?;
+    let bundle = evidence::investigation(ledger, &view.bundle_records(), view.bundle_question())
+        .map_err(|e| Failure(e.to_string()))?;
     std::fs::write(out, json(&bundle)).map_err(|e| Failure(format!("{}: {e}", out.display())))?;
     Ok(bundle.proofs.len())
 }
@@ -359,110 +294,12 @@ fn subject(args: &Args) -> Option<(&'static str, &str)> {
 }
 
 fn view(args: &Args, replayer: &Replayer<'_>, moment: Moment, size: u64) -> Result<View, Failure> {
-    let mut replayed = replayer.replay(moment)?;
-    let subject = subject(args);
-    let (timeline, view) = match subject {
-        None => (replayer.tail(&replayed, args.events)?, None),
-        Some((kind, id)) => {
-            let timeline = replayer.timeline(&replayed, &format!("{kind}:{id}"))?;
-            (timeline, subject_view(replayer, &mut replayed, kind, id)?)
-        }
-    };
-    let (blacklist, findings) = (replayed.blacklist(), replayed.findings());
-    let zone = zone();
-    let (blacklist_answer, findings_answer) = replayer.settle(&mut replayed, |p| {
-        let a = Answers {
-            projection: p,
-            zone,
-        };
-        (
-            blacklist.iter().map(|e| a.blacklisted(e)).collect(),
-            findings.iter().map(|f| a.finding(f)).collect(),
-        )
-    })?;
-    let subject_text = subject.map(|(kind, id)| format!("{kind}:{id}"));
-    let answer = ViewAnswer {
-        moment: MomentAnswer::of(moment, zone),
-        true_at: ends_aside(replayed.true_at).map(|t| zone.time(t)),
-        known_at: ends_aside(replayed.known_at).map(|t| zone.time(t)),
-        records: replayed.records,
-        ledger_records: size,
-        subject: subject_text.as_deref().map(answers::Subject::parse),
-        timeline: timeline
-            .iter()
-            .map(|s| StepAnswer {
-                record: s.seq,
-                event_type: s.event_type.clone(),
-                occurred_at: zone.time(s.occurred_at),
-                recorded_at: zone.time(s.recorded_at),
-                signer: s.signer,
-                signer_name: s.signer_name.clone(),
-            })
-            .collect(),
-        blacklist: blacklist_answer,
-        findings: findings_answer,
-        view: view.as_ref().map(|(_, answer)| answer.clone()),
-    };
-    Ok(View {
+    let question = Question {
         moment,
-        records: replayed.records,
-        ledger_records: size,
-        subject: subject_text,
-        timeline,
-        blacklist,
-        findings,
-        view: view.map(|(stored, _)| stored),
-        answer,
-    })
-}
-
-/// The subject's report in the views' forms (for the text) and in the answers' shapes.
-fn subject_view(
-    replayer: &Replayer<'_>,
-    replayed: &mut Replayed,
-    kind: &str,
-    id: &str,
-) -> Result<Option<(Value, Value)>, Failure> {
-    let at = replayed.true_at;
-    let zone = zone();
-    let both = |stored: Result<Value, serde_json::Error>,
-                answer: Result<Value, serde_json::Error>| {
-        stored
-            .and_then(|s| answer.map(|a| (s, a)))
-            .map_err(|e| Failure(format!("{kind} view: {e}")))
+        subject: subject(args).map(|(kind, id)| (kind.to_owned(), id.to_owned())),
+        events: args.events,
     };
-    if kind == "staff" {
-        // The staff view looks through every case.
-        let snapshot = replayed.snapshot;
-        replayer.complete(&mut replayed.projection, "cases", snapshot)?;
-    }
-    let read = replayer.settle(replayed, |p| {
-        let a = Answers {
-            projection: p,
-            zone,
-        };
-        match kind {
-            "supplier" => p.supplier_report(id, at).map(|r| {
-                both(
-                    serde_json::to_value(&r),
-                    serde_json::to_value(a.supplier(&r)),
-                )
-            }),
-            "rep" => p
-                .rep_report(id, at)
-                .map(|r| both(serde_json::to_value(&r), serde_json::to_value(a.rep(&r)))),
-            "case" => p.case_report(id).map(|r| {
-                both(
-                    serde_json::to_value(&r),
-                    serde_json::to_value(a.case(&r, at)),
-                )
-            }),
-            _ => p
-                .staff_report(id)
-                .map(|r| both(serde_json::to_value(&r), serde_json::to_value(a.staff(&r)))),
-        }
-    })?;
-    read.transpose()
+    Ok(replayer.view(&question, size, zone())?)
 }
 
 fn moment_text(moment: Moment) -> String {

@@ -8,12 +8,15 @@
 //! * [`embedded`] feeds it from a book opened in the same process (no server).
 //! * [`query`] turns a query into its answer (`schemas/QUERIES.md`), wherever it came from.
 //! * [`ocds`] publishes the purchase cases as Open Contracting (OCDS 1.1) releases.
+//! * [`investigation`] answers a replay question (a moment, optionally one subject) for
+//!   `replay` and the HTTP API alike.
 //! * [`history`] keeps every version of the rows and periodic snapshots; [`replay`] rebuilds
 //!   the views as of any moment from them.
 
 pub mod answers;
 pub mod embedded;
 pub mod history;
+pub mod investigation;
 pub mod ocds;
 mod projector;
 pub mod query;

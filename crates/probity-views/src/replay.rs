@@ -47,7 +47,7 @@ pub struct Diff {
 }
 
 /// [`Diff`] in the answers' shapes (QUERIES.md 3.0): what `replay --diff --json` prints.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct DiffAnswer {
     /// The earlier moment.
     pub from: MomentAnswer,
@@ -66,7 +66,7 @@ pub struct DiffAnswer {
 }
 
 /// A finding as it was and as it is.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Change {
     /// At the earlier moment.
     pub before: answers::Finding,
@@ -76,7 +76,7 @@ pub struct Change {
 
 /// A [`Moment`] for people and scripts: `{"sense": "records", "records": n}`, or
 /// `{"sense": "known_at" | "true_at", "at": time}` with the time at the hospital's offset.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct MomentAnswer {
     /// `records`, `known_at` or `true_at`.
     pub sense: &'static str,
