@@ -83,7 +83,7 @@ impl Projection {
                     seq: f.seq,
                     known: k,
                 };
-                self.suppliers.entry(e.uscc.as_str()).sanctions.push(view);
+                self.add_sanction(e.uscc.as_str(), view);
             }
             Event::SanctionConditionMet(e) => {
                 if let Some(s) = self.sanction_mut(e.uscc.as_str(), e.sanction.as_str()) {

@@ -33,5 +33,5 @@ pub use state::{Applied, Projection, RowSource, TABLES};
 pub use table::{RowError, Table};
 pub use views::{
     BlacklistEntry, CaseView, Ineligibility, ListingView, Opened, RepMeeting, RepView, Request,
-    Review, SanctionView, SupplierView, TimelineEntry, VisitView,
+    Review, SanctionView, SupplierRow, SupplierView, TimelineEntry, VisitView,
 };

@@ -164,7 +164,7 @@ impl Projection {
     /// The supplier `uscc` as of true time `at` (as known now), if the ledger names it: what
     /// happened after `at` is left out ([`SupplierView::as_of`], findings by `occurred_at`).
     pub fn supplier_report(&self, uscc: &str, at: Micros) -> Option<SupplierReport> {
-        let supplier = self.suppliers.get(uscc)?.as_of(at);
+        let supplier = self.supplier(uscc)?.as_of(at);
         let window = self.policy_at(at).rep_strike_window_days;
         let since = at - i64::from(window) * DAY;
         let strikes = supplier

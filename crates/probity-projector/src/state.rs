@@ -14,8 +14,9 @@ use crate::findings::Finding;
 use crate::table::{AnyTable, RowError, Table};
 use crate::time::{known, of, Micros};
 use crate::views::{
-    chunk_key, BlacklistEntry, CaseView, Decision, RepMeeting, RepView, Review, SanctionView,
-    Steps, SupplierView, TimelineChunk, TimelineEntry, VisitView, TIMELINE_CHUNK,
+    chunk_key, ineligibility, sanction_key, BlacklistEntry, CaseView, Decision, Ineligibility,
+    RepMeeting, RepView, Review, SanctionView, Steps, SupplierRow, SupplierView, TimelineChunk,
+    TimelineEntry, VisitView, TIMELINE_CHUNK,
 };
 
 /// One record as the projection sees it.
@@ -132,8 +133,10 @@ macro_rules! tables {
 }
 
 tables! {
-    /// Suppliers by USCC.
-    pub suppliers: SupplierView,
+    /// Suppliers by USCC (their sanctions apart, in `sanctions`).
+    pub suppliers: SupplierRow,
+    /// Each supplier's sanctions, in recording order: `<uscc>/<n>` (see [`SupplierRow`]).
+    pub(crate) sanctions: SanctionView,
     /// Reps by filing number.
     pub reps: RepView,
     /// Visits by visit id.
@@ -196,7 +199,7 @@ impl Projection {
     pub fn blacklist(&self, true_at: Micros, known_at: Micros) -> Vec<BlacklistEntry> {
         let mut out = Vec::new();
         for (uscc, s) in self.suppliers.iter() {
-            for sanction in s.sanctions.iter().filter(|x| {
+            for sanction in self.sanctions_of(uscc, s).filter(|x| {
                 matches!(
                     x.kind,
                     SanctionKind::Blacklist | SanctionKind::SupplierSuspension
@@ -392,12 +395,59 @@ impl Projection {
 
     /// The latest sanction `id` of supplier `uscc`, to change.
     pub(crate) fn sanction_mut(&mut self, uscc: &str, id: &str) -> Option<&mut SanctionView> {
-        self.suppliers
-            .get_mut(uscc)?
-            .sanctions
-            .iter_mut()
+        let count = self.suppliers.get(uscc)?.sanctions;
+        let key = (0..count)
             .rev()
-            .find(|s| s.sanction == id)
+            .map(|n| sanction_key(uscc, n))
+            .find(|key| self.sanctions.get(key).is_some_and(|s| s.sanction == id))?;
+        self.sanctions.get_mut(&key)
+    }
+
+    /// The sanctions of supplier `uscc` (whose row is `row`), in recording order.
+    pub(crate) fn sanctions_of<'a>(
+        &'a self,
+        uscc: &'a str,
+        row: &SupplierRow,
+    ) -> impl Iterator<Item = &'a SanctionView> + 'a {
+        (0..row.sanctions).filter_map(move |n| self.sanctions.get(&sanction_key(uscc, n)))
+    }
+
+    /// Records sanction `view` of supplier `uscc` as its latest.
+    pub(crate) fn add_sanction(&mut self, uscc: &str, view: SanctionView) {
+        let row = self.suppliers.entry(uscc);
+        let n = row.sanctions;
+        row.sanctions += 1;
+        self.sanctions.insert(sanction_key(uscc, n), view);
+    }
+
+    /// The supplier `uscc` with its sanctions, if the ledger names it.
+    pub fn supplier(&self, uscc: &str) -> Option<SupplierView> {
+        let row = self.suppliers.get(uscc)?;
+        Some(SupplierView::assemble(
+            row,
+            self.sanctions_of(uscc, row).cloned().collect(),
+        ))
+    }
+
+    /// Why supplier `uscc` was not eligible for `product` at true time `t`, as known at `k`
+    /// (a supplier the ledger does not name was not admitted), read from its rows in place.
+    pub(crate) fn supplier_ineligible(
+        &self,
+        uscc: &str,
+        product: Option<&str>,
+        t: Micros,
+        k: Micros,
+    ) -> Option<Ineligibility> {
+        let unknown = SupplierRow::default();
+        let row = self.suppliers.get(uscc).unwrap_or(&unknown);
+        ineligibility(
+            self.sanctions_of(uscc, row),
+            &row.listings,
+            row.admitted,
+            product,
+            t,
+            k,
+        )
     }
 }
 

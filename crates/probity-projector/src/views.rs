@@ -114,6 +114,39 @@ impl ListingView {
     }
 }
 
+/// A supplier's row as the views store it: everything the ledger says of it but its
+/// sanctions, which are rows of their own (`sanctions/<uscc>/<n>`, see
+/// [`sanction_key`]): kept in the supplier's row, a supplier sanctioned again and again made
+/// every batch rewrite (and the history keep) its whole record, megabytes after thousands of
+/// sanctions. A sanction row is written when it is imposed and when it changes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SupplierRow {
+    /// Registered name.
+    pub name: Option<String>,
+    /// Admission: (true time, recorded time, record).
+    pub admitted: Option<(Micros, Micros, Seq)>,
+    /// Admission rejected: (true time, record).
+    pub rejected: Option<(Micros, Seq)>,
+    /// Sanctions imposed, in recording order: rows `0..sanctions` of the sanctions table.
+    pub sanctions: u32,
+    /// External listings.
+    pub listings: Vec<ListingView>,
+    /// Violations recorded: (true time, record).
+    pub violations: Vec<(Micros, Seq)>,
+    /// Integrity evaluations: (true time, record, score, grade).
+    pub evaluations: Vec<(Micros, Seq, u8, String)>,
+    /// Its reps' observed breaches of the visit rules (strikes): (true time, record).
+    pub rep_strikes: Vec<(Micros, Seq)>,
+}
+
+/// The key of a supplier's `n`th sanction in the sanctions table (USCCs have no `/`, so a
+/// supplier's sanctions sort together and in order).
+pub(crate) fn sanction_key(uscc: &str, n: u32) -> String {
+    format!("{uscc}/{n:08}")
+}
+
+// A supplier's row and its sanction rows together ([`SupplierView::assemble`]): what
+// reports and answers show.
 /// What the ledger says of a supplier.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SupplierView {
@@ -169,6 +202,20 @@ impl std::fmt::Display for Ineligibility {
 }
 
 impl SupplierView {
+    /// The supplier of `row` with `sanctions` (its sanction rows, in order).
+    pub fn assemble(row: &SupplierRow, sanctions: Vec<SanctionView>) -> SupplierView {
+        SupplierView {
+            name: row.name.clone(),
+            admitted: row.admitted,
+            rejected: row.rejected,
+            sanctions,
+            listings: row.listings.clone(),
+            violations: row.violations.clone(),
+            evaluations: row.evaluations.clone(),
+            rep_strikes: row.rep_strikes.clone(),
+        }
+    }
+
     /// The supplier as it stood at true time `t`, as known now (docs/RULES.md, "Time"): what
     /// happened after `t` is left out — an admission, rejection, violation, evaluation or
     /// strike dated later, a sanction or listing effective later, a lifting or a condition met
@@ -248,27 +295,45 @@ impl SupplierView {
 
     /// Why the supplier was not eligible for `product` at true time `t`, as known at `k`.
     pub fn ineligible(&self, product: Option<&str>, t: Micros, k: Micros) -> Option<Ineligibility> {
-        if let Some(s) = self
-            .sanctions
-            .iter()
-            .filter(|s| s.kind.blocks_purchases() && s.covers(product))
-            .find(|s| s.active(t, k))
-        {
-            return Some(Ineligibility::Sanctioned {
-                kind: s.kind,
-                seq: s.seq,
-            });
-        }
-        if let Some(l) = self.listings.iter().find(|l| l.blocks(product, t, k)) {
-            return Some(Ineligibility::Listed {
-                list: l.list.clone(),
-                seq: l.seq,
-            });
-        }
-        match self.admitted {
-            Some((t_adm, k_adm, _)) if t_adm <= t && k_adm <= k => None,
-            _ => Some(Ineligibility::NotAdmitted),
-        }
+        ineligibility(
+            self.sanctions.iter(),
+            &self.listings,
+            self.admitted,
+            product,
+            t,
+            k,
+        )
+    }
+}
+
+/// Why a supplier with these sanctions, listings and admission was not eligible for `product`
+/// at true time `t`, as known at `k`: a sanction blocking purchases in force, else an external
+/// listing in force, else no admission by then.
+pub(crate) fn ineligibility<'a>(
+    mut sanctions: impl Iterator<Item = &'a SanctionView>,
+    listings: &[ListingView],
+    admitted: Option<(Micros, Micros, Seq)>,
+    product: Option<&str>,
+    t: Micros,
+    k: Micros,
+) -> Option<Ineligibility> {
+    if let Some(s) =
+        sanctions.find(|s| s.kind.blocks_purchases() && s.covers(product) && s.active(t, k))
+    {
+        return Some(Ineligibility::Sanctioned {
+            kind: s.kind,
+            seq: s.seq,
+        });
+    }
+    if let Some(l) = listings.iter().find(|l| l.blocks(product, t, k)) {
+        return Some(Ineligibility::Listed {
+            list: l.list.clone(),
+            seq: l.seq,
+        });
+    }
+    match admitted {
+        Some((t_adm, k_adm, _)) if t_adm <= t && k_adm <= k => None,
+        _ => Some(Ineligibility::NotAdmitted),
     }
 }
 

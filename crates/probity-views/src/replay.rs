@@ -165,8 +165,8 @@ pub struct Replayed {
     pub applied: u64,
     /// Times the records were applied (1 when no row was missing at first).
     pub rounds: u32,
-    /// The projection: every row the records touched, plus the whole supplier, findings and
-    /// signer tables.
+    /// The projection: every row the records touched, plus the whole supplier, sanction,
+    /// findings and signer tables.
     pub projection: Projection,
     /// Which records the moment includes after the snapshot (all before it are included).
     selected: Vec<u64>,
@@ -410,11 +410,14 @@ impl<'a> Replayer<'a> {
                 }
             }
         };
-        for table in ["suppliers", "findings", "signers"] {
+        for table in ["suppliers", "sanctions", "findings", "signers"] {
             self.complete(&mut projection, table, start.size)?;
         }
         let true_blacklist = match moment {
-            Moment::TrueAt(t) => Some(self.known_now("suppliers")?.blacklist(t, Micros::MAX)),
+            Moment::TrueAt(t) => Some(
+                self.known_now(&["suppliers", "sanctions"])?
+                    .blacklist(t, Micros::MAX),
+            ),
             _ => None,
         };
         Ok(Replayed {
@@ -431,12 +434,14 @@ impl<'a> Replayer<'a> {
         })
     }
 
-    /// A projection holding `table` as the views hold it now (every record applied).
-    fn known_now(&self, table: &str) -> Result<Projection, ReplayError> {
+    /// A projection holding `tables` as the views hold them now (every record applied).
+    fn known_now(&self, tables: &[&str]) -> Result<Projection, ReplayError> {
         let mut now = Projection::new();
-        for (row, json) in self.store.current_table(table)? {
-            now.restore_row(&format!("{table}/{row}"), &json)
-                .map_err(corrupt)?;
+        for table in tables {
+            for (row, json) in self.store.current_table(table)? {
+                now.restore_row(&format!("{table}/{row}"), &json)
+                    .map_err(corrupt)?;
+            }
         }
         Ok(now)
     }
@@ -520,7 +525,7 @@ impl<'a> Replayer<'a> {
         // "True at T" uses everything known now: a signer enrolled (or named) after T still
         // has a name.
         let known_now = match replayed.moment {
-            Moment::TrueAt(_) => Some(self.known_now("signers")?),
+            Moment::TrueAt(_) => Some(self.known_now(&["signers"])?),
             _ => None,
         };
         Ok(self

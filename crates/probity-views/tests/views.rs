@@ -607,3 +607,77 @@ fn reopened_views_still_refuse_an_event_id_committed_before() {
         other => panic!("expected the repeated event refused, got {other:?}"),
     }
 }
+
+/// A supplier's sanctions are rows of their own: one more sanction writes its row and the
+/// supplier's (the count), not the earlier sanctions again, and the supplier, its lifting and
+/// the blacklist read them all, also after reopening.
+#[test]
+fn a_sanction_writes_its_own_row_not_the_suppliers_whole_record() {
+    let h = probity_testkit::Hospital::default();
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = h.create_ledger(&dir.path().join("book"));
+    let append = |event| {
+        ledger
+            .append(probity_ledger::AppendRequest::new(event))
+            .unwrap();
+    };
+    for i in 0..40 {
+        append(h.sanction(&format!("s-{i}"), &h.discipline));
+    }
+    let views = dir.path().join("views");
+    let mut projector = embedded::open(&views, &ledger).unwrap();
+    embedded::catch_up(&mut projector, &ledger).unwrap();
+    let before = rows(&projector);
+
+    append(h.sanction("s-40", &h.discipline));
+    // The first sanction lifted: its own row changes, not the others.
+    append(h.event(
+        "lift-0",
+        "supplier.sanction_lifted",
+        &h.discipline,
+        "2026-01-03T10:00:00+08:00",
+        json!({"sanction": "SAN-s-0", "uscc": probity_testkit::SUPPLIER,
+               "reason": "appeal", "decision": "DI-2"}),
+    ));
+    embedded::catch_up(&mut projector, &ledger).unwrap();
+    let after = rows(&projector);
+    let changed: Vec<&str> = after
+        .iter()
+        .filter(|row| !before.contains(row))
+        .map(|(key, _)| key.as_str())
+        .filter(|key| key.starts_with("suppliers/") || key.starts_with("sanctions/"))
+        .collect();
+    let supplier = probity_testkit::SUPPLIER;
+    assert_eq!(
+        changed,
+        [
+            format!("sanctions/{supplier}/00000000"),
+            format!("sanctions/{supplier}/00000040"),
+            format!("suppliers/{supplier}"),
+        ]
+    );
+    let answer = |projector: &Projector| {
+        ask(
+            projector.projection(),
+            "supplier",
+            json!({"id": supplier, "version": 2}),
+        )
+        .unwrap()
+    };
+    let now = answer(&projector);
+    let sanctions = now["supplier"]["sanctions"].as_array().unwrap();
+    assert_eq!(sanctions.len(), 41);
+    assert_eq!(sanctions[0]["sanction"], "SAN-s-0");
+    assert!(!sanctions[0]["lifted"].is_null(), "{}", sanctions[0]);
+    assert_eq!(sanctions[40]["sanction"], "SAN-s-40");
+    let blacklist = ask(
+        projector.projection(),
+        "blacklist",
+        json!({"at": "2026-06-01T00:00:00+08:00"}),
+    )
+    .unwrap();
+    assert_eq!(blacklist.as_array().unwrap().len(), 40, "one lifted");
+    projector.close();
+    let reopened = embedded::open(&views, &ledger).unwrap();
+    assert_eq!(answer(&reopened), now);
+}

@@ -11,7 +11,7 @@ use probity_events::Event;
 use super::RuleCheck;
 use crate::findings::{Finding, Rule, Severity};
 use crate::state::{raise, Fact, Projection};
-use crate::views::{Decision, Ineligibility, SupplierView};
+use crate::views::{Decision, Ineligibility};
 use probity_core::time::RecordedAt;
 
 pub(super) struct Check;
@@ -56,9 +56,7 @@ fn decide(
         occurred: f.t,
         seq: f.seq,
     };
-    let unknown = SupplierView::default();
-    let view = p.suppliers.get(supplier).unwrap_or(&unknown);
-    if let Some(finding) = ineligible_decision(view, supplier, &decision, f.recorded_at) {
+    if let Some(finding) = ineligible_decision(p, supplier, &decision, f.recorded_at) {
         raise(&mut p.findings, finding);
     }
     p.decisions.entry(supplier).push(decision);
@@ -71,27 +69,30 @@ fn recheck(p: &mut Projection, f: Fact<'_>, supplier: &str) {
     let Some(decisions) = p.decisions.get(supplier) else {
         return;
     };
-    let unknown = SupplierView::default();
-    let view = p.suppliers.get(supplier).unwrap_or(&unknown);
+    let mut found = Vec::new();
     for d in decisions {
-        if let Some(finding) = ineligible_decision(view, supplier, d, f.recorded_at) {
-            raise(&mut p.findings, finding);
+        if let Some(finding) = ineligible_decision(p, supplier, d, f.recorded_at) {
+            found.push(finding);
         }
+    }
+    for finding in found {
+        raise(&mut p.findings, finding);
     }
 }
 
-/// The finding decision `d` makes if `supplier` (`view`) was ineligible at it (true time, as
-/// known now), and whether that was knowable when it was made.
+/// The finding decision `d` makes if `supplier` was ineligible at it (true time, as known
+/// now), and whether that was knowable when it was made.
 fn ineligible_decision(
-    view: &SupplierView,
+    p: &Projection,
     supplier: &str,
     d: &Decision,
     detectable_at: RecordedAt,
 ) -> Option<Finding> {
-    let why = view.ineligible(d.product.as_deref(), d.occurred, i64::MAX)?;
+    let product = d.product.as_deref();
+    let why = p.supplier_ineligible(supplier, product, d.occurred, i64::MAX)?;
     // Whether the ledger already said so when the decision was made.
-    let knowable = view
-        .ineligible(d.product.as_deref(), d.occurred, d.occurred)
+    let knowable = p
+        .supplier_ineligible(supplier, product, d.occurred, d.occurred)
         .is_some();
     let (reason, mut evidence) = match &why {
         Ineligibility::NotAdmitted => ("was not admitted".to_owned(), vec![]),
