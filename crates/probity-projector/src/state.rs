@@ -14,7 +14,7 @@ use crate::findings::Finding;
 use crate::table::{AnyTable, RowError, Table};
 use crate::time::{known, of, Micros};
 use crate::views::{
-    chunk_key, ineligibility, sanction_key, BlacklistEntry, CaseView, Decision, Ineligibility,
+    chunk_key, ineligibility, supplier_item_key, BlacklistEntry, CaseView, Decision, Ineligibility,
     RepMeeting, RepView, Review, SanctionView, Steps, SupplierRow, SupplierView, TimelineChunk,
     TimelineEntry, VisitView, TIMELINE_CHUNK,
 };
@@ -149,8 +149,11 @@ tables! {
     pub(crate) steps: Steps,
     /// Each case's timeline, in chunks of [`TIMELINE_CHUNK`] entries: `<case>/<chunk>`.
     pub(crate) timelines: TimelineChunk,
-    /// The award-to-ineligible rule's memory: each supplier's purchase decisions.
-    pub(crate) decisions: Vec<Decision>,
+    /// The award-to-ineligible rule's memory: each supplier's purchase decisions, one row
+    /// each (`<uscc>/<n>`), so that a supplier's thousandth award does not rewrite the others.
+    pub(crate) decisions: Decision,
+    /// How many decisions each supplier has, by USCC.
+    pub(crate) decision_counts: u32,
     /// The split-purchase rule's memory: non-open purchases by year, department, budget
     /// project and category: (case, amount in fen, record, true time).
     pub(crate) split_groups: Vec<(String, u64, Seq, Micros)>,
@@ -398,7 +401,7 @@ impl Projection {
         let count = self.suppliers.get(uscc)?.sanctions;
         let key = (0..count)
             .rev()
-            .map(|n| sanction_key(uscc, n))
+            .map(|n| supplier_item_key(uscc, n))
             .find(|key| self.sanctions.get(key).is_some_and(|s| s.sanction == id))?;
         self.sanctions.get_mut(&key)
     }
@@ -409,7 +412,24 @@ impl Projection {
         uscc: &'a str,
         row: &SupplierRow,
     ) -> impl Iterator<Item = &'a SanctionView> + 'a {
-        (0..row.sanctions).filter_map(move |n| self.sanctions.get(&sanction_key(uscc, n)))
+        (0..row.sanctions).filter_map(move |n| self.sanctions.get(&supplier_item_key(uscc, n)))
+    }
+
+    /// The purchase decisions of supplier `uscc`, in recording order.
+    pub(crate) fn decisions_of<'a>(
+        &'a self,
+        uscc: &'a str,
+    ) -> impl Iterator<Item = &'a Decision> + 'a {
+        let count = self.decision_counts.get(uscc).copied().unwrap_or(0);
+        (0..count).filter_map(move |n| self.decisions.get(&supplier_item_key(uscc, n)))
+    }
+
+    /// Records `decision` as supplier `uscc`'s latest.
+    pub(crate) fn add_decision(&mut self, uscc: &str, decision: Decision) {
+        let count = self.decision_counts.entry(uscc);
+        let n = *count;
+        *count += 1;
+        self.decisions.insert(supplier_item_key(uscc, n), decision);
     }
 
     /// Records sanction `view` of supplier `uscc` as its latest.
@@ -417,7 +437,7 @@ impl Projection {
         let row = self.suppliers.entry(uscc);
         let n = row.sanctions;
         row.sanctions += 1;
-        self.sanctions.insert(sanction_key(uscc, n), view);
+        self.sanctions.insert(supplier_item_key(uscc, n), view);
     }
 
     /// The supplier `uscc` with its sanctions, if the ledger names it.

@@ -116,7 +116,7 @@ impl ListingView {
 
 /// A supplier's row as the views store it: everything the ledger says of it but its
 /// sanctions, which are rows of their own (`sanctions/<uscc>/<n>`, see
-/// [`sanction_key`]): kept in the supplier's row, a supplier sanctioned again and again made
+/// [`supplier_item_key`]): kept in the supplier's row, a supplier sanctioned again and again made
 /// every batch rewrite (and the history keep) its whole record, megabytes after thousands of
 /// sanctions. A sanction row is written when it is imposed and when it changes.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -139,9 +139,10 @@ pub struct SupplierRow {
     pub rep_strikes: Vec<(Micros, Seq)>,
 }
 
-/// The key of a supplier's `n`th sanction in the sanctions table (USCCs have no `/`, so a
-/// supplier's sanctions sort together and in order).
-pub(crate) fn sanction_key(uscc: &str, n: u32) -> String {
+/// The key of a supplier's `n`th sanction in the sanctions table, or its `n`th purchase
+/// decision in the decisions table (USCCs have no `/`, so a supplier's rows sort together and
+/// in order).
+pub(crate) fn supplier_item_key(uscc: &str, n: u32) -> String {
     format!("{uscc}/{n:08}")
 }
 

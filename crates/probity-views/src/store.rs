@@ -11,10 +11,10 @@
 //!   24-byte entries, each a 16-byte id digest and the record (u64 big-endian) that carried it
 //!   (one value per batch rather than one per record: sled inserts are the costly part);
 //! * `cursor` → [`Cursor`] as JSON;
-//! * `format` → `probity-views/10`: a store of any other layout is emptied on open and rebuilt
+//! * `format` → `probity-views/11`: a store of any other layout is emptied on open and rebuilt
 //!   (7: the rules' memory changed with the rules — decisions keep no recorded time,
 //!   near-threshold keeps clusters; 10: a supplier's sanctions are rows of their own,
-//!   `sanctions/<uscc>/<n>`);
+//!   `sanctions/<uscc>/<n>`; 11: so are its purchase decisions, `decisions/<uscc>/<n>`);
 //! * `h/`, `s/`, `t/`, `x/`: the history that `replay` reads (versions of the rows,
 //!   each record's two times, the records naming each subject), written in the same batches;
 //!   see the `history` module.
@@ -32,7 +32,7 @@ pub(crate) const ID_PREFIX: &[u8] = b"i/";
 pub(crate) const CURSOR_KEY: &[u8] = b"cursor";
 const FORMAT_KEY: &[u8] = b"format";
 /// The layout of this store; another one is rebuilt on open.
-const FORMAT: &[u8] = b"probity-views/10";
+const FORMAT: &[u8] = b"probity-views/11";
 /// An event id digest and its record's seq.
 pub(crate) const ID_ENTRY: usize = 16 + 8;
 

@@ -681,3 +681,67 @@ fn a_sanction_writes_its_own_row_not_the_suppliers_whole_record() {
     let reopened = embedded::open(&views, &ledger).unwrap();
     assert_eq!(answer(&reopened), now);
 }
+
+/// A supplier's purchase decisions (the award-to-ineligible rule's memory) are rows of their
+/// own: one more award writes its row and the supplier's count, and a sanction recorded late
+/// still judges every earlier award.
+#[test]
+fn a_decision_writes_its_own_row_and_a_late_sanction_judges_them_all() {
+    let h = probity_testkit::Hospital::default();
+    let office = probity_core::keys::SecretKey::from_seed(&[9; 32]);
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = h.create_ledger(&dir.path().join("book"));
+    let append = |event| {
+        ledger
+            .append(probity_ledger::AppendRequest::new(event))
+            .unwrap();
+    };
+    append(h.enrol(
+        "enrol-office",
+        &office,
+        probity_core::roles::Role::EquipmentOffice,
+    ));
+    let supplier = probity_testkit::SUPPLIER;
+    let award = |i: u32| {
+        h.event(
+            &format!("award-{i}"),
+            "purchase.award_decided",
+            &office,
+            "2026-03-10T11:00:00+08:00",
+            json!({"case": format!("C-{i}"), "supplier": supplier,
+                   "amount": {"fen": 10_000_000, "currency": "CNY"}}),
+        )
+    };
+    for i in 0..20 {
+        append(award(i));
+    }
+    let views = dir.path().join("views");
+    let mut projector = embedded::open(&views, &ledger).unwrap();
+    embedded::catch_up(&mut projector, &ledger).unwrap();
+    let before = rows(&projector);
+    append(award(20));
+    embedded::catch_up(&mut projector, &ledger).unwrap();
+    let changed: Vec<String> = rows(&projector)
+        .into_iter()
+        .filter(|row| !before.contains(row))
+        .map(|(key, _)| key)
+        .filter(|key| key.starts_with("decision"))
+        .collect();
+    assert_eq!(
+        changed,
+        [
+            format!("decision_counts/{supplier}"),
+            format!("decisions/{supplier}/00000020"),
+        ]
+    );
+    // Blacklisted from 2 January, recorded now: each of the 21 awards was to a banned firm.
+    append(h.sanction("late", &h.discipline));
+    embedded::catch_up(&mut projector, &ledger).unwrap();
+    let findings = ask(
+        projector.projection(),
+        "findings",
+        json!({"rule": "award-to-ineligible"}),
+    )
+    .unwrap();
+    assert_eq!(findings.as_array().unwrap().len(), 21, "{findings}");
+}

@@ -59,18 +59,15 @@ fn decide(
     if let Some(finding) = ineligible_decision(p, supplier, &decision, f.recorded_at) {
         raise(&mut p.findings, finding);
     }
-    p.decisions.entry(supplier).push(decision);
+    p.add_decision(supplier, decision);
 }
 
 /// A sanction or listing just recorded may make the supplier's earlier decisions findings.
 /// Judged from borrowed rows: a long-standing supplier has many decisions and a long record,
 /// and copying them for every decision made a late sanction cost their product.
 fn recheck(p: &mut Projection, f: Fact<'_>, supplier: &str) {
-    let Some(decisions) = p.decisions.get(supplier) else {
-        return;
-    };
     let mut found = Vec::new();
-    for d in decisions {
+    for d in p.decisions_of(supplier) {
         if let Some(finding) = ineligible_decision(p, supplier, d, f.recorded_at) {
             found.push(finding);
         }
