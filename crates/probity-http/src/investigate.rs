@@ -9,7 +9,7 @@ use axum::routing::get;
 use axum::Router;
 use probity_core::time::OccurredAt;
 use probity_views::answers::Zone;
-use probity_views::investigation::Question;
+use probity_views::investigation::{Question, View};
 use probity_views::replay::{Moment, ReplayError, Replayer};
 use probity_wire::{ErrorCode, WireError};
 use serde::Deserialize;
@@ -124,6 +124,16 @@ fn zone(app: &App) -> Zone {
     Zone(app.config.offset)
 }
 
+/// The views at `question`, replayed from the history of `app`'s views.
+fn replayed(app: &App, question: &Question) -> Result<View, WireError> {
+    let size = app.ledger.size();
+    app.with_history(|store, book| {
+        Replayer::new(store, book)
+            .and_then(|r| r.view(question, size, zone(app)))
+            .map_err(replay_error)
+    })
+}
+
 async fn replay(
     State(app): AppState,
     headers: axum::http::HeaderMap,
@@ -131,16 +141,7 @@ async fn replay(
 ) -> Answer {
     authorize(&app, &headers, Access::Oversight)?;
     let question = request::<ReplayRequest>(q.0)?.question()?;
-    let answer = blocking(move || {
-        let size = app.ledger.size();
-        app.with_history(|store, book| {
-            Replayer::new(store, book)
-                .and_then(|r| r.view(&question, size, zone(&app)))
-                .map(|view| view.answer)
-                .map_err(replay_error)
-        })
-    })
-    .await?;
+    let answer = blocking(move || replayed(&app, &question).map(|view| view.answer)).await?;
     Ok(ok(answer))
 }
 
@@ -176,12 +177,7 @@ async fn bundle(
     authorize(&app, &headers, Access::Oversight)?;
     let question = request::<ReplayRequest>(q.0)?.question()?;
     let text = blocking(move || {
-        let size = app.ledger.size();
-        let view = app.with_history(|store, book| {
-            Replayer::new(store, book)
-                .and_then(|r| r.view(&question, size, zone(&app)))
-                .map_err(replay_error)
-        })?;
+        let view = replayed(&app, &question)?;
         let bundle = probity_ledger::evidence::investigation(
             &app.ledger,
             &view.bundle_records(),
