@@ -124,14 +124,22 @@ fn zone(app: &App) -> Zone {
     Zone(app.config.offset)
 }
 
+/// `read` of a replayer over the history of `app`'s views.
+fn with_replayer<R>(
+    app: &App,
+    read: impl FnOnce(&Replayer<'_>) -> Result<R, ReplayError>,
+) -> Result<R, WireError> {
+    app.with_history(|store, book| {
+        Replayer::new(store, book)
+            .and_then(|r| read(&r))
+            .map_err(replay_error)
+    })
+}
+
 /// The views at `question`, replayed from the history of `app`'s views.
 fn replayed(app: &App, question: &Question) -> Result<View, WireError> {
     let size = app.ledger.size();
-    app.with_history(|store, book| {
-        Replayer::new(store, book)
-            .and_then(|r| r.view(question, size, zone(app)))
-            .map_err(replay_error)
-    })
+    with_replayer(app, |r| r.view(question, size, zone(app)))
 }
 
 async fn replay(
@@ -158,14 +166,8 @@ async fn diff(
         Some("true") => (Moment::TrueAt(from), Moment::TrueAt(to)),
         Some(other) => return Err(malformed(format!("sense {other:?}: known or true"))),
     };
-    let answer = blocking(move || {
-        app.with_history(|store, book| {
-            Replayer::new(store, book)
-                .and_then(|r| r.diff_answer(from, to, zone(&app)))
-                .map_err(replay_error)
-        })
-    })
-    .await?;
+    let answer =
+        blocking(move || with_replayer(&app, |r| r.diff_answer(from, to, zone(&app)))).await?;
     Ok(ok(answer))
 }
 

@@ -186,6 +186,18 @@ fn json<T: Serialize>(value: &T) -> Result<serde_json::Value, WireError> {
     serde_json::to_value(value).map_err(|e| error(ErrorCode::Internal, e.to_string()))
 }
 
+/// `stored` (the views' report) as `version` asks: as it is (2), or in its version 3 shape.
+fn shaped<T: Serialize, U: Serialize>(
+    version: Version,
+    stored: T,
+    shape: impl FnOnce(&T) -> U,
+) -> Result<serde_json::Value, WireError> {
+    match version {
+        Version::V2 => json(&stored),
+        Version::V3 => json(&shape(&stored)),
+    }
+}
+
 fn not_found(kind: &str, id: &str) -> WireError {
     error(
         ErrorCode::NotFound,
@@ -223,11 +235,7 @@ pub fn answer(
         "policy" => {
             let q: PolicyQuery = parse(payload)?;
             let at = instant("at", q.at.as_deref(), now)?;
-            let report = projection.policy_report(at);
-            match q.version {
-                Version::V2 => json(&report),
-                Version::V3 => json(&shape.policy(&report)),
-            }
+            shaped(q.version, projection.policy_report(at), |r| shape.policy(r))
         }
         "findings" => {
             let q: FindingsQuery = parse(payload)?;
@@ -270,35 +278,22 @@ pub fn answer(
             let at = instant("at", q.at.as_deref(), now)?;
             let id = q.id.as_str();
             let missing = || not_found(kind, id);
-            match (kind, q.version) {
-                ("supplier", version) => {
-                    let report = projection.supplier_report(id, at).ok_or_else(missing)?;
-                    match version {
-                        Version::V2 => json(&report),
-                        Version::V3 => json(&shape.supplier(&report)),
-                    }
-                }
-                ("rep", version) => {
-                    let report = projection.rep_report(id, at).ok_or_else(missing)?;
-                    match version {
-                        Version::V2 => json(&report),
-                        Version::V3 => json(&shape.rep(&report)),
-                    }
-                }
-                ("case", version) => {
-                    let report = projection.case_report(id).ok_or_else(missing)?;
-                    match version {
-                        Version::V2 => json(&report),
-                        Version::V3 => json(&shape.case(&report, now)),
-                    }
-                }
-                (_, version) => {
-                    let report = projection.staff_report(id).ok_or_else(missing)?;
-                    match version {
-                        Version::V2 => json(&report),
-                        Version::V3 => json(&shape.staff(&report)),
-                    }
-                }
+            let v = q.version;
+            match kind {
+                "supplier" => shaped(
+                    v,
+                    projection.supplier_report(id, at).ok_or_else(missing)?,
+                    |r| shape.supplier(r),
+                ),
+                "rep" => shaped(v, projection.rep_report(id, at).ok_or_else(missing)?, |r| {
+                    shape.rep(r)
+                }),
+                "case" => shaped(v, projection.case_report(id).ok_or_else(missing)?, |r| {
+                    shape.case(r, now)
+                }),
+                _ => shaped(v, projection.staff_report(id).ok_or_else(missing)?, |r| {
+                    shape.staff(r)
+                }),
             }
         }
         other => Err(error(
