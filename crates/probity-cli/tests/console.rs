@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use probity_core::keys::PublicKey;
-use serving::{demo, probity, token, Server};
+use serving::{demo, probity, signed, token, Server};
 
 /// A chromedriver on a free port, stopped on drop.
 struct Driver {
@@ -156,6 +156,26 @@ async fn sign_here(
     fields: &[(&str, &str)],
     shot_name: &str,
 ) -> u64 {
+    let outcome = submit_here(c, key, event_type, fields, shot_name).await;
+    let class = outcome.attr("class").await.unwrap().unwrap_or_default();
+    assert_eq!(class, "receipt", "{}", outcome.text().await.unwrap());
+    outcome
+        .attr("data-seq")
+        .await
+        .unwrap()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// [`sign_here`], returning the outcome shown, a receipt or a refusal.
+async fn submit_here(
+    c: &Client,
+    key: &Path,
+    event_type: Option<&str>,
+    fields: &[(&str, &str)],
+    shot_name: &str,
+) -> Element {
     css(c, "body[data-ready=true]").await;
     css(c, "#key-file")
         .await
@@ -184,15 +204,7 @@ async fn sign_here(
     css(c, "#sign-submit").await.click().await.unwrap();
     let outcome = css(c, "#outcome.receipt, #outcome.refusal").await;
     shot(c, shot_name).await;
-    let class = outcome.attr("class").await.unwrap().unwrap_or_default();
-    assert_eq!(class, "receipt", "{}", outcome.text().await.unwrap());
     outcome
-        .attr("data-seq")
-        .await
-        .unwrap()
-        .unwrap()
-        .parse()
-        .unwrap()
 }
 
 async fn wait_for_file(path: &Path) -> Vec<u8> {
@@ -416,6 +428,103 @@ async fn clerk_signs_in_the_browser_the_officer_proves_the_finding_the_auditor_l
         .await
         .unwrap();
     assert!(state.contains("已批准"), "{state}");
+
+    // A step is based on what the clerk saw: the case page pins the case's version in its
+    // link to the next step. A supervision recorded while the form is open gets the step
+    // refused (nothing recorded), and the page sends the clerk back to the case.
+    sign_in(&c, &base, &clerk).await;
+    let opened = server.post(
+        "/api/events",
+        Some(&clerk),
+        &serde_json::to_vec(&signed(
+            &data.join("keys/clerk-zhou.key"),
+            "purchase.requested",
+            "ev-e2e-expect-request",
+            serde_json::json!({"case": "CASE-E2E-2", "department": "cardiology", "requester": "S-ZHOU",
+                "item": "心电监护仪", "category": "A0232", "quantity": 2,
+                "estimated": {"fen": 3_000_000, "currency": "CNY"}, "budget_project": "BP-E2E",
+                "justification": "病房设备更新"}),
+        ))
+        .unwrap(),
+    );
+    assert!(opened.json()["ok"]["seq"].is_u64(), "{}", opened.text());
+    c.goto(&format!("{base}/cases/CASE-E2E-2")).await.unwrap();
+    css(&c, "a.record-next").await.click().await.unwrap();
+    let pinned = css(&c, "#expect-note[data-expect]").await;
+    let pinned: serde_json::Value =
+        serde_json::from_str(&pinned.attr("data-expect").await.unwrap().unwrap()).unwrap();
+    assert_eq!(pinned, serde_json::json!({"case:CASE-E2E-2": 1}));
+    let supervised = server.post(
+        "/api/events",
+        Some(&discipline),
+        &serde_json::to_vec(&signed(
+            &data.join("keys/do-chen.key"),
+            "purchase.supervision_recorded",
+            "ev-e2e-expect-supervision",
+            serde_json::json!({"case": "CASE-E2E-2", "inspector": "S-CHEN", "opinion": "concern",
+                "step": "purchase.requested", "note": "预算依据不足"}),
+        ))
+        .unwrap(),
+    );
+    assert!(
+        supervised.json()["ok"]["seq"].is_u64(),
+        "{}",
+        supervised.text()
+    );
+    let size = server.size();
+    let step = [
+        ("payload.method", "inquiry"),
+        ("payload.deadline", "2026-12-20T17:00:00"),
+    ];
+    let outcome = submit_here(
+        &c,
+        &data.join("keys/clerk-zhou.key"),
+        None,
+        &step,
+        "06d-step-refused-case-changed",
+    )
+    .await;
+    assert_eq!(
+        outcome.attr("data-code").await.unwrap().as_deref(),
+        Some("version-mismatch"),
+        "{}",
+        outcome.text().await.unwrap()
+    );
+    assert_eq!(
+        server.size(),
+        size,
+        "a step over an unseen change was recorded"
+    );
+    // Back to the case: the supervision is in its timeline, and the step, based on it, goes in.
+    outcome
+        .find(Locator::Css("a.reopen[href='/cases/CASE-E2E-2']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let timeline = css(&c, "table.timeline").await.text().await.unwrap();
+    assert!(
+        timeline.contains("purchase.supervision_recorded"),
+        "{timeline}"
+    );
+    css(&c, "a.record-next").await.click().await.unwrap();
+    let opened = sign_here(
+        &c,
+        &data.join("keys/clerk-zhou.key"),
+        None,
+        &step,
+        "06e-step-recorded-after-looking-again",
+    )
+    .await;
+    assert_eq!(opened, size);
+    // Its own step counted: a second step from the same page is based on it.
+    let pinned = css(&c, "#expect-note")
+        .await
+        .attr("data-expect")
+        .await
+        .unwrap();
+    assert_eq!(pinned.as_deref(), Some(r#"{"case:CASE-E2E-2":3}"#));
 
     // An auditor looks back: on 20 March the ledger did not yet hold the blacklisting that
     // was true from 23 March; known on 25 March, it did.

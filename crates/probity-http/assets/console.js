@@ -243,6 +243,10 @@ function markField(path, message) {
 // ---- the page -------------------------------------------------------------------------
 const $ = (id) => document.getElementById(id);
 let signer = null;
+// Subject versions this step is based on ({"case:CASE-1": 3}), sent as the append's `expect`:
+// if anyone records on the subject after the clerk saw it, the step is refused, not recorded
+// over a change the clerk never saw.
+let expect = {};
 
 async function api(path, options) {
   const response = await fetch(path, { credentials: "same-origin", ...options });
@@ -290,6 +294,7 @@ async function signAndSubmit() {
   outcome.className = "";
   outcome.textContent = "";
   markField(null);
+  let based = {};
   try {
     if (!signer) throw new Error(say("请先载入签名密钥。", "Load your signing key first."));
     const payload = collect($("event-form"));
@@ -299,12 +304,21 @@ async function signAndSubmit() {
       body: JSON.stringify({ type: $("event-type").value, payload, signer: signer.publicKey, occurred_at: occurredAt() }),
     });
     $("signed-body").textContent = draft.body;
+    // Only versions of subjects the event names (the clerk may have changed the case).
+    const named = JSON.parse(draft.body).subjects || {};
+    based = Object.fromEntries(Object.entries(expect).filter(([subject]) => {
+      const [kind, id] = subject.split(/:(.*)/s);
+      return (named[kind] || []).includes(id);
+    }));
     const event = await signEnvelope(signer, draft.body);
     const receipt = await api("/api/events", {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ event }),
+      body: JSON.stringify(Object.keys(based).length ? { event, expect: based } : { event }),
     });
+    // Accepted at exactly these versions: the clerk's own step is the next one of each.
+    for (const [subject, version] of Object.entries(based)) expect[subject] = version + 1;
+    showPinned();
     outcome.className = "receipt";
     outcome.dataset.seq = receipt.seq;
     outcome.innerHTML = "";
@@ -324,7 +338,50 @@ async function signAndSubmit() {
     const path = e.path || (m && (m[1] === "." ? null : "payload." + m[1].replace(/^\./, "")));
     markField(path, e.detail || e.message);
     outcome.textContent = say("未入账：", "Not recorded: ") + e.message;
+    if (e.code === "version-mismatch") {
+      // Someone recorded on the subject since the page was read: show them where to look.
+      const again = document.createElement("p");
+      again.append(say("此后已有他人在此登记。请重新查看后再办理：", "Someone has recorded on it since. Look again before you act: "));
+      for (const subject of Object.keys(based)) {
+        const [kind, id] = subject.split(/:(.*)/s);
+        const link = document.createElement("a");
+        link.className = "reopen";
+        link.href = `/${kind === "case" ? "cases" : kind === "supplier" ? "suppliers" : kind === "rep" ? "reps" : "staff"}/${encodeURIComponent(id)}`;
+        link.textContent = subject;
+        again.append(link, " ");
+      }
+      outcome.append(again);
+    }
   }
+  // The outcome is below the form: bring it into sight, receipt or refusal.
+  outcome.scrollIntoView({ block: "center" });
+}
+
+// The versions the step is based on: those the link pinned (the case page puts the version it
+// showed), else the current version of a case the link names, read as the form opens.
+async function pinVersions(wanted) {
+  for (const [name, value] of wanted) {
+    if (name.startsWith("expect.") && /^[0-9]+$/.test(value)) expect[name.slice(7)] = Number(value);
+  }
+  const cases = wanted.getAll("payload.case").filter((c) => !(`case:${c}` in expect));
+  for (const c of cases) {
+    try {
+      const reply = await api(`/api/version?subject=${encodeURIComponent("case:" + c)}`);
+      expect[reply.subject] = reply.version;
+    } catch (e) {
+      // Not a case id, or not readable with this role: the step goes without that check.
+    }
+  }
+  showPinned();
+}
+
+function showPinned() {
+  const pinned = Object.entries(expect);
+  $("expect-note").textContent = pinned.length
+    ? say("提交时核对版本：", "Checked on submission: ") + pinned.map(([s, v]) => say(`${s} 第 ${v} 版`, `${s} at version ${v}`)).join("，")
+      + say("（如他人在此之后登记，将拒绝入账）", " (refused if anyone records on it after that)")
+    : "";
+  $("expect-note").dataset.expect = JSON.stringify(expect);
 }
 
 async function main() {
@@ -360,6 +417,7 @@ async function main() {
     const input = document.querySelector(`[name="${CSS.escape(name)}"]`);
     if (name.startsWith("payload.") && input) input.value = value;
   }
+  await pinVersions(wanted);
   $("sign-submit").addEventListener("click", signAndSubmit);
   document.body.dataset.ready = "true";
 }

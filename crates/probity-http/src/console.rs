@@ -411,6 +411,18 @@ async fn subject_page(
     let result = async {
         authorize(&app, &headers, access)?;
         let at = moment(&app, &params, "at")?;
+        // A case's version, read before the views are brought up to date, so that the
+        // page shows at least every record it counts: the record link pins it as the step's
+        // `expect`, and a step recorded by someone else meanwhile gets the clerk's refused.
+        let version = match kind {
+            "case" => Some(
+                app.ledger
+                    .book()
+                    .stream_version(&format!("case:{id}"))
+                    .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?,
+            ),
+            _ => None,
+        };
         let reader = app.clone();
         let subject = id.clone();
         let shown_app = app.clone();
@@ -434,7 +446,7 @@ async fn subject_page(
                     "case" => {
                         let r = p.case_report(&subject).ok_or_else(missing)?;
                         let timeline = r.detail.timeline.clone();
-                        let summary = case_summary(lang, &subject, p.next_step(&subject, at));
+                        let summary = case_summary(lang, &subject, p.next_step(&subject, at), version);
                         (render::Text::in_zone(app.config.offset).case(&r), reviewed(p, r.findings), timeline, summary)
                     }
                     _ => {
@@ -649,8 +661,16 @@ fn staff_summary(app: &App, lang: Lang, r: &probity_projector::StaffReport) -> M
     }
 }
 
-/// A case's next expected step, with a link that opens it ready to fill in and sign.
-fn case_summary(lang: Lang, case: &str, next: Option<&str>) -> Markup {
+/// A case's next expected step, with a link that opens it ready to fill in and sign, the
+/// case's `version` (the records naming it that this page shows) pinned as the step's
+/// `expect`.
+fn case_summary(lang: Lang, case: &str, next: Option<&str>, version: Option<u64>) -> Markup {
+    let expect = version.map_or(String::new(), |v| {
+        format!(
+            "&{}={v}",
+            urlencode_component(&format!("expect.case:{case}"))
+        )
+    });
     let t = |zh, en| lang.pick(zh, en);
     html! {
         p #next-step {
@@ -658,7 +678,7 @@ fn case_summary(lang: Lang, case: &str, next: Option<&str>) -> Markup {
             @match next {
                 Some(step) => {
                     code { (step) } " "
-                    a.record-next href={ "/record?type=" (step) "&payload.case=" (urlencode_component(case)) } { (t("登记此步骤", "record it")) }
+                    a.record-next href={ "/record?type=" (step) "&payload.case=" (urlencode_component(case)) (expect) } { (t("登记此步骤", "record it")) }
                 }
                 None => { (t("无（已付款或已撤销）", "none (paid or cancelled)")) }
             }
@@ -1066,6 +1086,7 @@ async fn record_form_page(
             section {
                 h2 { (t("3. 签名并提交", "3. Sign and submit")) }
                 button #sign-submit type="button" { (t("签名并提交", "Sign and submit")) }
+                p #expect-note.hint {}
                 div #outcome {}
                 details { summary { (t("签名的内容", "What was signed")) } pre #signed-body {} }
             }
