@@ -51,6 +51,7 @@
 pub mod append;
 pub mod checkpoint;
 pub mod envelope;
+pub mod event_ids;
 pub mod hash;
 pub mod ids;
 pub mod investigation;

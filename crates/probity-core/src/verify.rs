@@ -18,6 +18,7 @@ use serde::{Serialize, Serializer};
 
 use crate::checkpoint::{NoteError, SignedNote, VerifierKey, WitnessPolicy};
 use crate::envelope::{AuthenticEvent, EnvelopeError, EventBody};
+use crate::event_ids::EventIds;
 use crate::hash::Hash;
 use crate::ids::{EventId, Seq};
 use crate::keychain::{is_key_record_type, KeyChain};
@@ -517,7 +518,7 @@ pub struct ChainVerifier<'m> {
     // have been a key record).
     keys: Option<KeyChain>,
     key_commitment_checked: bool,
-    event_ids: HashMap<[u8; 16], Seq>,
+    event_ids: EventIds,
     frontier: Frontier,
     checkpoints: BTreeMap<u64, Vec<PendingCheckpoint>>,
     checkpoints_checked: usize,
@@ -547,7 +548,7 @@ impl<'m> ChainVerifier<'m> {
             genesis_failed: false,
             keys: Some(KeyChain::new()),
             key_commitment_checked: false,
-            event_ids: HashMap::new(),
+            event_ids: EventIds::new(),
             frontier: Frontier::new(),
             checkpoints: BTreeMap::new(),
             checkpoints_checked: 0,
@@ -815,7 +816,7 @@ impl<'m> ChainVerifier<'m> {
         for (record, parsed) in records.iter().zip(parsed) {
             let (_, body) = parsed?;
             let id = event_id_key(&body.id);
-            if self.event_ids.contains_key(&id) || ids.insert(id, record.seq).is_some() {
+            if self.event_ids.contains(&id) || ids.insert(id, record.seq).is_some() {
                 return None;
             }
             let effect = registry.authorize(record.seq, &body, self.matrix).ok()?;
@@ -925,7 +926,7 @@ impl<'m> ChainVerifier<'m> {
             self.findings.push(Finding::DuplicateEventId {
                 seq,
                 event_id: body.id.clone(),
-                first: *first,
+                first,
             });
         } else {
             self.event_ids.insert(id_key, seq);
