@@ -2,18 +2,18 @@
 //! records; `schemas/EXPORT.md`) and `verify` (an export file or a data directory, on all
 //! cores, reporting every finding).
 
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use probity_core::checkpoint::{Checkpoint, SignedNote, VerifierKey, WitnessPolicy};
+use probity_core::checkpoint::{SignedNote, VerifierKey, WitnessPolicy};
 use probity_core::envelope::AuthenticEvent;
 use probity_core::ids::Seq;
 use probity_core::investigation::Investigation;
 use probity_core::proof::ProofBundle;
 use probity_core::record::Record;
-use probity_core::verify::{ChainVerifier, Finding, VerifyReport};
-use probity_ledger::export::{self, Line, FORMAT};
+use probity_core::verify::{Finding, VerifyReport};
+use probity_ledger::export;
 use probity_ledger::{evidence, wire, Ledger};
 
 use crate::target::Target;
@@ -46,172 +46,33 @@ pub fn import(
     })
 }
 
-/// What the auditor trusts, from outside the ledger.
-#[derive(Debug, Default)]
-pub struct Trust {
-    /// The ledger's note key, pinned (otherwise the genesis record's is used).
-    pub ledger_vkey: Option<VerifierKey>,
-    /// A checkpoint kept from an earlier audit.
-    pub trusted_checkpoint: Option<SignedNote>,
-    /// Witness keys and how many must have cosigned each checkpoint.
-    pub witnesses: Vec<VerifierKey>,
-    /// The quorum.
-    pub quorum: usize,
-    /// The checkpoint (by size) that must carry the quorum, instead of the largest.
-    pub witnessed_at: Option<u64>,
-    /// Records past the last verified checkpoint are reported, not a finding.
-    pub allow_unanchored: bool,
+use probity_ledger::audit::BATCH;
+pub use probity_ledger::audit::{verifier, Trust};
+
+impl From<probity_ledger::audit::VerifyExportError> for Failure {
+    fn from(e: probity_ledger::audit::VerifyExportError) -> Failure {
+        Failure::Input(e.to_string())
+    }
 }
 
-fn verifier<'m>(
-    matrix: &'m probity_core::roles::RoleMatrix,
-    trust: &Trust,
-) -> Result<ChainVerifier<'m>, Failure> {
-    configured(ChainVerifier::new(matrix), trust)
-}
-
-fn configured<'m>(
-    mut verifier: ChainVerifier<'m>,
-    trust: &Trust,
-) -> Result<ChainVerifier<'m>, Failure> {
-    if let Some(key) = &trust.ledger_vkey {
-        verifier.pin_log_key(key.clone());
-    }
-    verifier.require_witnesses(trust.witnesses.clone(), trust.quorum);
-    if let Some(size) = trust.witnessed_at {
-        verifier.witnessed_at(size);
-    }
-    verifier.allow_unanchored(trust.allow_unanchored);
-    if let Some(note) = &trust.trusted_checkpoint {
-        let size = Checkpoint::from_text(&note.text)
-            .map_err(|e| Failure::Input(format!("--trusted-checkpoint: {e}")))?
-            .size;
-        verifier.add_trusted_checkpoint(note.clone(), size);
-    }
-    Ok(verifier)
-}
-
-const BATCH: usize = 4096;
-
-/// Verifies an export file: a whole ledger's (v1) or a range's (v2, resumed from the key
-/// records and the chain state it carries); also says whether it was a range.
+/// Verifies an export file (see [`probity_ledger::audit::verify_export`]), with a progress
+/// bar on a terminal.
 pub fn verify_export(path: &Path, trust: &Trust) -> Result<(VerifyReport, bool), Failure> {
     let file = std::fs::File::open(path).map_err(io_error(path))?;
-    let matrix = probity_events::role_matrix();
-    let mut verifier = verifier(&matrix, trust)?;
-    let mut batch = Vec::with_capacity(BATCH);
-    let mut bar = ProgressBar::hidden();
-    let mut from = 0;
-    let mut stated_size = 0;
-    let mut checkpoints = Vec::new();
-    let mut key_records = Vec::new();
-    // Once the records have begun (or a range's start line was read), a line that does not
-    // parse stands in the place of a record.
-    let mut in_records = false;
-    for (number, line) in BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(io_error(path))?;
-        match probity_core::strict_json::from_str::<Line>(&line) {
-            Ok(Line::Header {
-                format,
-                size,
-                from: start,
-                ..
-            }) if number == 0 => {
-                stated_size = size;
-                let whole = format == FORMAT && start == 0;
-                let range = format == export::RANGE_FORMAT && start > 0;
-                if !(whole || range) {
-                    return Err(Failure::Input(format!(
-                        "{}: format {format:?} from record {start} is not {FORMAT} (whole) or {} (a range)",
-                        path.display(),
-                        export::RANGE_FORMAT
-                    )));
-                }
-                if let Some(note) = &trust.trusted_checkpoint {
-                    let kept = Checkpoint::from_text(&note.text).map_or(0, |c| c.size);
-                    if kept < start {
-                        return Err(Failure::Input(format!(
-                            "--trusted-checkpoint of {kept} records predates this range (from record {start}); verify an export that includes it"
-                        )));
-                    }
-                }
-                from = start;
-                bar = progress(size.saturating_sub(start), "verifying");
-            }
-            Ok(Line::Checkpoint { size, note }) => match SignedNote::parse(note.as_bytes()) {
-                Ok(note) => {
-                    checkpoints.push((size, note.clone()));
-                    verifier.add_checkpoint(note, size);
-                }
-                Err(e) => verifier.push_unreadable(format!("line {}: checkpoint: {e}", number + 1)),
-            },
-            Ok(Line::KeyRecord {
-                record,
-                tree_size,
-                proof,
-            }) if from > 0 => key_records.push((record, tree_size, proof)),
-            Ok(Line::Start {
-                prev_hash,
-                frontier,
-            }) if from > 0 => {
-                in_records = true;
-                let (state, problems) = export::range_state(
-                    from,
-                    &key_records,
-                    &checkpoints,
-                    prev_hash,
-                    frontier,
-                    &matrix,
-                );
-                verifier = configured(ChainVerifier::resume(&matrix, state, []), trust)?;
-                for (size, note) in &checkpoints {
-                    verifier.add_checkpoint(note.clone(), *size);
-                }
-                for problem in problems {
-                    verifier.push_finding(problem);
-                }
-            }
-            Ok(Line::Record(record)) => {
-                in_records = true;
-                batch.push(record);
-                if batch.len() == BATCH {
-                    verifier.push_batch(&batch);
-                    bar.inc(BATCH as u64);
-                    batch.clear();
-                }
-            }
-            Ok(Line::Header { .. } | Line::KeyRecord { .. } | Line::Start { .. }) => {
-                verifier.push_unreadable(format!("line {}: not expected here", number + 1))
-            }
-            Err(_) if number == 0 => {
-                return Err(Failure::Input(format!(
-                    "{} is not a Probity export (no {FORMAT} header)",
-                    path.display()
-                )));
-            }
-            Err(e) => {
-                verifier.push_batch(&batch);
-                batch.clear();
-                let message = format!("line {}: {e}", number + 1);
-                if in_records || export::looks_like_record_line(&line) {
-                    in_records = true;
-                    verifier.push_unreadable_record(message);
-                } else {
-                    verifier.push_unreadable(message);
-                }
-            }
-        }
+    let mut bar: Option<ProgressBar> = None;
+    let verified = probity_ledger::audit::verify_export(
+        BufReader::new(file),
+        &path.display().to_string(),
+        trust,
+        &mut |done, of| {
+            bar.get_or_insert_with(|| progress(of, "verifying"))
+                .set_position(done)
+        },
+    );
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
     }
-    verifier.push_batch(&batch);
-    bar.finish_and_clear();
-    let mut report = verifier.finish();
-    if report.records != stated_size {
-        report.findings.push(Finding::SizeMismatch {
-            stated: stated_size,
-            records: report.records,
-        });
-    }
-    Ok((report, from > 0))
+    Ok(verified?)
 }
 
 /// A progress bar on standard error when it is a terminal; hidden otherwise, so that pipes,

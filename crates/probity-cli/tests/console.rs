@@ -3,7 +3,8 @@
 //! a clerk imports a key file into the browser, fills purchase-step forms made from the event
 //! schemas, signs in the browser and gets receipts; the discipline officer sees the finding the
 //! steps caused, opens its evidence and downloads its proof bundle, which `probity verify-proof`
-//! accepts; an auditor views the blacklist as known at a past date. Screenshots of each page
+//! accepts; an auditor views the blacklist as known at a past date and verifies an export
+//! against the pinned ledger key. Screenshots of each page
 //! are kept in `target/console-screenshots/`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -557,6 +558,47 @@ async fn clerk_signs_in_the_browser_the_officer_proves_the_finding_the_auditor_l
     let added = css(&c, "#blacklist-added").await.text().await.unwrap();
     assert!(added.contains("91330100MA2H0007XM"), "{added}");
     shot(&c, "07b-replay-diff").await;
+
+    // The auditor checks an export they hold against the key the hospital gave them: intact
+    // as exported, and a changed byte found at its record.
+    let export = server.get("/api/export", Some(&auditor)).body;
+    let export_path = dir.path().join("held-export.jsonl");
+    std::fs::write(&export_path, &export).unwrap();
+    let changed = String::from_utf8(export).unwrap().replacen(
+        "\"seq\":8,\"recorded_at\":\"2026-03-02T00:31:00.000000Z\"",
+        "\"seq\":8,\"recorded_at\":\"2026-03-02T00:31:01.000000Z\"",
+        1,
+    );
+    let changed_path = dir.path().join("changed-export.jsonl");
+    std::fs::write(&changed_path, changed).unwrap();
+    let vkey = std::fs::read_to_string(data.join("ledger.vkey")).unwrap();
+    c.goto(&format!("{base}/ledger")).await.unwrap();
+    css(&c, "a#verify-link").await.click().await.unwrap();
+    css(&c, "body[data-ready=true]").await;
+    css(&c, "#verify-file")
+        .await
+        .send_keys(export_path.to_str().unwrap())
+        .await
+        .unwrap();
+    css(&c, "#verify-vkey")
+        .await
+        .send_keys(vkey.trim())
+        .await
+        .unwrap();
+    css(&c, "#verify-submit").await.click().await.unwrap();
+    let outcome = css(&c, "#verify-outcome[data-intact=true]").await;
+    let text = outcome.text().await.unwrap();
+    assert!(text.contains("完好") && text.contains("固定"), "{text}");
+    shot(&c, "07c-export-verified").await;
+    css(&c, "#verify-file")
+        .await
+        .send_keys(changed_path.to_str().unwrap())
+        .await
+        .unwrap();
+    css(&c, "#verify-submit").await.click().await.unwrap();
+    css(&c, "#verify-outcome[data-intact=false]").await;
+    css(&c, "#verify-outcome tr[data-code=hash-mismatch]").await;
+    shot(&c, "07d-export-changed-byte-found").await;
 
     // In English on request.
     c.goto(&format!("{base}/lang/en")).await.unwrap();

@@ -930,3 +930,174 @@ fn investigators_replay_diff_and_bundle_through_the_api() {
         );
     }
 }
+
+/// An auditor uploads an export they hold and has it verified against the ledger key they
+/// were given, as `probity verify FILE --ledger-vkey` would: intact as exported; a changed
+/// byte, another ledger's key or a cut tail are findings in the answer; bad requests get their
+/// code; nothing is kept or appended, and no file the caller names is read on the server.
+#[test]
+fn an_auditor_verifies_an_export_they_hold_against_the_pinned_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = demo(dir.path());
+    let tokens = dir.path().join("tokens.toml");
+    let auditor = token(&tokens, "lin.audit", "auditor");
+    let clerk = token(&tokens, "zhou.clerk", "clerk");
+    let server = Server::start(&data, Some(&tokens));
+    let size = server.size();
+    let export = server.get("/api/export", Some(&auditor)).body;
+    let vkey = std::fs::read_to_string(data.join("ledger.vkey")).unwrap();
+    let pinned = format!("/api/verify?ledger_vkey={}", encoded(vkey.trim()));
+    let verify = |path: &str, who: Option<&str>, body: &[u8]| server.post(path, who, body);
+
+    let intact = verify(&pinned, Some(&auditor), &export).json();
+    conforms("verify", &intact);
+    let report = &intact["ok"];
+    assert_eq!(report["findings"], json!([]), "{:?}", intact["error"]);
+    assert_eq!(report["records"].as_u64(), Some(size));
+    assert_eq!(report["key_pinned"], json!(true));
+    assert!(report["checkpoints_checked"].as_u64().unwrap() >= 1);
+    // The same answer as the command line's.
+    let file = dir.path().join("export.jsonl");
+    std::fs::write(&file, &export).unwrap();
+    let (code, cli, stderr) = probity(&[
+        "verify",
+        file.to_str().unwrap(),
+        "--ledger-vkey",
+        vkey.trim(),
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(serde_json::from_str::<Value>(&cli).unwrap(), *report);
+
+    // Without a pinned key: checked against the genesis record's own key, and said so.
+    let unpinned = verify("/api/verify", Some(&auditor), &export).json();
+    assert_eq!(unpinned["ok"]["key_pinned"], json!(false));
+    assert_eq!(unpinned["ok"]["findings"], json!([]));
+
+    // One changed byte in a record (when record 8 says it was recorded): found there.
+    let text = String::from_utf8(export.clone()).unwrap();
+    let tampered = text.replacen(
+        "\"seq\":8,\"recorded_at\":\"2026-03-02T00:31:00.000000Z\"",
+        "\"seq\":8,\"recorded_at\":\"2026-03-02T00:31:01.000000Z\"",
+        1,
+    );
+    assert_ne!(tampered, text, "record 8 is not where the demo puts it");
+    let found = verify(&pinned, Some(&auditor), tampered.as_bytes()).json();
+    conforms("verify", &found);
+    let findings = found["ok"]["findings"].as_array().unwrap();
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["code"] == "hash-mismatch" && f["seq"] == 8),
+        "{:?}",
+        found["ok"]["findings"]
+    );
+    // The tail cut off after a checkpoint: the header's size says so.
+    let cut: Vec<&str> = text.lines().collect();
+    let cut = format!("{}\n", cut[..cut.len() - 1].join("\n"));
+    let short = verify(&pinned, Some(&auditor), cut.as_bytes()).json();
+    assert!(
+        short["ok"]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["code"] == "size-mismatch"),
+        "{:?}",
+        short["ok"]["findings"]
+    );
+    // Another ledger's key pinned: its checkpoints do not verify.
+    let clerk_key = std::fs::read_to_string(data.join("keys/clerk-zhou.key.pub")).unwrap();
+    let clerk_key: probity_core::keys::PublicKey =
+        serde_json::from_value(Value::from(clerk_key.trim())).unwrap();
+    let other = probity_core::checkpoint::VerifierKey::ed25519("city-hospital", clerk_key);
+    let foreign = format!("/api/verify?ledger_vkey={}", encoded(&other.to_string()));
+    let refused = verify(&foreign, Some(&auditor), &export).json();
+    assert_ne!(
+        refused["ok"]["findings"],
+        json!([]),
+        "{:?}",
+        refused["error"]
+    );
+
+    // Bad requests: their code, and nothing changes.
+    let server_file = format!(
+        "/api/verify?ledger_vkey={}",
+        encoded(data.join("ledger.vkey").to_str().unwrap())
+    );
+    for (path, who, body, status, code) in [
+        ("/api/verify", None, &export[..], 401, "unauthenticated"),
+        ("/api/verify", Some(&clerk), &export[..], 403, "forbidden"),
+        (
+            "/api/verify?ledger_vkey=not-a-key",
+            Some(&auditor),
+            &export[..],
+            400,
+            "malformed-request",
+        ),
+        // A path on the server is not read: it is not a key.
+        (
+            server_file.as_str(),
+            Some(&auditor),
+            &export[..],
+            400,
+            "malformed-request",
+        ),
+        (
+            "/api/verify?allow_unanchored=yes",
+            Some(&auditor),
+            &export[..],
+            400,
+            "malformed-request",
+        ),
+        (
+            "/api/verify?seq=3",
+            Some(&auditor),
+            &export[..],
+            400,
+            "malformed-request",
+        ),
+        (
+            "/api/verify?allow_unanchored=true&allow_unanchored=true",
+            Some(&auditor),
+            &export[..],
+            400,
+            "malformed-request",
+        ),
+        (
+            "/api/verify",
+            Some(&auditor),
+            &b"{\"not\": \"an export\"}\n"[..],
+            400,
+            "malformed-request",
+        ),
+        (
+            "/api/verify",
+            Some(&auditor),
+            &b"\xff\xfe\n"[..],
+            400,
+            "malformed-request",
+        ),
+    ] {
+        let answer = verify(path, who.map(String::as_str), body);
+        assert_eq!(
+            (answer.status, answer.code().as_str()),
+            (status, code),
+            "{path}: {}",
+            answer.text()
+        );
+    }
+    assert_eq!(server.size(), size);
+    server.stop();
+}
+
+/// `text` percent-encoded for a query string.
+fn encoded(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

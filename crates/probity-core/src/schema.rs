@@ -66,3 +66,15 @@ text_schema_of!(crate::ids::Seq, "Seq", {
     "description": "A record's sequence number (0 is genesis)",
     "minimum": 0
 });
+
+text_schema_of!(crate::verify::Finding, "Finding", {
+    "type": "object",
+    "description": "A finding of a verification (FORMAT.md §9): its code, the record it concerns, and what was found",
+    "required": ["code", "seq", "message"],
+    "additionalProperties": false,
+    "properties": {
+        "code": {"type": "string", "description": "The finding's code (FORMAT.md §9), e.g. hash-mismatch, broken-link, bad-signature"},
+        "seq": {"type": "integer", "minimum": 0, "description": "The record (or, for a checkpoint, the tree size) it concerns"},
+        "message": {"type": "string", "description": "What was found, in English"}
+    }
+});

@@ -383,6 +383,7 @@ pub fn check_record(record: &Record) -> RecordCheck {
 
 /// What the verifier saw.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct VerifyReport {
     /// Records read.
     pub records: u64,
@@ -411,6 +412,7 @@ pub struct VerifyReport {
 
 /// The checkpoint that anchors a verification, and who cosigned it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct WitnessedAnchor {
     /// Its size.
     pub size: u64,
@@ -420,6 +422,7 @@ pub struct WitnessedAnchor {
 
 /// A witness's verified cosignature.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct WitnessCosignature {
     /// The witness's name.
     pub name: String,
@@ -429,6 +432,7 @@ pub struct WitnessCosignature {
 
 /// Records `from..=to`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SeqRange {
     /// The first.
     pub from: Seq,

@@ -40,6 +40,8 @@ pub(crate) fn routes() -> Router<Arc<App>> {
         .route("/search", get(search))
         .route("/ledger", get(ledger_page))
         .route("/record", get(record_form_page))
+        .route("/verify", get(verify_page))
+        .route("/assets/verify.js", get(verify_script))
         .route("/login", get(login_page).post(login))
         .route("/logout", get(logout))
         .route("/lang/{lang}", get(set_lang))
@@ -1039,6 +1041,7 @@ async fn ledger_page(State(app): AppState, headers: HeaderMap, Query(params): Pa
                 " " button type="submit" { (t("下载", "Download")) }
             }
             p { a href="/api/export" download { (t("下载整本账本导出（probity verify 可离线验证）", "Download the whole ledger as an export (probity verify checks it offline)")) } }
+            p { a #verify-link href="/verify" { (t("核验您持有的导出文件（对照您固定的账本公钥）", "Verify an export you hold (against the ledger key you pinned)")) } }
             @if !keys.is_empty() {
                 h2 { (t("已登记的密钥", "Enrolled keys")) }
                 table.keys {
@@ -1098,6 +1101,31 @@ async fn record_form_page(
             script src="/assets/console.js" {}
         };
         (t("登记事件", "Record an event").to_owned(), body)
+    });
+    shown(&app, lang, result)
+}
+
+/// An auditor's check of an export they hold, against the ledger key they were given: the
+/// file goes to `POST /api/verify` as it is read (`assets/verify.js`), the report is shown.
+async fn verify_page(State(app): AppState, headers: HeaderMap, Query(params): Params) -> Response {
+    let lang = Lang::choose(param(&params, "lang"), &headers);
+    let result = authorize(&app, &headers, Access::Oversight).map(|_| {
+        let t = |zh, en| lang.pick(zh, en);
+        let body = html! {
+            p { (t("选择一份导出文件（probity export 或本站“下载整本账本导出”），粘贴医院交给您的账本验证公钥（ledger.vkey 的内容）。服务器逐条核验：哈希链、签名、角色、检查点签名与默克尔根。",
+                   "Choose an export (from probity export, or this site's whole-ledger download) and paste the ledger verifier key the hospital gave you (the content of ledger.vkey). The server checks it record by record: hash chain, signatures, roles, checkpoint signatures and Merkle roots.")) }
+            form #verify-form {
+                p { label { (t("导出文件", "Export file")) " " input #verify-file type="file" required; } }
+                p { label { (t("固定的账本公钥", "Pinned ledger key")) " " input #verify-vkey type="text" size="80" placeholder="city-hospital+…+…"; } }
+                p.hint { (t("不填公钥时，只能证明文件自洽（以创世记录所载公钥核对），不能证明它是哪家医院的账本。", "Without a key, verification shows only that the file agrees with itself (checked against the key its genesis record names), not whose ledger it is.")) }
+                p { label { input #verify-unanchored type="checkbox"; " " (t("接受最后一个检查点之后的记录（仅报告，不作为问题）", "Accept records past the last checkpoint (reported, not a finding)")) } }
+                button #verify-submit type="submit" { (t("核验", "Verify")) }
+            }
+            div #verify-outcome {}
+            script { (PreEscaped(format!("window.PROBITY = {{lang: {:?}}};", lang.tag()))) }
+            script src="/assets/verify.js" {}
+        };
+        (t("核验导出文件", "Verify an export").to_owned(), body)
     });
     shown(&app, lang, result)
 }
@@ -1189,6 +1217,14 @@ async fn script() -> Response {
     (
         [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
         include_str!("../assets/console.js"),
+    )
+        .into_response()
+}
+
+async fn verify_script() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("../assets/verify.js"),
     )
         .into_response()
 }

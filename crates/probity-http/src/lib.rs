@@ -8,6 +8,7 @@
 //! answers and the same error codes.
 
 mod api;
+mod audit;
 pub mod auth;
 mod console;
 mod display;
@@ -34,6 +35,7 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .merge(api::routes())
         .merge(investigate::routes())
+        .merge(audit::routes())
         .merge(console::routes())
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),

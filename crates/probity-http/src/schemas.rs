@@ -70,6 +70,7 @@ pub fn answer_schemas() -> Vec<(String, Value)> {
         answer::<Draft>("draft", "POST /api/drafts"),
         answer::<Receipt>("receipt", "POST /api/events"),
         answer::<Vec<Reply<Receipt>>>("batch", "POST /api/events/batch"),
+        answer::<probity_core::verify::VerifyReport>("verify", "POST /api/verify"),
         ("readyz".to_owned(), readiness),
     ]
 }

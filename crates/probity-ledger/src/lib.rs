@@ -40,6 +40,7 @@
 //! ```
 
 pub mod acked;
+pub mod audit;
 mod book;
 pub mod datadir;
 mod engine;
