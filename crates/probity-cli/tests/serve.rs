@@ -1086,6 +1086,14 @@ fn an_auditor_verifies_an_export_they_hold_against_the_pinned_key() {
             answer.text()
         );
     }
+    // One endless line: refused once past the longest line an export may have, not held.
+    let endless = vec![b'x'; (4 << 20) + 1024];
+    let answer = verify("/api/verify", Some(&auditor), &endless);
+    assert_eq!(
+        (answer.status, answer.code().as_str()),
+        (400, "malformed-request")
+    );
+    assert!(answer.text().contains("longer than"), "{}", answer.text());
     assert_eq!(server.size(), size);
     server.stop();
 }
