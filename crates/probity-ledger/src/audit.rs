@@ -6,7 +6,9 @@ use std::io::BufRead;
 use probity_core::checkpoint::{Checkpoint, SignedNote, VerifierKey};
 use probity_core::verify::{ChainVerifier, Finding, VerifyReport};
 
-use crate::export::{looks_like_record_line, range_state, Line, FORMAT, RANGE_FORMAT};
+use crate::export::{
+    bounded_lines, looks_like_record_line, range_state, Line, FORMAT, RANGE_FORMAT,
+};
 
 /// Why an export could not be verified at all (what is wrong inside one is a finding).
 #[derive(Debug, thiserror::Error)]
@@ -34,14 +36,6 @@ pub enum VerifyExportError {
         format: String,
         /// The first record.
         from: u64,
-    },
-    /// A line longer than [`MAX_LINE_BYTES`]: no export has one.
-    #[error("{name}: line {line} is longer than {MAX_LINE_BYTES} bytes; no export line is")]
-    LineTooLong {
-        /// Where from.
-        name: String,
-        /// Its number, from 1.
-        line: usize,
     },
     /// The trusted checkpoint does not parse.
     #[error("--trusted-checkpoint: {0}")]
@@ -103,68 +97,6 @@ pub fn configured<'m>(
     Ok(verifier)
 }
 
-/// The longest line an export may have: far above any record (an event is at most 131,072
-/// bytes, PROTOCOL.md) or checkpoint, so that a file of one endless line is refused rather
-/// than read into memory whole.
-pub const MAX_LINE_BYTES: usize = 4 << 20;
-
-/// Lines of at most [`MAX_LINE_BYTES`], numbered from 0, as UTF-8 text without their `\n`
-/// (or `\r\n`, as `BufRead::lines` reads them).
-struct BoundedLines<'n, R> {
-    reader: R,
-    name: &'n str,
-    buffer: Vec<u8>,
-    number: usize,
-}
-
-fn bounded_lines<R: BufRead>(reader: R, name: &str) -> BoundedLines<'_, R> {
-    BoundedLines {
-        reader,
-        name,
-        buffer: Vec::new(),
-        number: 0,
-    }
-}
-
-impl<R: BufRead> BoundedLines<'_, R> {
-    fn next_line(&mut self) -> Result<Option<(usize, String)>, VerifyExportError> {
-        use std::io::Read as _;
-        self.buffer.clear();
-        let number = self.number;
-        self.number += 1;
-        let io = |source| VerifyExportError::Io {
-            name: self.name.to_owned(),
-            source,
-        };
-        let read = (&mut self.reader)
-            .take(MAX_LINE_BYTES as u64 + 1)
-            .read_until(b'\n', &mut self.buffer)
-            .map_err(io)?;
-        if read == 0 {
-            return Ok(None);
-        }
-        if self.buffer.last() == Some(&b'\n') {
-            self.buffer.pop();
-            if self.buffer.last() == Some(&b'\r') {
-                self.buffer.pop();
-            }
-        } else if self.buffer.len() > MAX_LINE_BYTES {
-            return Err(VerifyExportError::LineTooLong {
-                name: self.name.to_owned(),
-                line: number + 1,
-            });
-        }
-        String::from_utf8(std::mem::take(&mut self.buffer))
-            .map(|line| Some((number, line)))
-            .map_err(|e| {
-                io(std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    format!("line {}: {e}", number + 1),
-                ))
-            })
-    }
-}
-
 /// Records verified together (on all cores).
 pub const BATCH: usize = 4096;
 
@@ -189,8 +121,11 @@ pub fn verify_export(
     // Once the records have begun (or a range's start line was read), a line that does not
     // parse stands in the place of a record.
     let mut in_records = false;
-    let mut lines = bounded_lines(lines, name);
-    while let Some((number, line)) = lines.next_line()? {
+    let mut lines = bounded_lines(lines);
+    while let Some((number, line)) = lines.next_line().map_err(|source| VerifyExportError::Io {
+        name: name.to_owned(),
+        source,
+    })? {
         match probity_core::strict_json::from_str::<Line>(&line) {
             Ok(Line::Header {
                 format,
@@ -293,51 +228,4 @@ pub fn verify_export(
         });
     }
     Ok((report, from > 0))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn read_all(text: &[u8]) -> Result<Vec<(usize, String)>, VerifyExportError> {
-        let mut lines = bounded_lines(text, "the test");
-        let mut read = Vec::new();
-        while let Some(line) = lines.next_line()? {
-            read.push(line);
-        }
-        Ok(read)
-    }
-
-    /// Lines come numbered from 0 without their `\n` or `\r\n`, the last with or without one.
-    #[test]
-    fn lines_are_read_as_buf_read_reads_them() {
-        let read = read_all(b"a\nb\r\n\nlast").unwrap();
-        let expected: Vec<(usize, String)> = [(0, "a"), (1, "b"), (2, ""), (3, "last")]
-            .into_iter()
-            .map(|(n, l)| (n, l.to_owned()))
-            .collect();
-        assert_eq!(read, expected);
-        assert!(read_all(b"").unwrap().is_empty());
-    }
-
-    /// A line past the limit is refused, naming it, before more than the limit is held; one
-    /// at the limit is read.
-    #[test]
-    fn an_endless_line_is_refused() {
-        let mut text = b"first\n".to_vec();
-        text.extend(std::iter::repeat_n(b'x', MAX_LINE_BYTES + 1));
-        match read_all(&text) {
-            Err(VerifyExportError::LineTooLong { line: 2, .. }) => {}
-            other => panic!("{other:?}"),
-        }
-        let mut text = vec![b'x'; MAX_LINE_BYTES];
-        text.push(b'\n');
-        assert_eq!(read_all(&text).unwrap()[0].1.len(), MAX_LINE_BYTES);
-        match read_all(b"ok\n\xff\n") {
-            Err(VerifyExportError::Io { source, .. }) => {
-                assert!(source.to_string().contains("line 2"), "{source}")
-            }
-            other => panic!("{other:?}"),
-        }
-    }
 }

@@ -376,6 +376,60 @@ pub fn file_stamp(path: &Path) -> Result<(u64, u64), ExportError> {
     Ok((meta.len(), modified))
 }
 
+/// The longest line an export may have: far above any record (an event is at most 131,072
+/// bytes, PROTOCOL.md) or checkpoint, so that a file of one endless line is refused rather
+/// than read into memory whole.
+pub const MAX_LINE_BYTES: usize = 4 << 20;
+
+/// An export's lines: at most [`MAX_LINE_BYTES`] each, numbered from 0, as UTF-8 text without
+/// their `\n` (or `\r\n`, as `BufRead::lines` reads them).
+pub(crate) struct BoundedLines<R> {
+    reader: R,
+    buffer: Vec<u8>,
+    number: usize,
+}
+
+pub(crate) fn bounded_lines<R: BufRead>(reader: R) -> BoundedLines<R> {
+    BoundedLines {
+        reader,
+        buffer: Vec::new(),
+        number: 0,
+    }
+}
+
+impl<R: BufRead> BoundedLines<R> {
+    /// The next line and its number; a line past the limit, or not UTF-8, is an
+    /// `InvalidData` error that names it.
+    pub(crate) fn next_line(&mut self) -> std::io::Result<Option<(usize, String)>> {
+        use std::io::Read as _;
+        self.buffer.clear();
+        let number = self.number;
+        self.number += 1;
+        let invalid =
+            |message: String| std::io::Error::new(std::io::ErrorKind::InvalidData, message);
+        let read = (&mut self.reader)
+            .take(MAX_LINE_BYTES as u64 + 1)
+            .read_until(b'\n', &mut self.buffer)?;
+        if read == 0 {
+            return Ok(None);
+        }
+        if self.buffer.last() == Some(&b'\n') {
+            self.buffer.pop();
+            if self.buffer.last() == Some(&b'\r') {
+                self.buffer.pop();
+            }
+        } else if self.buffer.len() > MAX_LINE_BYTES {
+            return Err(invalid(format!(
+                "line {} is longer than {MAX_LINE_BYTES} bytes; no export line is",
+                number + 1
+            )));
+        }
+        String::from_utf8(std::mem::take(&mut self.buffer))
+            .map(|line| Some((number, line)))
+            .map_err(|e| invalid(format!("line {}: {e}", number + 1)))
+    }
+}
+
 /// Imports the export `from` into the new data directory `data`, verifying as it goes with
 /// the chain verifier (every record's hash, link, strict signature, key and role, event-id
 /// uniqueness, every checkpoint's signature — against `ledger_vkey` if pinned, else the key
@@ -434,8 +488,8 @@ fn import_into(
     let mut checkpoints: Vec<(u64, SignedNote)> = Vec::new();
     let mut writer = BookWriter::default();
     let mut batch = Vec::with_capacity(BATCH);
-    for (number, line) in BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(io(from))?;
+    let mut lines = bounded_lines(BufReader::new(file));
+    while let Some((number, line)) = lines.next_line().map_err(io(from))? {
         let parsed: Line = probity_core::strict_json::from_str(&line)
             .map_err(|e| not_export(format!("line {}: {e}", number + 1)))?;
         match parsed {
@@ -543,5 +597,49 @@ impl BookWriter {
         db.apply_batch(batch).map_err(LedgerError::from)?;
         db.flush().map_err(LedgerError::from)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod bounded_line_tests {
+    use super::*;
+
+    fn read_all(text: &[u8]) -> std::io::Result<Vec<(usize, String)>> {
+        let mut lines = bounded_lines(text);
+        let mut read = Vec::new();
+        while let Some(line) = lines.next_line()? {
+            read.push(line);
+        }
+        Ok(read)
+    }
+
+    /// Lines come numbered from 0 without their `\n` or `\r\n`, the last with or without one.
+    #[test]
+    fn lines_are_read_as_buf_read_reads_them() {
+        let read = read_all(b"a\nb\r\n\nlast").unwrap();
+        let expected: Vec<(usize, String)> = [(0, "a"), (1, "b"), (2, ""), (3, "last")]
+            .into_iter()
+            .map(|(n, l)| (n, l.to_owned()))
+            .collect();
+        assert_eq!(read, expected);
+        assert!(read_all(b"").unwrap().is_empty());
+    }
+
+    /// A line past the limit is refused, naming it, before more than the limit is held; one
+    /// at the limit is read.
+    #[test]
+    fn an_endless_line_is_refused() {
+        let mut text = b"first\n".to_vec();
+        text.extend(std::iter::repeat_n(b'x', MAX_LINE_BYTES + 1));
+        let refused = read_all(&text).unwrap_err();
+        assert!(
+            refused.to_string().starts_with("line 2 is longer than"),
+            "{refused}"
+        );
+        let mut text = vec![b'x'; MAX_LINE_BYTES];
+        text.push(b'\n');
+        assert_eq!(read_all(&text).unwrap()[0].1.len(), MAX_LINE_BYTES);
+        let refused = read_all(b"ok\n\xff\n").unwrap_err();
+        assert!(refused.to_string().starts_with("line 2:"), "{refused}");
     }
 }
