@@ -1093,7 +1093,11 @@ fn an_auditor_verifies_an_export_they_hold_against_the_pinned_key() {
         (answer.status, answer.code().as_str()),
         (400, "malformed-request")
     );
-    assert!(answer.text().contains("is longer than"), "{}", answer.text());
+    assert!(
+        answer.text().contains("is longer than"),
+        "{}",
+        answer.text()
+    );
     assert_eq!(server.size(), size);
     server.stop();
 }
