@@ -590,6 +590,28 @@ async fn clerk_signs_in_the_browser_the_officer_proves_the_finding_the_auditor_l
     let text = outcome.text().await.unwrap();
     assert!(text.contains("完好") && text.contains("固定"), "{text}");
     shot(&c, "07c-export-verified").await;
+    // Requiring the auditor's witness: the demo's checkpoint carries its cosignature, but the
+    // export's newest one (signed at export, after today's steps) does not yet.
+    let witness = std::fs::read_to_string(data.join("keys/witness.vkey")).unwrap();
+    css(&c, "#verify-witnesses")
+        .await
+        .send_keys(witness.trim())
+        .await
+        .unwrap();
+    let quorum = css(&c, "#verify-quorum").await;
+    quorum.clear().await.unwrap();
+    quorum.send_keys("1").await.unwrap();
+    css(&c, "#verify-submit").await.click().await.unwrap();
+    let unmet = css(&c, "#verify-outcome[data-intact=false]")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(unmet.contains("witness"), "{unmet}");
+    shot(&c, "07c2-export-newest-checkpoint-not-witnessed").await;
+    css(&c, "#verify-witnesses").await.clear().await.unwrap();
+    quorum.clear().await.unwrap();
+    quorum.send_keys("0").await.unwrap();
     css(&c, "#verify-file")
         .await
         .send_keys(changed_path.to_str().unwrap())

@@ -1019,6 +1019,47 @@ fn an_auditor_verifies_an_export_they_hold_against_the_pinned_key() {
         refused["error"]
     );
 
+    // The auditor's witness must have cosigned the latest checkpoint: it has (the demo's
+    // witness cosigned it); a witness that did not makes the quorum unmet, a finding.
+    let witness = std::fs::read_to_string(data.join("keys/witness.vkey")).unwrap();
+    let witnessed = verify(
+        &format!("{pinned}&witness={}&quorum=1", encoded(witness.trim())),
+        Some(&auditor),
+        &export,
+    )
+    .json();
+    conforms("verify", &witnessed);
+    assert_eq!(
+        witnessed["ok"]["findings"],
+        json!([]),
+        "{:?}",
+        witnessed["error"]
+    );
+    assert_eq!(
+        witnessed["ok"]["witnessed"]["witnesses"][0]["name"],
+        json!("audit.example/city-hospital-witness")
+    );
+    let stranger = probity_core::checkpoint::VerifierKey::ed25519(
+        "audit.example/another-witness",
+        serde_json::from_value(Value::from(
+            std::fs::read_to_string(data.join("keys/do-chen.key.pub"))
+                .unwrap()
+                .trim(),
+        ))
+        .unwrap(),
+    );
+    let unmet = verify(
+        &format!(
+            "{pinned}&witness={}&quorum=1",
+            encoded(&stranger.to_string())
+        ),
+        Some(&auditor),
+        &export,
+    )
+    .json();
+    assert_ne!(unmet["ok"]["findings"], json!([]), "{:?}", unmet["error"]);
+    assert_eq!(unmet["ok"]["witnessed"], Value::Null);
+
     // Bad requests: their code, and nothing changes.
     let server_file = format!(
         "/api/verify?ledger_vkey={}",
@@ -1044,6 +1085,34 @@ fn an_auditor_verifies_an_export_they_hold_against_the_pinned_key() {
         ),
         (
             "/api/verify?allow_unanchored=yes",
+            Some(&auditor),
+            &export[..],
+            400,
+            "malformed-request",
+        ),
+        (
+            "/api/verify?quorum=1",
+            Some(&auditor),
+            &export[..],
+            400,
+            "malformed-request",
+        ),
+        (
+            "/api/verify?quorum=one",
+            Some(&auditor),
+            &export[..],
+            400,
+            "malformed-request",
+        ),
+        (
+            "/api/verify?witness=not-a-key",
+            Some(&auditor),
+            &export[..],
+            400,
+            "malformed-request",
+        ),
+        (
+            "/api/verify?witnessed_at=140",
             Some(&auditor),
             &export[..],
             400,

@@ -32,6 +32,10 @@ function show(report) {
   line(report.key_pinned
     ? say("检查点已对照您固定的账本公钥核对。", "Checkpoints were checked against the ledger key you pinned.")
     : say("未固定公钥：只证明文件自洽，不证明是哪家医院的账本。", "No key pinned: this shows the file agrees with itself, not whose ledger it is."));
+  if (report.witnessed) {
+    const names = report.witnessed.witnesses.map((w) => w.name).join("、");
+    line(say(`检查点 ${report.witnessed.size} 已由见证人副署：${names}。`, `Checkpoint ${report.witnessed.size} was cosigned by the witnesses: ${names}.`));
+  }
   if (report.unanchored) {
     line(say(`记录 ${report.unanchored.from}–${report.unanchored.to} 在最后一个检查点之后（已接受）。`, `Records ${report.unanchored.from}–${report.unanchored.to} are past the last checkpoint (accepted).`));
   }
@@ -65,6 +69,11 @@ async function verify(event) {
   const query = new URLSearchParams();
   const vkey = $("verify-vkey").value.trim();
   if (vkey) query.set("ledger_vkey", vkey);
+  for (const witness of $("verify-witnesses").value.split("\n").map((w) => w.trim()).filter(Boolean)) {
+    query.append("witness", witness);
+  }
+  const quorum = $("verify-quorum").value.trim();
+  if (quorum && quorum !== "0") query.set("quorum", quorum);
   if ($("verify-unanchored").checked) query.set("allow_unanchored", "true");
   try {
     const response = await fetch(`/api/verify?${query}`, { method: "POST", credentials: "same-origin", body: file });

@@ -27,12 +27,26 @@ pub(crate) fn routes() -> Router<Arc<App>> {
 
 /// What the auditor trusts, from the query: `ledger_vkey` (the ledger's C2SP verifier key as
 /// the hospital gave it, `<origin>+<key id>+<base64>`; without it the genesis record's own key
-/// is used, which shows only that the export agrees with itself) and `allow_unanchored`
-/// (`true` or `false`, the default).
+/// is used, which shows only that the export agrees with itself), `witness` (a witness's
+/// cosigner key, repeatable) with `quorum` (how many of them must have cosigned the anchoring
+/// checkpoint) and `witnessed_at` (that checkpoint's size instead of the largest's), and
+/// `allow_unanchored` (`true` or `false`, the default) — `probity verify`'s options.
 fn trust_of(pairs: Vec<(String, String)>) -> Result<Trust, ApiError> {
     let mut trust = Trust::default();
     let mut seen = Vec::new();
+    let malformed = |message: String| ApiError::new(ErrorCode::MalformedRequest, message);
+    let count = |name: &str, value: &str| {
+        value
+            .parse::<u64>()
+            .map_err(|_| malformed(format!("{name}: {value:?} is not a whole number")))
+    };
     for (name, value) in pairs {
+        if name == "witness" {
+            let key = VerifierKey::parse(value.trim())
+                .map_err(|e| malformed(format!("witness: not a verifier key ({e})")))?;
+            trust.witnesses.push(key);
+            continue;
+        }
         if seen.contains(&name) {
             return Err(ApiError::new(
                 ErrorCode::MalformedRequest,
@@ -49,6 +63,11 @@ fn trust_of(pairs: Vec<(String, String)>) -> Result<Trust, ApiError> {
                     )
                 })?)
             }
+            "quorum" => {
+                trust.quorum = usize::try_from(count("quorum", &value)?)
+                    .map_err(|_| malformed(format!("quorum: {value} is too large")))?
+            }
+            "witnessed_at" => trust.witnessed_at = Some(count("witnessed_at", &value)?),
             "allow_unanchored" => {
                 trust.allow_unanchored = match value.as_str() {
                     "true" => true,
@@ -71,6 +90,17 @@ fn trust_of(pairs: Vec<(String, String)>) -> Result<Trust, ApiError> {
             }
         }
         seen.push(name);
+    }
+    if trust.quorum > trust.witnesses.len() {
+        return Err(malformed(format!(
+            "quorum {} needs at least {} witness keys",
+            trust.quorum, trust.quorum
+        )));
+    }
+    if trust.witnessed_at.is_some() && trust.quorum == 0 {
+        return Err(malformed(
+            "witnessed_at names the checkpoint that must carry the quorum: give quorum too".into(),
+        ));
     }
     Ok(trust)
 }

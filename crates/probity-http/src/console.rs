@@ -1118,6 +1118,8 @@ async fn verify_page(State(app): AppState, headers: HeaderMap, Query(params): Pa
                 p { label { (t("导出文件", "Export file")) " " input #verify-file type="file" required; } }
                 p { label { (t("固定的账本公钥", "Pinned ledger key")) " " input #verify-vkey type="text" size="80" placeholder="city-hospital+…+…"; } }
                 p.hint { (t("不填公钥时，只能证明文件自洽（以创世记录所载公钥核对），不能证明它是哪家医院的账本。", "Without a key, verification shows only that the file agrees with itself (checked against the key its genesis record names), not whose ledger it is.")) }
+                p { label { (t("见证人公钥（每行一个，可不填）", "Witness keys (one per line, optional)")) br; textarea #verify-witnesses rows="2" cols="80" {} } }
+                p { label { (t("至少需要几位见证人副署最新检查点", "How many of them must have cosigned the latest checkpoint")) " " input #verify-quorum type="number" min="0" value="0"; } }
                 p { label { input #verify-unanchored type="checkbox"; " " (t("接受最后一个检查点之后的记录（仅报告，不作为问题）", "Accept records past the last checkpoint (reported, not a finding)")) } }
                 button #verify-submit type="submit" { (t("核验", "Verify")) }
             }
