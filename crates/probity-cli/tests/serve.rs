@@ -1155,6 +1155,15 @@ fn an_auditor_verifies_an_export_they_hold_against_the_pinned_key() {
             answer.text()
         );
     }
+    // An unknown parameter's refusal says which there are.
+    let unknown = verify("/api/verify?seq=3", Some(&auditor), &export);
+    assert!(
+        unknown
+            .text()
+            .contains("ledger_vkey, witness, quorum, witnessed_at and allow_unanchored"),
+        "{}",
+        unknown.text()
+    );
     // One endless line: refused once past the longest line an export may have, not held.
     let endless = vec![b'x'; (4 << 20) + 1024];
     let answer = verify("/api/verify", Some(&auditor), &endless);

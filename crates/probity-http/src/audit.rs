@@ -48,20 +48,17 @@ fn trust_of(pairs: Vec<(String, String)>) -> Result<Trust, ApiError> {
             continue;
         }
         if seen.contains(&name) {
-            return Err(ApiError::new(
-                ErrorCode::MalformedRequest,
-                format!("parameter {name:?} is given twice; give it once"),
-            ));
+            return Err(malformed(format!(
+                "parameter {name:?} is given twice; give it once"
+            )));
         }
         match name.as_str() {
             // Parsed as text only: a server must not read a file a caller names.
             "ledger_vkey" => {
-                trust.ledger_vkey = Some(VerifierKey::parse(value.trim()).map_err(|e| {
-                    ApiError::new(
-                        ErrorCode::MalformedRequest,
-                        format!("ledger_vkey: not a verifier key ({e})"),
-                    )
-                })?)
+                trust.ledger_vkey = Some(
+                    VerifierKey::parse(value.trim())
+                        .map_err(|e| malformed(format!("ledger_vkey: not a verifier key ({e})")))?,
+                )
             }
             "quorum" => {
                 trust.quorum = usize::try_from(count("quorum", &value)?)
@@ -73,20 +70,16 @@ fn trust_of(pairs: Vec<(String, String)>) -> Result<Trust, ApiError> {
                     "true" => true,
                     "false" => false,
                     _ => {
-                        return Err(ApiError::new(
-                            ErrorCode::MalformedRequest,
-                            format!("allow_unanchored: {value:?} is not true or false"),
-                        ))
+                        return Err(malformed(format!(
+                            "allow_unanchored: {value:?} is not true or false"
+                        )))
                     }
                 }
             }
             _ => {
-                return Err(ApiError::new(
-                    ErrorCode::MalformedRequest,
-                    format!(
-                        "parameter {name:?}: /api/verify takes ledger_vkey and allow_unanchored"
-                    ),
-                ))
+                return Err(malformed(format!(
+                    "parameter {name:?}: /api/verify takes ledger_vkey, witness, quorum, witnessed_at and allow_unanchored"
+                )))
             }
         }
         seen.push(name);
