@@ -951,7 +951,7 @@ fn run(command: Command) -> Result<(), Failure> {
                     "last record  {}",
                     status
                         .last_recorded_at
-                        .map_or("-".into(), |t| t.to_string())
+                        .map_or("-".into(), |t| text().when(t.unix_micros()))
                 ));
                 out(&format!("active keys  {}", status.active_keys));
                 out(&match lag {
@@ -1730,6 +1730,9 @@ fn print_receipt(receipt: &Receipt) {
         }
     ));
     out(&format!("record hash  {}", receipt.hash));
-    out(&format!("recorded at  {}", receipt.recorded_at));
+    out(&format!(
+        "recorded at  {}",
+        text().when(receipt.recorded_at.unix_micros())
+    ));
     out(&format!("receipt sig  {}", receipt.sig));
 }
