@@ -38,24 +38,20 @@ pub fn ask(
     let answer = match (&target, data) {
         (Target::Embedded(ledger), Some(data)) => {
             let views = embedded::views_dir(data);
-            let mut projector = embedded::open(&views, ledger)
-                .map_err(|e| Failure::Input(format!("{}: {e}", views.display())))?;
             let mut bar = crate::audit::ViewsProgress::default();
             let mut progress = |done: u64, size: u64| bar.report(done, size);
-            let caught_up = embedded::catch_up_reporting(&mut projector, ledger, &mut progress)
-                .map_err(refused);
+            let opened = embedded::open_current(&views, ledger, &mut progress);
             bar.finish();
-            let answer = caught_up.map(|_| {
-                query::answer(
-                    projector.projection(),
-                    kind,
-                    &payload,
-                    probity_ledger::now().unix_micros(),
-                    probity_views::answers::Zone(crate::text().zone()),
-                )
-            });
-            projector.close();
-            answer?
+            let mut opened = opened.map_err(|e| match e {
+                ProjectError::Store(e) => Failure::Input(format!("{}: {e}", views.display())),
+                other => refused(other),
+            })?;
+            let now = probity_ledger::now().unix_micros();
+            let zone = probity_views::answers::Zone(crate::text().zone());
+            let answer =
+                opened.settle(|projection| query::answer(projection, kind, &payload, now, zone));
+            opened.close();
+            answer.map_err(|e| Failure::Input(format!("{}: {e}", views.display())))?
         }
         (Target::Nats { ledger, .. }, _) => {
             let subject = query::subject(ledger, kind);
@@ -84,9 +80,10 @@ pub fn lag(target: &Target, data: Option<&Path>) -> Option<ProjectorStatus> {
             if !views.exists() {
                 return None;
             }
-            let projector = embedded::open(&views, ledger).ok()?;
-            let cursor = projector.cursor().clone();
-            projector.close();
+            // The cursor alone: no row is read.
+            let store = probity_views::ViewStore::open(&views).ok()?;
+            let cursor = store.cursor().ok()??;
+            store.close();
             let head = ledger.size();
             let behind = head.saturating_sub(cursor.applied);
             let seconds_behind = match ledger.record(probity_core::ids::Seq(cursor.applied)) {

@@ -37,6 +37,26 @@ impl Projection {
         missed
     }
 
+    /// The tables a reader listed (iterated or counted) since the last call while this partial
+    /// projection did not hold all of their rows: each must be
+    /// [completed](Self::completed_table) before the reader's answer can be trusted.
+    pub fn take_listed(&mut self) -> Vec<&'static str> {
+        self.tables_mut()
+            .into_iter()
+            .filter_map(|(name, table)| table.listed().then_some(name))
+            .collect()
+    }
+
+    /// Records that every row of table `name` was restored into this partial projection.
+    pub fn completed_table(&mut self, name: &str) -> Result<(), RowError> {
+        let table = self.table(name).ok_or_else(|| RowError {
+            key: name.to_owned(),
+            message: "unknown table".to_owned(),
+        })?;
+        table.mark_complete();
+        Ok(())
+    }
+
     /// Whether the projection holds the row `<table>/<row>`.
     pub fn holds_row(&mut self, key: &str) -> bool {
         let Some((name, row)) = key.split_once('/') else {

@@ -315,10 +315,11 @@ impl Projection {
         if self.source.0.is_none() {
             return;
         }
+        // Bookkeeping, not a reader: a partial projection must not count this as listing
+        // its timelines (nor asking for their cases' steps).
         let settled: Vec<String> = self
             .timelines
-            .iter()
-            .map(|(key, _)| key)
+            .held_keys()
             .filter(|key| self.is_full_chunk(key))
             .cloned()
             .collect();
@@ -362,7 +363,7 @@ impl Projection {
         let Some((case, n)) = row.rsplit_once('/') else {
             return false;
         };
-        let (Ok(n), Some(steps)) = (n.parse::<u64>(), self.steps.get(case)) else {
+        let (Ok(n), Some(steps)) = (n.parse::<u64>(), self.steps.peek(case)) else {
             return false;
         };
         last_chunk(steps).is_some_and(|last| n < last)

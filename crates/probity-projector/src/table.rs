@@ -2,6 +2,7 @@
 //! durable store can write only those rows, in the same batch as the records they came from.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use serde::de::DeserializeOwned;
@@ -15,7 +16,9 @@ use serde::{Deserialize, Serialize};
 /// A *partial* table ([`Table::partial`]) holds only the rows someone restored into it (from
 /// a snapshot, say) and remembers every key asked for that it neither holds nor knows to be
 /// absent: a replay applies records to such a table, loads the missed rows, and starts again
-/// until nothing is missed, so that it reads only the rows those records touch.
+/// until nothing is missed, so that it reads only the rows those records touch. Listing a
+/// partial table (iterating, counting) is noted too, until it is [completed](Table::completed):
+/// a reader that lists a table must have all of its rows.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Table<V> {
@@ -34,6 +37,10 @@ struct Partial {
     /// Keys asked for but neither held nor known absent. A mutex, not a cell: readers take
     /// `&self`, and projections are shared between threads.
     missed: Mutex<BTreeSet<String>>,
+    /// Every row was restored: listing the table lists all of it.
+    complete: bool,
+    /// The table was listed while not complete.
+    listed: AtomicBool,
 }
 
 impl Clone for Partial {
@@ -41,6 +48,8 @@ impl Clone for Partial {
         Partial {
             absent: self.absent.clone(),
             missed: Mutex::new(lock(&self.missed).clone()),
+            complete: self.complete,
+            listed: AtomicBool::new(self.listed.load(Ordering::Relaxed)),
         }
     }
 }
@@ -102,6 +111,31 @@ impl<V> Table<V> {
         }
     }
 
+    /// Notes, in a partial table not known to be complete, that it was listed.
+    fn ask_all(&self) {
+        if let Some(partial) = &self.partial {
+            if !partial.complete {
+                partial.listed.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Whether this partial table was listed while incomplete since the last call (which
+    /// forgets it).
+    pub fn take_listed(&mut self) -> bool {
+        self.partial
+            .as_mut()
+            .is_some_and(|p| std::mem::take(p.listed.get_mut()))
+    }
+
+    /// Records, in a partial table, that every row it has is now restored: listing it no
+    /// longer counts as missing something.
+    pub fn completed(&mut self) {
+        if let Some(partial) = &mut self.partial {
+            partial.complete = true;
+        }
+    }
+
     /// Records, in a partial table, that `key` has no row.
     pub fn restore_absent(&mut self, key: String) {
         if let Some(partial) = &mut self.partial {
@@ -124,29 +158,44 @@ impl<V> Table<V> {
         self.rows.contains_key(key)
     }
 
+    /// The row of `key` if this table holds it, without counting as asking for it: for
+    /// bookkeeping that must not make a partial table read rows.
+    pub fn peek(&self, key: &str) -> Option<&V> {
+        self.rows.get(key)
+    }
+
+    /// The keys this table holds, without counting as listing it (see [`peek`](Self::peek)).
+    pub fn held_keys(&self) -> impl Iterator<Item = &String> {
+        self.rows.keys()
+    }
+
     /// The row of `key`.
     pub fn get(&self, key: &str) -> Option<&V> {
         self.ask(key);
         self.rows.get(key)
     }
 
-    /// Rows in key order (of a partial table: the rows it holds).
+    /// Rows in key order (of a partial table: the rows it holds, and it notes the listing).
     pub fn iter(&self) -> impl Iterator<Item = (&String, &V)> {
+        self.ask_all();
         self.rows.iter()
     }
 
     /// Rows in key order, without their keys.
     pub fn values(&self) -> impl Iterator<Item = &V> {
+        self.ask_all();
         self.rows.values()
     }
 
     /// Number of rows.
     pub fn len(&self) -> usize {
+        self.ask_all();
         self.rows.len()
     }
 
     /// Whether there are no rows.
     pub fn is_empty(&self) -> bool {
+        self.ask_all();
         self.rows.is_empty()
     }
 
@@ -264,6 +313,10 @@ pub(crate) trait AnyTable {
     fn has(&self, row: &str) -> bool;
     /// See [`Table::restore_absent`].
     fn mark_absent(&mut self, row: String);
+    /// See [`Table::take_listed`].
+    fn listed(&mut self) -> bool;
+    /// See [`Table::completed`].
+    fn mark_complete(&mut self);
     /// Hands each changed row to `each` as (`<name>/<row>`, JSON).
     fn drain_json(&mut self, name: &str, each: &mut dyn FnMut(String, Vec<u8>));
     /// Puts back the row `row` (whose full key is `key`) from its JSON.
@@ -285,6 +338,14 @@ impl<V: Serialize + DeserializeOwned + Sync> AnyTable for Table<V> {
 
     fn mark_absent(&mut self, row: String) {
         self.restore_absent(row);
+    }
+
+    fn listed(&mut self) -> bool {
+        self.take_listed()
+    }
+
+    fn mark_complete(&mut self) {
+        self.completed();
     }
 
     fn drain_json(&mut self, name: &str, each: &mut dyn FnMut(String, Vec<u8>)) {

@@ -40,8 +40,18 @@ fn main() {
     let h = Hospital::default();
     // `BOOK_ONLY=DIR`: fill a book at DIR/book and stop, to rebuild from it again and again in
     // fresh processes (`PROBITY_BENCH_COLD_BOOK=DIR/book PROBITY_BENCH_COLD_VIEWS=DIR/views-N`
-    // and this bench's binary with `--bench`), e.g. under a memory profiler.
+    // and this bench's binary with `--bench`), e.g. under a memory profiler. With the ledger's
+    // key beside it, DIR is a data directory: `probity status --data DIR` opens it.
     let book_only = std::env::var_os("BOOK_ONLY").map(std::path::PathBuf::from);
+    if let Some(data) = &book_only {
+        std::fs::create_dir_all(data).unwrap();
+        probity_ledger::keyfile::write_key(
+            &probity_ledger::datadir::ledger_key_path(data),
+            &h.ledger_key,
+            false,
+        )
+        .unwrap();
+    }
     let ledger = h.create_ledger(&book_only.as_deref().unwrap_or(dir.path()).join("book"));
     // Fill the book with 8 writers so group commit keeps it quick.
     std::thread::scope(|scope| {

@@ -300,9 +300,30 @@ impl ViewStore {
     }
 
     /// Every row of `table` as committed now: (row key without the table, JSON), in key order.
+    /// Each row's latest version is found by two seeks, not by reading all its versions.
     pub fn current_table(&self, table: &str) -> Result<Vec<(String, sled::IVec)>, StoreError> {
-        let mut rows: BTreeMap<String, sled::IVec> =
-            self.table_at(table, u64::MAX)?.into_iter().collect();
+        let prefix = key(HISTORY_PREFIX, format!("{table}/").as_bytes(), None);
+        let mut rows: BTreeMap<String, sled::IVec> = BTreeMap::new();
+        let mut from = prefix.clone();
+        while let Some(item) = self.db.range(from.as_slice()..).next() {
+            let (k, _) = item?;
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            // `<table>/<row>`, and `<row>`.
+            let (full, _) = split_version(&k[HISTORY_PREFIX.len()..])?;
+            let row = &full[prefix.len() - HISTORY_PREFIX.len()..];
+            let last = key(HISTORY_PREFIX, full, Some(u64::MAX));
+            let Some(latest) = self.db.range(..=last.as_slice()).next_back() else {
+                return Err(StoreError::Corrupt("history row vanished".into()));
+            };
+            let text = String::from_utf8(row.to_vec())
+                .map_err(|e| StoreError::Corrupt(format!("history row key: {e}")))?;
+            rows.insert(text, latest?.1);
+            // Past this row's versions: no other row's key starts with them.
+            from = last;
+            from.push(0);
+        }
         let pending = key(ROW_PREFIX, format!("{table}/").as_bytes(), None);
         for item in self.db.scan_prefix(&pending) {
             let (k, value) = item?;

@@ -20,6 +20,7 @@ use probity_projector::{time, Applied, Projection};
 
 use crate::history::{Times, SNAPSHOT_EVERY};
 use crate::store::{Batch, Cursor, Halt, StoreError, ViewStore};
+use crate::stored::Wanted;
 
 fn matrix() -> &'static RoleMatrix {
     static MATRIX: OnceLock<RoleMatrix> = OnceLock::new();
@@ -54,6 +55,10 @@ pub struct Projector {
     committed: u64,
     /// Whether the verifier knows the stored event ids (read on the first record to verify).
     ids_known: bool,
+    /// Whether the projection is partial: it holds only the rows read so far, and reads
+    /// the others from the store as applying records or answering asks for them
+    /// ([`open_partial`](Self::open_partial)).
+    partial: bool,
 }
 
 impl Projector {
@@ -98,11 +103,61 @@ impl Projector {
             projection,
             verifier,
             ids_known: false,
+            partial: false,
             committed: cursor.applied,
             cursor,
             snapshot_every: SNAPSHOT_EVERY,
             staged: Batch::default(),
         })
+    }
+
+    /// Opens the views in `dir` without reading their rows: the projection is partial, and
+    /// applying a record reads the rows it touches (applying again, from the rows held before,
+    /// until none was missing — records are applied in order, each exactly once, to the rows
+    /// as committed), as answering ([`settle`](Self::settle)) reads the rows an answer needs.
+    /// What this costs is what the records and answers touch, not what the views hold: for
+    /// catching up views a few records behind before answering.
+    pub fn open_partial(dir: &Path) -> Result<Projector, StoreError> {
+        let store = ViewStore::open(dir)?;
+        let cursor = store.cursor()?.unwrap_or_else(|| Cursor {
+            applied: 0,
+            last_recorded_at: 0,
+            verifier: ChainVerifier::new(matrix()).state(),
+            halted: None,
+            max_times: Times::default(),
+            last_snapshot: 0,
+        });
+        let projection = crate::stored::partial_projection(&store, cursor.applied)?;
+        let verifier = ChainVerifier::resume(matrix(), cursor.verifier.clone(), []);
+        Ok(Projector {
+            store,
+            projection,
+            verifier,
+            ids_known: false,
+            partial: true,
+            committed: cursor.applied,
+            cursor,
+            snapshot_every: SNAPSHOT_EVERY,
+            staged: Batch::default(),
+        })
+    }
+
+    /// Computes `read` from the projection; a partial one first reads from the store the rows
+    /// `read` asks for and the tables it lists, computing it again until nothing is missing
+    /// (see [`crate::stored`]). Rows staged but not committed are held, so they are read as
+    /// staged.
+    pub fn settle<T>(&mut self, read: impl Fn(&Projection) -> T) -> Result<T, StoreError> {
+        loop {
+            let answer = read(&self.projection);
+            if !self.partial {
+                return Ok(answer);
+            }
+            let wanted = Wanted::take(&mut self.projection);
+            if wanted.is_empty() {
+                return Ok(answer);
+            }
+            wanted.fill(&self.store, &mut self.projection)?;
+        }
     }
 
     /// Takes a snapshot for `replay` at the end of the first batch at least `records` after
@@ -225,7 +280,7 @@ impl Projector {
             }));
         }
         let staged = &mut self.staged;
-        let mut applied = 0;
+        let mut events = Vec::with_capacity(good.len());
         for ((record, body), event) in good.iter().zip(opened).zip(decoded) {
             let event = event.and_then(|event| {
                 body.map(|body| (body, event))
@@ -244,13 +299,7 @@ impl Projector {
                         let subject = Subject::new(kind, id.clone());
                         staged.subjects.push((subject.to_string(), record.seq));
                     }
-                    self.projection.apply(Applied {
-                        seq: record.seq,
-                        recorded_at: record.recorded_at,
-                        body: &body,
-                        event: &event,
-                    });
-                    applied += 1;
+                    events.push((record, body, event));
                 }
                 Err(reason) => {
                     halt = Some(Halt {
@@ -261,6 +310,8 @@ impl Projector {
                 }
             }
         }
+        let applied = events.len();
+        self.project(&events)?;
         if applied < good.len() {
             // A record verified but did not decode: rewind the verifier to the last applied.
             self.rewind_verifier(&good[..applied], staged_ids)?;
@@ -277,6 +328,41 @@ impl Projector {
         self.commit()?;
         tracing::error!(seq = halt.seq, reason = %halt.reason, "record refused; projection stopped");
         Err(ProjectError::Halted(halt))
+    }
+
+    /// Applies verified, decoded records to the projection. A partial one is applied to a copy
+    /// first: if that asked for rows it did not hold (or listed a table), they are read into
+    /// the projection and the copy made again, until one round needed nothing — which then
+    /// becomes the projection. Each record thus changes the projection once, from the rows as
+    /// committed or staged.
+    fn project(
+        &mut self,
+        events: &[(&Record, EventBody, probity_events::Event)],
+    ) -> Result<(), StoreError> {
+        let apply = |projection: &mut Projection| {
+            for (record, body, event) in events {
+                projection.apply(Applied {
+                    seq: record.seq,
+                    recorded_at: record.recorded_at,
+                    body,
+                    event,
+                });
+            }
+        };
+        if !self.partial {
+            apply(&mut self.projection);
+            return Ok(());
+        }
+        loop {
+            let mut trial = self.projection.clone();
+            apply(&mut trial);
+            let wanted = Wanted::take(&mut trial);
+            if wanted.is_empty() {
+                self.projection = trial;
+                return Ok(());
+            }
+            wanted.fill(&self.store, &mut self.projection)?;
+        }
     }
 
     /// Stops the projection at record `seq` for a reason found before the verifier could look
