@@ -40,17 +40,17 @@ pub fn ask(
             let views = embedded::views_dir(data);
             let mut bar = crate::audit::ViewsProgress::default();
             let mut progress = |done: u64, size: u64| bar.report(done, size);
-            let opened = embedded::open_current(&views, ledger, &mut progress);
+            let projector = embedded::open_current(&views, ledger, &mut progress);
             bar.finish();
-            let mut opened = opened.map_err(|e| match e {
+            let mut projector = projector.map_err(|e| match e {
                 ProjectError::Store(e) => Failure::Input(format!("{}: {e}", views.display())),
                 other => refused(other),
             })?;
             let now = probity_ledger::now().unix_micros();
             let zone = probity_views::answers::Zone(crate::text().zone());
             let answer =
-                opened.settle(|projection| query::answer(projection, kind, &payload, now, zone));
-            opened.close();
+                projector.settle(|projection| query::answer(projection, kind, &payload, now, zone));
+            projector.close();
             answer.map_err(|e| Failure::Input(format!("{}: {e}", views.display())))?
         }
         (Target::Nats { ledger, .. }, _) => {

@@ -86,11 +86,9 @@ impl App {
         upstream: Option<Upstream>,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<App, OpenError> {
-        let views = embedded::open(&embedded::views_dir(data), &ledger)
-            .map_err(ProjectError::Store)
-            .and_then(|mut projector| {
-                embedded::catch_up_reporting(&mut projector, &ledger, progress).map(|_| projector)
-            });
+        // Views up to date or a few records behind open partial: nothing but their cursor is
+        // read now, then the rows the pages and answers ask for (kept once read).
+        let views = embedded::open_current(&embedded::views_dir(data), &ledger, progress);
         let projector = match views {
             Ok(projector) => projector,
             Err(e) => {
@@ -127,14 +125,29 @@ impl App {
 
     /// Reads the views once they hold every record the book held when this was called (so a
     /// page shown after an append includes it). Blocking: call from a blocking task.
+    ///
+    /// Views opened partial may lack rows `read` asks for: it is then called again, after they
+    /// are read in (under the write lock, as catching up is), until none is missing — so
+    /// `read` must not do anything but read the projection.
     pub(crate) fn with_views<R>(
         &self,
-        read: impl FnOnce(&Projection) -> Result<R, WireError>,
+        read: impl Fn(&Projection) -> Result<R, WireError>,
     ) -> Result<R, WireError> {
         let wanted = self.ledger.size();
         self.catch_up_to(wanted)?;
-        let views = self.views.read().map_err(|_| poisoned())?;
-        read(views.projection())
+        {
+            let views = self.views.read().map_err(|_| poisoned())?;
+            let answer = read(views.projection());
+            // Nothing asked for was missing (only a writer forgets what was): the answer is
+            // the views'.
+            if !views.projection().wants() {
+                return answer;
+            }
+        }
+        let mut views = self.views.write().map_err(|_| poisoned())?;
+        views
+            .settle(&read)
+            .map_err(|e| WireError::new(ErrorCode::Storage, format!("views: {e}")))?
     }
 
     /// Reads the views' store (their history, for replays) and the book, once the views are up

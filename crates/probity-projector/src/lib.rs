@@ -28,7 +28,7 @@ pub use report::{
     CaseDetail, CaseReport, CaseRole, PolicyReport, RepReport, StaffReport, SupplierReport,
     VisitLine,
 };
-pub use rows::POLICIES_KEY;
+pub use rows::{Trial, POLICIES_KEY};
 pub use state::{Applied, Projection, RowSource, TABLES};
 pub use table::{RowError, Table};
 pub use views::{

@@ -8,6 +8,19 @@ use crate::table::{AnyTable, RowError};
 /// The key of the row holding the policies in force.
 pub const POLICIES_KEY: &str = "meta/policies";
 
+/// What a projection was when a trial began, beyond its tables (which keep their own
+/// journal): see [`Projection::begin_trial`].
+#[derive(Debug)]
+pub struct Trial {
+    applied: u64,
+    policies: Vec<(
+        crate::time::Micros,
+        probity_core::ids::Seq,
+        probity_events::governance::Policy,
+    )>,
+    policies_changed: bool,
+}
+
 impl Projection {
     /// The table called `name`.
     fn table(&mut self, name: &str) -> Option<&mut dyn AnyTable> {
@@ -45,6 +58,43 @@ impl Projection {
             .into_iter()
             .filter_map(|(name, table)| table.listed().then_some(name))
             .collect()
+    }
+
+    /// Whether a reader asked this partial projection for a row it does not hold, or listed a
+    /// table it does not hold whole, since that was last taken (nothing is forgotten).
+    pub fn wants(&self) -> bool {
+        self.tables().iter().any(|(_, table)| table.wants())
+    }
+
+    /// Starts a trial: applying records from here can be undone by
+    /// [`roll_back`](Self::roll_back) at the cost of the rows they change (each row's state
+    /// before its first change is kept), not of a copy of the projection.
+    pub fn begin_trial(&mut self) -> Trial {
+        for (_, table) in self.tables_mut() {
+            table.begin_trial();
+        }
+        Trial {
+            applied: self.applied,
+            policies: self.policies.clone(),
+            policies_changed: self.policies_changed.0,
+        }
+    }
+
+    /// Ends the trial, keeping what was applied.
+    pub fn keep_trial(&mut self) {
+        for (_, table) in self.tables_mut() {
+            table.keep_trial();
+        }
+    }
+
+    /// Ends the trial, undoing what was applied since it began.
+    pub fn roll_back(&mut self, trial: Trial) {
+        for (_, table) in self.tables_mut() {
+            table.roll_back();
+        }
+        self.applied = trial.applied;
+        self.policies = trial.policies;
+        self.policies_changed.0 = trial.policies_changed;
     }
 
     /// Records that every row of table `name` was restored into this partial projection.

@@ -128,6 +128,11 @@ macro_rules! tables {
             pub(crate) fn tables_mut(&mut self) -> [(&'static str, &mut dyn AnyTable); TABLES.len()] {
                 [$((stringify!($name), &mut self.$name as &mut dyn AnyTable)),*]
             }
+
+            /// Every table with its name, in [`TABLES`] order, to look at.
+            pub(crate) fn tables(&self) -> [(&'static str, &dyn AnyTable); TABLES.len()] {
+                [$((stringify!($name), &self.$name as &dyn AnyTable)),*]
+            }
         }
     };
 }

@@ -27,6 +27,18 @@ pub struct Table<V> {
     dirty: BTreeSet<String>,
     #[serde(skip)]
     partial: Option<Partial>,
+    /// During a trial ([`Table::begin_trial`]): each row changed since it began, as it was
+    /// before (`None`: it did not exist), and whether it was marked changed.
+    #[serde(skip, default = "no_journal")]
+    journal: Option<Journal<V>>,
+}
+
+/// Rows changed during a trial, as they were before, and whether they were marked changed.
+type Journal<V> = BTreeMap<String, (Option<V>, bool)>;
+
+/// No trial (a function, so that serde asks nothing of `V` for a field it skips).
+fn no_journal<V>() -> Option<Journal<V>> {
+    None
 }
 
 /// What a partial table knows beyond its rows.
@@ -66,6 +78,7 @@ impl<V: Clone> Clone for Table<V> {
             rows: self.rows.clone(),
             dirty: self.dirty.clone(),
             partial: self.partial.clone(),
+            journal: self.journal.clone(),
         }
     }
 }
@@ -76,6 +89,7 @@ impl<V> Default for Table<V> {
             rows: BTreeMap::new(),
             dirty: BTreeSet::new(),
             partial: None,
+            journal: None,
         }
     }
 }
@@ -88,7 +102,48 @@ impl<V: PartialEq> PartialEq for Table<V> {
 
 impl<V: Eq> Eq for Table<V> {}
 
-impl<V> Table<V> {
+impl<V: Clone> Table<V> {
+    /// Starts a trial: from now on each row's state before its first change is kept, so that
+    /// [`roll_back`](Self::roll_back) can undo the changes — what applying records to a partial
+    /// table costs when a row was missing, instead of a copy of the whole table.
+    pub fn begin_trial(&mut self) {
+        self.journal = Some(BTreeMap::new());
+    }
+
+    /// Ends the trial, keeping its changes.
+    pub fn keep_trial(&mut self) {
+        self.journal = None;
+    }
+
+    /// Ends the trial, undoing its changes: every row it changed is as it was when it began,
+    /// marked changed or not as it was.
+    pub fn roll_back(&mut self) {
+        let Some(journal) = self.journal.take() else {
+            return;
+        };
+        for (key, (row, dirty)) in journal {
+            if dirty {
+                self.dirty.insert(key.clone());
+            } else {
+                self.dirty.remove(&key);
+            }
+            match row {
+                Some(row) => self.rows.insert(key, row),
+                None => self.rows.remove(&key),
+            };
+        }
+    }
+
+    /// Keeps, during a trial, the state of `key` before its first change.
+    fn note(&mut self, key: &str) {
+        if let Some(journal) = &mut self.journal {
+            if !journal.contains_key(key) {
+                let before = (self.rows.get(key).cloned(), self.dirty.contains(key));
+                journal.insert(key.to_owned(), before);
+            }
+        }
+    }
+
     /// An empty partial table: see [`Table`].
     pub fn partial() -> Self {
         Table {
@@ -202,6 +257,7 @@ impl<V> Table<V> {
     /// Marks `key` changed. Rows are touched once per record that concerns them, mostly rows
     /// already marked in the batch: the key is copied only when it is new here.
     fn mark(&mut self, key: &str) {
+        self.note(key);
         if !self.dirty.contains(key) {
             self.dirty.insert(key.to_owned());
         }
@@ -241,6 +297,7 @@ impl<V> Table<V> {
 
     /// Sets the row of `key`.
     pub fn insert(&mut self, key: String, row: V) {
+        self.note(&key);
         self.dirty.insert(key.clone());
         self.rows.insert(key, row);
     }
@@ -249,12 +306,14 @@ impl<V> Table<V> {
     /// stored copy is current.
     pub fn forget_clean(&mut self, key: &str) {
         if !self.dirty.contains(key) {
+            self.note(key);
             self.rows.remove(key);
         }
     }
 
     /// Sets a row read back from a store, without marking it changed.
     pub fn restore(&mut self, key: String, row: V) {
+        self.note(&key);
         self.rows.insert(key, row);
     }
 
@@ -271,7 +330,7 @@ impl<V> Table<V> {
     }
 }
 
-fn drain<V: Serialize + Sync>(
+fn drain<V: Clone + Serialize + Sync>(
     name: &str,
     table: &mut Table<V>,
     each: &mut dyn FnMut(String, Vec<u8>),
@@ -288,7 +347,7 @@ fn drain<V: Serialize + Sync>(
     }
 }
 
-fn restore<V: DeserializeOwned>(
+fn restore<V: Clone + DeserializeOwned>(
     table: &mut Table<V>,
     key: &str,
     row: &str,
@@ -317,13 +376,22 @@ pub(crate) trait AnyTable {
     fn listed(&mut self) -> bool;
     /// See [`Table::completed`].
     fn mark_complete(&mut self);
+    /// Whether this partial table noted a row asked for or a listing it could not answer
+    /// (without forgetting it, unlike [`missed`](Self::missed) and [`listed`](Self::listed)).
+    fn wants(&self) -> bool;
+    /// See [`Table::begin_trial`].
+    fn begin_trial(&mut self);
+    /// See [`Table::keep_trial`].
+    fn keep_trial(&mut self);
+    /// See [`Table::roll_back`].
+    fn roll_back(&mut self);
     /// Hands each changed row to `each` as (`<name>/<row>`, JSON).
     fn drain_json(&mut self, name: &str, each: &mut dyn FnMut(String, Vec<u8>));
     /// Puts back the row `row` (whose full key is `key`) from its JSON.
     fn restore_json(&mut self, key: &str, row: &str, json: &[u8]) -> Result<(), RowError>;
 }
 
-impl<V: Serialize + DeserializeOwned + Sync> AnyTable for Table<V> {
+impl<V: Clone + Serialize + DeserializeOwned + Sync> AnyTable for Table<V> {
     fn make_partial(&mut self) {
         *self = Table::partial();
     }
@@ -348,6 +416,24 @@ impl<V: Serialize + DeserializeOwned + Sync> AnyTable for Table<V> {
         self.completed();
     }
 
+    fn wants(&self) -> bool {
+        self.partial
+            .as_ref()
+            .is_some_and(|p| p.listed.load(Ordering::Relaxed) || !lock(&p.missed).is_empty())
+    }
+
+    fn begin_trial(&mut self) {
+        Table::begin_trial(self);
+    }
+
+    fn keep_trial(&mut self) {
+        Table::keep_trial(self);
+    }
+
+    fn roll_back(&mut self) {
+        Table::roll_back(self);
+    }
+
     fn drain_json(&mut self, name: &str, each: &mut dyn FnMut(String, Vec<u8>)) {
         drain(name, self, each);
     }
@@ -365,4 +451,43 @@ pub struct RowError {
     pub key: String,
     /// What was wrong.
     pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rolling a trial back undoes every change it made — rows changed, made, set, forgotten,
+    /// restored — and which rows were marked changed; keeping one keeps them all.
+    #[test]
+    fn a_rolled_back_trial_leaves_the_table_as_it_was() {
+        let mut t: Table<u32> = Table::default();
+        t.insert("a".into(), 1);
+        t.insert("b".into(), 2);
+        let _ = t.drain_changes();
+        t.insert("c".into(), 3);
+        let before = t.clone();
+        let dirty_before = t.dirty.clone();
+
+        t.begin_trial();
+        *t.get_mut("a").unwrap() += 10;
+        *t.get_mut("a").unwrap() += 10;
+        *t.entry("d") += 4;
+        t.insert("c".into(), 30);
+        t.forget_clean("b");
+        t.restore("e".into(), 5);
+        assert_eq!(t.get("a"), Some(&21));
+        t.roll_back();
+        assert_eq!(t, before);
+        assert_eq!(t.dirty, dirty_before);
+        assert_eq!(t.rows.keys().collect::<Vec<_>>(), ["a", "b", "c"]);
+
+        t.begin_trial();
+        *t.get_mut("a").unwrap() += 1;
+        t.keep_trial();
+        t.roll_back();
+        assert_eq!(t.get("a"), Some(&2));
+        let changed: Vec<String> = t.drain_changes().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(changed, ["a", "c"]);
+    }
 }

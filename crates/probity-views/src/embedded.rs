@@ -9,11 +9,8 @@ use probity_ledger::Ledger;
 use probity_core::checkpoint::SignedNote;
 use probity_core::record::Record;
 
-use probity_projector::Projection;
-
 use crate::projector::{prepare, Prepared, ProjectError, Projector};
-use crate::store::{Cursor, StoreError, ViewStore};
-use crate::stored::StoredViews;
+use crate::store::{StoreError, ViewStore};
 
 /// Records committed to the views per batch (at least, unless the book ends first): large,
 /// because a batch writes each view row it touches once, however many of its records touched
@@ -184,85 +181,42 @@ pub fn current_store(dir: &Path, ledger: &Ledger) -> Result<ViewStore, ProjectEr
     Ok(projector.into_store())
 }
 
-/// The views of a data directory, ready to answer queries (see [`open_current`]).
-#[derive(Debug)]
-pub enum Views {
-    /// Up to date when opened: read from the store as answers ask for rows.
-    Stored(Box<StoredViews>),
-    /// Caught up in this process first: partial when it was a few records behind (see
-    /// [`open_current`]), else held whole.
-    Loaded(Box<Projector>),
-}
-
-impl Views {
-    /// Computes `read` from the views (see [`StoredViews::settle`]; views held whole answer
-    /// at once).
-    pub fn settle<T>(&mut self, read: impl Fn(&Projection) -> T) -> Result<T, StoreError> {
-        match self {
-            Views::Stored(stored) => stored.settle(read),
-            Views::Loaded(projector) => projector.settle(read),
-        }
-    }
-
-    /// How far the views go.
-    pub fn cursor(&self) -> &Cursor {
-        match self {
-            Views::Stored(stored) => stored.cursor(),
-            Views::Loaded(projector) => projector.cursor(),
-        }
-    }
-
-    /// Lets go of the store.
-    pub fn close(self) {
-        match self {
-            Views::Stored(stored) => (*stored).close(),
-            Views::Loaded(projector) => (*projector).close(),
-        }
-    }
-}
-
-/// Views at most this many records behind the book are caught up partially
+/// Views at most this many records behind the book are opened partial
 /// ([`Projector::open_partial`]): reading the rows those records touch costs less than reading
 /// every row. Further behind (a first build above all), they are opened whole.
 pub const PARTIAL_CATCH_UP: u64 = PIECE;
 
-/// The views of `ledger` in `dir`, to answer queries. Views with every record applied are
-/// not loaded: they are read from the store as the answers need rows ([`StoredViews`]), so
-/// opening them costs the same at a thousand records or a million. Views up to
-/// [`PARTIAL_CATCH_UP`] records behind are caught up reading only the rows the new records
-/// touch, then answer the same way; others are opened whole and caught up. Every new record
-/// is verified first; `progress` is told after each piece (as [`catch_up_reporting`]).
+/// The views of `ledger` in `dir`, up to date, to answer queries. Views up to date or at most
+/// [`PARTIAL_CATCH_UP`] records behind are opened partial ([`Projector::open_partial`]):
+/// nothing but their cursor and policies is read, then the rows the new records touch and
+/// those the answers ask for ([`Projector::settle`]) — so opening costs the same at a thousand
+/// records or a million. Others (new views above all) are opened whole. Every new record is
+/// verified before it is applied; `progress` is told after each piece (as
+/// [`catch_up_reporting`]).
 pub fn open_current(
     dir: &Path,
     ledger: &Ledger,
     progress: &mut dyn FnMut(u64, u64),
-) -> Result<Views, ProjectError> {
+) -> Result<Projector, ProjectError> {
     let store = ViewStore::open(dir)?;
     let cursor = store.cursor()?;
-    let size = ledger.size();
     // Records the views lack; `None` for new or halted views, or views ahead of the book.
     let behind = cursor
         .as_ref()
         .filter(|c| c.halted.is_none())
-        .and_then(|c| size.checked_sub(c.applied));
-    if behind == Some(0) {
-        return Ok(Views::Stored(Box::new(StoredViews::open(store)?)));
-    }
+        .and_then(|c| ledger.size().checked_sub(c.applied));
     // sled locks its directory: let go before the projector opens it.
     drop(store);
     let mut projector = match behind {
-        Some(records) if records <= PARTIAL_CATCH_UP => {
-            let mut projector = Projector::open_partial(dir)?;
-            projector.pin_log_key(ledger.verifier_key());
-            projector
-        }
-        _ => open(dir, ledger)?,
+        Some(records) if records <= PARTIAL_CATCH_UP => Projector::open_partial(dir)?,
+        _ => Projector::open(dir)?,
     };
+    projector.pin_log_key(ledger.verifier_key());
     if let Err(e) = catch_up_reporting(&mut projector, ledger, progress) {
         projector.close();
         return Err(e);
     }
-    Ok(Views::Loaded(Box::new(projector)))
+    Ok(projector)
 }
 
 fn book(e: probity_ledger::LedgerError) -> ProjectError {

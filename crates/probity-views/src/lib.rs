@@ -5,8 +5,9 @@
 //!   strict signature, the signer's key and role, duplicate event ids, ledger checkpoints),
 //!   applies it to the supplier, rep, case and staff views and the red-flag rules, and writes
 //!   the changed rows with the last applied sequence in one durable sled batch.
-//! * [`embedded`] feeds it from a book opened in the same process (no server); views already
-//!   up to date are read where they lie ([`stored`]), row by row as answers need them.
+//! * [`embedded`] feeds it from a book opened in the same process (no server); views up to
+//!   date or a few records behind are opened partial ([`Projector::open_partial`]): read where
+//!   they lie, row by row as answers and new records need them.
 //! * [`query`] turns a query into its answer (`schemas/QUERIES.md`), wherever it came from.
 //! * [`ocds`] publishes the purchase cases as Open Contracting (OCDS 1.1) releases.
 //! * [`investigation`] answers a replay question (a moment, optionally one subject) for
@@ -19,11 +20,11 @@ pub mod embedded;
 pub mod history;
 pub mod investigation;
 pub mod ocds;
+mod partial;
 mod projector;
 pub mod query;
 pub mod replay;
 mod store;
-pub mod stored;
 
 pub use projector::{prepare, Prepared, ProjectError, Projector};
 pub use store::{Batch, Cursor, Halt, StoreError, ViewStore};

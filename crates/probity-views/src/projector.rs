@@ -19,8 +19,8 @@ use probity_core::verify::{event_id_key, ChainVerifier};
 use probity_projector::{time, Applied, Projection};
 
 use crate::history::{Times, SNAPSHOT_EVERY};
+use crate::partial::Wanted;
 use crate::store::{Batch, Cursor, Halt, StoreError, ViewStore};
-use crate::stored::Wanted;
 
 fn matrix() -> &'static RoleMatrix {
     static MATRIX: OnceLock<RoleMatrix> = OnceLock::new();
@@ -59,6 +59,8 @@ pub struct Projector {
     /// the others from the store as applying records or answering asks for them
     /// ([`open_partial`](Self::open_partial)).
     partial: bool,
+    /// Rows a partial projection read from the store so far.
+    rows_read: usize,
 }
 
 impl Projector {
@@ -104,6 +106,7 @@ impl Projector {
             verifier,
             ids_known: false,
             partial: false,
+            rows_read: 0,
             committed: cursor.applied,
             cursor,
             snapshot_every: SNAPSHOT_EVERY,
@@ -112,8 +115,8 @@ impl Projector {
     }
 
     /// Opens the views in `dir` without reading their rows: the projection is partial, and
-    /// applying a record reads the rows it touches (applying again, from the rows held before,
-    /// until none was missing — records are applied in order, each exactly once, to the rows
+    /// applying a record reads the rows it touches (undoing and applying again until none was
+    /// missing — records are applied in order, each exactly once, to the rows
     /// as committed), as answering ([`settle`](Self::settle)) reads the rows an answer needs.
     /// What this costs is what the records and answers touch, not what the views hold: for
     /// catching up views a few records behind before answering.
@@ -127,7 +130,7 @@ impl Projector {
             max_times: Times::default(),
             last_snapshot: 0,
         });
-        let projection = crate::stored::partial_projection(&store, cursor.applied)?;
+        let projection = crate::partial::partial_projection(&store, cursor.applied)?;
         let verifier = ChainVerifier::resume(matrix(), cursor.verifier.clone(), []);
         Ok(Projector {
             store,
@@ -135,6 +138,7 @@ impl Projector {
             verifier,
             ids_known: false,
             partial: true,
+            rows_read: 0,
             committed: cursor.applied,
             cursor,
             snapshot_every: SNAPSHOT_EVERY,
@@ -144,8 +148,8 @@ impl Projector {
 
     /// Computes `read` from the projection; a partial one first reads from the store the rows
     /// `read` asks for and the tables it lists, computing it again until nothing is missing
-    /// (see [`crate::stored`]). Rows staged but not committed are held, so they are read as
-    /// staged.
+    /// (see [`crate::partial`]). Rows staged but not committed are held, so they are read as
+    /// staged. `read` is called at least once, and again after each read from the store.
     pub fn settle<T>(&mut self, read: impl Fn(&Projection) -> T) -> Result<T, StoreError> {
         loop {
             let answer = read(&self.projection);
@@ -156,8 +160,19 @@ impl Projector {
             if wanted.is_empty() {
                 return Ok(answer);
             }
-            wanted.fill(&self.store, &mut self.projection)?;
+            self.rows_read += wanted.fill(&self.store, &mut self.projection)?;
         }
+    }
+
+    /// Whether the projection is partial ([`open_partial`](Self::open_partial)).
+    pub fn is_partial(&self) -> bool {
+        self.partial
+    }
+
+    /// How many rows a partial projection read from the store so far (a row asked for and
+    /// found absent counts too; the timeline chunks a timeline reads on its way do not).
+    pub fn rows_read(&self) -> usize {
+        self.rows_read
     }
 
     /// Takes a snapshot for `replay` at the end of the first batch at least `records` after
@@ -330,11 +345,11 @@ impl Projector {
         Err(ProjectError::Halted(halt))
     }
 
-    /// Applies verified, decoded records to the projection. A partial one is applied to a copy
-    /// first: if that asked for rows it did not hold (or listed a table), they are read into
-    /// the projection and the copy made again, until one round needed nothing — which then
-    /// becomes the projection. Each record thus changes the projection once, from the rows as
-    /// committed or staged.
+    /// Applies verified, decoded records to the projection. A partial one applies them as a
+    /// trial: if that asked for rows it did not hold (or listed a table), the trial is rolled
+    /// back (at the cost of the rows it changed), the rows are read into the projection, and
+    /// the records applied again, until one round needed nothing. Each record thus changes the
+    /// projection once, from the rows as committed or staged.
     fn project(
         &mut self,
         events: &[(&Record, EventBody, probity_events::Event)],
@@ -354,14 +369,15 @@ impl Projector {
             return Ok(());
         }
         loop {
-            let mut trial = self.projection.clone();
-            apply(&mut trial);
-            let wanted = Wanted::take(&mut trial);
+            let trial = self.projection.begin_trial();
+            apply(&mut self.projection);
+            let wanted = Wanted::take(&mut self.projection);
             if wanted.is_empty() {
-                self.projection = trial;
+                self.projection.keep_trial();
                 return Ok(());
             }
-            wanted.fill(&self.store, &mut self.projection)?;
+            self.projection.roll_back(trial);
+            self.rows_read += wanted.fill(&self.store, &mut self.projection)?;
         }
     }
 

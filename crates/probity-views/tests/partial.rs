@@ -1,6 +1,7 @@
-//! Up-to-date views read where they lie (`StoredViews`) answer every query exactly as the
-//! projection of all the records does, in every scenario, for every subject it knows and one
-//! it does not, while reading only the rows those answers need.
+//! Views opened partial (`Projector::open_partial`: read where they lie) answer every query
+//! exactly as the projection of all the records does, in every scenario, for every subject it
+//! knows and one it does not, while reading only the rows those answers need; caught up
+//! partially, they hold byte for byte the rows a whole rebuild holds.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -10,8 +11,7 @@ use probity_core::ids::Seq;
 use probity_projector::{time, Applied, Projection};
 use probity_testkit::scenario::{data_dir, open};
 use probity_views::answers::Zone;
-use probity_views::stored::StoredViews;
-use probity_views::{embedded, query, ViewStore};
+use probity_views::{embedded, query, Projector, ViewStore};
 use serde_json::{json, Value};
 
 /// Every scenario of `tests/scenarios/`.
@@ -122,7 +122,7 @@ fn instants(ledger: &probity_ledger::Ledger) -> Vec<i64> {
 }
 
 #[test]
-fn stored_views_answer_every_query_as_the_whole_projection_does() {
+fn partial_views_answer_every_query_as_the_whole_projection_does() {
     let now = probity_ledger::now().unix_micros();
     let zone = Zone::default();
     let mut asked = 0;
@@ -145,11 +145,12 @@ fn stored_views_answer_every_query_as_the_whole_projection_does() {
         projector.close();
 
         let whole = pure(&ledger);
-        let mut views = match embedded::open_current(&dir, &ledger, &mut |_, _| {}).unwrap() {
-            embedded::Views::Stored(views) => views,
-            embedded::Views::Loaded(_) => panic!("{name}: up-to-date views were loaded whole"),
-        };
-        assert_eq!(views.cursor().applied, ledger.size());
+        let mut views = embedded::open_current(&dir, &ledger, &mut |_, _| {}).unwrap();
+        assert!(
+            views.is_partial(),
+            "{name}: up-to-date views were loaded whole"
+        );
+        assert_eq!(views.applied(), ledger.size());
         for (kind, body) in queries(&whole, &instants(&ledger)) {
             let payload = body.to_string().into_bytes();
             let expected = query::answer(&whole, kind, &payload, now, zone);
@@ -167,7 +168,7 @@ fn stored_views_answer_every_query_as_the_whole_projection_does() {
 /// Opening reads no row, and one supplier's answer reads that supplier's rows, not the
 /// cases, timelines or findings.
 #[test]
-fn stored_views_read_only_what_an_answer_needs() {
+fn partial_views_read_only_what_an_answer_needs() {
     let name = "demo-hospital";
     let data = data_dir(name);
     let ledger = open(data.path(), name);
@@ -178,7 +179,7 @@ fn stored_views_read_only_what_an_answer_needs() {
     projector.close();
 
     let stored_rows = ViewStore::open(&dir).unwrap().rows().unwrap().len();
-    let mut views = StoredViews::open(ViewStore::open(&dir).unwrap()).unwrap();
+    let mut views = Projector::open_partial(&dir).unwrap();
     assert_eq!(views.rows_read(), 0, "opening read rows");
     let (uscc, _) = whole.suppliers.iter().next().unwrap();
     let payload = json!({ "id": uscc }).to_string().into_bytes();
@@ -215,12 +216,12 @@ fn views_behind_the_book_are_caught_up_before_answering() {
     let dir = embedded::views_dir(data.path());
     let mut reports = 0;
     let views = embedded::open_current(&dir, &ledger, &mut |_, _| reports += 1).unwrap();
-    assert!(matches!(views, embedded::Views::Loaded(_)));
-    assert_eq!(views.cursor().applied, ledger.size());
+    assert!(!views.is_partial(), "new views are built whole");
+    assert_eq!(views.applied(), ledger.size());
     assert!(reports > 0);
     views.close();
     let views = embedded::open_current(&dir, &ledger, &mut |_, _| reports += 1).unwrap();
-    assert!(matches!(views, embedded::Views::Stored(_)));
+    assert!(views.is_partial());
     views.close();
 }
 
@@ -271,7 +272,7 @@ fn partial_catch_up_gives_the_views_of_a_whole_rebuild() {
             let dir = data.path().join(format!("one-by-one-{k}"));
             views_of_first(&dir, &ledger, k);
             for record in &records[k..] {
-                let mut projector = probity_views::Projector::open_partial(&dir).unwrap();
+                let mut projector = Projector::open_partial(&dir).unwrap();
                 projector.pin_log_key(ledger.verifier_key());
                 projector.apply(std::slice::from_ref(record)).unwrap();
                 projector.close();
@@ -282,8 +283,8 @@ fn partial_catch_up_gives_the_views_of_a_whole_rebuild() {
             let dir = data.path().join(format!("at-once-{k}"));
             views_of_first(&dir, &ledger, k);
             let mut views = embedded::open_current(&dir, &ledger, &mut |_, _| {}).unwrap();
-            assert!(matches!(views, embedded::Views::Loaded(_)));
-            assert_eq!(views.cursor().applied, size as u64);
+            assert!(views.is_partial());
+            assert_eq!(views.applied(), size as u64);
             if k == size / 2 {
                 let whole = pure(&ledger);
                 for (kind, body) in queries(&whole, &instants(&ledger)) {
