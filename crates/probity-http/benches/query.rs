@@ -157,8 +157,10 @@ fn main() {
     ];
     println!("records: {size}; first open (views built, every record verified): {:.1} s, peak RSS {rss_after_build} MiB; open when up to date: {:.2} s; peak RSS at the end: see below", first_open.as_secs_f64(), warm_open.as_secs_f64());
     println!();
-    println!("| query | answer bytes | p50 ms | p99 ms |");
-    println!("|---|---:|---:|---:|");
+    // The first ask of each query is shown apart: views opened partial read the rows it needs
+    // then (and keep them).
+    println!("| query | answer bytes | first ask ms | p50 ms | p99 ms |");
+    println!("|---|---:|---:|---:|---:|");
     for (name, path) in &queries {
         let name = name.replace("~{}", &format!("~{}", size / 2000));
         let mut latencies = Vec::with_capacity(asks);
@@ -171,9 +173,11 @@ fn main() {
             assert_eq!(response.status(), 200, "{path}: {body}");
             bytes = body.len();
         }
+        let first = latencies[0];
         latencies.sort_unstable();
         println!(
-            "| {name} | {bytes} | {:.2} | {:.2} |",
+            "| {name} | {bytes} | {:.2} | {:.2} | {:.2} |",
+            first.as_secs_f64() * 1000.0,
             percentile(&latencies, 0.5).as_secs_f64() * 1000.0,
             percentile(&latencies, 0.99).as_secs_f64() * 1000.0
         );
