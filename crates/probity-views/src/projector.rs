@@ -221,7 +221,9 @@ impl Projector {
         &self.cursor
     }
 
-    /// The projection as of the last applied record.
+    /// The projection as of the last applied record. Of a partial projector, only the rows
+    /// read so far: answer through [`settle`](Self::settle), or check
+    /// [`Projection::wants`] after reading.
     pub fn projection(&self) -> &Projection {
         &self.projection
     }
@@ -294,7 +296,6 @@ impl Projector {
                 decode(body.as_ref())
             }));
         }
-        let staged = &mut self.staged;
         let mut events = Vec::with_capacity(good.len());
         for ((record, body), event) in good.iter().zip(opened).zip(decoded) {
             let event = event.and_then(|event| {
@@ -302,20 +303,7 @@ impl Projector {
                     .ok_or_else(|| "the event did not open".to_owned())
             });
             match event {
-                Ok((body, event)) => {
-                    staged.event_ids.push((event_id_key(&body.id), record.seq));
-                    let times = Times {
-                        occurred_at: time::of(body.occurred_at.datetime()),
-                        recorded_at: time::known(record.recorded_at),
-                    };
-                    staged.times.push(times);
-                    self.cursor.max_times = self.cursor.max_times.max(times);
-                    for (kind, id) in body.subjects.iter() {
-                        let subject = Subject::new(kind, id.clone());
-                        staged.subjects.push((subject.to_string(), record.seq));
-                    }
-                    events.push((record, body, event));
-                }
+                Ok((body, event)) => events.push((record, body, event)),
                 Err(reason) => {
                     halt = Some(Halt {
                         seq: record.seq.0,
@@ -326,7 +314,26 @@ impl Projector {
             }
         }
         let applied = events.len();
-        self.project(&events)?;
+        if let Err(e) = self.project(&events) {
+            // A partial projection could not read a row: none of these records is applied
+            // (the trial was rolled back), so the verifier goes back to the last one staged.
+            self.rewind_verifier(&[], staged_ids)?;
+            return Err(e.into());
+        }
+        let staged = &mut self.staged;
+        for (record, body, _) in &events {
+            staged.event_ids.push((event_id_key(&body.id), record.seq));
+            let times = Times {
+                occurred_at: time::of(body.occurred_at.datetime()),
+                recorded_at: time::known(record.recorded_at),
+            };
+            staged.times.push(times);
+            self.cursor.max_times = self.cursor.max_times.max(times);
+            for (kind, id) in body.subjects.iter() {
+                let subject = Subject::new(kind, id.clone());
+                staged.subjects.push((subject.to_string(), record.seq));
+            }
+        }
         if applied < good.len() {
             // A record verified but did not decode: rewind the verifier to the last applied.
             self.rewind_verifier(&good[..applied], staged_ids)?;
