@@ -307,7 +307,12 @@ impl<V: Clone> Table<V> {
     pub fn forget_clean(&mut self, key: &str) {
         if !self.dirty.contains(key) {
             self.note(key);
-            self.rows.remove(key);
+            if self.rows.remove(key).is_some() {
+                // A partial table that let a row go no longer holds all of them.
+                if let Some(partial) = &mut self.partial {
+                    partial.complete = false;
+                }
+            }
         }
     }
 
@@ -489,5 +494,24 @@ mod tests {
         assert_eq!(t.get("a"), Some(&2));
         let changed: Vec<String> = t.drain_changes().into_iter().map(|(k, _)| k).collect();
         assert_eq!(changed, ["a", "c"]);
+    }
+
+    /// A partial table notes a listing until it is completed, and again once it let a row go.
+    #[test]
+    fn a_partial_table_notes_listings_until_complete() {
+        let mut t: Table<u32> = Table::partial();
+        t.restore("a".into(), 1);
+        assert_eq!(t.iter().count(), 1);
+        assert!(t.take_listed());
+        assert!(!t.take_listed(), "taking forgets");
+        t.completed();
+        assert_eq!(t.len(), 1);
+        assert!(!t.take_listed());
+        t.forget_clean("a");
+        assert!(t.is_empty());
+        assert!(t.take_listed());
+        let mut whole: Table<u32> = Table::default();
+        let _ = whole.len();
+        assert!(!whole.take_listed(), "a whole table never misses anything");
     }
 }
