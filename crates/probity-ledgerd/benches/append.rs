@@ -4,7 +4,8 @@
 //! `cargo bench -p probity-ledgerd --bench append` (env `EVENTS`, default 20000; `CLIENTS`,
 //! default 64; `BATCH`, events per batch request, default 64; `BATCH_CLIENTS`, default 8;
 //! `RATE_SECS`, default 5). Needs `nats-server` on the PATH. Prints Markdown. The batches are
-//! also sent to `probity serve`'s HTTP API on the same book, in the same run.
+//! also sent to `probity serve`'s HTTP API on the same book, in the same run: with the views it
+//! builds at open, then restarted on those views (opened partial).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
@@ -349,6 +350,7 @@ fn main() {
     let batched = make("batched", n);
     let over_http = make("http", n);
     let over_copy = make("copy", n);
+    let over_http_partial = make("http-partial", n);
     let paced = make("paced", 1000 * rate_secs);
     let record_len = Record::seal(Seq(0), probity_ledger::now(), Hash::ZERO, load[0].clone())
         .to_json()
@@ -388,29 +390,36 @@ fn main() {
     let (copy_rate, copy_latencies) =
         serve_following(&runtime, &nats.url(), over_copy, batch_clients, batch);
     assert_eq!(ledgerd.terminate(), Some(0));
-    // The same batches through `probity serve` (in this process) on the same book.
-    let app = Arc::new(
-        probity_http::App::open(
-            data.path(),
-            probity_http::AppConfig {
-                offset: time::UtcOffset::from_hms(8, 0, 0).unwrap(),
-                tokens: None,
-            },
-        )
-        .unwrap(),
-    );
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let (base, server) = runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let server = tokio::spawn(probity_http::serve(listener, app, async {
-            let _ = stopped.await;
-        }));
-        (base, server)
-    });
-    let (http_rate, http_latencies) = run_http_batched(&base, over_http, batch_clients, batch);
-    let _ = stop.send(());
-    runtime.block_on(server).unwrap().unwrap();
+    // The same batches through `probity serve` (in this process) on the same book: first with
+    // the views it builds when it opens (held whole), then, opened again on those views, up to
+    // date (opened partial: applying the new records reads the rows they touch).
+    let serve_http = |events: Vec<SignedEvent>| {
+        let app = Arc::new(
+            probity_http::App::open(
+                data.path(),
+                probity_http::AppConfig {
+                    offset: time::UtcOffset::from_hms(8, 0, 0).unwrap(),
+                    tokens: None,
+                },
+            )
+            .unwrap(),
+        );
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (base, server) = runtime.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let base = format!("http://{}", listener.local_addr().unwrap());
+            let server = tokio::spawn(probity_http::serve(listener, app, async {
+                let _ = stopped.await;
+            }));
+            (base, server)
+        });
+        let measured = run_http_batched(&base, events, batch_clients, batch);
+        let _ = stop.send(());
+        runtime.block_on(server).unwrap().unwrap();
+        measured
+    };
+    let (http_rate, http_latencies) = serve_http(over_http);
+    let (partial_rate, partial_latencies) = serve_http(over_http_partial);
 
     let ledger = data.open();
     let size = ledger.size();
@@ -438,6 +447,11 @@ fn main() {
         "| **`probity serve` appends through HTTP**, {batch_clients} clients, batches of {batch}, durable | **{http_rate:.0}** | {} | {} |",
         ms(percentile(&http_latencies, 0.5)),
         ms(percentile(&http_latencies, 0.99))
+    );
+    println!(
+        "| **`probity serve` appends through HTTP**, same, restarted on its up-to-date views (opened partial) | **{partial_rate:.0}** | {} | {} |",
+        ms(percentile(&partial_latencies, 0.5)),
+        ms(percentile(&partial_latencies, 0.99))
     );
     println!(
         "| **`probity serve --nats` appends through HTTP** to ledgerd, same, answered once its copy holds them | **{copy_rate:.0}** | {} | {} |",
