@@ -265,12 +265,25 @@ impl ViewStore {
         &self,
         skip: Option<&str>,
     ) -> Result<BTreeMap<String, sled::IVec>, StoreError> {
+        self.latest_versions_under("", skip)
+    }
+
+    /// The latest stored version of every row whose key (`<table>/<row>`) starts with `under`,
+    /// but those of table `skip`; each found by two seeks rather than by reading its versions.
+    fn latest_versions_under(
+        &self,
+        under: &str,
+        skip: Option<&str>,
+    ) -> Result<BTreeMap<String, sled::IVec>, StoreError> {
         let skipped = skip.map(|table| format!("{table}/"));
         let mut rows = BTreeMap::new();
-        let mut from = HISTORY_PREFIX.to_vec();
+        let mut from = key(HISTORY_PREFIX, under.as_bytes(), None);
         while let Some(item) = self.db.range(from.as_slice()..).next() {
             let (k, _) = item?;
-            let Some(name) = k.strip_prefix(HISTORY_PREFIX) else {
+            let Some(name) = k
+                .strip_prefix(HISTORY_PREFIX)
+                .filter(|name| name.starts_with(under.as_bytes()))
+            else {
                 break;
             };
             if let Some(table) = skipped
@@ -302,29 +315,13 @@ impl ViewStore {
     /// Every row of `table` as committed now: (row key without the table, JSON), in key order.
     /// Each row's latest version is found by two seeks, not by reading all its versions.
     pub fn current_table(&self, table: &str) -> Result<Vec<(String, sled::IVec)>, StoreError> {
-        let prefix = key(HISTORY_PREFIX, format!("{table}/").as_bytes(), None);
-        let mut rows: BTreeMap<String, sled::IVec> = BTreeMap::new();
-        let mut from = prefix.clone();
-        while let Some(item) = self.db.range(from.as_slice()..).next() {
-            let (k, _) = item?;
-            if !k.starts_with(&prefix) {
-                break;
-            }
-            // `<table>/<row>`, and `<row>`.
-            let (full, _) = split_version(&k[HISTORY_PREFIX.len()..])?;
-            let row = &full[prefix.len() - HISTORY_PREFIX.len()..];
-            let last = key(HISTORY_PREFIX, full, Some(u64::MAX));
-            let Some(latest) = self.db.range(..=last.as_slice()).next_back() else {
-                return Err(StoreError::Corrupt("history row vanished".into()));
-            };
-            let text = String::from_utf8(row.to_vec())
-                .map_err(|e| StoreError::Corrupt(format!("history row key: {e}")))?;
-            rows.insert(text, latest?.1);
-            // Past this row's versions: no other row's key starts with them.
-            from = last;
-            from.push(0);
-        }
-        let pending = key(ROW_PREFIX, format!("{table}/").as_bytes(), None);
+        let within = format!("{table}/");
+        let mut rows: BTreeMap<String, sled::IVec> = self
+            .latest_versions_under(&within, None)?
+            .into_iter()
+            .map(|(row, json)| (row[within.len()..].to_owned(), json))
+            .collect();
+        let pending = key(ROW_PREFIX, within.as_bytes(), None);
         for item in self.db.scan_prefix(&pending) {
             let (k, value) = item?;
             let row = String::from_utf8(k[pending.len()..].to_vec())

@@ -22,6 +22,18 @@ use crate::history::{Times, SNAPSHOT_EVERY};
 use crate::partial::Wanted;
 use crate::store::{Batch, Cursor, Halt, StoreError, ViewStore};
 
+/// The cursor of views that hold no record yet.
+fn new_cursor() -> Cursor {
+    Cursor {
+        applied: 0,
+        last_recorded_at: 0,
+        verifier: ChainVerifier::new(matrix()).state(),
+        halted: None,
+        max_times: Times::default(),
+        last_snapshot: 0,
+    }
+}
+
 fn matrix() -> &'static RoleMatrix {
     static MATRIX: OnceLock<RoleMatrix> = OnceLock::new();
     MATRIX.get_or_init(probity_events::role_matrix)
@@ -88,14 +100,7 @@ impl Projector {
                 restore(&mut projection, &key, &json)?;
             }
         }
-        let cursor = store.cursor()?.unwrap_or_else(|| Cursor {
-            applied: 0,
-            last_recorded_at: 0,
-            verifier: ChainVerifier::new(matrix()).state(),
-            halted: None,
-            max_times: Times::default(),
-            last_snapshot: 0,
-        });
+        let cursor = store.cursor()?.unwrap_or_else(new_cursor);
         projection.applied = cursor.applied;
         // The event ids (a million records' are ~100 ms and ~50 MB) are read only when the
         // verifier reads on: a reader of up-to-date views never needs them.
@@ -122,14 +127,7 @@ impl Projector {
     /// catching up views a few records behind before answering.
     pub fn open_partial(dir: &Path) -> Result<Projector, StoreError> {
         let store = ViewStore::open(dir)?;
-        let cursor = store.cursor()?.unwrap_or_else(|| Cursor {
-            applied: 0,
-            last_recorded_at: 0,
-            verifier: ChainVerifier::new(matrix()).state(),
-            halted: None,
-            max_times: Times::default(),
-            last_snapshot: 0,
-        });
+        let cursor = store.cursor()?.unwrap_or_else(new_cursor);
         let projection = crate::partial::partial_projection(&store, cursor.applied)?;
         let verifier = ChainVerifier::resume(matrix(), cursor.verifier.clone(), []);
         Ok(Projector {
