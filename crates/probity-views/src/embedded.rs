@@ -205,12 +205,8 @@ pub fn open_current(
         .as_ref()
         .filter(|c| c.halted.is_none())
         .and_then(|c| ledger.size().checked_sub(c.applied));
-    // sled locks its directory: let go before the projector opens it.
-    drop(store);
-    let mut projector = match behind {
-        Some(records) if records <= PARTIAL_CATCH_UP => Projector::open_partial(dir)?,
-        _ => Projector::open(dir)?,
-    };
+    let partial = behind.is_some_and(|records| records <= PARTIAL_CATCH_UP);
+    let mut projector = Projector::over(store, cursor, partial)?;
     projector.pin_log_key(ledger.verifier_key());
     if let Err(e) = catch_up_reporting(&mut projector, ledger, progress) {
         projector.close();

@@ -22,6 +22,33 @@ use crate::history::{Times, SNAPSHOT_EVERY};
 use crate::partial::Wanted;
 use crate::store::{Batch, Cursor, Halt, StoreError, ViewStore};
 
+/// The projection of the views in `store`, `applied` records long, with every row read back
+/// but the full timeline chunks.
+fn whole_projection(store: &ViewStore, applied: u64) -> Result<Projection, StoreError> {
+    let mut projection = Projection::new();
+    // Full timeline chunks stay in the store, read back when a timeline is asked for: what
+    // is held grows with the cases, not the records (`Projection::let_go_of_full_chunks`).
+    projection.read_from(std::sync::Arc::new(store.clone()));
+    let restore = |projection: &mut Projection, key: &str, json: &[u8]| {
+        projection
+            .restore_row(key, json)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))
+    };
+    // Timelines are most of what the views hold: of those, only each case's last chunk
+    // is read (the others when a timeline is asked for), so opening costs what the cases
+    // are, not what the records are.
+    for (key, json) in store.rows_except("timelines")? {
+        restore(&mut projection, &key, &json)?;
+    }
+    for key in projection.last_chunks() {
+        if let Some(json) = store.current_row(&key)? {
+            restore(&mut projection, &key, &json)?;
+        }
+    }
+    projection.applied = applied;
+    Ok(projection)
+}
+
 /// The cursor of views that hold no record yet.
 fn new_cursor() -> Cursor {
     Cursor {
@@ -80,43 +107,8 @@ impl Projector {
     /// the cursor and the event ids.
     pub fn open(dir: &Path) -> Result<Projector, StoreError> {
         let store = ViewStore::open(dir)?;
-        let mut projection = Projection::new();
-        // Full timeline chunks stay in the store, read back when a timeline is asked for: what
-        // is held grows with the cases, not the records (`Projection::let_go_of_full_chunks`).
-        projection.read_from(std::sync::Arc::new(store.clone()));
-        let restore = |projection: &mut Projection, key: &str, json: &[u8]| {
-            projection
-                .restore_row(key, json)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))
-        };
-        // Timelines are most of what the views hold: of those, only each case's last chunk
-        // is read (the others when a timeline is asked for), so opening costs what the cases
-        // are, not what the records are.
-        for (key, json) in store.rows_except("timelines")? {
-            restore(&mut projection, &key, &json)?;
-        }
-        for key in projection.last_chunks() {
-            if let Some(json) = store.current_row(&key)? {
-                restore(&mut projection, &key, &json)?;
-            }
-        }
-        let cursor = store.cursor()?.unwrap_or_else(new_cursor);
-        projection.applied = cursor.applied;
-        // The event ids (a million records' are ~100 ms and ~50 MB) are read only when the
-        // verifier reads on: a reader of up-to-date views never needs them.
-        let verifier = ChainVerifier::resume(matrix(), cursor.verifier.clone(), []);
-        Ok(Projector {
-            store,
-            projection,
-            verifier,
-            ids_known: false,
-            partial: false,
-            rows_read: 0,
-            committed: cursor.applied,
-            cursor,
-            snapshot_every: SNAPSHOT_EVERY,
-            staged: Batch::default(),
-        })
+        let cursor = store.cursor()?;
+        Projector::over(store, cursor, false)
     }
 
     /// Opens the views in `dir` without reading their rows: the projection is partial, and
@@ -127,15 +119,33 @@ impl Projector {
     /// catching up views a few records behind before answering.
     pub fn open_partial(dir: &Path) -> Result<Projector, StoreError> {
         let store = ViewStore::open(dir)?;
-        let cursor = store.cursor()?.unwrap_or_else(new_cursor);
-        let projection = crate::partial::partial_projection(&store, cursor.applied)?;
+        let cursor = store.cursor()?;
+        Projector::over(store, cursor, true)
+    }
+
+    /// The projector of the views in `store`, whose cursor (read already) is `cursor`: partial
+    /// ([`open_partial`](Self::open_partial)) or with its rows read back
+    /// ([`open`](Self::open)).
+    pub(crate) fn over(
+        store: ViewStore,
+        cursor: Option<Cursor>,
+        partial: bool,
+    ) -> Result<Projector, StoreError> {
+        let cursor = cursor.unwrap_or_else(new_cursor);
+        let projection = if partial {
+            crate::partial::partial_projection(&store, cursor.applied)?
+        } else {
+            whole_projection(&store, cursor.applied)?
+        };
+        // The event ids (a million records' are ~100 ms and ~50 MB) are read only when the
+        // verifier reads on: a reader of up-to-date views never needs them.
         let verifier = ChainVerifier::resume(matrix(), cursor.verifier.clone(), []);
         Ok(Projector {
             store,
             projection,
             verifier,
             ids_known: false,
-            partial: true,
+            partial,
             rows_read: 0,
             committed: cursor.applied,
             cursor,
