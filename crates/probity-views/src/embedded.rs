@@ -171,12 +171,14 @@ fn read_piece(ledger: &Ledger, from: u64, size: u64, pace: Pace) -> Result<Piece
 pub fn current_store(dir: &Path, ledger: &Ledger) -> Result<ViewStore, ProjectError> {
     let store = ViewStore::open(dir)?;
     let cursor = store.cursor()?;
-    if cursor.is_some_and(|c| c.applied == ledger.size() && c.halted.is_none()) {
+    if cursor
+        .as_ref()
+        .is_some_and(|c| c.applied == ledger.size() && c.halted.is_none())
+    {
         return Ok(store);
     }
-    // sled locks its directory: let go before the projector opens it.
-    drop(store);
-    let mut projector = open(dir, ledger)?;
+    let mut projector = Projector::over(store, cursor, false)?;
+    projector.pin_log_key(ledger.verifier_key());
     catch_up(&mut projector, ledger)?;
     Ok(projector.into_store())
 }
